@@ -1,0 +1,3 @@
+module github.com/polybridge/polybridge/codecs/go
+
+go 1.22
