@@ -1,0 +1,340 @@
+package io.polybridge.codecs;
+
+import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.ToIntFunction;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The golden vectors of schema/golden/README.md: encoding each logical value must give the bytes
+ * on disk, and decoding the bytes must give the value back. Go and Rust run the same checks, so
+ * the three languages agree byte for byte. Run with {@code -Dgolden.write=true} to rewrite them.
+ */
+class GoldenVectorsTest
+{
+    static final String UNICODE_ERROR = "handler failed: Ünïcödé ✓ 日本語 🚀";
+    static final String UNICODE_URL = "https://example.com/päth?q=✓";
+    static final String UNICODE_TECHNOLOGY = "Ünïcode ✓ 日本";
+
+    private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+
+    record Vector(String file, ToIntFunction<MutableDirectBuffer> encoder, Consumer<DirectBuffer> checker)
+    {
+    }
+
+    @TestFactory
+    Stream<DynamicTest> everyVectorEncodesToItsFileAndDecodesBack()
+    {
+        final Path dir = Path.of(System.getProperty("polybridge.root", "..")).resolve("schema/golden");
+        final boolean write = Boolean.getBoolean("golden.write");
+
+        return vectors().stream().map((vector) -> DynamicTest.dynamicTest(vector.file(), () ->
+        {
+            final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(256);
+            final int length = vector.encoder().applyAsInt(buffer);
+            final byte[] encoded = Arrays.copyOf(buffer.byteArray(), length);
+            final Path file = dir.resolve(vector.file());
+            if (write)
+            {
+                Files.write(file, encoded);
+            }
+            assertTrue(Files.exists(file), () -> file + " is missing; run with -Dgolden.write=true to create it");
+
+            final byte[] golden = Files.readAllBytes(file);
+            assertArrayEquals(golden, encoded, () -> "encoding differs from " + file);
+            vector.checker().accept(new UnsafeBuffer(golden));
+        }));
+    }
+
+    @org.junit.jupiter.api.Test
+    void everyFileInTheGoldenDirectoryIsAVector() throws IOException
+    {
+        final Path dir = Path.of(System.getProperty("polybridge.root", "..")).resolve("schema/golden");
+        final List<String> expected = vectors().stream().map(Vector::file).sorted().toList();
+        try (Stream<Path> files = Files.list(dir))
+        {
+            final List<String> actual = files.map((p) -> p.getFileName().toString())
+                .filter((name) -> name.endsWith(".bin")).sorted().toList();
+            assertEquals(expected, actual);
+        }
+    }
+
+    static byte[] pattern(final int length)
+    {
+        final byte[] bytes = new byte[length];
+        for (int i = 0; i < length; i++)
+        {
+            bytes[i] = (byte)(i * 31 + 7);
+        }
+        return bytes;
+    }
+
+    static byte[] fingerprintBody()
+    {
+        final byte[] head = "<html><head><title>Tést</title></head><body>".getBytes(StandardCharsets.UTF_8);
+        final byte[] tail = "</body></html>".getBytes(StandardCharsets.UTF_8);
+        final byte[] body = new byte[head.length + 3 + tail.length];
+        System.arraycopy(head, 0, body, 0, head.length);
+        body[head.length] = (byte)0xFF;
+        body[head.length + 1] = (byte)0xFE;
+        body[head.length + 2] = 0;
+        System.arraycopy(tail, 0, body, head.length + 3, tail.length);
+        return body;
+    }
+
+    record Technology(String name, String version, List<String> categories)
+    {
+    }
+
+    static final List<Technology> TECHNOLOGIES = List.of(
+        new Technology("Nginx", "1.25.3", List.of("Web servers", "Reverse proxies")),
+        new Technology("React", "", List.of("JavaScript frameworks")),
+        new Technology(UNICODE_TECHNOLOGY, "", List.of()));
+
+    List<Vector> vectors()
+    {
+        final List<Vector> vectors = new ArrayList<>();
+        vectors.add(request("request-echo.bin", 0x0102030405060708L, 5_000_000_000L, 1001, "echo", pattern(256)));
+        vectors.add(request("request-empty.bin", 0, 0, 0, "", new byte[0]));
+        vectors.add(request(
+            "request-large.bin", -1, Long.MAX_VALUE, Integer.MAX_VALUE, "wappalyzer.fingerprint", pattern(100_000)));
+        vectors.add(response("response-ok.bin", 42, ErrorCode.OK, "", "pong".getBytes(StandardCharsets.US_ASCII)));
+        vectors.add(response("response-error.bin", -42, ErrorCode.HANDLER_ERROR, UNICODE_ERROR, new byte[0]));
+        vectors.add(cancel());
+        vectors.add(announcement(
+            "announcement-go.bin", Language.GO, 4242, 2001, List.of("echo", "wappalyzer.fingerprint"), "go-0"));
+        vectors.add(announcement("announcement-empty.bin", Language.RUST, 0, 0, List.of(), ""));
+        vectors.add(fingerprintRequest("fingerprint-request.bin", manyHeaders(), UNICODE_URL, fingerprintBody()));
+        vectors.add(fingerprintRequest("fingerprint-request-empty.bin", List.of(), "", new byte[0]));
+        vectors.add(fingerprintResponse("fingerprint-response.bin", TECHNOLOGIES));
+        vectors.add(fingerprintResponse("fingerprint-response-empty.bin", List.of()));
+        return vectors;
+    }
+
+    static List<String[]> manyHeaders()
+    {
+        final List<String[]> headers = new ArrayList<>();
+        for (int i = 0; i < 40; i++)
+        {
+            headers.add(new String[]{ "X-Header-" + i, "välue " + i + " ✓" });
+        }
+        return headers;
+    }
+
+    private Vector request(
+        final String file,
+        final long correlationId,
+        final long timeoutNs,
+        final int replyStreamId,
+        final String handler,
+        final byte[] payload)
+    {
+        return new Vector(
+            file,
+            (buffer) ->
+            {
+                final RequestEncoder encoder = new RequestEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder)
+                    .correlationId(correlationId).timeoutNs(timeoutNs).replyStreamId(replyStreamId)
+                    .handler(handler)
+                    .putPayload(payload, 0, payload.length);
+                return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+            },
+            (buffer) ->
+            {
+                final RequestDecoder decoder = new RequestDecoder().wrapAndApplyHeader(buffer, 0, headerDecoder);
+                assertEquals(correlationId, decoder.correlationId());
+                assertEquals(timeoutNs, decoder.timeoutNs());
+                assertEquals(replyStreamId, decoder.replyStreamId());
+                assertEquals(handler, decoder.handler());
+                final byte[] decoded = new byte[decoder.payloadLength()];
+                decoder.getPayload(decoded, 0, decoded.length);
+                assertArrayEquals(payload, decoded);
+                assertEquals(buffer.capacity(), MessageHeaderDecoder.ENCODED_LENGTH + decoder.encodedLength());
+            });
+    }
+
+    private Vector response(
+        final String file, final long correlationId, final ErrorCode code, final String message, final byte[] payload)
+    {
+        return new Vector(
+            file,
+            (buffer) ->
+            {
+                final ResponseEncoder encoder = new ResponseEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder)
+                    .correlationId(correlationId).errorCode(code)
+                    .errorMessage(message)
+                    .putPayload(payload, 0, payload.length);
+                return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+            },
+            (buffer) ->
+            {
+                final ResponseDecoder decoder = new ResponseDecoder().wrapAndApplyHeader(buffer, 0, headerDecoder);
+                assertEquals(correlationId, decoder.correlationId());
+                assertEquals(code, decoder.errorCode());
+                assertEquals(message, decoder.errorMessage());
+                final byte[] decoded = new byte[decoder.payloadLength()];
+                decoder.getPayload(decoded, 0, decoded.length);
+                assertArrayEquals(payload, decoded);
+            });
+    }
+
+    private Vector cancel()
+    {
+        return new Vector(
+            "cancel.bin",
+            (buffer) ->
+            {
+                final CancelEncoder encoder = new CancelEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder)
+                    .correlationId(7).replyStreamId(1001);
+                return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+            },
+            (buffer) ->
+            {
+                final CancelDecoder decoder = new CancelDecoder().wrapAndApplyHeader(buffer, 0, headerDecoder);
+                assertEquals(7, decoder.correlationId());
+                assertEquals(1001, decoder.replyStreamId());
+            });
+    }
+
+    private Vector announcement(
+        final String file,
+        final Language language,
+        final long pid,
+        final int requestStreamId,
+        final List<String> handlers,
+        final String workerId)
+    {
+        return new Vector(
+            file,
+            (buffer) ->
+            {
+                final WorkerAnnouncementEncoder encoder = new WorkerAnnouncementEncoder()
+                    .wrapAndApplyHeader(buffer, 0, headerEncoder)
+                    .schemaId(WorkerAnnouncementEncoder.SCHEMA_ID)
+                    .schemaVersion(WorkerAnnouncementEncoder.SCHEMA_VERSION)
+                    .language(language).pid(pid).requestStreamId(requestStreamId);
+                final WorkerAnnouncementEncoder.HandlersEncoder group = encoder.handlersCount(handlers.size());
+                for (final String handler : handlers)
+                {
+                    group.next().name(handler);
+                }
+                encoder.workerId(workerId);
+                return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+            },
+            (buffer) ->
+            {
+                final WorkerAnnouncementDecoder decoder = new WorkerAnnouncementDecoder()
+                    .wrapAndApplyHeader(buffer, 0, headerDecoder);
+                assertEquals(7101, decoder.schemaId());
+                assertEquals(1, decoder.schemaVersion());
+                assertEquals(language, decoder.language());
+                assertEquals(pid, decoder.pid());
+                assertEquals(requestStreamId, decoder.requestStreamId());
+                final List<String> decoded = new ArrayList<>();
+                for (final WorkerAnnouncementDecoder.HandlersDecoder handler : decoder.handlers())
+                {
+                    decoded.add(handler.name());
+                }
+                assertEquals(handlers, decoded);
+                assertEquals(workerId, decoder.workerId());
+            });
+    }
+
+    private Vector fingerprintRequest(
+        final String file, final List<String[]> headers, final String url, final byte[] body)
+    {
+        return new Vector(
+            file,
+            (buffer) ->
+            {
+                final FingerprintRequestEncoder encoder = new FingerprintRequestEncoder()
+                    .wrapAndApplyHeader(buffer, 0, headerEncoder);
+                final FingerprintRequestEncoder.HeadersEncoder group = encoder.headersCount(headers.size());
+                for (final String[] header : headers)
+                {
+                    group.next().name(header[0]).value(header[1]);
+                }
+                encoder.url(url).putBody(body, 0, body.length);
+                return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+            },
+            (buffer) ->
+            {
+                final FingerprintRequestDecoder decoder = new FingerprintRequestDecoder()
+                    .wrapAndApplyHeader(buffer, 0, headerDecoder);
+                final List<String[]> decoded = new ArrayList<>();
+                for (final FingerprintRequestDecoder.HeadersDecoder header : decoder.headers())
+                {
+                    decoded.add(new String[]{ header.name(), header.value() });
+                }
+                assertEquals(headers.size(), decoded.size());
+                for (int i = 0; i < headers.size(); i++)
+                {
+                    assertArrayEquals(headers.get(i), decoded.get(i));
+                }
+                assertEquals(url, decoder.url());
+                final byte[] decodedBody = new byte[decoder.bodyLength()];
+                decoder.getBody(decodedBody, 0, decodedBody.length);
+                assertArrayEquals(body, decodedBody);
+            });
+    }
+
+    private Vector fingerprintResponse(final String file, final List<Technology> technologies)
+    {
+        return new Vector(
+            file,
+            (buffer) ->
+            {
+                final FingerprintResponseEncoder encoder = new FingerprintResponseEncoder()
+                    .wrapAndApplyHeader(buffer, 0, headerEncoder);
+                final FingerprintResponseEncoder.TechnologiesEncoder group =
+                    encoder.technologiesCount(technologies.size());
+                for (final Technology technology : technologies)
+                {
+                    group.next();
+                    final FingerprintResponseEncoder.TechnologiesEncoder.CategoriesEncoder categories =
+                        group.categoriesCount(technology.categories().size());
+                    for (final String category : technology.categories())
+                    {
+                        categories.next().name(category);
+                    }
+                    group.name(technology.name()).version(technology.version());
+                }
+                return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+            },
+            (buffer) ->
+            {
+                final FingerprintResponseDecoder decoder = new FingerprintResponseDecoder()
+                    .wrapAndApplyHeader(buffer, 0, headerDecoder);
+                final List<Technology> decoded = new ArrayList<>();
+                for (final FingerprintResponseDecoder.TechnologiesDecoder technology : decoder.technologies())
+                {
+                    final List<String> categories = new ArrayList<>();
+                    for (final FingerprintResponseDecoder.TechnologiesDecoder.CategoriesDecoder category :
+                        technology.categories())
+                    {
+                        categories.add(category.name());
+                    }
+                    decoded.add(new Technology(technology.name(), technology.version(), categories));
+                }
+                assertEquals(technologies, decoded);
+            });
+    }
+}
