@@ -1,0 +1,263 @@
+package io.polybridge.client;
+
+import io.aeron.FragmentAssembler;
+import io.aeron.Subscription;
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.Header;
+import io.polybridge.codecs.ErrorCode;
+import io.polybridge.codecs.MessageHeaderDecoder;
+import io.polybridge.codecs.ResponseDecoder;
+import io.polybridge.codecs.WorkerAnnouncementDecoder;
+import org.agrona.CloseHelper;
+import org.agrona.DeadlineTimerWheel;
+import org.agrona.DirectBuffer;
+import org.agrona.collections.Long2LongHashMap;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The duty cycle that owns the reply and control subscriptions and every pending call.
+ * <p>
+ * Hand-off: a caller enqueues its {@link PendingCall} on a many-to-one queue <em>before</em> it
+ * publishes the request, and this agent drains the queue into its map. A response can only exist
+ * after its request was published, so if a response finds no entry in the map the registration is
+ * already in the queue: the agent drains once more and looks again. No lock is taken on either side.
+ */
+final class ClientAgent implements Agent
+{
+    private static final int FRAGMENT_LIMIT = 64;
+    private static final int REGISTRATION_LIMIT = 1024;
+    private static final int EXPIRY_LIMIT = 1024;
+    private static final int HEADER_LENGTH = MessageHeaderDecoder.ENCODED_LENGTH;
+    private static final long TIMER_TICK_NS = 1L << 20; // ~1 ms; the wheel needs a power of two
+
+    private final Subscription replySubscription;
+    private final Subscription controlSubscription;
+    private final ManyToOneConcurrentArrayQueue<PendingCall> registrations;
+    private final Map<String, WorkerInfo> workers;
+    private final Executor completionExecutor;
+    private final String description;
+
+    private final Long2ObjectHashMap<PendingCall> pendingByCorrelationId = new Long2ObjectHashMap<>();
+    private final Long2LongHashMap correlationIdByTimerId = new Long2LongHashMap(Long.MIN_VALUE);
+    private final DeadlineTimerWheel timerWheel =
+        new DeadlineTimerWheel(TimeUnit.NANOSECONDS, System.nanoTime(), TIMER_TICK_NS, 1024);
+
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+    private final ResponseDecoder responseDecoder = new ResponseDecoder();
+    private final WorkerAnnouncementDecoder announcementDecoder = new WorkerAnnouncementDecoder();
+    private final FragmentAssembler replyAssembler = new FragmentAssembler(this::onResponse);
+    private final FragmentHandler controlHandler = this::onControl;
+    private final Consumer<PendingCall> registrar = this::register;
+    private final DeadlineTimerWheel.TimerHandler expiryHandler = this::onDeadline;
+
+    private volatile long unmatchedResponses;
+    private volatile long malformedFrames;
+
+    ClientAgent(
+        final Subscription replySubscription,
+        final Subscription controlSubscription,
+        final ManyToOneConcurrentArrayQueue<PendingCall> registrations,
+        final Map<String, WorkerInfo> workers,
+        final Executor completionExecutor,
+        final String description)
+    {
+        this.replySubscription = replySubscription;
+        this.controlSubscription = controlSubscription;
+        this.registrations = registrations;
+        this.workers = workers;
+        this.completionExecutor = completionExecutor;
+        this.description = description;
+    }
+
+    public String roleName()
+    {
+        return "polybridge-client";
+    }
+
+    public int doWork()
+    {
+        int workCount = registrations.drain(registrar, REGISTRATION_LIMIT);
+        workCount += replySubscription.poll(replyAssembler, FRAGMENT_LIMIT);
+        workCount += controlSubscription.poll(controlHandler, FRAGMENT_LIMIT);
+        workCount += timerWheel.poll(System.nanoTime(), expiryHandler, EXPIRY_LIMIT);
+        return workCount;
+    }
+
+    public void onClose()
+    {
+        registrations.drain(registrar);
+        final List<PendingCall> calls = new ArrayList<>(pendingByCorrelationId.values());
+        pendingByCorrelationId.clear();
+        for (final PendingCall call : calls)
+        {
+            fail(call, ErrorCode.WORKER_UNAVAILABLE, "the client was closed before a response arrived");
+        }
+        CloseHelper.closeAll(replySubscription, controlSubscription);
+    }
+
+    long unmatchedResponses()
+    {
+        return unmatchedResponses;
+    }
+
+    long malformedFrames()
+    {
+        return malformedFrames;
+    }
+
+    private void register(final PendingCall call)
+    {
+        if (call.future.isDone())
+        {
+            return; // failed by the caller before or while publishing
+        }
+        pendingByCorrelationId.put(call.correlationId, call);
+        call.timerId = timerWheel.scheduleTimer(call.deadlineNs);
+        correlationIdByTimerId.put(call.timerId, call.correlationId);
+    }
+
+    private boolean onDeadline(final TimeUnit timeUnit, final long now, final long timerId)
+    {
+        final long correlationId = correlationIdByTimerId.remove(timerId);
+        final PendingCall call = pendingByCorrelationId.remove(correlationId);
+        if (call != null)
+        {
+            fail(call, ErrorCode.TIMEOUT, "no response within the call's deadline from " + description);
+        }
+        return true;
+    }
+
+    private void onResponse(final DirectBuffer buffer, final int offset, final int length, final Header header)
+    {
+        if (!isWellFormedResponse(buffer, offset, length))
+        {
+            malformedFrames = malformedFrames + 1;
+            return;
+        }
+        responseDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+        final long correlationId = responseDecoder.correlationId();
+        PendingCall call = pendingByCorrelationId.remove(correlationId);
+        if (call == null)
+        {
+            registrations.drain(registrar);
+            call = pendingByCorrelationId.remove(correlationId);
+        }
+        if (call == null)
+        {
+            unmatchedResponses = unmatchedResponses + 1; // late (after its deadline) or duplicate
+            return;
+        }
+        timerWheel.cancelTimer(call.timerId);
+        correlationIdByTimerId.remove(call.timerId);
+
+        final ErrorCode code = responseDecoder.errorCode();
+        final String message = responseDecoder.errorMessage();
+        if (code == ErrorCode.OK)
+        {
+            final byte[] payload = new byte[responseDecoder.payloadLength()];
+            responseDecoder.getPayload(payload, 0, payload.length);
+            final PendingCall completed = call;
+            completionExecutor.execute(() -> completed.future.complete(payload));
+        }
+        else
+        {
+            fail(call, code == ErrorCode.NULL_VAL ? ErrorCode.UNKNOWN : code, message);
+        }
+    }
+
+    /**
+     * Checks a response against the frame it arrived in before the generated decoder reads it: the
+     * decoder trusts length fields, and the term buffer behind a frame is larger than the frame.
+     */
+    private boolean isWellFormedResponse(final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (length < HEADER_LENGTH)
+        {
+            return false;
+        }
+        headerDecoder.wrap(buffer, offset);
+        final int blockLength = headerDecoder.blockLength();
+        if (headerDecoder.schemaId() != ResponseDecoder.SCHEMA_ID ||
+            headerDecoder.templateId() != ResponseDecoder.TEMPLATE_ID ||
+            headerDecoder.version() < 1 ||
+            blockLength < ResponseDecoder.BLOCK_LENGTH)
+        {
+            return false;
+        }
+        final int end = offset + length;
+        final int messageLengthAt = offset + HEADER_LENGTH + blockLength;
+        if (messageLengthAt + 2 > end)
+        {
+            return false;
+        }
+        final int payloadLengthAt = messageLengthAt + 2 + (buffer.getShort(messageLengthAt, ByteOrder.LITTLE_ENDIAN) & 0xFFFF);
+        if (payloadLengthAt + 4 > end)
+        {
+            return false;
+        }
+        final long payloadLength = buffer.getInt(payloadLengthAt, ByteOrder.LITTLE_ENDIAN) & 0xFFFF_FFFFL;
+        return payloadLengthAt + 4 + payloadLength == end;
+    }
+
+    private void onControl(final DirectBuffer buffer, final int offset, final int length, final Header header)
+    {
+        // Control messages are rare: copy to an exact-size buffer so the codec's bounds checks
+        // reject lying lengths instead of reading the rest of the term.
+        final byte[] frame = new byte[length];
+        buffer.getBytes(offset, frame);
+        final UnsafeBuffer exact = new UnsafeBuffer(frame);
+        try
+        {
+            if (length < HEADER_LENGTH)
+            {
+                throw new IndexOutOfBoundsException("frame shorter than a message header");
+            }
+            headerDecoder.wrap(exact, 0);
+            if (headerDecoder.schemaId() != WorkerAnnouncementDecoder.SCHEMA_ID ||
+                headerDecoder.templateId() != WorkerAnnouncementDecoder.TEMPLATE_ID)
+            {
+                malformedFrames = malformedFrames + 1;
+                return;
+            }
+            announcementDecoder.wrapAndApplyHeader(exact, 0, headerDecoder);
+            final int schemaId = announcementDecoder.schemaId();
+            final int schemaVersion = announcementDecoder.schemaVersion();
+            final var language = announcementDecoder.language();
+            final long pid = announcementDecoder.pid();
+            final int requestStreamId = announcementDecoder.requestStreamId();
+            final List<String> handlers = new ArrayList<>();
+            for (final WorkerAnnouncementDecoder.HandlersDecoder handler : announcementDecoder.handlers())
+            {
+                handlers.add(handler.name());
+            }
+            final int workerIdLength = announcementDecoder.workerIdLength();
+            final byte[] workerId = new byte[workerIdLength];
+            announcementDecoder.getWorkerId(workerId, 0, workerIdLength);
+            final WorkerInfo info = new WorkerInfo(
+                new String(workerId, StandardCharsets.UTF_8), language, pid, requestStreamId, List.copyOf(handlers),
+                schemaId, schemaVersion);
+            workers.put(info.workerId(), info);
+        }
+        catch (final IndexOutOfBoundsException ex)
+        {
+            malformedFrames = malformedFrames + 1;
+        }
+    }
+
+    private void fail(final PendingCall call, final ErrorCode code, final String message)
+    {
+        completionExecutor.execute(() -> call.future.completeExceptionally(new PolybridgeException(code, message)));
+    }
+}

@@ -1,0 +1,27 @@
+package io.polybridge.client;
+
+import io.polybridge.codecs.Language;
+
+import java.util.List;
+
+/**
+ * What a worker said about itself in its announcement.
+ *
+ * @param workerId        the worker's name, unique among the workers of one driver.
+ * @param language        the language it is written in.
+ * @param pid             its process id.
+ * @param requestStreamId the stream it takes requests on.
+ * @param handlers        the handler names it serves.
+ * @param schemaId        the SBE schema id it was built with.
+ * @param schemaVersion   the SBE schema version it was built with.
+ */
+public record WorkerInfo(
+    String workerId,
+    Language language,
+    long pid,
+    int requestStreamId,
+    List<String> handlers,
+    int schemaId,
+    int schemaVersion)
+{
+}

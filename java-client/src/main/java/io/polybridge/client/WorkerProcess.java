@@ -1,0 +1,153 @@
+package io.polybridge.client;
+
+import io.polybridge.codecs.Language;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A worker binary started as a child process, its stdout and stderr appended to a log file.
+ * Closing it sends SIGTERM, waits for a graceful exit and kills it if it does not come.
+ * <p>
+ * Binaries are found at {@code -Dpolybridge.worker.go} / {@code -Dpolybridge.worker.rust} when set,
+ * else where the project's build puts them below the repository root ({@code -Dpolybridge.root},
+ * default the working directory): {@code native-go/bin/polybridge-worker-go} and
+ * {@code native-rust/target/release/polybridge-worker-rust}.
+ */
+public final class WorkerProcess implements AutoCloseable
+{
+    private static final long GRACEFUL_EXIT_MS = 5_000;
+
+    private final String workerId;
+    private final Process process;
+    private final Path log;
+
+    private WorkerProcess(final String workerId, final Process process, final Path log)
+    {
+        this.workerId = workerId;
+        this.process = process;
+        this.log = log;
+    }
+
+    /**
+     * Where the build puts a language's worker binary, or where the system property says.
+     *
+     * @param language GO or RUST.
+     * @return the binary's path, which may not exist yet.
+     */
+    public static Path binary(final Language language)
+    {
+        final Path root = Path.of(System.getProperty("polybridge.root", "."));
+        return switch (language)
+        {
+            case GO -> Path.of(System.getProperty(
+                "polybridge.worker.go", root.resolve("native-go/bin/polybridge-worker-go").toString()));
+            case RUST -> Path.of(System.getProperty(
+                "polybridge.worker.rust", root.resolve("native-rust/target/release/polybridge-worker-rust").toString()));
+            default -> throw new IllegalArgumentException("no worker binary for " + language);
+        };
+    }
+
+    /**
+     * Start a worker process.
+     *
+     * @param binary          the worker executable.
+     * @param aeronDirectory  the media driver's directory.
+     * @param workerId        its name, as it will announce itself.
+     * @param requestStreamId its request stream.
+     * @param log             file its stdout and stderr are appended to.
+     * @return the running process.
+     */
+    public static WorkerProcess start(
+        final Path binary, final String aeronDirectory, final String workerId, final int requestStreamId, final Path log)
+    {
+        Objects.requireNonNull(aeronDirectory, "aeronDirectory");
+        Objects.requireNonNull(workerId, "workerId");
+        if (!Files.isExecutable(binary))
+        {
+            throw new IllegalStateException("worker binary " + binary.toAbsolutePath() + " is missing or not " +
+                "executable; build it with 'make workers' at the repository root, or point -Dpolybridge.worker.go " +
+                "/ -Dpolybridge.worker.rust at it");
+        }
+        final List<String> command = new ArrayList<>(List.of(
+            binary.toString(),
+            "--aeron-dir", aeronDirectory,
+            "--worker-id", workerId,
+            "--request-stream", Integer.toString(requestStreamId)));
+        try
+        {
+            Files.createDirectories(log.toAbsolutePath().getParent());
+            final Process process = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .start();
+            return new WorkerProcess(workerId, process, log);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("could not start " + command, ex);
+        }
+    }
+
+    /**
+     * @return the worker id it was started with.
+     */
+    public String workerId()
+    {
+        return workerId;
+    }
+
+    /**
+     * @return the process handle.
+     */
+    public Process process()
+    {
+        return process;
+    }
+
+    /**
+     * @return the file its output goes to.
+     */
+    public Path log()
+    {
+        return log;
+    }
+
+    /**
+     * Stop the worker: SIGTERM, then SIGKILL if it has not exited within 5 seconds.
+     *
+     * @return its exit code (143 or 137 where it had to be killed by signal).
+     */
+    public int stop()
+    {
+        process.destroy();
+        try
+        {
+            if (!process.waitFor(GRACEFUL_EXIT_MS, TimeUnit.MILLISECONDS))
+            {
+                process.destroyForcibly();
+            }
+            return process.waitFor();
+        }
+        catch (final InterruptedException ex)
+        {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+    }
+
+    public void close()
+    {
+        if (process.isAlive())
+        {
+            stop();
+        }
+    }
+}

@@ -1,0 +1,292 @@
+package io.polybridge.client;
+
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.FragmentAssembler;
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import io.polybridge.codecs.ErrorCode;
+import io.polybridge.codecs.Language;
+import io.polybridge.codecs.MessageHeaderDecoder;
+import io.polybridge.codecs.MessageHeaderEncoder;
+import io.polybridge.codecs.RequestDecoder;
+import io.polybridge.codecs.ResponseEncoder;
+import io.polybridge.codecs.WorkerAnnouncementEncoder;
+import io.polybridge.driver.EmbeddedMediaDriver;
+import org.agrona.CloseHelper;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The client against a scripted worker in this JVM, so each behaviour can be provoked exactly:
+ * the worker holds requests until the test tells it to answer, and can answer anything.
+ */
+class PolybridgeClientTest
+{
+    private static final int REQUEST_STREAM = 300;
+
+    private EmbeddedMediaDriver driver;
+    private Aeron workerAeron;
+    private ScriptedWorker worker;
+    private PolybridgeClient client;
+
+    @BeforeEach
+    void start()
+    {
+        driver = EmbeddedMediaDriver.launch();
+        workerAeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+        worker = new ScriptedWorker(workerAeron);
+        client = PolybridgeClient.connect(new PolybridgeClient.Context()
+            .aeronDirectoryName(driver.aeronDirectoryName())
+            .completionExecutor(Runnable::run));
+    }
+
+    @AfterEach
+    void stop()
+    {
+        CloseHelper.closeAll(client, worker, workerAeron, driver);
+    }
+
+    @Test
+    void contextRejectsBadSettingsWithMessagesThatSayWhatToDo()
+    {
+        final IllegalArgumentException channel = assertThrows(IllegalArgumentException.class,
+            () -> PolybridgeClient.connect(new PolybridgeClient.Context().channel("ipc")));
+        assertTrue(channel.getMessage().contains("aeron:ipc"), channel.getMessage());
+        final IllegalArgumentException timeout = assertThrows(IllegalArgumentException.class,
+            () -> PolybridgeClient.connect(new PolybridgeClient.Context().defaultTimeout(Duration.ZERO)));
+        assertTrue(timeout.getMessage().contains("defaultTimeout must be positive"), timeout.getMessage());
+        assertThrows(IllegalArgumentException.class,
+            () -> PolybridgeClient.connect(new PolybridgeClient.Context().replyStreamId(10)));
+    }
+
+    @Test
+    void awaitingAWorkerThatNeverAnnouncesFailsWithWorkerUnavailable()
+    {
+        final PolybridgeException thrown = assertThrows(PolybridgeException.class,
+            () -> client.awaitWorker("nobody", Duration.ofMillis(200)));
+        assertEquals(ErrorCode.WORKER_UNAVAILABLE, thrown.errorCode());
+        assertTrue(thrown.getMessage().contains("--aeron-dir " + driver.aeronDirectoryName()), thrown.getMessage());
+    }
+
+    @Test
+    void workerSpeakingAnotherSchemaVersionIsRefused()
+    {
+        worker.announce("future-0", 2);
+        final PolybridgeException thrown = assertThrows(PolybridgeException.class,
+            () -> client.awaitWorker("future-0", Duration.ofSeconds(10)));
+        assertEquals(ErrorCode.VERSION_MISMATCH, thrown.errorCode());
+        assertTrue(thrown.getMessage().contains("version 2"), thrown.getMessage());
+    }
+
+    @Test
+    void callCompletesWithTheResponseMatchingItsCorrelationIdWhateverTheOrder()
+    {
+        final Worker handle = announcedWorker();
+        final CompletableFuture<byte[]> first = handle.call("echo", new byte[]{ 1 });
+        final CompletableFuture<byte[]> second = handle.call("echo", new byte[]{ 2 });
+        final List<Long> ids = worker.awaitRequests(2);
+
+        worker.reply(ids.get(1), ErrorCode.OK, "", new byte[]{ 20 });
+        worker.reply(ids.get(0), ErrorCode.OK, "", new byte[]{ 10 });
+
+        assertArrayEquals(new byte[]{ 10 }, first.join());
+        assertArrayEquals(new byte[]{ 20 }, second.join());
+    }
+
+    @Test
+    void workerErrorsArriveAsPolybridgeExceptionWithCodeAndMessage()
+    {
+        final Worker handle = announcedWorker();
+        final CompletableFuture<byte[]> call = handle.call("explode", new byte[0]);
+        worker.reply(worker.awaitRequests(1).get(0), ErrorCode.PANIC, "handler panicked: boom", new byte[0]);
+
+        final CompletionException thrown = assertThrows(CompletionException.class, call::join);
+        final PolybridgeException cause = assertInstanceOf(PolybridgeException.class, thrown.getCause());
+        assertEquals(ErrorCode.PANIC, cause.errorCode());
+        assertTrue(cause.getMessage().endsWith("handler panicked: boom"), cause.getMessage());
+    }
+
+    @Test
+    void deadlinePassingGivesTimeoutAndTheLateReplyIsCountedNotDelivered()
+    {
+        final Worker handle = announcedWorker();
+        final CompletableFuture<byte[]> call = handle.call("slow", new byte[0], Duration.ofMillis(50));
+        final long correlationId = worker.awaitRequests(1).get(0);
+
+        final CompletionException thrown = assertThrows(CompletionException.class, call::join);
+        assertEquals(ErrorCode.TIMEOUT, ((PolybridgeException)thrown.getCause()).errorCode());
+
+        worker.reply(correlationId, ErrorCode.OK, "", new byte[]{ 1 });
+        awaitTrue(() -> client.unmatchedResponses() == 1);
+    }
+
+    @Test
+    void closingTheClientFailsPendingCallsWithWorkerUnavailable()
+    {
+        final Worker handle = announcedWorker();
+        final CompletableFuture<byte[]> call = handle.call("echo", new byte[0]);
+        worker.awaitRequests(1);
+        client.close();
+
+        final CompletionException thrown = assertThrows(CompletionException.class, call::join);
+        assertEquals(ErrorCode.WORKER_UNAVAILABLE, ((PolybridgeException)thrown.getCause()).errorCode());
+        final CompletionException afterClose = assertThrows(
+            CompletionException.class, () -> handle.call("echo", new byte[0]).join());
+        assertEquals(ErrorCode.WORKER_UNAVAILABLE, ((PolybridgeException)afterClose.getCause()).errorCode());
+    }
+
+    @Test
+    void malformedResponsesAreDroppedAndCountedAndLaterResponsesStillArrive()
+    {
+        final Worker handle = announcedWorker();
+        final CompletableFuture<byte[]> call = handle.call("echo", new byte[0]);
+        final long correlationId = worker.awaitRequests(1).get(0);
+
+        worker.replyRaw(new byte[]{ 1, 2, 3 });
+        final ExpandableArrayBuffer lying = new ExpandableArrayBuffer();
+        final int length = encodeResponse(lying, correlationId, ErrorCode.OK, "", new byte[8]);
+        lying.putInt(length - 12, 1_000_000, java.nio.ByteOrder.LITTLE_ENDIAN); // payload length runs past the frame
+        worker.replyRaw(java.util.Arrays.copyOf(lying.byteArray(), length));
+        awaitTrue(() -> client.malformedFrames() == 2);
+        assertTrue(!call.isDone());
+
+        worker.reply(correlationId, ErrorCode.OK, "", new byte[]{ 7 });
+        assertArrayEquals(new byte[]{ 7 }, call.join());
+    }
+
+    @Test
+    void argumentsAreValidatedWithMessagesThatSayWhatToDo()
+    {
+        final Worker handle = announcedWorker();
+        final IllegalArgumentException emptyHandler = assertThrows(
+            IllegalArgumentException.class, () -> handle.call("", new byte[0]));
+        assertTrue(emptyHandler.getMessage().contains("\"echo\""), emptyHandler.getMessage());
+        final NullPointerException nullPayload = assertThrows(
+            NullPointerException.class, () -> handle.call("echo", (byte[])null));
+        assertTrue(nullPayload.getMessage().contains("new byte[0]"), nullPayload.getMessage());
+        assertThrows(IndexOutOfBoundsException.class,
+            () -> handle.call("echo", new UnsafeBuffer(new byte[4]), 2, 3, Duration.ofSeconds(1)));
+        assertThrows(IllegalArgumentException.class,
+            () -> handle.call("echo", new byte[0], Duration.ofMillis(-1)));
+    }
+
+    private Worker announcedWorker()
+    {
+        worker.announce("scripted-0", WorkerAnnouncementEncoder.SCHEMA_VERSION);
+        return client.awaitWorker("scripted-0", Duration.ofSeconds(10));
+    }
+
+    private static void awaitTrue(final BooleanSupplier condition)
+    {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean())
+        {
+            assertTrue(System.nanoTime() < deadline, "condition not met within 10 s");
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+    }
+
+    static int encodeResponse(
+        final ExpandableArrayBuffer buffer,
+        final long correlationId,
+        final ErrorCode code,
+        final String message,
+        final byte[] payload)
+    {
+        final ResponseEncoder encoder = new ResponseEncoder()
+            .wrapAndApplyHeader(buffer, 0, new MessageHeaderEncoder())
+            .correlationId(correlationId).errorCode(code).errorMessage(message)
+            .putPayload(payload, 0, payload.length);
+        return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+    }
+
+    /** A worker in the test's hands: announces on demand, records requests, answers when told. */
+    private final class ScriptedWorker implements AutoCloseable
+    {
+        private final Aeron aeron;
+        private final Subscription requests;
+        private final ExclusivePublication control;
+        private final List<Long> correlationIds = new ArrayList<>();
+        private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+        private final RequestDecoder requestDecoder = new RequestDecoder();
+        private Publication replies;
+        private int replyStreamId;
+
+        ScriptedWorker(final Aeron aeron)
+        {
+            this.aeron = aeron;
+            requests = aeron.addSubscription("aeron:ipc", REQUEST_STREAM);
+            control = aeron.addExclusivePublication("aeron:ipc", 10);
+        }
+
+        void announce(final String workerId, final int schemaVersion)
+        {
+            final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer();
+            final WorkerAnnouncementEncoder encoder = new WorkerAnnouncementEncoder()
+                .wrapAndApplyHeader(buffer, 0, new MessageHeaderEncoder())
+                .schemaId(WorkerAnnouncementEncoder.SCHEMA_ID).schemaVersion(schemaVersion)
+                .language(Language.JAVA).pid(ProcessHandle.current().pid()).requestStreamId(REQUEST_STREAM);
+            encoder.handlersCount(1).next().name("echo");
+            encoder.workerId(workerId);
+            final int length = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+            awaitTrue(() -> control.offer(buffer, 0, length) > 0);
+        }
+
+        List<Long> awaitRequests(final int count)
+        {
+            final FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) ->
+            {
+                requestDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+                correlationIds.add(requestDecoder.correlationId());
+                replyStreamId = requestDecoder.replyStreamId();
+            });
+            awaitTrue(() ->
+            {
+                requests.poll(assembler, 10);
+                return correlationIds.size() >= count;
+            });
+            return List.copyOf(correlationIds);
+        }
+
+        void reply(final long correlationId, final ErrorCode code, final String message, final byte[] payload)
+        {
+            final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer();
+            final int length = encodeResponse(buffer, correlationId, code, message, payload);
+            replyRaw(java.util.Arrays.copyOf(buffer.byteArray(), length));
+        }
+
+        void replyRaw(final byte[] frame)
+        {
+            if (replies == null)
+            {
+                replies = aeron.addPublication("aeron:ipc", replyStreamId);
+            }
+            final UnsafeBuffer buffer = new UnsafeBuffer(frame);
+            awaitTrue(() -> replies.offer(buffer) > 0);
+        }
+
+        public void close()
+        {
+            CloseHelper.closeAll(replies, control, requests);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+package io.polybridge.client;
+
+import io.polybridge.codecs.ErrorCode;
+import io.polybridge.codecs.Language;
+import io.polybridge.driver.EmbeddedMediaDriver;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Java → Go → Java and Java → Rust → Java through a real media driver and real worker processes.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class WorkerRoundTripTest
+{
+    private static final int REQUESTS = 10_000;
+    private static final int CALLER_THREADS = 4;
+    private static final int MAX_PAYLOAD = 1024 * 1024;
+
+    private EmbeddedMediaDriver driver;
+    private WorkerProcess go;
+    private WorkerProcess rust;
+    private PolybridgeClient client;
+    private Path aeronDir;
+
+    @BeforeAll
+    void startDriverWorkersAndClient() throws Exception
+    {
+        NativeWorkers.build();
+        driver = EmbeddedMediaDriver.launch();
+        aeronDir = Path.of(driver.aeronDirectoryName());
+        final Path logs = Path.of("target", "worker-logs");
+        go = WorkerProcess.start(
+            WorkerProcess.binary(Language.GO), driver.aeronDirectoryName(), "go-0", 100, logs.resolve("go-0.log"));
+        rust = WorkerProcess.start(
+            WorkerProcess.binary(Language.RUST), driver.aeronDirectoryName(), "rust-0", 200, logs.resolve("rust-0.log"));
+        client = PolybridgeClient.connect(new PolybridgeClient.Context()
+            .aeronDirectoryName(driver.aeronDirectoryName())
+            .defaultTimeout(Duration.ofMinutes(5)));
+    }
+
+    @AfterAll
+    void stopEverythingAndLeaveNothingBehind()
+    {
+        if (client != null)
+        {
+            client.close();
+        }
+        final int goExit = go == null ? 0 : go.stop();
+        final int rustExit = rust == null ? 0 : rust.stop();
+        if (driver != null)
+        {
+            driver.close();
+        }
+        assertEquals(0, goExit, "go worker did not exit cleanly on SIGTERM; see " + go.log());
+        assertEquals(0, rustExit, "rust worker did not exit cleanly on SIGTERM; see " + rust.log());
+        assertFalse(go.process().isAlive());
+        assertFalse(rust.process().isAlive());
+        assertFalse(Files.exists(aeronDir), "shared-memory directory left behind: " + aeronDir);
+        assertFalse(Files.exists(aeronDir.getParent()), "private directory left behind: " + aeronDir.getParent());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = { "go-0", "rust-0" })
+    void tenThousandConcurrentEchoesOfUpToOneMegabyteReturnEveryByteExactlyOnce(final String workerId) throws Exception
+    {
+        final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
+        final long unmatchedBefore = client.unmatchedResponses();
+
+        // Payload i is a slice of one random block: nothing per request is kept but its offset and size.
+        final SplittableRandom random = new SplittableRandom(workerId.hashCode());
+        final byte[] block = new byte[2 * MAX_PAYLOAD];
+        for (int i = 0; i < block.length; i++)
+        {
+            block[i] = (byte)random.nextInt(256);
+        }
+        final UnsafeBuffer blockBuffer = new UnsafeBuffer(block);
+        final int[] offsets = new int[REQUESTS];
+        final int[] sizes = new int[REQUESTS];
+        for (int i = 0; i < REQUESTS; i++)
+        {
+            sizes[i] = i == 0 ? 0 : i == 1 ? MAX_PAYLOAD : random.nextInt(MAX_PAYLOAD + 1);
+            offsets[i] = random.nextInt(block.length - sizes[i] + 1);
+        }
+
+        final AtomicIntegerArray completions = new AtomicIntegerArray(REQUESTS);
+        final ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
+        final List<CompletableFuture<Void>> checks = new ArrayList<>(REQUESTS);
+        final List<Thread> callers = new ArrayList<>();
+        for (int t = 0; t < CALLER_THREADS; t++)
+        {
+            final int first = t;
+            final List<CompletableFuture<Void>> mine = new ArrayList<>();
+            final Thread caller = new Thread(() ->
+            {
+                for (int i = first; i < REQUESTS; i += CALLER_THREADS)
+                {
+                    final int index = i;
+                    // Keep only the verification stage: the response bytes become garbage once checked.
+                    mine.add(worker.call("echo", blockBuffer, offsets[i], sizes[i], Duration.ofMinutes(5))
+                        .handle((response, error) ->
+                        {
+                            completions.incrementAndGet(index);
+                            if (error != null)
+                            {
+                                problems.add("request " + index + " failed: " + error);
+                            }
+                            else if (!Arrays.equals(
+                                response, 0, response.length, block, offsets[index], offsets[index] + sizes[index]))
+                            {
+                                problems.add("request " + index + " of " + sizes[index] + " bytes came back as " +
+                                    response.length + " different bytes");
+                            }
+                            return null;
+                        }));
+                }
+                synchronized (checks)
+                {
+                    checks.addAll(mine);
+                }
+            }, "caller-" + t);
+            caller.start();
+            callers.add(caller);
+        }
+        for (final Thread caller : callers)
+        {
+            caller.join();
+        }
+        CompletableFuture.allOf(checks.toArray(CompletableFuture[]::new)).get(10, TimeUnit.MINUTES);
+
+        assertEquals(REQUESTS, checks.size());
+        assertEquals(List.of(), problems.stream().limit(10).toList());
+        for (int i = 0; i < REQUESTS; i++)
+        {
+            assertEquals(1, completions.get(i), "request " + i + " completed " + completions.get(i) + " times");
+        }
+        assertEquals(unmatchedBefore, client.unmatchedResponses(), "responses arrived twice or after their deadline");
+        assertEquals(0, client.malformedFrames());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = { "go-0", "rust-0" })
+    void unknownHandlerFailsWithNotFoundAndTheWorkersMessage(final String workerId)
+    {
+        final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
+        final CompletionException thrown = assertThrows(
+            CompletionException.class, () -> worker.call("no.such.handler", new byte[]{ 1 }).join());
+        final PolybridgeException cause = assertInstanceOf(PolybridgeException.class, thrown.getCause());
+        assertEquals(ErrorCode.NOT_FOUND, cause.errorCode());
+        assertTrue(cause.getMessage().contains("no.such.handler"), cause.getMessage());
+    }
+
+    @Test
+    void workersAnnounceTheirLanguageHandlersAndSchema()
+    {
+        final WorkerInfo goInfo = client.awaitWorker("go-0", Duration.ofSeconds(60)).info();
+        final WorkerInfo rustInfo = client.awaitWorker("rust-0", Duration.ofSeconds(60)).info();
+        assertEquals(Language.GO, goInfo.language());
+        assertEquals(Language.RUST, rustInfo.language());
+        assertEquals(go.process().pid(), goInfo.pid());
+        assertEquals(rust.process().pid(), rustInfo.pid());
+        assertEquals(100, goInfo.requestStreamId());
+        assertEquals(200, rustInfo.requestStreamId());
+        assertTrue(goInfo.handlers().contains("echo"), goInfo::toString);
+        assertTrue(rustInfo.handlers().contains("echo"), rustInfo::toString);
+        assertEquals(7101, goInfo.schemaId());
+        assertEquals(1, rustInfo.schemaVersion());
+    }
+
+    @Test
+    void payloadOverTheChannelLimitFailsWithTooLargeBeforeAnythingIsSent()
+    {
+        final Worker worker = client.awaitWorker("go-0", Duration.ofSeconds(60));
+        final byte[] tooLarge = new byte[4 * 1024 * 1024];
+        final CompletionException thrown = assertThrows(
+            CompletionException.class, () -> worker.call("echo", tooLarge).join());
+        assertEquals(ErrorCode.TOO_LARGE, ((PolybridgeException)thrown.getCause()).errorCode());
+        assertArrayEquals(new byte[]{ 9 }, worker.call("echo", new byte[]{ 9 }).join());
+    }
+}
