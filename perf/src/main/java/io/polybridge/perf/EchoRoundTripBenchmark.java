@@ -1,0 +1,77 @@
+package io.polybridge.perf;
+
+import io.polybridge.client.PolybridgeClient;
+import io.polybridge.client.Worker;
+import io.polybridge.client.WorkerProcess;
+import io.polybridge.codecs.Language;
+import io.polybridge.driver.EmbeddedMediaDriver;
+import org.agrona.CloseHelper;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One echo call at a time, Java to a real Go or Rust worker process and back, through an embedded
+ * media driver. Compare with {@link AeronPingPongBenchmark} from the same run: that is the floor.
+ */
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = { "--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED" })
+@State(Scope.Benchmark)
+public class EchoRoundTripBenchmark
+{
+    @Param({ "GO", "RUST" })
+    public Language language;
+
+    @Param({ "32", "1024" })
+    public int payloadLength;
+
+    private EmbeddedMediaDriver driver;
+    private WorkerProcess process;
+    private PolybridgeClient client;
+    private Worker worker;
+    private byte[] payload;
+
+    @Setup(Level.Trial)
+    public void setUp()
+    {
+        driver = EmbeddedMediaDriver.launch();
+        final String workerId = language.name().toLowerCase() + "-bench";
+        process = WorkerProcess.start(
+            WorkerProcess.binary(language), driver.aeronDirectoryName(), workerId, 100,
+            Path.of(System.getProperty("java.io.tmpdir"), "polybridge-perf-" + workerId + ".log"));
+        client = PolybridgeClient.connect(new PolybridgeClient.Context()
+            .aeronDirectoryName(driver.aeronDirectoryName())
+            .completionExecutor(Runnable::run));
+        worker = client.awaitWorker(workerId, Duration.ofSeconds(30));
+        payload = new byte[payloadLength];
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown()
+    {
+        CloseHelper.closeAll(client, process, driver);
+    }
+
+    @Benchmark
+    public byte[] echo()
+    {
+        return worker.call("echo", payload).join();
+    }
+}
