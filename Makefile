@@ -24,14 +24,14 @@ deps:
 
 workers: deps
 	cd native-go && go build -o bin/polybridge-worker-go ./cmd/polybridge-worker-go
-	cd native-rust && cargo build --release --locked --bin polybridge-worker-rust
+	./native-rust/cargo.sh build --release --locked --bin polybridge-worker-rust
 
 test-go:
 	cd native-go && go vet ./... && go test -race ./...
 
 # --release reuses the release build of the bundled Aeron C client instead of building it twice.
 test-rust:
-	cd native-rust && cargo test --release --locked
+	./native-rust/cargo.sh test --release --locked
 
 test-java:
 	$(MVN) verify

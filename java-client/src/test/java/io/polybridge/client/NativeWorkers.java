@@ -29,7 +29,7 @@ final class NativeWorkers
         run(root.resolve("native-go"), List.of(
             "go", "build", "-o", "bin/polybridge-worker-go", "./cmd/polybridge-worker-go"));
         run(root.resolve("native-rust"), List.of(
-            "cargo", "build", "--release", "--locked", "--bin", "polybridge-worker-rust"));
+            "./cargo.sh", "build", "--release", "--locked", "--bin", "polybridge-worker-rust"));
         assertTrue(WorkerProcess.binary(Language.GO).toFile().canExecute());
         assertTrue(WorkerProcess.binary(Language.RUST).toFile().canExecute());
         built = true;

@@ -1,0 +1,142 @@
+//! Handlers: named units of work a worker serves.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Where a handler writes its result payload. It appends straight into the response frame,
+/// after the space reserved for the envelope, so a result is copied once (into the frame)
+/// and once more by Aeron (into the log buffer), never in between.
+pub struct Reply<'a> {
+    frame: &'a mut Vec<u8>,
+    start: usize,
+}
+
+impl<'a> Reply<'a> {
+    pub(crate) fn new(frame: &'a mut Vec<u8>) -> Self {
+        let start = frame.len();
+        Self { frame, start }
+    }
+
+    /// Appends bytes to the payload.
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.frame.extend_from_slice(bytes);
+    }
+
+    /// Reserves room for at least `additional` more payload bytes.
+    pub fn reserve(&mut self, additional: usize) {
+        self.frame.reserve(additional);
+    }
+
+    /// Payload bytes written so far.
+    pub fn len(&self) -> usize {
+        self.frame.len() - self.start
+    }
+
+    /// Whether nothing has been written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How a handler fails. The worker turns it into an error response.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum HandlerError {
+    /// The payload is not what this handler accepts: answered with `BAD_REQUEST`.
+    #[error("{0}")]
+    BadPayload(String),
+    /// The handler could not do its work: answered with `HANDLER_ERROR`.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A named unit of work: takes a request payload, writes a result payload.
+///
+/// `Send + Sync` because handlers will run on a pool of threads; a handler that keeps
+/// state guards it itself.
+pub trait Handler: Send + Sync {
+    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError>;
+}
+
+/// Any `Fn(&[u8], &mut Reply) -> Result<(), HandlerError>` closure is a handler.
+impl<F> Handler for F
+where
+    F: Fn(&[u8], &mut Reply<'_>) -> Result<(), HandlerError> + Send + Sync,
+{
+    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
+        self(payload, reply)
+    }
+}
+
+/// `echo`: answers with the payload it was given.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Echo;
+
+impl Handler for Echo {
+    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
+        reply.write(payload);
+        Ok(())
+    }
+}
+
+/// Errors building a registry.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RegistryError {
+    #[error("a handler named '{0}' is already registered")]
+    Duplicate(String),
+    #[error("a handler name must be 1 to 65534 bytes of UTF-8")]
+    InvalidName,
+}
+
+/// Handlers by name, in name order (so announcements and error messages are stable).
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: BTreeMap<String, Arc<dyn Handler>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The handlers this worker ships with.
+    pub fn with_builtin() -> Self {
+        let mut registry = Self::new();
+        registry.handlers.insert("echo".to_owned(), Arc::new(Echo));
+        registry
+    }
+
+    pub fn register(&mut self, name: &str, handler: impl Handler + 'static) -> Result<(), RegistryError> {
+        if name.is_empty() || name.len() > crate::wire::MAX_VAR_STRING_LENGTH {
+            return Err(RegistryError::InvalidName);
+        }
+        if self.handlers.contains_key(name) {
+            return Err(RegistryError::Duplicate(name.to_owned()));
+        }
+        self.handlers.insert(name.to_owned(), Arc::new(handler));
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Handler>> {
+        self.handlers.get(name)
+    }
+
+    /// Handler names in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.handlers.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.handlers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.handlers.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}

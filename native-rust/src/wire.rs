@@ -1,0 +1,328 @@
+//! Checked decoding and exact-size encoding of polybridge frames.
+//!
+//! The generated SBE decoders trust every length they read and panic (slice index out of
+//! range) when a frame lies, and the generated encoders panic when the buffer is too small.
+//! This module therefore validates a frame completely before any generated decoder
+//! touches it, and sizes every buffer exactly before any generated encoder writes to it.
+
+use polybridge_codecs::error_code::ErrorCode;
+use polybridge_codecs::language::Language;
+use polybridge_codecs::message_header_codec::{MessageHeaderDecoder, MessageHeaderEncoder};
+use polybridge_codecs::request_codec::RequestDecoder;
+use polybridge_codecs::response_codec::ResponseEncoder;
+use polybridge_codecs::worker_announcement_codec::WorkerAnnouncementEncoder;
+use polybridge_codecs::{
+    cancel_codec, message_header_codec, request_codec, response_codec, worker_announcement_codec,
+    ReadBuf, WriteBuf, SBE_SCHEMA_ID, SBE_SCHEMA_VERSION,
+};
+use thiserror::Error;
+
+/// Length of the SBE `messageHeader` that starts every frame.
+pub const HEADER_LENGTH: usize = message_header_codec::ENCODED_LENGTH;
+/// Length of the `uint16` length prefix of a `varStringEncoding` field.
+const VAR_STRING_PREFIX: usize = 2;
+/// Length of the `uint32` length prefix of a `varDataEncoding` field.
+const VAR_DATA_PREFIX: usize = 4;
+/// Largest length a `varStringEncoding` may carry (its `maxValue`).
+pub const MAX_VAR_STRING_LENGTH: usize = 65534;
+
+/// Offset of `Response.payload`'s bytes in an OK response (empty error message): header,
+/// fixed block, an empty error message, then the payload's length prefix.
+pub const OK_RESPONSE_PAYLOAD_OFFSET: usize =
+    HEADER_LENGTH + response_codec::SBE_BLOCK_LENGTH as usize + VAR_STRING_PREFIX + VAR_DATA_PREFIX;
+
+/// Why a frame could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    #[error("frame of {length} bytes is shorter than the {HEADER_LENGTH}-byte message header")]
+    ShorterThanHeader { length: usize },
+    #[error("schema id {found} is not polybridge's {SBE_SCHEMA_ID}")]
+    WrongSchemaId { found: u16 },
+    #[error("template id {found} is not a message a worker accepts (Request=1, Cancel=3)")]
+    UnknownTemplate { found: u16 },
+    #[error("schema version {found} is not this worker's version {SBE_SCHEMA_VERSION}")]
+    WrongVersion { found: u16 },
+    #[error("block length {found} is shorter than the {expected} bytes of template {template_id}")]
+    BlockLengthTooShort { template_id: u16, found: u16, expected: u16 },
+    #[error("fixed block ends at byte {end} but the frame has only {length} bytes")]
+    BlockPastFrame { end: usize, length: usize },
+    #[error("length of field '{field}' at byte {offset} runs past the frame of {length} bytes")]
+    VarLengthPastFrame { field: &'static str, offset: usize, length: usize },
+    #[error("field '{field}' claims {claimed} bytes from byte {offset}, past the frame of {length} bytes")]
+    VarDataPastFrame { field: &'static str, offset: usize, claimed: usize, length: usize },
+    #[error("field '{field}' is not valid UTF-8")]
+    NotUtf8 { field: &'static str },
+}
+
+/// Where to send an answer about a frame: readable even from some malformed frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyTo {
+    pub correlation_id: i64,
+    pub reply_stream_id: i32,
+}
+
+/// A frame that did not decode, with the reply address when it could still be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    pub error: DecodeError,
+    pub reply_to: Option<ReplyTo>,
+}
+
+/// A decoded `Request`, borrowing its var data from the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub correlation_id: i64,
+    pub timeout_ns: i64,
+    pub reply_stream_id: i32,
+    pub handler: &'a str,
+    pub payload: &'a [u8],
+}
+
+/// A decoded `Cancel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancel {
+    pub correlation_id: i64,
+    pub reply_stream_id: i32,
+}
+
+/// Every message a worker accepts on its request stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inbound<'a> {
+    Request(Request<'a>),
+    Cancel(Cancel),
+}
+
+/// Little-endian reads that return `None` instead of panicking past the end.
+fn read_u16(frame: &[u8], at: usize) -> Option<u16> {
+    let bytes = frame.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes([bytes[0], bytes[1]]))
+}
+
+fn read_u32(frame: &[u8], at: usize) -> Option<u32> {
+    let bytes: [u8; 4] = frame.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(u32::from_le_bytes(bytes))
+}
+
+fn read_i32(frame: &[u8], at: usize) -> Option<i32> {
+    let bytes: [u8; 4] = frame.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(i32::from_le_bytes(bytes))
+}
+
+fn read_i64(frame: &[u8], at: usize) -> Option<i64> {
+    let bytes: [u8; 8] = frame.get(at..at.checked_add(8)?)?.try_into().ok()?;
+    Some(i64::from_le_bytes(bytes))
+}
+
+/// Validates a var-data field at `offset` and returns (data offset, data length, next offset).
+fn var_field(
+    frame: &[u8],
+    offset: usize,
+    prefix: usize,
+    field: &'static str,
+) -> Result<(usize, usize, usize), DecodeError> {
+    let length = frame.len();
+    let claimed = if prefix == VAR_STRING_PREFIX {
+        read_u16(frame, offset).map(usize::from)
+    } else {
+        read_u32(frame, offset).and_then(|n| usize::try_from(n).ok())
+    }
+    .ok_or(DecodeError::VarLengthPastFrame { field, offset, length })?;
+    let start = offset + prefix;
+    let end = start
+        .checked_add(claimed)
+        .filter(|end| *end <= length)
+        .ok_or(DecodeError::VarDataPastFrame { field, offset: start, claimed, length })?;
+    Ok((start, claimed, end))
+}
+
+/// Decodes a frame from a worker's request stream, validating the header, the fixed block
+/// and every var-data length against the frame length before reading anything.
+pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
+    let length = frame.len();
+    let no_reply = |error| Malformed { error, reply_to: None };
+    if length < HEADER_LENGTH {
+        return Err(no_reply(DecodeError::ShorterThanHeader { length }));
+    }
+    let header = MessageHeaderDecoder::default().wrap(ReadBuf::new(frame), 0);
+    let (block_length, template_id, schema_id, version) =
+        (header.block_length(), header.template_id(), header.schema_id(), header.version());
+    if schema_id != SBE_SCHEMA_ID {
+        return Err(no_reply(DecodeError::WrongSchemaId { found: schema_id }));
+    }
+
+    // Fields never move within a template (the schema only appends), so the correlation id
+    // and reply stream id can be read from any version of a Request or Cancel whose bytes
+    // are there, which lets even a malformed call be answered instead of timing out.
+    let (expected_block, reply_stream_offset) = match template_id {
+        request_codec::SBE_TEMPLATE_ID => (request_codec::SBE_BLOCK_LENGTH, 16),
+        cancel_codec::SBE_TEMPLATE_ID => (cancel_codec::SBE_BLOCK_LENGTH, 8),
+        found => return Err(no_reply(DecodeError::UnknownTemplate { found })),
+    };
+    let reply_to = match (
+        read_i64(frame, HEADER_LENGTH),
+        read_i32(frame, HEADER_LENGTH + reply_stream_offset),
+    ) {
+        (Some(correlation_id), Some(reply_stream_id)) => {
+            Some(ReplyTo { correlation_id, reply_stream_id })
+        }
+        _ => None,
+    };
+    let malformed = |error| Malformed { error, reply_to };
+
+    if version != SBE_SCHEMA_VERSION {
+        return Err(malformed(DecodeError::WrongVersion { found: version }));
+    }
+    if block_length < expected_block {
+        return Err(malformed(DecodeError::BlockLengthTooShort {
+            template_id,
+            found: block_length,
+            expected: expected_block,
+        }));
+    }
+    let block_end = HEADER_LENGTH + usize::from(block_length);
+    if block_end > length {
+        return Err(malformed(DecodeError::BlockPastFrame { end: block_end, length }));
+    }
+
+    if template_id == cancel_codec::SBE_TEMPLATE_ID {
+        let cancel = cancel_codec::CancelDecoder::default().header(header, 0);
+        return Ok(Inbound::Cancel(Cancel {
+            correlation_id: cancel.correlation_id(),
+            reply_stream_id: cancel.reply_stream_id(),
+        }));
+    }
+
+    let (handler_start, handler_len, next) =
+        var_field(frame, block_end, VAR_STRING_PREFIX, "handler").map_err(malformed)?;
+    let (payload_start, payload_len, _end) =
+        var_field(frame, next, VAR_DATA_PREFIX, "payload").map_err(malformed)?;
+    let handler = std::str::from_utf8(&frame[handler_start..handler_start + handler_len])
+        .map_err(|_| malformed(DecodeError::NotUtf8 { field: "handler" }))?;
+
+    // Everything is in bounds now, so the generated decoder cannot panic.
+    let request = RequestDecoder::default().header(header, 0);
+    Ok(Inbound::Request(Request {
+        correlation_id: request.correlation_id(),
+        timeout_ns: request.timeout_ns(),
+        reply_stream_id: request.reply_stream_id(),
+        handler,
+        payload: &frame[payload_start..payload_start + payload_len],
+    }))
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+pub fn truncate_utf8(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Length of a `Response` frame carrying `message_len` and `payload_len` bytes.
+pub fn response_length(message_len: usize, payload_len: usize) -> usize {
+    HEADER_LENGTH
+        + response_codec::SBE_BLOCK_LENGTH as usize
+        + VAR_STRING_PREFIX
+        + message_len
+        + VAR_DATA_PREFIX
+        + payload_len
+}
+
+/// Encodes a complete `Response` into `out`, replacing its contents. Messages longer than a
+/// `varStringEncoding` allows are cut on a character boundary.
+pub fn encode_response(
+    out: &mut Vec<u8>,
+    correlation_id: i64,
+    code: ErrorCode,
+    message: &str,
+    payload: &[u8],
+) {
+    let message = truncate_utf8(message, MAX_VAR_STRING_LENGTH);
+    out.clear();
+    out.resize(response_length(message.len(), payload.len()), 0);
+    let mut encoder = ResponseEncoder::default()
+        .wrap(WriteBuf::new(out.as_mut_slice()), HEADER_LENGTH)
+        .header(0);
+    if let Ok(mut response) = encoder.parent() {
+        response.correlation_id(correlation_id).error_code(code).error_message(message).payload(payload);
+    }
+}
+
+/// Completes an OK `Response` whose payload bytes were already written from
+/// [`OK_RESPONSE_PAYLOAD_OFFSET`] to the end of `frame`, so the payload is never copied.
+pub fn finish_ok_response(frame: &mut [u8], correlation_id: i64) {
+    debug_assert!(frame.len() >= OK_RESPONSE_PAYLOAD_OFFSET);
+    let payload_len = frame.len() - OK_RESPONSE_PAYLOAD_OFFSET;
+    let mut encoder = ResponseEncoder::default()
+        .wrap(WriteBuf::new(&mut frame[..OK_RESPONSE_PAYLOAD_OFFSET]), HEADER_LENGTH)
+        .header(0);
+    if let Ok(mut response) = encoder.parent() {
+        response.correlation_id(correlation_id).error_code(ErrorCode::OK).error_message("");
+    }
+    // The payload's uint32 length prefix, written by hand because the generated `payload()`
+    // would also copy the bytes that are already in place. A frame longer than u32::MAX
+    // cannot travel (Aeron's limit is 1/8 of a term, at most 128 MiB).
+    let prefix = u32::try_from(payload_len).unwrap_or(u32::MAX);
+    frame[OK_RESPONSE_PAYLOAD_OFFSET - VAR_DATA_PREFIX..OK_RESPONSE_PAYLOAD_OFFSET]
+        .copy_from_slice(&prefix.to_le_bytes());
+}
+
+/// What a worker says about itself on the control stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement<'a> {
+    pub language: Language,
+    pub pid: i64,
+    pub request_stream_id: i32,
+    pub handlers: &'a [&'a str],
+    pub worker_id: &'a str,
+}
+
+/// Errors encoding an announcement.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AnnouncementError {
+    #[error("{count} handlers do not fit a repeating group (at most 65535)")]
+    TooManyHandlers { count: usize },
+    #[error("the generated encoder lost its parent")]
+    Codec,
+}
+
+/// Encodes a `WorkerAnnouncement` (schema id and version are this build's) into `out`.
+pub fn encode_announcement(out: &mut Vec<u8>, announcement: &Announcement<'_>) -> Result<(), AnnouncementError> {
+    let count = u16::try_from(announcement.handlers.len())
+        .map_err(|_| AnnouncementError::TooManyHandlers { count: announcement.handlers.len() })?;
+    let names: Vec<&str> =
+        announcement.handlers.iter().map(|name| truncate_utf8(name, MAX_VAR_STRING_LENGTH)).collect();
+    let worker_id = truncate_utf8(announcement.worker_id, MAX_VAR_STRING_LENGTH);
+    let length = HEADER_LENGTH
+        + worker_announcement_codec::SBE_BLOCK_LENGTH as usize
+        + 4 // groupSizeEncoding
+        + names.iter().map(|name| VAR_STRING_PREFIX + name.len()).sum::<usize>()
+        + VAR_STRING_PREFIX
+        + worker_id.len();
+    out.clear();
+    out.resize(length, 0);
+
+    let mut header: MessageHeaderEncoder<WorkerAnnouncementEncoder<'_>> =
+        WorkerAnnouncementEncoder::default().wrap(WriteBuf::new(out.as_mut_slice()), HEADER_LENGTH).header(0);
+    let mut encoder = header.parent().map_err(|_| AnnouncementError::Codec)?;
+    encoder
+        .schema_id(SBE_SCHEMA_ID)
+        .schema_version(SBE_SCHEMA_VERSION)
+        .language(announcement.language)
+        .pid(announcement.pid)
+        .request_stream_id(announcement.request_stream_id);
+    let mut group = encoder.handlers_encoder(count, Default::default());
+    for name in &names {
+        if group.advance().map_err(|_| AnnouncementError::Codec)?.is_none() {
+            return Err(AnnouncementError::Codec);
+        }
+        group.name(name);
+    }
+    let mut encoder = group.parent().map_err(|_| AnnouncementError::Codec)?;
+    encoder.worker_id(worker_id);
+    Ok(())
+}

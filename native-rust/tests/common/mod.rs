@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests: a client's side of the envelope.
+#![allow(dead_code)]
+
+use polybridge_worker::codecs::error_code::ErrorCode;
+use polybridge_worker::codecs::message_header_codec::MessageHeaderDecoder;
+use polybridge_worker::codecs::request_codec::RequestEncoder;
+use polybridge_worker::codecs::response_codec::{self, ResponseDecoder};
+use polybridge_worker::codecs::{ReadBuf, WriteBuf, SBE_SCHEMA_ID, SBE_SCHEMA_VERSION};
+
+/// `n` bytes where byte `i` is `(i * 31 + 7) & 0xFF` (golden README).
+pub fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i.wrapping_mul(31).wrapping_add(7) & 0xFF) as u8).collect()
+}
+
+/// Encodes a `Request` with the generated encoder, as a client would.
+pub fn encode_request(
+    correlation_id: i64,
+    timeout_ns: i64,
+    reply_stream_id: i32,
+    handler: &str,
+    payload: &[u8],
+) -> Vec<u8> {
+    let length = 8 + 20 + 2 + handler.len() + 4 + payload.len();
+    let mut frame = vec![0u8; length];
+    {
+        let mut header = RequestEncoder::default().wrap(WriteBuf::new(&mut frame), 8).header(0);
+        let mut request = header.parent().unwrap();
+        request
+            .correlation_id(correlation_id)
+            .timeout_ns(timeout_ns)
+            .reply_stream_id(reply_stream_id)
+            .handler(handler)
+            .payload(payload);
+        assert_eq!(8 + request.encoded_length(), length);
+    }
+    frame
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedResponse {
+    pub correlation_id: i64,
+    pub code: ErrorCode,
+    pub message: String,
+    pub payload: Vec<u8>,
+}
+
+/// Decodes a `Response` with the generated decoder and checks it fills the frame exactly.
+pub fn decode_response(frame: &[u8]) -> DecodedResponse {
+    let header = MessageHeaderDecoder::default().wrap(ReadBuf::new(frame), 0);
+    assert_eq!(header.schema_id(), SBE_SCHEMA_ID);
+    assert_eq!(header.version(), SBE_SCHEMA_VERSION);
+    assert_eq!(header.template_id(), response_codec::SBE_TEMPLATE_ID);
+    assert_eq!(header.block_length(), response_codec::SBE_BLOCK_LENGTH);
+    let mut response = ResponseDecoder::default().header(header, 0);
+    let correlation_id = response.correlation_id();
+    let code = response.error_code();
+    let (at, len) = response.error_message_decoder();
+    let message = String::from_utf8(frame[at..at + len].to_vec()).expect("error message is UTF-8");
+    let (at, len) = response.payload_decoder();
+    assert_eq!(at + len, frame.len(), "response has trailing bytes");
+    DecodedResponse { correlation_id, code, message, payload: frame[at..at + len].to_vec() }
+}
+
+/// Equality for large byte strings that reports the first difference, not both dumps.
+pub fn assert_bytes_eq(what: &str, actual: &[u8], expected: &[u8]) {
+    if actual == expected {
+        return;
+    }
+    let first = actual.iter().zip(expected).position(|(a, e)| a != e).unwrap_or(actual.len().min(expected.len()));
+    let window = |b: &[u8]| b[first.saturating_sub(8)..(first + 8).min(b.len())].to_vec();
+    panic!(
+        "{what}: {} bytes encoded, {} expected; first difference at byte {first}: encoded {:02x?}, expected {:02x?}",
+        actual.len(),
+        expected.len(),
+        window(actual),
+        window(expected)
+    );
+}
