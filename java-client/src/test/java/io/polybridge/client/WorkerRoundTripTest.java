@@ -23,6 +23,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -108,6 +109,7 @@ class WorkerRoundTripTest
         }
 
         final AtomicIntegerArray completions = new AtomicIntegerArray(REQUESTS);
+        final AtomicLong bytesEchoed = new AtomicLong();
         final ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
         final List<CompletableFuture<Void>> checks = new ArrayList<>(REQUESTS);
         final List<Thread> callers = new ArrayList<>();
@@ -129,7 +131,7 @@ class WorkerRoundTripTest
                             {
                                 problems.add("request " + index + " failed: " + error);
                             }
-                            else if (!Arrays.equals(
+                            else if (bytesEchoed.addAndGet(response.length) < 0 || !Arrays.equals(
                                 response, 0, response.length, block, offsets[index], offsets[index] + sizes[index]))
                             {
                                 problems.add("request " + index + " of " + sizes[index] + " bytes came back as " +
@@ -151,8 +153,10 @@ class WorkerRoundTripTest
             caller.join();
         }
         CompletableFuture.allOf(checks.toArray(CompletableFuture[]::new)).get(10, TimeUnit.MINUTES);
+        System.out.printf("%s: %d echoes, %d MiB each way%n", workerId, REQUESTS, bytesEchoed.get() >> 20);
 
         assertEquals(REQUESTS, checks.size());
+        assertEquals(Arrays.stream(sizes).asLongStream().sum(), bytesEchoed.get());
         assertEquals(List.of(), problems.stream().limit(10).toList());
         for (int i = 0; i < REQUESTS; i++)
         {
