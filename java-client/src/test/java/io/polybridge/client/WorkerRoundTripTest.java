@@ -1,5 +1,7 @@
 package io.polybridge.client;
 
+import io.aeron.Aeron;
+import io.aeron.Subscription;
 import io.polybridge.codecs.ErrorCode;
 import io.polybridge.codecs.Language;
 import io.polybridge.driver.EmbeddedMediaDriver;
@@ -193,6 +195,38 @@ class WorkerRoundTripTest
         assertTrue(rustInfo.handlers().contains("echo"), rustInfo::toString);
         assertEquals(7101, goInfo.schemaId());
         assertEquals(1, rustInfo.schemaVersion());
+    }
+
+    /**
+     * aeron-go (pinned, dormant) exits on driver responses added after Aeron 1.44, and the driver
+     * broadcasts every response to every client. Provoke all three kinds from another Java client.
+     */
+    @Test
+    void workersSurviveDriverBroadcastsThatNewerAeronClientsTrigger()
+    {
+        client.awaitWorker("go-0", Duration.ofSeconds(60));
+        client.awaitWorker("rust-0", Duration.ofSeconds(60));
+        try (Aeron other = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+            Subscription control = other.addSubscription("aeron:ipc", client.context().controlStreamId()))
+        {
+            other.nextSessionId(4242);                                              // ON_NEXT_AVAILABLE_SESSION_ID
+            other.addStaticCounter(1001, "polybridge-test", 77).close();           // ON_STATIC_COUNTER
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (control.imageCount() == 0)
+            {
+                assertTrue(System.nanoTime() < deadline, "no worker publishes on the control stream");
+                Thread.onSpinWait();
+            }
+            control.images().forEach((image) -> image.reject("polybridge test")); // ON_PUBLICATION_ERROR
+        }
+
+        for (final String workerId : new String[]{ "go-0", "rust-0" })
+        {
+            final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
+            assertArrayEquals(new byte[]{ 4, 2 }, worker.call("echo", new byte[]{ 4, 2 }).join(), workerId);
+        }
+        assertTrue(go.process().isAlive(), "go worker died; see " + go.log());
+        assertTrue(rust.process().isAlive(), "rust worker died; see " + rust.log());
     }
 
     @Test

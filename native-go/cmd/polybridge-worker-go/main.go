@@ -1,0 +1,94 @@
+// Command polybridge-worker-go serves polybridge handlers written in Go over Aeron.
+// See docs/protocol.md for the streams and messages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/polybridge/polybridge/native-go/worker"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("polybridge-worker-go", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	aeronDir := fs.String("aeron-dir", "", "the media driver's directory, e.g. /dev/shm/aeron-$USER (required: Java, C and Go clients disagree on the default)")
+	channel := fs.String("channel", worker.DefaultChannel, "Aeron channel for the request, reply and control streams")
+	requestStream := fs.Int("request-stream", worker.DefaultRequestStream, "this worker's request stream (instance i of a pool: 100+i)")
+	controlStream := fs.Int("control-stream", worker.DefaultControlStream, "stream the worker announces itself on")
+	workerID := fs.String("worker-id", "", "name in announcements and logs (default go-<pid>)")
+	announceMs := fs.Int("announce-interval-ms", int(worker.DefaultAnnounceInterval/time.Millisecond), "announcement period in milliseconds")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: polybridge-worker-go --aeron-dir DIR [options]\n\n"+
+			"Serves Go handlers (echo) to polybridge clients through an Aeron media driver.\n"+
+			"Exits 0 on SIGTERM or SIGINT, non-zero if the media driver goes away.\n"+
+			"Options take one dash or two (-aeron-dir or --aeron-dir).\n\nOptions:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "polybridge-worker-go: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if *aeronDir == "" {
+		fmt.Fprintln(stderr, "polybridge-worker-go: --aeron-dir is required: pass the media driver's directory (aeron.dir of the Java driver)")
+		return 2
+	}
+	for name, v := range map[string]int{"--request-stream": *requestStream, "--control-stream": *controlStream} {
+		if v < -1<<31 || v > 1<<31-1 {
+			fmt.Fprintf(stderr, "polybridge-worker-go: %s %d is not an int32\n", name, v)
+			return 2
+		}
+	}
+	if *announceMs <= 0 {
+		fmt.Fprintf(stderr, "polybridge-worker-go: --announce-interval-ms must be positive, got %d\n", *announceMs)
+		return 2
+	}
+
+	worker.InstallAeronFatalHook() // before anything connects to the driver
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	registry := worker.NewRegistry()
+	if err := registry.Register("echo", worker.Echo); err != nil {
+		logger.Error("register handler", "err", err)
+		return 1
+	}
+	w, err := worker.New(worker.Config{
+		AeronDir:         *aeronDir,
+		Channel:          *channel,
+		RequestStream:    int32(*requestStream),
+		ControlStream:    int32(*controlStream),
+		WorkerID:         *workerID,
+		AnnounceInterval: time.Duration(*announceMs) * time.Millisecond,
+		Logger:           logger,
+	}, registry)
+	if err != nil {
+		fmt.Fprintf(stderr, "polybridge-worker-go: %v\n", err)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := w.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "polybridge-worker-go: %v\n", err)
+		return 1
+	}
+	return 0
+}

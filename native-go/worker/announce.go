@@ -1,0 +1,37 @@
+package worker
+
+import (
+	"github.com/polybridge/polybridge/codecs/go/polybridge"
+)
+
+// Announcement is what a worker tells clients about itself on the control stream.
+type Announcement struct {
+	Language        polybridge.Language
+	Pid             int64
+	RequestStreamID int32
+	Handlers        []string
+	WorkerID        string
+}
+
+// EncodeAnnouncement returns header + WorkerAnnouncement, stamped with this build's schema id
+// and version. Names must fit a varStringEncoding (Registry.Register ensures it for handlers).
+func EncodeAnnouncement(a Announcement) []byte {
+	size := headerLength + int(polybridge.WorkerAnnouncementSbeBlockLength) + 4 + 2 + len(a.WorkerID)
+	for _, h := range a.Handlers {
+		size += 2 + len(h)
+	}
+	buf := make([]byte, size)
+	var m polybridge.WorkerAnnouncement
+	m.WrapAndApplyHeader(buf, 0, uint64(size))
+	m.SetSchemaId(schemaID).
+		SetSchemaVersion(SchemaVersion).
+		SetLanguage(a.Language).
+		SetPid(a.Pid).
+		SetRequestStreamId(a.RequestStreamID)
+	group := m.HandlersCount(uint16(len(a.Handlers)))
+	for _, h := range a.Handlers {
+		group.Next().PutName(h)
+	}
+	m.PutWorkerId(a.WorkerID)
+	return buf
+}

@@ -1,0 +1,103 @@
+package worker
+
+import (
+	"fmt"
+	"testing"
+	"unsafe"
+
+	"github.com/polybridge/polybridge/codecs/go/polybridge"
+)
+
+// bytesAsString views b as a string for the generated Put* methods, which take strings.
+func bytesAsString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+type request struct {
+	correlationID int64
+	timeoutNs     int64
+	replyStreamID int32
+	handler       string
+	payload       []byte
+}
+
+func encodeRequest(r request) []byte {
+	size := headerLength + requestBlockLength + 2 + len(r.handler) + 4 + len(r.payload)
+	buf := make([]byte, size)
+	var m polybridge.Request
+	m.WrapAndApplyHeader(buf, 0, uint64(size))
+	m.SetCorrelationId(r.correlationID).SetTimeoutNs(r.timeoutNs).SetReplyStreamId(r.replyStreamID)
+	m.PutHandler(r.handler)
+	m.PutPayload(bytesAsString(r.payload))
+	return buf
+}
+
+func encodeCancel(correlationID int64, replyStreamID int32) []byte {
+	buf := make([]byte, headerLength+cancelBlockLength)
+	var m polybridge.Cancel
+	m.WrapAndApplyHeader(buf, 0, uint64(len(buf)))
+	m.SetCorrelationId(correlationID).SetReplyStreamId(replyStreamID)
+	return buf
+}
+
+type response struct {
+	correlationID int64
+	code          polybridge.ErrorCode
+	message       string
+	payload       []byte
+}
+
+func encodeResponse(r response) []byte {
+	size := responseFixedLength + len(r.message) + len(r.payload)
+	buf := make([]byte, size)
+	var m polybridge.Response
+	m.WrapAndApplyHeader(buf, 0, uint64(size))
+	m.SetCorrelationId(r.correlationID).SetErrorCode(r.code)
+	m.PutErrorMessage(r.message)
+	m.PutPayload(bytesAsString(r.payload))
+	return buf
+}
+
+// decodeResponse checks frame is exactly one well-formed Response and returns its values.
+func decodeResponse(frame []byte) (response, error) {
+	var hdr polybridge.MessageHeader
+	if len(frame) < responseFixedLength {
+		return response{}, fmt.Errorf("response frame of %d bytes is too short", len(frame))
+	}
+	hdr.Wrap(frame, 0, uint64(SchemaVersion), uint64(len(frame)))
+	if hdr.SchemaId() != schemaID || hdr.Version() != SchemaVersion ||
+		hdr.TemplateId() != polybridge.ResponseSbeTemplateID || hdr.BlockLength() != polybridge.ResponseSbeBlockLength {
+		return response{}, fmt.Errorf("unexpected header %s", hdr.String())
+	}
+	var m polybridge.Response
+	m.WrapForDecode(frame, uint64(headerLength), uint64(hdr.BlockLength()), uint64(hdr.Version()), uint64(len(frame)))
+	r := response{correlationID: m.CorrelationId(), code: m.ErrorCode()}
+	if int(m.SbePosition())+2+int(m.ErrorMessageLength()) > len(frame) {
+		return response{}, fmt.Errorf("error message length %d runs past the frame", m.ErrorMessageLength())
+	}
+	r.message = m.ErrorMessage()
+	pos := int(m.SbePosition())
+	if pos+4 > len(frame) || uint64(pos+4)+uint64(m.PayloadLength()) != uint64(len(frame)) {
+		return response{}, fmt.Errorf("payload does not end the frame")
+	}
+	r.payload = []byte(m.Payload())
+	return r, nil
+}
+
+func mustDecodeResponse(t testing.TB, frame []byte) response {
+	t.Helper()
+	r, err := decodeResponse(frame)
+	if err != nil {
+		t.Fatalf("reply is not a valid Response: %v", err)
+	}
+	return r
+}
+
+// pattern is the golden README's pattern(n): byte i is (i*31 + 7) & 0xFF.
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*31 + 7)
+	}
+	return b
+}
