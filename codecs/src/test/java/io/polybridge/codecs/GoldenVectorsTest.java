@@ -109,6 +109,12 @@ class GoldenVectorsTest
         new Technology("React", "", List.of("JavaScript frameworks")),
         new Technology(UNICODE_TECHNOLOGY, "", List.of()));
 
+    record Signals(
+        long links, long scripts, long stylesheets, long iframes, long forms, long passwordInputs,
+        List<String> externalHosts, String title, String favicon, String digest)
+    {
+    }
+
     List<Vector> vectors()
     {
         final List<Vector> vectors = new ArrayList<>();
@@ -126,6 +132,10 @@ class GoldenVectorsTest
         vectors.add(fingerprintRequest("fingerprint-request-empty.bin", List.of(), "", new byte[0]));
         vectors.add(fingerprintResponse("fingerprint-response.bin", TECHNOLOGIES));
         vectors.add(fingerprintResponse("fingerprint-response-empty.bin", List.of()));
+        vectors.add(signalsRequest("signals-request.bin", "https://example.com/päth", fingerprintBody()));
+        vectors.add(signalsResponse("signals-response.bin", new Signals(12, 3, 2, 1, 1, 1,
+            List.of("cdn.example.net", "ünïcode.example"), "Tést ✓", "https://example.com/favicon.ico", "T1A2B3C4")));
+        vectors.add(signalsResponse("signals-response-empty.bin", new Signals(0, 0, 0, 0, 0, 0, List.of(), "", "", "")));
         return vectors;
     }
 
@@ -335,6 +345,68 @@ class GoldenVectorsTest
                     decoded.add(new Technology(technology.name(), technology.version(), categories));
                 }
                 assertEquals(technologies, decoded);
+            });
+    }
+
+    private Vector signalsRequest(final String file, final String url, final byte[] body)
+    {
+        return new Vector(
+            file,
+            (buffer) ->
+            {
+                final SignalsRequestEncoder encoder = new SignalsRequestEncoder()
+                    .wrapAndApplyHeader(buffer, 0, headerEncoder)
+                    .url(url)
+                    .putBody(body, 0, body.length);
+                return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+            },
+            (buffer) ->
+            {
+                final SignalsRequestDecoder decoder = new SignalsRequestDecoder()
+                    .wrapAndApplyHeader(buffer, 0, headerDecoder);
+                assertEquals(url, decoder.url());
+                final byte[] decodedBody = new byte[decoder.bodyLength()];
+                decoder.getBody(decodedBody, 0, decodedBody.length);
+                assertArrayEquals(body, decodedBody);
+            });
+    }
+
+    private Vector signalsResponse(final String file, final Signals signals)
+    {
+        return new Vector(
+            file,
+            (buffer) ->
+            {
+                final SignalsResponseEncoder encoder = new SignalsResponseEncoder()
+                    .wrapAndApplyHeader(buffer, 0, headerEncoder)
+                    .links(signals.links()).scripts(signals.scripts()).stylesheets(signals.stylesheets())
+                    .iframes(signals.iframes()).forms(signals.forms()).passwordInputs(signals.passwordInputs());
+                final SignalsResponseEncoder.ExternalHostsEncoder hosts =
+                    encoder.externalHostsCount(signals.externalHosts().size());
+                for (final String host : signals.externalHosts())
+                {
+                    hosts.next().host(host);
+                }
+                encoder.title(signals.title()).favicon(signals.favicon()).digest(signals.digest());
+                return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+            },
+            (buffer) ->
+            {
+                final SignalsResponseDecoder decoder = new SignalsResponseDecoder()
+                    .wrapAndApplyHeader(buffer, 0, headerDecoder);
+                final long links = decoder.links();
+                final long scripts = decoder.scripts();
+                final long stylesheets = decoder.stylesheets();
+                final long iframes = decoder.iframes();
+                final long forms = decoder.forms();
+                final long passwordInputs = decoder.passwordInputs();
+                final List<String> hosts = new ArrayList<>();
+                for (final SignalsResponseDecoder.ExternalHostsDecoder host : decoder.externalHosts())
+                {
+                    hosts.add(host.host());
+                }
+                assertEquals(signals, new Signals(links, scripts, stylesheets, iframes, forms, passwordInputs,
+                    hosts, decoder.title(), decoder.favicon(), decoder.digest()));
             });
     }
 }
