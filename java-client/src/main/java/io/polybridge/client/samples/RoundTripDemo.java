@@ -46,6 +46,7 @@ public final class RoundTripDemo
                 {
                     final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(30));
                     System.out.println("\n" + workerId + " announced: " + worker.info());
+                    System.out.println("  (the first call also waits for the worker to open its reply publication)");
                     for (final int size : SIZES)
                     {
                         final byte[] payload = new byte[size];
