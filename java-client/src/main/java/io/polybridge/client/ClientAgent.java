@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
@@ -45,6 +46,7 @@ final class ClientAgent implements Agent
     private final Subscription replySubscription;
     private final Subscription controlSubscription;
     private final ManyToOneConcurrentArrayQueue<PendingCall> registrations;
+    private final AtomicInteger inFlight;
     private final Map<String, WorkerInfo> workers;
     private final Executor completionExecutor;
     private final String description;
@@ -69,6 +71,7 @@ final class ClientAgent implements Agent
         final Subscription replySubscription,
         final Subscription controlSubscription,
         final ManyToOneConcurrentArrayQueue<PendingCall> registrations,
+        final AtomicInteger inFlight,
         final Map<String, WorkerInfo> workers,
         final Executor completionExecutor,
         final String description)
@@ -76,6 +79,7 @@ final class ClientAgent implements Agent
         this.replySubscription = replySubscription;
         this.controlSubscription = controlSubscription;
         this.registrations = registrations;
+        this.inFlight = inFlight;
         this.workers = workers;
         this.completionExecutor = completionExecutor;
         this.description = description;
@@ -102,6 +106,7 @@ final class ClientAgent implements Agent
         pendingByCorrelationId.clear();
         for (final PendingCall call : calls)
         {
+            inFlight.decrementAndGet();
             fail(call, ErrorCode.WORKER_UNAVAILABLE, "the client was closed before a response arrived");
         }
         CloseHelper.closeAll(replySubscription, controlSubscription);
@@ -121,7 +126,8 @@ final class ClientAgent implements Agent
     {
         if (call.future.isDone())
         {
-            return; // failed by the caller before or while publishing
+            inFlight.decrementAndGet(); // failed by the caller while publishing, or cancelled
+            return;
         }
         pendingByCorrelationId.put(call.correlationId, call);
         call.timerId = timerWheel.scheduleTimer(call.deadlineNs);
@@ -134,6 +140,7 @@ final class ClientAgent implements Agent
         final PendingCall call = pendingByCorrelationId.remove(correlationId);
         if (call != null)
         {
+            inFlight.decrementAndGet();
             fail(call, ErrorCode.TIMEOUT, "no response within the call's deadline from " + description);
         }
         return true;
@@ -161,6 +168,7 @@ final class ClientAgent implements Agent
         }
         timerWheel.cancelTimer(call.timerId);
         correlationIdByTimerId.remove(call.timerId);
+        inFlight.decrementAndGet();
 
         final ErrorCode code = responseDecoder.errorCode();
         final String message = responseDecoder.errorMessage();

@@ -4,16 +4,20 @@ import io.aeron.Aeron;
 import io.aeron.CommonContext;
 import io.aeron.Publication;
 import io.aeron.Subscription;
+import io.aeron.logbuffer.BufferClaim;
+import io.polybridge.codecs.CancelEncoder;
 import io.polybridge.codecs.ErrorCode;
 import io.polybridge.codecs.MessageHeaderEncoder;
 import io.polybridge.codecs.RequestEncoder;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableDirectByteBuffer;
+import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
 import java.time.Duration;
@@ -26,6 +30,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
@@ -45,8 +50,8 @@ import java.util.function.Supplier;
  */
 public final class PolybridgeClient implements AutoCloseable
 {
-    private static final int ENVELOPE_MAX_LENGTH =
-        MessageHeaderEncoder.ENCODED_LENGTH + RequestEncoder.BLOCK_LENGTH + 2 + 65534 + 4;
+    /** Handler names are short identifiers such as "wappalyzer.fingerprint". */
+    public static final int MAX_HANDLER_NAME_LENGTH = 256;
 
     private final Context ctx;
     private final Aeron aeron;
@@ -56,6 +61,7 @@ public final class PolybridgeClient implements AutoCloseable
     private final Map<String, WorkerInfo> workers = new ConcurrentHashMap<>();
     private final Map<Integer, Publication> publicationsByStreamId = new ConcurrentHashMap<>();
     private final AtomicLong nextCorrelationId = new AtomicLong();
+    private final AtomicInteger inFlight = new AtomicInteger();
     private final ThreadLocal<Envelope> envelopes = ThreadLocal.withInitial(Envelope::new);
     private final int replyStreamId;
     private volatile boolean closed;
@@ -72,7 +78,7 @@ public final class PolybridgeClient implements AutoCloseable
             final Subscription control = aeron.addSubscription(ctx.channel(), ctx.controlStreamId());
             registrations = new ManyToOneConcurrentArrayQueue<>(ctx.registrationQueueCapacity());
             agent = new ClientAgent(
-                replies, control, registrations, workers, ctx.completionExecutor(),
+                replies, control, registrations, inFlight, workers, ctx.completionExecutor(),
                 "workers on " + ctx.channel() + " (driver " + ctx.aeronDirectoryName() + ")");
             agentRunner = new AgentRunner(ctx.idleStrategy().get(), Throwable::printStackTrace, null, agent);
             AgentRunner.startOnThread(agentRunner);
@@ -192,7 +198,11 @@ public final class PolybridgeClient implements AutoCloseable
         }
         closed = true;
         CloseHelper.close(agentRunner); // the agent fails what it holds as it closes
-        registrations.drain((call) -> call.future.completeExceptionally(closedException()));
+        registrations.drain((call) ->
+        {
+            inFlight.decrementAndGet();
+            call.future.completeExceptionally(closedException());
+        });
         CloseHelper.closeAll(publicationsByStreamId.values());
         aeron.close();
     }
@@ -210,6 +220,11 @@ public final class PolybridgeClient implements AutoCloseable
             throw new IllegalArgumentException("handler must be a handler name such as \"echo\", not " +
                 (handler == null ? "null" : "empty"));
         }
+        if (handler.length() > MAX_HANDLER_NAME_LENGTH)
+        {
+            throw new IllegalArgumentException("handler names are at most " + MAX_HANDLER_NAME_LENGTH +
+                " characters, this one has " + handler.length());
+        }
         Objects.requireNonNull(payload, "payload must not be null; use an empty buffer for no payload");
         if (offset < 0 || length < 0 || offset > payload.capacity() - length)
         {
@@ -218,33 +233,45 @@ public final class PolybridgeClient implements AutoCloseable
         }
         requirePositive(timeout, "timeout");
 
-        final CompletableFuture<byte[]> future = new CompletableFuture<>();
-        final Envelope envelope = envelopes.get();
         final long correlationId = nextCorrelationId.incrementAndGet();
-        final int envelopeLength = envelope.encode(correlationId, timeout.toNanos(), replyStreamId, handler, length);
-        if ((long)envelopeLength + length > publication.maxMessageLength())
+        final CallFuture<byte[]> future = new CallFuture<>(this, publication, correlationId);
+        final Envelope envelope = envelopes.get();
+        final int envelopeLength = envelope.encode(
+            envelope.buffer, 0, correlationId, timeout.toNanos(), replyStreamId, handler, length);
+        final long messageLength = (long)envelopeLength + length;
+        if (messageLength > publication.maxMessageLength())
         {
-            return failed(future, ErrorCode.TOO_LARGE, "request of " + ((long)envelopeLength + length) +
+            return failed(future, ErrorCode.TOO_LARGE, "request of " + messageLength +
                 " bytes exceeds the channel's maximum message of " + publication.maxMessageLength() +
                 " bytes (term length / 8); raise aeron.ipc.term.buffer.length or send less");
         }
 
         final long deadlineNs = System.nanoTime() + timeout.toNanos();
+        final IdleStrategy idle = envelope.idle;
+        if (!acquireWindowSlot(deadlineNs, idle))
+        {
+            return failed(future, ErrorCode.OVERLOADED, ctx.maxInFlight() + " calls are already in flight" +
+                (ctx.waitWhenOverloaded() ? " until the deadline" : "") + "; raise maxInFlight or slow down");
+        }
         if (!registrations.offer(new PendingCall(correlationId, deadlineNs, future)))
         {
+            inFlight.decrementAndGet();
             return failed(future, ErrorCode.OVERLOADED, "more than " + ctx.registrationQueueCapacity() +
                 " calls are waiting for the client agent to register them");
         }
+        // From here the agent owns the window slot: it frees it when the call leaves its hands.
         if (closed)
         {
             return failed(future, ErrorCode.WORKER_UNAVAILABLE, "the client is closed");
         }
 
-        final IdleStrategy idle = envelope.idle;
+        final boolean fitsOneFragment = messageLength <= publication.maxPayloadLength();
         idle.reset();
         while (true)
         {
-            final long result = publication.offer(envelope.buffer, 0, envelopeLength, payload, offset, length);
+            final long result = fitsOneFragment ?
+                claimAndWrite(publication, envelope, correlationId, timeout, handler, payload, offset, length) :
+                publication.offer(envelope.buffer, 0, envelopeLength, payload, offset, length);
             if (result > 0)
             {
                 return future;
@@ -255,10 +282,10 @@ public final class PolybridgeClient implements AutoCloseable
                 return failed(future, ErrorCode.WORKER_UNAVAILABLE,
                     "request stream " + publication.streamId() + " is " + Publication.errorString(result));
             }
-            if (System.nanoTime() - deadlineNs > 0)
+            if (!ctx.waitWhenOverloaded() || System.nanoTime() - deadlineNs > 0)
             {
-                return failed(future, ErrorCode.TIMEOUT,
-                    "request stream " + publication.streamId() + " stayed back pressured until the deadline");
+                return failed(future, ErrorCode.OVERLOADED, "request stream " + publication.streamId() +
+                    " is back pressured" + (ctx.waitWhenOverloaded() ? " until the deadline" : ""));
             }
             if (closed)
             {
@@ -266,6 +293,76 @@ public final class PolybridgeClient implements AutoCloseable
             }
             idle.idle();
         }
+    }
+
+    /** Zero copy for requests that fit one fragment: encode straight into the log buffer. */
+    private static long claimAndWrite(
+        final Publication publication,
+        final Envelope envelope,
+        final long correlationId,
+        final Duration timeout,
+        final String handler,
+        final DirectBuffer payload,
+        final int offset,
+        final int length)
+    {
+        final BufferClaim claim = envelope.claim;
+        final long result = publication.tryClaim(envelope.length + length, claim);
+        if (result > 0)
+        {
+            final MutableDirectBuffer log = claim.buffer();
+            final int at = claim.offset();
+            envelope.encode(log, at, correlationId, timeout.toNanos(), envelope.replyStreamId, handler, length);
+            log.putBytes(at + envelope.length, payload, offset, length);
+            claim.commit();
+        }
+        return result;
+    }
+
+    private boolean acquireWindowSlot(final long deadlineNs, final IdleStrategy idle)
+    {
+        final int max = ctx.maxInFlight();
+        idle.reset();
+        while (true)
+        {
+            final int current = inFlight.get();
+            if (current < max)
+            {
+                if (inFlight.compareAndSet(current, current + 1))
+                {
+                    return true;
+                }
+                continue;
+            }
+            if (!ctx.waitWhenOverloaded() || System.nanoTime() - deadlineNs > 0 || closed)
+            {
+                return false;
+            }
+            idle.idle();
+        }
+    }
+
+    /** Best effort: a cancel lost to back pressure only costs the worker the work. */
+    void sendCancel(final Publication publication, final long correlationId)
+    {
+        final Envelope envelope = envelopes.get();
+        final int length = envelope.encodeCancel(correlationId, replyStreamId);
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            if (publication.offer(envelope.cancelBuffer, 0, length) > 0)
+            {
+                return;
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /**
+     * @return calls published and not yet completed by a response, a deadline or the close.
+     */
+    public int inFlight()
+    {
+        return inFlight.get();
     }
 
     private void ensureOpen()
@@ -298,32 +395,49 @@ public final class PolybridgeClient implements AutoCloseable
     }
 
     /**
-     * The request up to and including the payload length, encoded per calling thread; the payload
-     * itself is handed to Aeron as the second part of a vectored offer, so it is copied only into
-     * the log buffer.
+     * Per calling thread: the request up to and including the payload length, and the encoders
+     * for it. Large payloads go to Aeron as the second part of a vectored offer, small ones are
+     * written into a claimed log buffer; either way the payload is copied only into the log.
      */
     private static final class Envelope
     {
         final ExpandableDirectByteBuffer buffer = new ExpandableDirectByteBuffer(256);
+        final UnsafeBuffer cancelBuffer = new UnsafeBuffer(new byte[64]);
         final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
         final RequestEncoder encoder = new RequestEncoder();
+        final CancelEncoder cancelEncoder = new CancelEncoder();
+        final BufferClaim claim = new BufferClaim();
         final IdleStrategy idle = new BackoffIdleStrategy();
+        int length;
+        int replyStreamId;
 
         int encode(
-            final long correlationId, final long timeoutNs, final int replyStreamId, final String handler, final int length)
+            final MutableDirectBuffer target,
+            final int offset,
+            final long correlationId,
+            final long timeoutNs,
+            final int replyStreamId,
+            final String handler,
+            final int payloadLength)
         {
-            encoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+            encoder.wrapAndApplyHeader(target, offset, headerEncoder)
                 .correlationId(correlationId)
                 .timeoutNs(timeoutNs)
                 .replyStreamId(replyStreamId)
                 .handler(handler);
             final int payloadLengthAt = encoder.limit();
-            if (payloadLengthAt > ENVELOPE_MAX_LENGTH - 4)
-            {
-                throw new IllegalArgumentException("handler name is longer than 65534 bytes");
-            }
-            buffer.putInt(payloadLengthAt, length, ByteOrder.LITTLE_ENDIAN); // varDataEncoding.length, uint32
-            return payloadLengthAt + 4;
+            target.putInt(payloadLengthAt, payloadLength, ByteOrder.LITTLE_ENDIAN); // varDataEncoding.length
+            this.replyStreamId = replyStreamId;
+            length = payloadLengthAt + 4 - offset;
+            return length;
+        }
+
+        int encodeCancel(final long correlationId, final int replyStreamId)
+        {
+            cancelEncoder.wrapAndApplyHeader(cancelBuffer, 0, headerEncoder)
+                .correlationId(correlationId)
+                .replyStreamId(replyStreamId);
+            return MessageHeaderEncoder.ENCODED_LENGTH + cancelEncoder.encodedLength();
         }
     }
 
@@ -344,6 +458,8 @@ public final class PolybridgeClient implements AutoCloseable
             100, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(100));
         private Executor completionExecutor = ForkJoinPool.commonPool();
         private int registrationQueueCapacity = 64 * 1024;
+        private int maxInFlight = 16 * 1024;
+        private boolean waitWhenOverloaded = true;
 
         Context conclude()
         {
@@ -363,6 +479,10 @@ public final class PolybridgeClient implements AutoCloseable
             if (registrationQueueCapacity < 2)
             {
                 throw new IllegalArgumentException("registrationQueueCapacity must be at least 2");
+            }
+            if (maxInFlight < 1)
+            {
+                throw new IllegalArgumentException("maxInFlight must be at least 1, was " + maxInFlight);
             }
             return this;
         }
@@ -521,6 +641,44 @@ public final class PolybridgeClient implements AutoCloseable
         public int registrationQueueCapacity()
         {
             return registrationQueueCapacity;
+        }
+
+        /**
+         * @param maxInFlight calls that may be published and not yet completed (default 16384).
+         * @return this.
+         */
+        public Context maxInFlight(final int maxInFlight)
+        {
+            this.maxInFlight = maxInFlight;
+            return this;
+        }
+
+        /**
+         * @return calls that may be published and not yet completed.
+         */
+        public int maxInFlight()
+        {
+            return maxInFlight;
+        }
+
+        /**
+         * @param waitWhenOverloaded when the window is full or Aeron back pressures the request
+         *                           stream: {@code true} (the default) waits up to the call's
+         *                           deadline, {@code false} fails at once; both end in OVERLOADED.
+         * @return this.
+         */
+        public Context waitWhenOverloaded(final boolean waitWhenOverloaded)
+        {
+            this.waitWhenOverloaded = waitWhenOverloaded;
+            return this;
+        }
+
+        /**
+         * @return whether a call waits for room up to its deadline rather than failing at once.
+         */
+        public boolean waitWhenOverloaded()
+        {
+            return waitWhenOverloaded;
         }
     }
 }

@@ -5,8 +5,10 @@ import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 
 /**
  * One announced worker process: call its handlers by name. Obtained from
@@ -78,5 +80,68 @@ public final class Worker
     public String toString()
     {
         return "Worker{" + info + "}";
+    }
+
+    /**
+     * Fingerprint a page with wappalyzer on a Go worker ({@code wappalyzer.fingerprint}).
+     *
+     * @param url     where the page came from.
+     * @param headers the response headers it came with.
+     * @param body    the page bytes, in whatever encoding the server sent.
+     * @param timeout the deadline, from now.
+     * @return the technologies found; cancelling it cancels the call.
+     */
+    public CompletableFuture<Fingerprint> fingerprint(
+        final String url, final List<Fingerprint.Header> headers, final byte[] body, final Duration timeout)
+    {
+        final TypedCodecs codecs = TypedCodecs.get();
+        final int length = codecs.encodeFingerprint(url, headers, body);
+        return mapped(call(TypedCodecs.FINGERPRINT, codecs.buffer, 0, length, timeout), TypedCodecs::decodeFingerprint);
+    }
+
+    /**
+     * Extract HTML signals from a page on a Rust worker ({@code html.signals}).
+     *
+     * @param url     where the page came from; hosts other than its host are external.
+     * @param body    the page bytes, in whatever encoding the server sent.
+     * @param timeout the deadline, from now.
+     * @return the signals; cancelling it cancels the call.
+     */
+    public CompletableFuture<Signals> signals(final String url, final byte[] body, final Duration timeout)
+    {
+        final TypedCodecs codecs = TypedCodecs.get();
+        final int length = codecs.encodeSignals(url, body);
+        return mapped(call(TypedCodecs.SIGNALS, codecs.buffer, 0, length, timeout), TypedCodecs::decodeSignals);
+    }
+
+    /** A typed view of a raw call whose cancel cancels the call itself. */
+    private static <T> CompletableFuture<T> mapped(
+        final CompletableFuture<byte[]> raw, final Function<byte[], T> decoder)
+    {
+        final CompletableFuture<T> typed = new CompletableFuture<>()
+        {
+            public boolean cancel(final boolean mayInterruptIfRunning)
+            {
+                raw.cancel(mayInterruptIfRunning);
+                return super.cancel(mayInterruptIfRunning);
+            }
+        };
+        raw.whenComplete((bytes, error) ->
+        {
+            if (error != null)
+            {
+                typed.completeExceptionally(error);
+                return;
+            }
+            try
+            {
+                typed.complete(decoder.apply(bytes));
+            }
+            catch (final RuntimeException ex)
+            {
+                typed.completeExceptionally(ex);
+            }
+        });
+        return typed;
     }
 }

@@ -5,6 +5,7 @@ import io.aeron.ExclusivePublication;
 import io.aeron.FragmentAssembler;
 import io.aeron.Publication;
 import io.aeron.Subscription;
+import io.polybridge.codecs.CancelDecoder;
 import io.polybridge.codecs.ErrorCode;
 import io.polybridge.codecs.Language;
 import io.polybridge.codecs.MessageHeaderDecoder;
@@ -189,6 +190,100 @@ class PolybridgeClientTest
             () -> handle.call("echo", new byte[0], Duration.ofMillis(-1)));
     }
 
+    @Test
+    void fullWindowFailsFastWithOverloadedWhenConfiguredNotToWait()
+    {
+        client.close();
+        client = PolybridgeClient.connect(new PolybridgeClient.Context()
+            .aeronDirectoryName(driver.aeronDirectoryName())
+            .completionExecutor(Runnable::run)
+            .maxInFlight(1)
+            .waitWhenOverloaded(false));
+        final Worker handle = announcedWorker();
+        final CompletableFuture<byte[]> first = handle.call("echo", new byte[]{ 1 });
+        final CompletionException thrown = assertThrows(
+            CompletionException.class, () -> handle.call("echo", new byte[]{ 2 }).join());
+        assertEquals(ErrorCode.OVERLOADED, ((PolybridgeException)thrown.getCause()).errorCode());
+
+        worker.reply(worker.awaitRequests(1).get(0), ErrorCode.OK, "", new byte[]{ 1 });
+        assertArrayEquals(new byte[]{ 1 }, first.join());
+        awaitTrue(() -> client.inFlight() == 0);
+        final CompletableFuture<byte[]> third = handle.call("echo", new byte[]{ 3 });
+        worker.reply(worker.awaitRequests(2).get(1), ErrorCode.OK, "", new byte[]{ 3 });
+        assertArrayEquals(new byte[]{ 3 }, third.join());
+    }
+
+    @Test
+    void fullWindowWaitsUntilTheDeadlineThenFailsWithOverloaded()
+    {
+        client.close();
+        client = PolybridgeClient.connect(new PolybridgeClient.Context()
+            .aeronDirectoryName(driver.aeronDirectoryName())
+            .completionExecutor(Runnable::run)
+            .maxInFlight(1));
+        final Worker handle = announcedWorker();
+        handle.call("echo", new byte[]{ 1 }, Duration.ofSeconds(30));
+        final CompletionException thrown = assertThrows(CompletionException.class,
+            () -> handle.call("echo", new byte[]{ 2 }, Duration.ofMillis(50)).join());
+        assertEquals(ErrorCode.OVERLOADED, ((PolybridgeException)thrown.getCause()).errorCode());
+        assertTrue(thrown.getCause().getMessage().contains("until the deadline"), thrown.getCause().getMessage());
+    }
+
+    @Test
+    void cancellingACallCompletesItAsCancelledAndTellsTheWorker()
+    {
+        final Worker handle = announcedWorker();
+        final CompletableFuture<byte[]> call = handle.call("slow", new byte[0]);
+        final long correlationId = worker.awaitRequests(1).get(0);
+
+        assertTrue(call.cancel(true));
+        assertTrue(call.isCancelled());
+        awaitTrue(() -> worker.poll() && worker.cancelledIds.contains(correlationId));
+
+        worker.reply(correlationId, ErrorCode.CANCELLED, "cancelled by the client", new byte[0]);
+        awaitTrue(() -> client.inFlight() == 0);
+        assertEquals(0, client.unmatchedResponses());
+    }
+
+    @Test
+    void smallAndLargePayloadsBothArriveIntact()
+    {
+        final Worker handle = announcedWorker();
+        final byte[] small = new byte[100];
+        final byte[] large = new byte[100_000]; // spans many fragments: vectored offer, not tryClaim
+        java.util.Arrays.fill(small, (byte)7);
+        java.util.Arrays.fill(large, (byte)9);
+        handle.call("echo", small);
+        handle.call("echo", large);
+        worker.awaitRequests(2);
+        assertArrayEquals(small, worker.payloads.get(0));
+        assertArrayEquals(large, worker.payloads.get(1));
+    }
+
+    @Test
+    void typedResponseThatDoesNotDecodeFailsWithUnknownAndSaysWhy()
+    {
+        final Worker handle = announcedWorker();
+        final CompletableFuture<Fingerprint> call = handle.fingerprint(
+            "https://example.com", List.of(new Fingerprint.Header("Server", "nginx")), new byte[]{ 1 },
+            Duration.ofSeconds(10));
+        worker.reply(worker.awaitRequests(1).get(0), ErrorCode.OK, "", new byte[]{ 1, 2, 3 });
+        final CompletionException thrown = assertThrows(CompletionException.class, call::join);
+        final PolybridgeException cause = assertInstanceOf(PolybridgeException.class, thrown.getCause());
+        assertEquals(ErrorCode.UNKNOWN, cause.errorCode());
+        assertTrue(cause.getMessage().contains("malformed FingerprintResponse"), cause.getMessage());
+    }
+
+    @Test
+    void handlerNamesLongerThanTheLimitAreRejected()
+    {
+        final Worker handle = announcedWorker();
+        final String name = "h".repeat(PolybridgeClient.MAX_HANDLER_NAME_LENGTH + 1);
+        final IllegalArgumentException thrown = assertThrows(
+            IllegalArgumentException.class, () -> handle.call(name, new byte[0]));
+        assertTrue(thrown.getMessage().contains("at most 256"), thrown.getMessage());
+    }
+
     private Worker announcedWorker()
     {
         worker.announce("scripted-0", WorkerAnnouncementEncoder.SCHEMA_VERSION);
@@ -226,6 +321,9 @@ class PolybridgeClientTest
         private final Subscription requests;
         private final ExclusivePublication control;
         private final List<Long> correlationIds = new ArrayList<>();
+        private final List<byte[]> payloads = new ArrayList<>();
+        private final java.util.Set<Long> cancelledIds = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        private final CancelDecoder cancelDecoder = new CancelDecoder();
         private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
         private final RequestDecoder requestDecoder = new RequestDecoder();
         private Publication replies;
@@ -251,19 +349,32 @@ class PolybridgeClientTest
             awaitTrue(() -> control.offer(buffer, 0, length) > 0);
         }
 
+        private final FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) ->
+        {
+            headerDecoder.wrap(buffer, offset);
+            if (headerDecoder.templateId() == CancelDecoder.TEMPLATE_ID)
+            {
+                cancelledIds.add(cancelDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder).correlationId());
+                return;
+            }
+            requestDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+            correlationIds.add(requestDecoder.correlationId());
+            replyStreamId = requestDecoder.replyStreamId();
+            requestDecoder.skipHandler();
+            final byte[] payload = new byte[requestDecoder.payloadLength()];
+            requestDecoder.getPayload(payload, 0, payload.length);
+            payloads.add(payload);
+        });
+
+        boolean poll()
+        {
+            requests.poll(assembler, 10);
+            return true;
+        }
+
         List<Long> awaitRequests(final int count)
         {
-            final FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) ->
-            {
-                requestDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-                correlationIds.add(requestDecoder.correlationId());
-                replyStreamId = requestDecoder.replyStreamId();
-            });
-            awaitTrue(() ->
-            {
-                requests.poll(assembler, 10);
-                return correlationIds.size() >= count;
-            });
+            awaitTrue(() -> poll() && correlationIds.size() >= count);
             return List.copyOf(correlationIds);
         }
 

@@ -1,0 +1,147 @@
+package io.polybridge.client;
+
+import io.polybridge.codecs.ErrorCode;
+import io.polybridge.codecs.FingerprintRequestEncoder;
+import io.polybridge.codecs.FingerprintResponseDecoder;
+import io.polybridge.codecs.MessageHeaderDecoder;
+import io.polybridge.codecs.MessageHeaderEncoder;
+import io.polybridge.codecs.SignalsRequestEncoder;
+import io.polybridge.codecs.SignalsResponseDecoder;
+import org.agrona.ExpandableDirectByteBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Encodes typed payloads into a per-thread buffer and decodes typed responses. Responses are
+ * decoded from an exact-size buffer, so the codecs' bounds checks reject lying lengths.
+ */
+final class TypedCodecs
+{
+    static final String FINGERPRINT = "wappalyzer.fingerprint";
+    static final String SIGNALS = "html.signals";
+
+    private static final ThreadLocal<TypedCodecs> PER_THREAD = ThreadLocal.withInitial(TypedCodecs::new);
+
+    final ExpandableDirectByteBuffer buffer = new ExpandableDirectByteBuffer(4096);
+    private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+    private final FingerprintRequestEncoder fingerprintEncoder = new FingerprintRequestEncoder();
+    private final SignalsRequestEncoder signalsEncoder = new SignalsRequestEncoder();
+
+    static TypedCodecs get()
+    {
+        return PER_THREAD.get();
+    }
+
+    int encodeFingerprint(final String url, final List<Fingerprint.Header> headers, final byte[] body)
+    {
+        Objects.requireNonNull(url, "url must not be null; use \"\" when unknown");
+        Objects.requireNonNull(headers, "headers must not be null; use List.of() for none");
+        Objects.requireNonNull(body, "body must not be null; use new byte[0] for an empty page");
+        if (headers.size() > 65534)
+        {
+            throw new IllegalArgumentException("at most 65534 headers, was " + headers.size());
+        }
+        fingerprintEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder);
+        final FingerprintRequestEncoder.HeadersEncoder group = fingerprintEncoder.headersCount(headers.size());
+        for (final Fingerprint.Header header : headers)
+        {
+            Objects.requireNonNull(header, "headers must not contain null");
+            group.next().name(header.name()).value(header.value());
+        }
+        fingerprintEncoder.url(url).putBody(body, 0, body.length);
+        return MessageHeaderEncoder.ENCODED_LENGTH + fingerprintEncoder.encodedLength();
+    }
+
+    int encodeSignals(final String url, final byte[] body)
+    {
+        Objects.requireNonNull(url, "url must not be null; use \"\" when unknown");
+        Objects.requireNonNull(body, "body must not be null; use new byte[0] for an empty page");
+        signalsEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).url(url).putBody(body, 0, body.length);
+        return MessageHeaderEncoder.ENCODED_LENGTH + signalsEncoder.encodedLength();
+    }
+
+    static Fingerprint decodeFingerprint(final byte[] bytes)
+    {
+        try
+        {
+            final UnsafeBuffer buffer = new UnsafeBuffer(bytes);
+            final MessageHeaderDecoder header = checkedHeader(
+                buffer, FingerprintResponseDecoder.TEMPLATE_ID, "FingerprintResponse");
+            final FingerprintResponseDecoder decoder = new FingerprintResponseDecoder().wrapAndApplyHeader(buffer, 0, header);
+            final List<Fingerprint.Technology> technologies = new ArrayList<>();
+            for (final FingerprintResponseDecoder.TechnologiesDecoder technology : decoder.technologies())
+            {
+                final List<String> categories = new ArrayList<>();
+                for (final FingerprintResponseDecoder.TechnologiesDecoder.CategoriesDecoder category :
+                    technology.categories())
+                {
+                    categories.add(category.name());
+                }
+                technologies.add(new Fingerprint.Technology(
+                    technology.name(), technology.version(), List.copyOf(categories)));
+            }
+            return new Fingerprint(List.copyOf(technologies));
+        }
+        catch (final IndexOutOfBoundsException ex)
+        {
+            throw malformed("FingerprintResponse", ex);
+        }
+    }
+
+    static Signals decodeSignals(final byte[] bytes)
+    {
+        try
+        {
+            final UnsafeBuffer buffer = new UnsafeBuffer(bytes);
+            final MessageHeaderDecoder header = checkedHeader(
+                buffer, SignalsResponseDecoder.TEMPLATE_ID, "SignalsResponse");
+            final SignalsResponseDecoder decoder = new SignalsResponseDecoder().wrapAndApplyHeader(buffer, 0, header);
+            final long links = decoder.links();
+            final long scripts = decoder.scripts();
+            final long stylesheets = decoder.stylesheets();
+            final long iframes = decoder.iframes();
+            final long forms = decoder.forms();
+            final long passwordInputs = decoder.passwordInputs();
+            final List<String> hosts = new ArrayList<>();
+            for (final SignalsResponseDecoder.ExternalHostsDecoder host : decoder.externalHosts())
+            {
+                hosts.add(host.host());
+            }
+            final String title = decoder.title();
+            final String favicon = decoder.favicon();
+            final String digest = decoder.digest();
+            return new Signals(
+                title, links, scripts, stylesheets, iframes, forms, passwordInputs, List.copyOf(hosts), favicon, digest);
+        }
+        catch (final IndexOutOfBoundsException ex)
+        {
+            throw malformed("SignalsResponse", ex);
+        }
+    }
+
+    private static MessageHeaderDecoder checkedHeader(final UnsafeBuffer buffer, final int templateId, final String name)
+    {
+        if (buffer.capacity() < MessageHeaderDecoder.ENCODED_LENGTH)
+        {
+            throw new IndexOutOfBoundsException("shorter than a message header");
+        }
+        final MessageHeaderDecoder header = new MessageHeaderDecoder().wrap(buffer, 0);
+        if (header.schemaId() != MessageHeaderDecoder.SCHEMA_ID || header.templateId() != templateId)
+        {
+            throw new PolybridgeException(ErrorCode.UNKNOWN, "expected a " + name + " but the worker sent schema " +
+                header.schemaId() + " template " + header.templateId());
+        }
+        return header;
+    }
+
+    private static PolybridgeException malformed(final String name, final Exception cause)
+    {
+        final PolybridgeException ex = new PolybridgeException(
+            ErrorCode.UNKNOWN, "the worker sent a malformed " + name + ": " + cause.getMessage());
+        ex.initCause(cause);
+        return ex;
+    }
+}
