@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Flow;
 import java.util.function.Function;
 
 /**
@@ -112,6 +113,34 @@ public final class Worker
         final TypedCodecs codecs = TypedCodecs.get();
         final int length = codecs.encodeSignals(url, body);
         return mapped(call(TypedCodecs.SIGNALS, codecs.buffer, 0, length, timeout), TypedCodecs::decodeSignals);
+    }
+
+    /**
+     * Call a handler once per request and publish the responses in request order. A request is
+     * sent only when the subscriber has demand for its response, with at most
+     * {@code maxConcurrency} in flight; the first failure ends the stream with its
+     * {@link PolybridgeException}. Each subscriber iterates the requests afresh.
+     *
+     * @param handler        the handler name.
+     * @param requests       the request payloads, iterated lazily (may be endless).
+     * @param timeout        the deadline of each call, from when it is sent.
+     * @param maxConcurrency calls in flight at most, at least 1.
+     * @return a cold publisher of the responses.
+     */
+    public Flow.Publisher<byte[]> stream(
+        final String handler, final Iterable<byte[]> requests, final Duration timeout, final int maxConcurrency)
+    {
+        if (handler == null || handler.isEmpty())
+        {
+            throw new IllegalArgumentException("handler must be a handler name such as \"echo\"");
+        }
+        Objects.requireNonNull(requests, "requests must not be null; use List.of() for none");
+        PolybridgeClient.requirePositive(timeout, "timeout");
+        if (maxConcurrency < 1)
+        {
+            throw new IllegalArgumentException("maxConcurrency must be at least 1, was " + maxConcurrency);
+        }
+        return new CallStream(this, handler, requests, timeout, maxConcurrency);
     }
 
     /** A typed view of a raw call whose cancel cancels the call itself. */

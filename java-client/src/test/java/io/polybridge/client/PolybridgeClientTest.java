@@ -284,6 +284,58 @@ class PolybridgeClientTest
         assertTrue(thrown.getMessage().contains("at most 256"), thrown.getMessage());
     }
 
+    @Test
+    void streamSendsOnlyWhatTheSubscriberDemandsAndPublishesInRequestOrder()
+    {
+        final Worker handle = announcedWorker();
+        final List<byte[]> requests = List.of(new byte[]{ 1 }, new byte[]{ 2 }, new byte[]{ 3 });
+        final List<byte[]> received = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final java.util.concurrent.atomic.AtomicReference<java.util.concurrent.Flow.Subscription> subscription =
+            new java.util.concurrent.atomic.AtomicReference<>();
+        final java.util.concurrent.atomic.AtomicBoolean completed = new java.util.concurrent.atomic.AtomicBoolean();
+        handle.stream("echo", requests, Duration.ofSeconds(10), 16).subscribe(new java.util.concurrent.Flow.Subscriber<>()
+        {
+            public void onSubscribe(final java.util.concurrent.Flow.Subscription s)
+            {
+                subscription.set(s);
+            }
+
+            public void onNext(final byte[] item)
+            {
+                received.add(item);
+            }
+
+            public void onError(final Throwable throwable)
+            {
+                throw new AssertionError(throwable);
+            }
+
+            public void onComplete()
+            {
+                completed.set(true);
+            }
+        });
+
+        subscription.get().request(2);
+        final List<Long> ids = worker.awaitRequests(2);
+        for (int i = 0; i < 20; i++)
+        {
+            worker.poll();
+        }
+        assertEquals(2, worker.payloads.size(), "sent more requests than the subscriber asked for");
+
+        worker.reply(ids.get(1), ErrorCode.OK, "", new byte[]{ 20 });
+        worker.reply(ids.get(0), ErrorCode.OK, "", new byte[]{ 10 });
+        awaitTrue(() -> received.size() == 2);
+        assertArrayEquals(new byte[]{ 10 }, received.get(0));
+        assertArrayEquals(new byte[]{ 20 }, received.get(1));
+
+        subscription.get().request(1);
+        worker.reply(worker.awaitRequests(3).get(2), ErrorCode.OK, "", new byte[]{ 30 });
+        awaitTrue(completed::get);
+        assertArrayEquals(new byte[]{ 30 }, received.get(2));
+    }
+
     private Worker announcedWorker()
     {
         worker.announce("scripted-0", WorkerAnnouncementEncoder.SCHEMA_VERSION);

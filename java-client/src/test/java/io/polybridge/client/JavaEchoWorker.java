@@ -1,0 +1,111 @@
+package io.polybridge.client;
+
+import io.aeron.Aeron;
+import io.aeron.FragmentAssembler;
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import io.polybridge.codecs.ErrorCode;
+import io.polybridge.codecs.Language;
+import io.polybridge.codecs.MessageHeaderDecoder;
+import io.polybridge.codecs.MessageHeaderEncoder;
+import io.polybridge.codecs.RequestDecoder;
+import io.polybridge.codecs.ResponseEncoder;
+import io.polybridge.codecs.WorkerAnnouncementEncoder;
+import org.agrona.CloseHelper;
+import org.agrona.ExpandableDirectByteBuffer;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+
+/**
+ * An echo worker on a thread of the test JVM, speaking the protocol like the Go and Rust
+ * workers, for tests whose subject is the client (the Reactive Streams TCK runs hundreds of
+ * publishers; a process per test would only add noise).
+ */
+final class JavaEchoWorker implements AutoCloseable
+{
+    static final String WORKER_ID = "java-echo";
+    static final int REQUEST_STREAM = 400;
+
+    private final Aeron aeron;
+    private final Subscription requests;
+    private final Publication control;
+    private final Int2ObjectHashMap<Publication> replies = new Int2ObjectHashMap<>();
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+    private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+    private final RequestDecoder requestDecoder = new RequestDecoder();
+    private final ResponseEncoder responseEncoder = new ResponseEncoder();
+    private final ExpandableDirectByteBuffer out = new ExpandableDirectByteBuffer(4096);
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    JavaEchoWorker(final String aeronDirectory)
+    {
+        aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(aeronDirectory));
+        requests = aeron.addSubscription("aeron:ipc", REQUEST_STREAM);
+        control = aeron.addPublication("aeron:ipc", 10);
+        thread = new Thread(this::run, WORKER_ID);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    private void run()
+    {
+        final FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) ->
+        {
+            requestDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+            final long correlationId = requestDecoder.correlationId();
+            final int replyStreamId = requestDecoder.replyStreamId();
+            requestDecoder.skipHandler();
+            final int payloadLength = requestDecoder.payloadLength();
+            responseEncoder.wrapAndApplyHeader(out, 0, headerEncoder)
+                .correlationId(correlationId).errorCode(ErrorCode.OK).errorMessage("");
+            out.putInt(responseEncoder.limit(), payloadLength, java.nio.ByteOrder.LITTLE_ENDIAN);
+            final int payloadAt = responseEncoder.limit() + 4;
+            out.putBytes(payloadAt, buffer, requestDecoder.limit() + 4, payloadLength);
+            final Publication reply = replies.computeIfAbsent(
+                replyStreamId, (id) -> aeron.addPublication("aeron:ipc", id));
+            while (running && reply.offer(out, 0, payloadAt + payloadLength) < 0)
+            {
+                Thread.onSpinWait();
+            }
+        });
+        final IdleStrategy idle = new BackoffIdleStrategy();
+        long nextAnnouncementNs = 0;
+        while (running)
+        {
+            if (System.nanoTime() - nextAnnouncementNs > 0)
+            {
+                announce();
+                nextAnnouncementNs = System.nanoTime() + 100_000_000L;
+            }
+            idle.idle(requests.poll(assembler, 64));
+        }
+    }
+
+    private void announce()
+    {
+        final WorkerAnnouncementEncoder encoder = new WorkerAnnouncementEncoder()
+            .wrapAndApplyHeader(out, 0, headerEncoder)
+            .schemaId(WorkerAnnouncementEncoder.SCHEMA_ID).schemaVersion(WorkerAnnouncementEncoder.SCHEMA_VERSION)
+            .language(Language.JAVA).pid(ProcessHandle.current().pid()).requestStreamId(REQUEST_STREAM);
+        encoder.handlersCount(1).next().name("echo");
+        encoder.workerId(WORKER_ID);
+        control.offer(out, 0, MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength());
+    }
+
+    public void close()
+    {
+        running = false;
+        try
+        {
+            thread.join();
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        CloseHelper.closeAll(replies.values());
+        CloseHelper.closeAll(control, requests, aeron);
+    }
+}
