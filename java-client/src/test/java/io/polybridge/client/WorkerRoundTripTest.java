@@ -170,6 +170,61 @@ class WorkerRoundTripTest
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = { "go-0", "rust-0" })
+    void aMillionSmallEchoesFromEightThreadsEachCompleteExactlyOnce(final String workerId) throws Exception
+    {
+        final int calls = 1_000_000;
+        final int threads = 8;
+        final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
+        final long unmatchedBefore = client.unmatchedResponses();
+        final AtomicIntegerArray completions = new AtomicIntegerArray(calls);
+        final AtomicLong wrong = new AtomicLong();
+        final java.util.concurrent.CountDownLatch allDone = new java.util.concurrent.CountDownLatch(calls);
+        final List<Thread> callers = new ArrayList<>();
+        for (int t = 0; t < threads; t++)
+        {
+            final int first = t;
+            final Thread caller = new Thread(() ->
+            {
+                final UnsafeBuffer payload = new UnsafeBuffer(new byte[8]);
+                for (int i = first; i < calls; i += threads)
+                {
+                    final int index = i;
+                    payload.putInt(0, index);
+                    payload.putInt(4, ~index);
+                    worker.call("echo", payload, 0, 8, Duration.ofMinutes(2)).whenComplete((response, error) ->
+                    {
+                        completions.incrementAndGet(index);
+                        if (error != null || response.length != 8 ||
+                            new UnsafeBuffer(response).getInt(0) != index || new UnsafeBuffer(response).getInt(4) != ~index)
+                        {
+                            wrong.incrementAndGet();
+                        }
+                        allDone.countDown();
+                    });
+                }
+            }, "caller-" + t);
+            caller.start();
+            callers.add(caller);
+        }
+        for (final Thread caller : callers)
+        {
+            caller.join();
+        }
+        assertTrue(allDone.await(5, TimeUnit.MINUTES), () -> allDone.getCount() + " calls never completed");
+        assertEquals(0, wrong.get(), "calls failed or came back with someone else's payload");
+        for (int i = 0; i < calls; i++)
+        {
+            if (completions.get(i) != 1)
+            {
+                assertEquals(1, completions.get(i), "call " + i + " completed " + completions.get(i) + " times");
+            }
+        }
+        assertEquals(unmatchedBefore, client.unmatchedResponses(), "responses arrived twice or after their deadline");
+        assertEquals(0, client.inFlight());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = { "go-0", "rust-0" })
     void unknownHandlerFailsWithNotFoundAndTheWorkersMessage(final String workerId)
     {
         final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
