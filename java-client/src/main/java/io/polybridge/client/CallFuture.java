@@ -5,20 +5,50 @@ import io.aeron.Publication;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The future of one call. Cancelling it completes it as cancelled here at once and tells the
- * worker, which drops the request if it has not started it.
+ * The future of one call, and the client agent's record of it while it is pending: one object
+ * per call, so the raw path allocates nothing beyond the future it returns and the response bytes.
+ * <p>
+ * Cancelling it completes it as cancelled here at once and tells the worker, which drops the
+ * request if it has not started it. The agent completes it on the completion executor by running
+ * it: {@link #run()} applies the outcome the agent set.
  */
-final class CallFuture<T> extends CompletableFuture<T>
+final class CallFuture extends CompletableFuture<byte[]> implements Runnable
 {
+    final long correlationId;
+    final long deadlineNs;
+    long timerId;
     private final PolybridgeClient client;
     private final Publication publication;
-    private final long correlationId;
+    private Object outcome; // byte[] or Throwable, set by the agent before it hands this to the executor
 
-    CallFuture(final PolybridgeClient client, final Publication publication, final long correlationId)
+    CallFuture(
+        final PolybridgeClient client, final Publication publication, final long correlationId, final long deadlineNs)
     {
         this.client = client;
         this.publication = publication;
         this.correlationId = correlationId;
+        this.deadlineNs = deadlineNs;
+    }
+
+    /**
+     * Set the outcome; the executor that runs this completes the future with it. The executor's
+     * hand-off orders this write before {@link #run()}.
+     */
+    void outcome(final Object outcome)
+    {
+        this.outcome = outcome;
+    }
+
+    public void run()
+    {
+        if (outcome instanceof Throwable error)
+        {
+            completeExceptionally(error);
+        }
+        else
+        {
+            complete((byte[])outcome);
+        }
     }
 
     public boolean cancel(final boolean mayInterruptIfRunning)

@@ -30,7 +30,7 @@ import java.util.function.Consumer;
 /**
  * The duty cycle that owns the reply and control subscriptions and every pending call.
  * <p>
- * Hand-off: a caller enqueues its {@link PendingCall} on a many-to-one queue <em>before</em> it
+ * Hand-off: a caller enqueues its {@link CallFuture} on a many-to-one queue <em>before</em> it
  * publishes the request, and this agent drains the queue into its map. A response can only exist
  * after its request was published, so if a response finds no entry in the map the registration is
  * already in the queue: the agent drains once more and looks again. No lock is taken on either side.
@@ -45,13 +45,13 @@ final class ClientAgent implements Agent
 
     private final Subscription replySubscription;
     private final Subscription controlSubscription;
-    private final ManyToOneConcurrentArrayQueue<PendingCall> registrations;
+    private final ManyToOneConcurrentArrayQueue<CallFuture> registrations;
     private final AtomicInteger inFlight;
     private final Map<String, WorkerInfo> workers;
     private final Executor completionExecutor;
     private final String description;
 
-    private final Long2ObjectHashMap<PendingCall> pendingByCorrelationId = new Long2ObjectHashMap<>();
+    private final Long2ObjectHashMap<CallFuture> pendingByCorrelationId = new Long2ObjectHashMap<>();
     private final Long2LongHashMap correlationIdByTimerId = new Long2LongHashMap(Long.MIN_VALUE);
     private final DeadlineTimerWheel timerWheel =
         new DeadlineTimerWheel(TimeUnit.NANOSECONDS, System.nanoTime(), TIMER_TICK_NS, 1024);
@@ -61,7 +61,7 @@ final class ClientAgent implements Agent
     private final WorkerAnnouncementDecoder announcementDecoder = new WorkerAnnouncementDecoder();
     private final FragmentAssembler replyAssembler = new FragmentAssembler(this::onResponse);
     private final FragmentHandler controlHandler = this::onControl;
-    private final Consumer<PendingCall> registrar = this::register;
+    private final Consumer<CallFuture> registrar = this::register;
     private final DeadlineTimerWheel.TimerHandler expiryHandler = this::onDeadline;
 
     private volatile long unmatchedResponses;
@@ -70,7 +70,7 @@ final class ClientAgent implements Agent
     ClientAgent(
         final Subscription replySubscription,
         final Subscription controlSubscription,
-        final ManyToOneConcurrentArrayQueue<PendingCall> registrations,
+        final ManyToOneConcurrentArrayQueue<CallFuture> registrations,
         final AtomicInteger inFlight,
         final Map<String, WorkerInfo> workers,
         final Executor completionExecutor,
@@ -102,9 +102,9 @@ final class ClientAgent implements Agent
     public void onClose()
     {
         registrations.drain(registrar);
-        final List<PendingCall> calls = new ArrayList<>(pendingByCorrelationId.values());
+        final List<CallFuture> calls = new ArrayList<>(pendingByCorrelationId.values());
         pendingByCorrelationId.clear();
-        for (final PendingCall call : calls)
+        for (final CallFuture call : calls)
         {
             inFlight.decrementAndGet();
             fail(call, ErrorCode.WORKER_UNAVAILABLE, "the client was closed before a response arrived");
@@ -122,9 +122,9 @@ final class ClientAgent implements Agent
         return malformedFrames;
     }
 
-    private void register(final PendingCall call)
+    private void register(final CallFuture call)
     {
-        if (call.future.isDone())
+        if (call.isDone())
         {
             inFlight.decrementAndGet(); // failed by the caller while publishing, or cancelled
             return;
@@ -137,7 +137,7 @@ final class ClientAgent implements Agent
     private boolean onDeadline(final TimeUnit timeUnit, final long now, final long timerId)
     {
         final long correlationId = correlationIdByTimerId.remove(timerId);
-        final PendingCall call = pendingByCorrelationId.remove(correlationId);
+        final CallFuture call = pendingByCorrelationId.remove(correlationId);
         if (call != null)
         {
             inFlight.decrementAndGet();
@@ -155,7 +155,7 @@ final class ClientAgent implements Agent
         }
         responseDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
         final long correlationId = responseDecoder.correlationId();
-        PendingCall call = pendingByCorrelationId.remove(correlationId);
+        CallFuture call = pendingByCorrelationId.remove(correlationId);
         if (call == null)
         {
             registrations.drain(registrar);
@@ -176,8 +176,8 @@ final class ClientAgent implements Agent
         {
             final byte[] payload = new byte[responseDecoder.payloadLength()];
             responseDecoder.getPayload(payload, 0, payload.length);
-            final PendingCall completed = call;
-            completionExecutor.execute(() -> completed.future.complete(payload));
+            call.outcome(payload);
+            completionExecutor.execute(call);
         }
         else
         {
@@ -264,8 +264,9 @@ final class ClientAgent implements Agent
         }
     }
 
-    private void fail(final PendingCall call, final ErrorCode code, final String message)
+    private void fail(final CallFuture call, final ErrorCode code, final String message)
     {
-        completionExecutor.execute(() -> call.future.completeExceptionally(new PolybridgeException(code, message)));
+        call.outcome(new PolybridgeException(code, message));
+        completionExecutor.execute(call);
     }
 }

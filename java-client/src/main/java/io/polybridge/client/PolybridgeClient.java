@@ -20,6 +20,7 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
@@ -50,6 +51,8 @@ import java.util.function.Supplier;
  */
 public final class PolybridgeClient implements AutoCloseable
 {
+    private static final byte[] EMPTY = new byte[0];
+
     /** Handler names are short identifiers such as "wappalyzer.fingerprint". */
     public static final int MAX_HANDLER_NAME_LENGTH = 256;
 
@@ -57,7 +60,7 @@ public final class PolybridgeClient implements AutoCloseable
     private final Aeron aeron;
     private final ClientAgent agent;
     private final AgentRunner agentRunner;
-    private final ManyToOneConcurrentArrayQueue<PendingCall> registrations;
+    private final ManyToOneConcurrentArrayQueue<CallFuture> registrations;
     private final Map<String, WorkerInfo> workers = new ConcurrentHashMap<>();
     private final Map<Integer, Publication> publicationsByStreamId = new ConcurrentHashMap<>();
     private final AtomicLong nextCorrelationId = new AtomicLong();
@@ -201,7 +204,7 @@ public final class PolybridgeClient implements AutoCloseable
         registrations.drain((call) ->
         {
             inFlight.decrementAndGet();
-            call.future.completeExceptionally(closedException());
+            call.completeExceptionally(closedException());
         });
         CloseHelper.closeAll(publicationsByStreamId.values());
         aeron.close();
@@ -234,7 +237,8 @@ public final class PolybridgeClient implements AutoCloseable
         requirePositive(timeout, "timeout");
 
         final long correlationId = nextCorrelationId.incrementAndGet();
-        final CallFuture<byte[]> future = new CallFuture<>(this, publication, correlationId);
+        final long deadlineNs = System.nanoTime() + timeout.toNanos();
+        final CallFuture future = new CallFuture(this, publication, correlationId, deadlineNs);
         final Envelope envelope = envelopes.get();
         final int envelopeLength = envelope.encode(
             envelope.buffer, 0, correlationId, timeout.toNanos(), replyStreamId, handler, length);
@@ -246,14 +250,13 @@ public final class PolybridgeClient implements AutoCloseable
                 " bytes (term length / 8); raise aeron.ipc.term.buffer.length or send less");
         }
 
-        final long deadlineNs = System.nanoTime() + timeout.toNanos();
         final IdleStrategy idle = envelope.idle;
         if (!acquireWindowSlot(deadlineNs, idle))
         {
             return failed(future, ErrorCode.OVERLOADED, ctx.maxInFlight() + " calls are already in flight" +
                 (ctx.waitWhenOverloaded() ? " until the deadline" : "") + "; raise maxInFlight or slow down");
         }
-        if (!registrations.offer(new PendingCall(correlationId, deadlineNs, future)))
+        if (!registrations.offer(future))
         {
             inFlight.decrementAndGet();
             return failed(future, ErrorCode.OVERLOADED, "more than " + ctx.registrationQueueCapacity() +
@@ -317,6 +320,22 @@ public final class PolybridgeClient implements AutoCloseable
             claim.commit();
         }
         return result;
+    }
+
+    CompletableFuture<byte[]> call(
+        final Publication publication, final String handler, final byte[] payload, final Duration timeout)
+    {
+        Objects.requireNonNull(payload, "payload must not be null; use new byte[0] for no payload");
+        final UnsafeBuffer wrapper = envelopes.get().bytes;
+        wrapper.wrap(payload);
+        try
+        {
+            return call(publication, handler, wrapper, 0, payload.length, timeout);
+        }
+        finally
+        {
+            wrapper.wrap(EMPTY); // do not keep the caller's array reachable
+        }
     }
 
     private boolean acquireWindowSlot(final long deadlineNs, final IdleStrategy idle)
@@ -408,8 +427,11 @@ public final class PolybridgeClient implements AutoCloseable
         final CancelEncoder cancelEncoder = new CancelEncoder();
         final BufferClaim claim = new BufferClaim();
         final IdleStrategy idle = new BackoffIdleStrategy();
+        final UnsafeBuffer bytes = new UnsafeBuffer(0, 0); // wraps byte[] payloads without allocating
         int length;
         int replyStreamId;
+        private String lastHandler;
+        private byte[] lastHandlerUtf8;
 
         int encode(
             final MutableDirectBuffer target,
@@ -424,12 +446,23 @@ public final class PolybridgeClient implements AutoCloseable
                 .correlationId(correlationId)
                 .timeoutNs(timeoutNs)
                 .replyStreamId(replyStreamId)
-                .handler(handler);
+                .putHandler(handlerUtf8(handler), 0, lastHandlerUtf8.length);
             final int payloadLengthAt = encoder.limit();
             target.putInt(payloadLengthAt, payloadLength, ByteOrder.LITTLE_ENDIAN); // varDataEncoding.length
             this.replyStreamId = replyStreamId;
             length = payloadLengthAt + 4 - offset;
             return length;
+        }
+
+        /** Callers reuse a handler name from call to call: keep its UTF-8 rather than encode it each time. */
+        private byte[] handlerUtf8(final String handler)
+        {
+            if (!handler.equals(lastHandler))
+            {
+                lastHandlerUtf8 = handler.getBytes(StandardCharsets.UTF_8);
+                lastHandler = handler;
+            }
+            return lastHandlerUtf8;
         }
 
         int encodeCancel(final long correlationId, final int replyStreamId)

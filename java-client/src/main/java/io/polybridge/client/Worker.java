@@ -2,7 +2,6 @@ package io.polybridge.client;
 
 import io.aeron.Publication;
 import org.agrona.DirectBuffer;
-import org.agrona.concurrent.UnsafeBuffer;
 
 import java.time.Duration;
 import java.util.List;
@@ -58,8 +57,7 @@ public final class Worker
      */
     public CompletableFuture<byte[]> call(final String handler, final byte[] payload, final Duration timeout)
     {
-        Objects.requireNonNull(payload, "payload must not be null; use new byte[0] for no payload");
-        return client.call(publication, handler, new UnsafeBuffer(payload), 0, payload.length, timeout);
+        return client.call(publication, handler, payload, timeout);
     }
 
     /**
