@@ -22,6 +22,7 @@ import org.openjdk.jmh.annotations.Warmup;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -73,5 +74,21 @@ public class EchoRoundTripBenchmark
     public byte[] echo()
     {
         return worker.call("echo", payload).join();
+    }
+
+    /**
+     * The same call, waited for by yielding instead of join(): join() of a pending future
+     * allocates a waiter node, which is the caller's choice, not the client's cost. Run with
+     * {@code -prof gc} to see what one call allocates: the returned future and the response bytes.
+     */
+    @Benchmark
+    public byte[] echoYieldWait()
+    {
+        final CompletableFuture<byte[]> call = worker.call("echo", payload);
+        while (!call.isDone())
+        {
+            Thread.yield(); // spinning would starve the client agent and the worker on a small machine
+        }
+        return call.getNow(null);
     }
 }
