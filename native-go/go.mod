@@ -1,10 +1,11 @@
 module github.com/polybridge/polybridge/native-go
 
-go 1.25
+go 1.25.0
 
 require (
 	github.com/lirm/aeron-go v0.0.0-20240606170339-8b05ad14e456
 	github.com/polybridge/polybridge/codecs/go v0.0.0-00010101000000-000000000000
+	github.com/projectdiscovery/wappalyzergo v0.2.82
 	go.uber.org/zap v1.26.0
 )
 
@@ -12,10 +13,11 @@ require (
 	github.com/davecgh/go-spew v1.1.1 // indirect
 	github.com/edsrzf/mmap-go v1.1.0 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
-	github.com/stretchr/objx v0.5.1 // indirect
-	github.com/stretchr/testify v1.8.4 // indirect
+	github.com/stretchr/objx v0.5.2 // indirect
+	github.com/stretchr/testify v1.11.1 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
-	golang.org/x/sys v0.17.0 // indirect
+	golang.org/x/net v0.54.0 // indirect
+	golang.org/x/sys v0.44.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -41,9 +42,12 @@ type Counters struct {
 	Replied          atomic.Uint64 // responses produced, of any error code
 	NotFound         atomic.Uint64 // requests naming no registered handler
 	HandlerErrors    atomic.Uint64 // handlers that returned an error
+	BadPayloads      atomic.Uint64 // handlers that rejected their payload (ErrBadRequest)
 	Panics           atomic.Uint64 // handlers that panicked
-	Timeouts         atomic.Uint64 // requests whose deadline had passed before the handler ran
-	Cancels          atomic.Uint64 // Cancel frames (nothing is queued yet, so they are no-ops)
+	Timeouts         atomic.Uint64 // requests whose deadline passed before or while their handler ran
+	Cancels          atomic.Uint64 // Cancel frames received
+	Cancelled        atomic.Uint64 // requests a Cancel reached while queued or running (no reply is sent)
+	Overloaded       atomic.Uint64 // requests refused with OVERLOADED: the pool's queue was full
 	MalformedReplied atomic.Uint64 // undecodable frames answered with BAD_REQUEST
 	MalformedDropped atomic.Uint64 // undecodable frames without a readable correlation id
 	DecodePanics     atomic.Uint64 // panics caught by the dispatcher's last-resort recover
@@ -72,7 +76,6 @@ type Dispatcher struct {
 	Counters *Counters
 	out      []byte
 	req      polybridge.Request
-	resp     polybridge.Response
 	served   string // "echo, ..." for NOT_FOUND messages
 }
 
@@ -89,32 +92,108 @@ func NewDispatcher(registry *Registry, counters *Counters) *Dispatcher {
 	}
 }
 
-// Dispatch decodes frame, runs the handler it names and encodes the response. ok is false when
-// nothing is to be sent: a Cancel, or a frame so broken that no correlation id can be read.
-// frame is only read, and not retained after Dispatch returns.
-func (d *Dispatcher) Dispatch(frame []byte) (reply Reply, ok bool) {
-	var env envelope
-	defer func() {
-		// Last line of defence: the checks in dispatch are meant to make this unreachable.
-		if r := recover(); r != nil {
-			d.Counters.DecodePanics.Add(1)
-			reply, ok = d.malformed(&env, fmt.Sprintf("frame could not be decoded: %v", r))
-		}
-	}()
-	return d.dispatch(frame, &env)
+// frameKind is what a frame turned out to be.
+type frameKind uint8
+
+const (
+	frameDropped frameKind = iota // undecodable and no correlation id: nothing can be answered
+	frameBad                      // undecodable but answerable: BAD_REQUEST with frame.message
+	frameRequest                  // a well-formed Request
+	frameCancel                   // a well-formed Cancel
+)
+
+// decodedFrame is the decoded meaning of one message. handlerName and payload are views of the
+// message bytes, valid only as long as they are.
+type decodedFrame struct {
+	kind        frameKind
+	env         envelope
+	message     string // frameBad: what is wrong
+	handlerName []byte
+	payload     []byte
+	timeoutNs   int64
 }
 
-func (d *Dispatcher) dispatch(frame []byte, env *envelope) (Reply, bool) {
-	n := len(frame)
+// Dispatch decodes frame, runs the handler it names on the calling goroutine and encodes the
+// response. ok is false when nothing is to be sent: a Cancel, or a frame so broken that no
+// correlation id can be read. frame is only read, and not retained after Dispatch returns.
+// The worker uses Dispatch's parts (decode, then a Pool); Dispatch itself serves tests, fuzzing
+// and callers without a pool.
+func (d *Dispatcher) Dispatch(msg []byte) (reply Reply, ok bool) {
+	var f decodedFrame
+	defer func() {
+		// Last line of defence: the checks in decode are meant to make this unreachable.
+		if r := recover(); r != nil {
+			d.Counters.DecodePanics.Add(1)
+			reply, ok = d.malformed(&f.env, fmt.Sprintf("frame could not be decoded: %v", r))
+		}
+	}()
+	d.decodeFrame(msg, &f)
+	switch f.kind {
+	case frameBad:
+		return d.malformed(&f.env, f.message)
+	case frameDropped:
+		return d.malformed(&f.env, "")
+	case frameCancel:
+		d.Counters.Cancels.Add(1) // handlers run inline here, so there is never queued work to drop
+		return Reply{}, false
+	}
+	e, reply, ok := d.route(&f)
+	if e == nil {
+		return reply, ok
+	}
+	ctx, cancel := requestContext(context.Background(), f.timeoutNs)
+	result, err, panicked := call(e.handler, ctx, f.payload)
+	code, message, payload := d.outcome(e.name, ctx, result, err, panicked)
+	cancel()
+	return d.respond(&f.env, code, message, payload), true
+}
+
+// decode is decodeFrame behind the last-resort recover, for callers other than Dispatch.
+func (d *Dispatcher) decode(msg []byte, f *decodedFrame) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.Counters.DecodePanics.Add(1)
+			f.kind, f.message = frameBad, fmt.Sprintf("frame could not be decoded: %v", r)
+			if !f.env.readable {
+				f.kind = frameDropped
+			}
+		}
+	}()
+	d.decodeFrame(msg, f)
+}
+
+// route counts a decoded request and finds its handler. A nil entry means the request is
+// answered already (NOT_FOUND, TIMEOUT): reply, ok are that answer.
+func (d *Dispatcher) route(f *decodedFrame) (e *entry, reply Reply, ok bool) {
+	d.Counters.Requests.Add(1)
+	e, found := d.registry.lookup(f.handlerName)
+	if !found {
+		d.Counters.NotFound.Add(1)
+		return nil, d.respond(&f.env, polybridge.ErrorCode_NOT_FOUND,
+			fmt.Sprintf("no handler named '%s'; this worker serves: %s", f.handlerName, d.served), nil), true
+	}
+	if f.timeoutNs < 0 {
+		d.Counters.Timeouts.Add(1)
+		return nil, d.respond(&f.env, polybridge.ErrorCode_TIMEOUT, "the caller's deadline passed before the request was read", nil), true
+	}
+	return e, Reply{}, false
+}
+
+// decodeFrame fills f from msg. It never trusts a length: each is checked against the frame
+// before the generated flyweight, which does not check, is asked to read past it.
+func (d *Dispatcher) decodeFrame(msg []byte, f *decodedFrame) {
+	env := &f.env
+	f.kind = frameDropped
+	n := len(msg)
 	if n < headerLength {
-		return d.malformed(env, "")
+		return
 	}
-	blockLength := int(binary.LittleEndian.Uint16(frame[0:]))
-	templateID := binary.LittleEndian.Uint16(frame[2:])
-	if binary.LittleEndian.Uint16(frame[4:]) != schemaID {
-		return d.malformed(env, "") // another schema: its bytes say nothing about correlation ids
+	blockLength := int(binary.LittleEndian.Uint16(msg[0:]))
+	templateID := binary.LittleEndian.Uint16(msg[2:])
+	if binary.LittleEndian.Uint16(msg[4:]) != schemaID {
+		return // another schema: its bytes say nothing about correlation ids
 	}
-	version := binary.LittleEndian.Uint16(frame[6:])
+	version := binary.LittleEndian.Uint16(msg[6:])
 
 	var wantBlock, correlationOffset, replyStreamOffset int
 	switch templateID {
@@ -123,105 +202,147 @@ func (d *Dispatcher) dispatch(frame []byte, env *envelope) (Reply, bool) {
 	case polybridge.CancelSbeTemplateID:
 		wantBlock, correlationOffset, replyStreamOffset = cancelBlockLength, cancelCorrelationOffset, cancelReplyStreamOffset
 	default:
-		return d.malformed(env, "")
+		return
 	}
 	// Both fields lie inside the version-1 block, so a frame holding the whole block has them.
 	if n < headerLength+wantBlock {
-		return d.malformed(env, "")
+		return
 	}
-	env.correlationID = int64(binary.LittleEndian.Uint64(frame[headerLength+correlationOffset:]))
-	env.replyStreamID = int32(binary.LittleEndian.Uint32(frame[headerLength+replyStreamOffset:]))
+	env.correlationID = int64(binary.LittleEndian.Uint64(msg[headerLength+correlationOffset:]))
+	env.replyStreamID = int32(binary.LittleEndian.Uint32(msg[headerLength+replyStreamOffset:]))
 	env.readable = true
 
+	bad := func(message string) { f.kind, f.message = frameBad, message }
 	if version != SchemaVersion {
-		return d.malformed(env, fmt.Sprintf("schema version %d is not supported; this worker speaks version %d", version, SchemaVersion))
+		bad(fmt.Sprintf("schema version %d is not supported; this worker speaks version %d", version, SchemaVersion))
+		return
 	}
 	if blockLength != wantBlock {
-		return d.malformed(env, fmt.Sprintf("block length %d, expected %d for template %d version %d", blockLength, wantBlock, templateID, version))
+		bad(fmt.Sprintf("block length %d, expected %d for template %d version %d", blockLength, wantBlock, templateID, version))
+		return
 	}
 	if templateID == polybridge.CancelSbeTemplateID {
 		if n != headerLength+cancelBlockLength {
-			return d.malformed(env, fmt.Sprintf("cancel frame of %d bytes, expected %d", n, headerLength+cancelBlockLength))
+			bad(fmt.Sprintf("cancel frame of %d bytes, expected %d", n, headerLength+cancelBlockLength))
+			return
 		}
-		d.Counters.Cancels.Add(1) // handlers run inline, so there is never queued work to drop
-		return Reply{}, false
+		f.kind = frameCancel
+		return
 	}
 
-	// The flyweight reads without checking var-data lengths against the frame, so every length
-	// is checked here before the flyweight is asked to move past it.
 	req := &d.req
-	req.WrapForDecode(frame, uint64(headerLength), uint64(blockLength), uint64(version), uint64(n))
+	req.WrapForDecode(msg, uint64(headerLength), uint64(blockLength), uint64(version), uint64(n))
 	pos := int(req.SbePosition())
 	if pos+int(req.HandlerHeaderLength()) > n {
-		return d.malformed(env, "frame ends inside the handler length")
+		bad("frame ends inside the handler length")
+		return
 	}
 	handlerLength := int(req.HandlerLength())
 	handlerStart := pos + int(req.HandlerHeaderLength())
 	if handlerLength > n-handlerStart {
-		return d.malformed(env, fmt.Sprintf("handler length %d runs past the frame (%d bytes left)", handlerLength, n-handlerStart))
+		bad(fmt.Sprintf("handler length %d runs past the frame (%d bytes left)", handlerLength, n-handlerStart))
+		return
 	}
-	handlerName := frame[handlerStart : handlerStart+handlerLength]
+	f.handlerName = msg[handlerStart : handlerStart+handlerLength]
 	req.SetSbePosition(uint64(handlerStart + handlerLength))
 
 	pos = int(req.SbePosition())
 	if pos+int(req.PayloadHeaderLength()) > n {
-		return d.malformed(env, "frame ends inside the payload length")
+		bad("frame ends inside the payload length")
+		return
 	}
 	payloadLength := uint64(req.PayloadLength()) // uint64: a lying uint32 must not wrap an int on 32-bit
 	payloadStart := pos + int(req.PayloadHeaderLength())
 	if payloadLength > uint64(n-payloadStart) {
-		return d.malformed(env, fmt.Sprintf("payload length %d runs past the frame (%d bytes left)", payloadLength, n-payloadStart))
+		bad(fmt.Sprintf("payload length %d runs past the frame (%d bytes left)", payloadLength, n-payloadStart))
+		return
 	}
 	payloadEnd := payloadStart + int(payloadLength)
 	if payloadEnd != n {
-		return d.malformed(env, fmt.Sprintf("%d bytes after the payload", n-payloadEnd))
+		bad(fmt.Sprintf("%d bytes after the payload", n-payloadEnd))
+		return
 	}
 	// Zero copy: the payload is a view of the frame, capped so a handler's append cannot
 	// write into whatever follows it.
-	payload := frame[payloadStart:payloadEnd:payloadEnd]
-	timeoutNs := req.TimeoutNs()
-
-	d.Counters.Requests.Add(1)
-	handler, found := d.registry.Lookup(handlerName)
-	if !found {
-		d.Counters.NotFound.Add(1)
-		return d.respond(env, polybridge.ErrorCode_NOT_FOUND,
-			fmt.Sprintf("no handler named '%s'; this worker serves: %s", handlerName, d.served), nil), true
-	}
-	if timeoutNs < 0 {
-		d.Counters.Timeouts.Add(1)
-		return d.respond(env, polybridge.ErrorCode_TIMEOUT, "the caller's deadline passed before the request was read", nil), true
-	}
-	result, err, panicked := call(handler, timeoutNs, payload)
-	switch {
-	case panicked != nil:
-		d.Counters.Panics.Add(1)
-		return d.respond(env, polybridge.ErrorCode_PANIC, fmt.Sprintf("handler '%s' panicked: %v", handlerName, panicked), nil), true
-	case err != nil:
-		d.Counters.HandlerErrors.Add(1)
-		return d.respond(env, polybridge.ErrorCode_HANDLER_ERROR, err.Error(), nil), true
-	case len(result) > maxPayloadLength:
-		d.Counters.HandlerErrors.Add(1)
-		return d.respond(env, polybridge.ErrorCode_TOO_LARGE, fmt.Sprintf("handler '%s' returned %d bytes; the limit is %d", handlerName, len(result), maxPayloadLength), nil), true
-	}
-	return d.respond(env, polybridge.ErrorCode_OK, "", result), true
+	f.payload = msg[payloadStart:payloadEnd:payloadEnd]
+	f.timeoutNs = req.TimeoutNs()
+	f.kind = frameRequest
 }
 
-// call runs h with the caller's deadline, turning a panic into a value.
-func call(h Handler, timeoutNs int64, payload []byte) (result []byte, err error, panicked any) {
+// Context causes, so a handler (context.Cause) and the pool can tell why a request stopped.
+var (
+	// ErrDeadlinePassed is the cause when the caller's deadline (Request.timeoutNs) passes.
+	ErrDeadlinePassed = errors.New("the caller's deadline passed")
+	// ErrCancelledByCaller is the cause when the caller sent a Cancel for the request.
+	ErrCancelledByCaller = errors.New("the caller cancelled the request")
+	// ErrWorkerStopping is the cause when the worker shuts down while the request is in hand.
+	ErrWorkerStopping = errors.New("the worker is stopping")
+	// ErrBadRequest marks a handler error as the caller's fault: a handler returning an error
+	// that wraps it (see BadRequest) is answered BAD_REQUEST instead of HANDLER_ERROR.
+	ErrBadRequest = errors.New("bad request")
+)
+
+// BadRequest returns an error answered with BAD_REQUEST and the formatted message, for a
+// handler whose payload does not decode or is invalid.
+func BadRequest(format string, args ...any) error {
+	return &badRequestError{msg: fmt.Sprintf(format, args...)}
+}
+
+type badRequestError struct{ msg string }
+
+func (e *badRequestError) Error() string        { return e.msg }
+func (e *badRequestError) Is(target error) bool { return target == ErrBadRequest }
+
+// requestContext returns parent with the caller's deadline, if any (timeoutNs > 0).
+func requestContext(parent context.Context, timeoutNs int64) (context.Context, context.CancelFunc) {
+	if timeoutNs > 0 {
+		return context.WithDeadlineCause(parent, time.Now().Add(time.Duration(timeoutNs)), ErrDeadlinePassed)
+	}
+	return parent, func() {}
+}
+
+// call runs h, turning a panic into a value.
+func call(h Handler, ctx context.Context, payload []byte) (result []byte, err error, panicked any) {
 	defer func() {
 		if r := recover(); r != nil {
 			result, err, panicked = nil, nil, r
 		}
 	}()
-	ctx := context.Background()
-	if timeoutNs > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutNs))
-		defer cancel()
-	}
 	result, err = h.Handle(ctx, payload)
 	return result, err, nil
+}
+
+// outcome turns what a handler did into a response code, message and payload, and counts it.
+// A handler error caused by its context ending is reported by why the context ended.
+func (d *Dispatcher) outcome(name string, ctx context.Context, result []byte, err error, panicked any) (polybridge.ErrorCode, string, []byte) {
+	switch {
+	case panicked != nil:
+		d.Counters.Panics.Add(1)
+		return polybridge.ErrorCode_PANIC, fmt.Sprintf("handler '%s' panicked: %v", name, panicked), nil
+	case err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		switch cause := context.Cause(ctx); cause {
+		case ErrDeadlinePassed:
+			d.Counters.Timeouts.Add(1)
+			return polybridge.ErrorCode_TIMEOUT, fmt.Sprintf("handler '%s' stopped: %v", name, cause), nil
+		case ErrWorkerStopping:
+			d.Counters.HandlerErrors.Add(1)
+			return polybridge.ErrorCode_WORKER_UNAVAILABLE, fmt.Sprintf("handler '%s' stopped: %v", name, cause), nil
+		case ErrCancelledByCaller:
+			return polybridge.ErrorCode_CANCELLED, fmt.Sprintf("handler '%s' stopped: %v", name, cause), nil
+		}
+		d.Counters.HandlerErrors.Add(1)
+		return polybridge.ErrorCode_HANDLER_ERROR, err.Error(), nil
+	case errors.Is(err, ErrBadRequest):
+		d.Counters.BadPayloads.Add(1)
+		return polybridge.ErrorCode_BAD_REQUEST, err.Error(), nil
+	case err != nil:
+		d.Counters.HandlerErrors.Add(1)
+		return polybridge.ErrorCode_HANDLER_ERROR, err.Error(), nil
+	case len(result) > maxPayloadLength:
+		d.Counters.HandlerErrors.Add(1)
+		return polybridge.ErrorCode_TOO_LARGE, fmt.Sprintf("handler '%s' returned %d bytes; the limit is %d", name, len(result), maxPayloadLength), nil
+	}
+	return polybridge.ErrorCode_OK, "", result
 }
 
 // malformed counts an undecodable frame and answers it with BAD_REQUEST when the envelope
@@ -242,15 +363,23 @@ func (d *Dispatcher) EncodeResponse(streamID int32, correlationID int64, code po
 }
 
 func (d *Dispatcher) respond(env *envelope, code polybridge.ErrorCode, message string, payload []byte) Reply {
+	d.out = writeResponse(d.out, env.correlationID, code, message, payload)
+	d.Counters.Replied.Add(1)
+	return Reply{StreamID: env.replyStreamID, CorrelationID: env.correlationID, Frame: d.out}
+}
+
+// writeResponse writes header + Response into buf, growing it if needed, and returns the
+// frame (a prefix of buf's backing array). Safe for concurrent use on distinct buffers.
+func writeResponse(buf []byte, correlationID int64, code polybridge.ErrorCode, message string, payload []byte) []byte {
 	message = truncateUTF8(message, maxErrorMessageLength)
 	size := responseFixedLength + len(message) + len(payload)
-	if cap(d.out) < size {
-		d.out = make([]byte, max(size, 2*cap(d.out)))
+	if cap(buf) < size {
+		buf = make([]byte, max(size, 2*cap(buf)))
 	}
-	out := d.out[:size]
-	resp := &d.resp
+	out := buf[:size]
+	var resp polybridge.Response
 	resp.WrapAndApplyHeader(out, 0, uint64(size))
-	resp.SetCorrelationId(env.correlationID)
+	resp.SetCorrelationId(correlationID)
 	resp.SetErrorCode(code)
 	resp.PutErrorMessage(message)
 	lengthAt := resp.SbePosition()
@@ -258,8 +387,7 @@ func (d *Dispatcher) respond(env *envelope, code polybridge.ErrorCode, message s
 	// empty source and copy the bytes ourselves to avoid a []byte->string copy.
 	resp.PutPayloadLen("", uint32(len(payload)))
 	copy(out[lengthAt+4:], payload)
-	d.Counters.Replied.Add(1)
-	return Reply{StreamID: env.replyStreamID, CorrelationID: env.correlationID, Frame: out}
+	return out
 }
 
 // truncateUTF8 shortens s to at most n bytes without splitting a UTF-8 sequence.

@@ -1,9 +1,11 @@
 package worker
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/polybridge/polybridge/codecs/go/polybridge"
 )
@@ -12,7 +14,8 @@ import (
 // it answers must be one well-formed Response.
 func FuzzDispatch(f *testing.F) {
 	golden, _ := filepath.Glob(filepath.Join(goldenDir, "*.bin"))
-	for _, path := range golden {
+	malformed, _ := filepath.Glob(filepath.Join(malformedDir, "*.bin"))
+	for _, path := range append(golden, malformed...) {
 		if b, err := os.ReadFile(path); err == nil {
 			f.Add(b)
 		}
@@ -40,6 +43,49 @@ func FuzzDispatch(f *testing.F) {
 		}
 		if r.code == polybridge.ErrorCode_OK && r.correlationID != reply.CorrelationID {
 			t.Fatalf("reply frame says correlation %d, Reply says %d", r.correlationID, reply.CorrelationID)
+		}
+	})
+}
+
+// FuzzPool feeds arbitrary frames to the pool the worker runs, with pooled handlers that
+// echo, fail and panic: no panic may escape, every reply is one well-formed Response, and
+// every admitted request is answered exactly once.
+func FuzzPool(f *testing.F) {
+	malformed, _ := filepath.Glob(filepath.Join(malformedDir, "*.bin"))
+	for _, path := range malformed {
+		if b, err := os.ReadFile(path); err == nil {
+			f.Add(b)
+		}
+	}
+	for _, name := range []string{"echo", "fail", "panic", "deadline", "nope"} {
+		f.Add(encodeRequest(request{correlationID: 5, timeoutNs: 1e9, replyStreamID: 7, handler: name, payload: []byte("x")}))
+	}
+	f.Add(encodeCancel(5, 7))
+
+	replies := 0
+	p, err := NewPool(NewDispatcher(testRegistry(f), nil), 2, 4, func(reply Reply) {
+		replies++
+		if _, err := decodeResponse(reply.Frame); err != nil {
+			panic(fmt.Sprintf("reply is not a valid Response: %v", err))
+		}
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { p.Close(10 * time.Second) })
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		before := p.dispatcher.Counters.Requests.Load()
+		replies = 0
+		p.OnMessage(frame)
+		for p.InHand() > 0 {
+			<-p.Wake()
+			p.Drain()
+		}
+		if p.dispatcher.Counters.Requests.Load() > before && replies != 1 {
+			t.Fatalf("a request got %d replies", replies)
+		}
+		if replies > 1 {
+			t.Fatalf("%d replies to one frame", replies)
 		}
 	})
 }

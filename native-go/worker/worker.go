@@ -42,8 +42,17 @@ type Config struct {
 	// reply publication waits for its subscriber. The poll loop is blocked meanwhile.
 	ReplyTimeout time.Duration
 	// Idle is the poll loop's idle strategy; default: spin 10, yield 20, then park 1µs..1ms.
-	Idle   idlestrategy.Idler
-	Logger *slog.Logger
+	// A WakeableIdler is woken when a pooled handler finishes.
+	Idle idlestrategy.Idler
+	// PoolSize is how many goroutines run pooled handlers; default GOMAXPROCS.
+	PoolSize int
+	// QueueDepth is how many requests may wait for a pool goroutine; beyond it, OVERLOADED.
+	// Default DefaultQueueDepth. 0 means no waiting: a request needs an idle goroutine.
+	// Use -1 in a Config literal for 0 (a zero value means "default").
+	QueueDepth int
+	// DrainTimeout bounds how long Run waits on stop for running handlers to finish.
+	DrainTimeout time.Duration
+	Logger       *slog.Logger
 }
 
 // Conclude validates the configuration and fills defaults.
@@ -85,6 +94,26 @@ func (c *Config) Conclude() error {
 	if c.Idle == nil {
 		c.Idle = NewBackoff()
 	}
+	if c.PoolSize < 0 {
+		return fmt.Errorf("pool size %d is negative", c.PoolSize)
+	}
+	if c.PoolSize == 0 {
+		c.PoolSize = runtime.GOMAXPROCS(0)
+	}
+	switch {
+	case c.QueueDepth < -1:
+		return fmt.Errorf("queue depth %d is negative", c.QueueDepth)
+	case c.QueueDepth == -1:
+		c.QueueDepth = 0
+	case c.QueueDepth == 0:
+		c.QueueDepth = DefaultQueueDepth
+	}
+	if c.DrainTimeout < 0 {
+		return fmt.Errorf("drain timeout %v is negative", c.DrainTimeout)
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -97,6 +126,7 @@ type Worker struct {
 	registry   *Registry
 	dispatcher *Dispatcher
 	assembler  *Assembler
+	pool       *Pool
 	Counters   *Counters
 	// RepliesDropped counts responses that could not be published (no subscriber, back
 	// pressure past ReplyTimeout, closed publication).
@@ -114,10 +144,13 @@ type replyPublication struct {
 	everConnected bool
 }
 
-// New returns a worker over registry; Run starts it.
+// New returns a worker over registry (DefaultRegistry if nil); Run starts it.
 func New(cfg Config, registry *Registry) (*Worker, error) {
 	if err := cfg.Conclude(); err != nil {
 		return nil, err
+	}
+	if registry == nil {
+		registry = DefaultRegistry
 	}
 	w := &Worker{
 		cfg:       cfg,
@@ -128,7 +161,7 @@ func New(cfg Config, registry *Registry) (*Worker, error) {
 		goneImage: make(chan int32, 256),
 	}
 	w.dispatcher = NewDispatcher(registry, w.Counters)
-	w.assembler = NewAssembler(w.onMessage)
+	w.assembler = NewAssembler(func(msg []byte, _ int32) { w.pool.OnMessage(msg) })
 	return w, nil
 }
 
@@ -177,18 +210,32 @@ func (w *Worker) Run(ctx context.Context) error {
 		Handlers:        w.registry.Names(),
 		WorkerID:        w.cfg.WorkerID,
 	})
+	pool, err := NewPool(w.dispatcher, w.cfg.PoolSize, w.cfg.QueueDepth, w.publish)
+	if err != nil {
+		return err
+	}
+	w.pool = pool
+	defer func() {
+		if left := pool.Close(w.cfg.DrainTimeout); left > 0 {
+			log.Warn("handlers still running after the drain timeout; their callers get no reply",
+				"requests", left, "drainTimeout", w.cfg.DrainTimeout)
+		}
+	}()
 	log.Info("worker serving", "worker", w.cfg.WorkerID, "channel", w.cfg.Channel,
 		"requestStream", w.cfg.RequestStream, "controlStream", w.cfg.ControlStream,
-		"handlers", strings.Join(w.registry.Names(), ","))
+		"handlers", strings.Join(w.registry.Names(), ","),
+		"poolSize", w.cfg.PoolSize, "queueDepth", w.cfg.QueueDepth)
 
 	var stopping atomic.Bool
 	stop := context.AfterFunc(ctx, func() { stopping.Store(true) })
 	defer stop()
 
 	handler := w.assembler.FragmentHandler()
+	idle, wakeable := w.cfg.Idle.(WakeableIdler)
 	nextAnnounce := time.Time{}
 	for !stopping.Load() {
 		work := requests.Poll(handler, fragmentLimit)
+		work += pool.Drain()
 		if now := time.Now(); !now.Before(nextAnnounce) {
 			w.offerOnce(control, announcement) // nobody listening yet is normal: no retry
 			nextAnnounce = now.Add(w.cfg.AnnounceInterval)
@@ -199,21 +246,17 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			w.forgetGoneImages()
 		}
-		w.cfg.Idle.Idle(work)
+		if wakeable {
+			idle.IdleOrWake(work, pool.Wake())
+		} else {
+			w.cfg.Idle.Idle(work)
+		}
 	}
 	log.Info("worker stopping", "worker", w.cfg.WorkerID,
 		"requests", w.Counters.Requests.Load(), "badRequests", w.Counters.MalformedReplied.Load(),
-		"dropped", w.Counters.MalformedDropped.Load(), "repliesDropped", w.RepliesDropped.Load())
+		"dropped", w.Counters.MalformedDropped.Load(), "overloaded", w.Counters.Overloaded.Load(),
+		"cancelled", w.Counters.Cancelled.Load(), "repliesDropped", w.RepliesDropped.Load())
 	return nil
-}
-
-// onMessage receives each whole message from the assembler.
-func (w *Worker) onMessage(msg []byte, _ int32) {
-	reply, ok := w.dispatcher.Dispatch(msg)
-	if !ok {
-		return
-	}
-	w.publish(reply)
 }
 
 func (w *Worker) publish(reply Reply) {

@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
+	"github.com/polybridge/polybridge/native-go/fingerprint"
 	"github.com/polybridge/polybridge/native-go/worker"
 )
 
@@ -30,9 +32,16 @@ func run(args []string, stderr io.Writer) int {
 	controlStream := fs.Int("control-stream", worker.DefaultControlStream, "stream the worker announces itself on")
 	workerID := fs.String("worker-id", "", "name in announcements and logs (default go-<pid>)")
 	announceMs := fs.Int("announce-interval-ms", int(worker.DefaultAnnounceInterval/time.Millisecond), "announcement period in milliseconds")
+	poolSize := fs.Int("pool-size", runtime.GOMAXPROCS(0), "goroutines running pooled handlers (default: GOMAXPROCS)")
+	queueDepth := fs.Int("queue-depth", worker.DefaultQueueDepth, "requests that may wait for a pool goroutine; beyond that the reply is OVERLOADED (0: none wait)")
+	idleName := fs.String("idle", "backoff", "poll loop idle strategy: "+worker.IdleStrategies)
+	idlePark := fs.Duration("idle-park", time.Millisecond, "longest park of the backoff strategy, period of the sleep strategy")
+	drainTimeout := fs.Duration("drain-timeout", worker.DefaultDrainTimeout, "on SIGTERM, how long running handlers may take to finish and reply")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: polybridge-worker-go --aeron-dir DIR [options]\n\n"+
-			"Serves Go handlers (echo) to polybridge clients through an Aeron media driver.\n"+
+			"Serves Go handlers (echo, wappalyzer.fingerprint) to polybridge clients through an\n"+
+			"Aeron media driver. Handlers run on a pool of --pool-size goroutines fed by a queue of\n"+
+			"--queue-depth requests; echo runs inline on the poll goroutine.\n"+
 			"Exits 0 on SIGTERM or SIGINT, non-zero if the media driver goes away.\n"+
 			"Options take one dash or two (-aeron-dir or --aeron-dir).\n\nOptions:\n")
 		fs.PrintDefaults()
@@ -62,13 +71,36 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "polybridge-worker-go: --announce-interval-ms must be positive, got %d\n", *announceMs)
 		return 2
 	}
+	if *poolSize < 1 || *queueDepth < 0 || *drainTimeout <= 0 {
+		fmt.Fprintf(stderr, "polybridge-worker-go: --pool-size must be at least 1 (got %d), --queue-depth at least 0 (got %d), --drain-timeout positive (got %v)\n",
+			*poolSize, *queueDepth, *drainTimeout)
+		return 2
+	}
+	idle, err := worker.NewIdleStrategy(*idleName, *idlePark)
+	if err != nil {
+		fmt.Fprintf(stderr, "polybridge-worker-go: --idle: %v\n", err)
+		return 2
+	}
+	if *queueDepth == 0 {
+		*queueDepth = -1 // Config: -1 means no queue, 0 the default
+	}
 
 	worker.InstallAeronFatalHook() // before anything connects to the driver
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	registry := worker.NewRegistry()
-	if err := registry.Register("echo", worker.Echo); err != nil {
-		logger.Error("register handler", "err", err)
+	fingerprinter, err := fingerprint.New() // compiles ~7,500 fingerprints: once, before serving
+	if err != nil {
+		logger.Error("start handler", "handler", fingerprint.Name, "err", err)
 		return 1
+	}
+	for _, err := range []error{
+		registry.RegisterInline("echo", worker.Echo),
+		registry.Register(fingerprint.Name, fingerprinter),
+	} {
+		if err != nil {
+			logger.Error("register handler", "err", err)
+			return 1
+		}
 	}
 	w, err := worker.New(worker.Config{
 		AeronDir:         *aeronDir,
@@ -77,6 +109,10 @@ func run(args []string, stderr io.Writer) int {
 		ControlStream:    int32(*controlStream),
 		WorkerID:         *workerID,
 		AnnounceInterval: time.Duration(*announceMs) * time.Millisecond,
+		PoolSize:         *poolSize,
+		QueueDepth:       *queueDepth,
+		Idle:             idle,
+		DrainTimeout:     *drainTimeout,
 		Logger:           logger,
 	}, registry)
 	if err != nil {

@@ -1,0 +1,345 @@
+package io.polybridge.client;
+
+import io.polybridge.codecs.FingerprintRequestEncoder;
+import io.polybridge.codecs.FingerprintResponseDecoder;
+import io.polybridge.codecs.Language;
+import io.polybridge.codecs.MessageHeaderDecoder;
+import io.polybridge.codecs.MessageHeaderEncoder;
+import io.polybridge.driver.EmbeddedMediaDriver;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * wappalyzer.fingerprint through Java → Aeron → Go worker → Java gives exactly what wappalyzergo
+ * gives when called directly in process on the same page and headers.
+ * <p>
+ * The reference side is {@code native-go/cmd/fingerprint-reference}: a Go program that calls
+ * wappalyzergo's {@code FingerprintWithInfo} with an {@code http.Header} and prints its raw result
+ * (keys "name" or "name:version", with category names), with no polybridge code in between. The
+ * worker's answer is turned back into such keys here and compared as a map, and checked to be
+ * sorted by name.
+ * <p>
+ * Cost: wappalyzergo takes up to a few seconds on the largest pages, so by default every page is
+ * fingerprinted with one header set (page i with set i mod 3) and pages under 64 KiB with all
+ * three; {@code -Dpolybridge.parity.full=true} runs every page with every header set.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class GoFingerprintParityTest
+{
+    private static final String HANDLER = "wappalyzer.fingerprint";
+    private static final int SMALL_PAGE = 64 * 1024;
+    private static final int WINDOW = 4;
+    private static final Duration CALL_TIMEOUT = Duration.ofMinutes(2);
+
+    /** Header sets: none; a server and language with versions; cookies wappalyzer knows (PHP, Laravel). */
+    private static final List<List<String>> HEADER_SETS = List.of(
+        List.of(),
+        List.of("Server: nginx/1.25.3", "X-Powered-By: PHP/8.2"),
+        List.of("Set-Cookie: PHPSESSID=0123456789abcdef; path=/", "Set-Cookie: laravel_session=eyJpdiI6; path=/; httponly"));
+
+    private Path root;
+    private Path pagesDir;
+    private Path outDir;
+    private EmbeddedMediaDriver driver;
+    private WorkerProcess go;
+    private PolybridgeClient client;
+
+    @BeforeAll
+    void buildAndStart() throws Exception
+    {
+        root = Path.of(System.getProperty("polybridge.root", "..")).toAbsolutePath().normalize();
+        pagesDir = root.resolve("../shared/corpus/html").normalize();
+        if (!Files.isDirectory(pagesDir))
+        {
+            fail("the shared corpus is missing: expected the HTML pages in " + pagesDir +
+                " (../shared/corpus/html relative to the repository root, -Dpolybridge.root=" + root + ")");
+        }
+        outDir = Path.of("target", "go-fingerprint-parity").toAbsolutePath();
+        Files.createDirectories(outDir);
+        final Path goDir = root.resolve("native-go");
+        run(goDir, List.of("go", "build", "-o", "bin/polybridge-worker-go", "./cmd/polybridge-worker-go"));
+        run(goDir, List.of("go", "build", "-o", "bin/fingerprint-reference", "./cmd/fingerprint-reference"));
+
+        driver = EmbeddedMediaDriver.launch();
+        go = WorkerProcess.start(WorkerProcess.binary(Language.GO), driver.aeronDirectoryName(), "go-parity", 150,
+            outDir.resolve("go-parity.log"));
+        client = PolybridgeClient.connect(new PolybridgeClient.Context()
+            .aeronDirectoryName(driver.aeronDirectoryName())
+            .defaultTimeout(CALL_TIMEOUT));
+    }
+
+    @AfterAll
+    void stop()
+    {
+        if (client != null)
+        {
+            client.close();
+        }
+        final int exit = go == null ? 0 : go.stop();
+        if (driver != null)
+        {
+            driver.close();
+        }
+        assertEquals(0, exit, () -> "go worker did not exit cleanly; see " + go.log());
+    }
+
+    @Test
+    void everyPageFingerprintsTheSameThroughTheGoWorkerAsWithWappalyzergoInProcess() throws Exception
+    {
+        final boolean full = Boolean.getBoolean("polybridge.parity.full");
+        final List<Path> pages;
+        try (Stream<Path> listing = Files.list(pagesDir))
+        {
+            pages = listing.filter((p) -> p.toString().endsWith(".html")).sorted().toList();
+        }
+        assertTrue(pages.size() > 0, "no .html pages in " + pagesDir);
+
+        // Which header sets each page runs with.
+        final List<List<Path>> pagesBySet = new ArrayList<>();
+        for (int set = 0; set < HEADER_SETS.size(); set++)
+        {
+            pagesBySet.add(new ArrayList<>());
+        }
+        for (int i = 0; i < pages.size(); i++)
+        {
+            final Path page = pages.get(i);
+            final boolean all = full || Files.size(page) < SMALL_PAGE;
+            for (int set = 0; set < HEADER_SETS.size(); set++)
+            {
+                if (all || set == i % HEADER_SETS.size())
+                {
+                    pagesBySet.get(set).add(page);
+                }
+            }
+        }
+
+        // The reference runs in separate processes while the worker serves the same pages.
+        final List<Process> references = new ArrayList<>();
+        for (int set = 0; set < HEADER_SETS.size(); set++)
+        {
+            final List<String> command = new ArrayList<>(List.of(root.resolve("native-go/bin/fingerprint-reference").toString()));
+            for (final String header : HEADER_SETS.get(set))
+            {
+                command.add("-H");
+                command.add(header);
+            }
+            pagesBySet.get(set).forEach((page) -> command.add(page.toString()));
+            references.add(new ProcessBuilder(command)
+                .redirectOutput(outDir.resolve("reference-" + set + ".txt").toFile())
+                .redirectError(outDir.resolve("reference-" + set + ".err").toFile())
+                .start());
+        }
+
+        final Worker worker = client.awaitWorker("go-parity", Duration.ofSeconds(60));
+        assertTrue(worker.info().handlers().contains(HANDLER), worker::toString);
+        final Map<String, Map<String, List<String>>> viaWorker = new ConcurrentHashMap<>();
+        final Map<String, String> problems = new ConcurrentHashMap<>();
+        final Semaphore window = new Semaphore(WINDOW);
+        final List<CompletableFuture<Void>> calls = new ArrayList<>();
+        int requests = 0;
+        for (int set = 0; set < HEADER_SETS.size(); set++)
+        {
+            for (final Path page : pagesBySet.get(set))
+            {
+                final String key = set + " " + page;
+                final byte[] request = encodeRequest(HEADER_SETS.get(set), "https://example.org/" + page.getFileName(),
+                    Files.readAllBytes(page));
+                window.acquire();
+                requests++;
+                calls.add(worker.call(HANDLER, request, CALL_TIMEOUT).handle((response, error) ->
+                {
+                    window.release();
+                    if (error != null)
+                    {
+                        problems.put(key, "call failed: " + error);
+                    }
+                    else
+                    {
+                        try
+                        {
+                            viaWorker.put(key, decodeResponse(response));
+                        }
+                        catch (final RuntimeException ex)
+                        {
+                            problems.put(key, ex.toString());
+                        }
+                    }
+                    return null;
+                }));
+            }
+        }
+        CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).get(10, TimeUnit.MINUTES);
+
+        final Map<String, Map<String, List<String>>> inProcess = new HashMap<>();
+        for (int set = 0; set < HEADER_SETS.size(); set++)
+        {
+            final Process reference = references.get(set);
+            assertTrue(reference.waitFor(10, TimeUnit.MINUTES), "fingerprint-reference did not finish");
+            final int s = set;
+            assertEquals(0, reference.exitValue(), () -> "fingerprint-reference failed; see " +
+                outDir.resolve("reference-" + s + ".err"));
+            parseReference(set, outDir.resolve("reference-" + set + ".txt"), inProcess);
+        }
+
+        int technologies = 0;
+        for (int set = 0; set < HEADER_SETS.size(); set++)
+        {
+            for (final Path page : pagesBySet.get(set))
+            {
+                final String key = set + " " + page;
+                final Map<String, List<String>> expected = inProcess.get(key);
+                final Map<String, List<String>> actual = viaWorker.get(key);
+                if (expected == null)
+                {
+                    problems.putIfAbsent(key, "no reference result");
+                }
+                else if (actual != null && !expected.equals(actual))
+                {
+                    problems.put(key, "worker " + actual + "\n    in process " + expected);
+                }
+                technologies += expected == null ? 0 : expected.size();
+            }
+        }
+        System.out.printf("wappalyzer.fingerprint parity: %d requests over %d pages, %d technologies, %d mismatches%n",
+            requests, pages.size(), technologies, problems.size());
+        assertEquals(Map.of(), new TreeMap<>(problems).entrySet().stream().limit(10)
+            .collect(LinkedHashMap::new, (m, e) -> m.put(e.getKey(), e.getValue()), Map::putAll));
+        assertTrue(technologies > pages.size(), "suspiciously few technologies detected: " + technologies);
+    }
+
+    private static byte[] encodeRequest(final List<String> headers, final String url, final byte[] body)
+    {
+        int size = MessageHeaderEncoder.ENCODED_LENGTH + FingerprintRequestEncoder.BLOCK_LENGTH + 4 + 2 + url.length() * 3 +
+            4 + body.length;
+        for (final String header : headers)
+        {
+            size += 4 + header.length() * 3;
+        }
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[size]);
+        final FingerprintRequestEncoder encoder = new FingerprintRequestEncoder()
+            .wrapAndApplyHeader(buffer, 0, new MessageHeaderEncoder());
+        final FingerprintRequestEncoder.HeadersEncoder group = encoder.headersCount(headers.size());
+        for (final String header : headers)
+        {
+            final int colon = header.indexOf(':');
+            group.next().name(header.substring(0, colon).trim()).value(header.substring(colon + 1).trim());
+        }
+        encoder.url(url).putBody(body, 0, body.length);
+        return Arrays.copyOf(buffer.byteArray(), MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength());
+    }
+
+    /** The response as wappalyzergo's keys: "name" or "name:version" → categories. Checks the name order too. */
+    private static Map<String, List<String>> decodeResponse(final byte[] response)
+    {
+        final FingerprintResponseDecoder decoder = new FingerprintResponseDecoder()
+            .wrapAndApplyHeader(new UnsafeBuffer(response), 0, new MessageHeaderDecoder());
+        final Map<String, List<String>> technologies = new HashMap<>();
+        byte[] previous = null;
+        for (final FingerprintResponseDecoder.TechnologiesDecoder technology : decoder.technologies())
+        {
+            final List<String> categories = new ArrayList<>();
+            for (final FingerprintResponseDecoder.TechnologiesDecoder.CategoriesDecoder category : technology.categories())
+            {
+                categories.add(category.name());
+            }
+            final String name = technology.name();
+            final String version = technology.version();
+            final byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
+            if (previous != null && Arrays.compareUnsigned(previous, nameBytes) > 0)
+            {
+                throw new IllegalStateException("technologies not sorted by name: " + name + " after " +
+                    new String(previous, StandardCharsets.UTF_8));
+            }
+            previous = nameBytes;
+            technologies.put(version.isEmpty() ? name : name + ":" + version, categories);
+        }
+        if (MessageHeaderDecoder.ENCODED_LENGTH + decoder.encodedLength() != response.length)
+        {
+            throw new IllegalStateException("response of " + response.length + " bytes, decoded " +
+                (MessageHeaderDecoder.ENCODED_LENGTH + decoder.encodedLength()));
+        }
+        return technologies;
+    }
+
+    /** Reads fingerprint-reference's output: "page P", "tech KEY\tCAT...", "end"; fields escaped. */
+    private static void parseReference(final int set, final Path output, final Map<String, Map<String, List<String>>> into)
+        throws IOException
+    {
+        Map<String, List<String>> current = null;
+        for (final String line : Files.readAllLines(output, StandardCharsets.UTF_8))
+        {
+            if (line.startsWith("page "))
+            {
+                current = new HashMap<>();
+                into.put(set + " " + unescape(line.substring(5)), current);
+            }
+            else if (line.startsWith("tech "))
+            {
+                final String[] fields = line.substring(5).split("\t", -1);
+                final List<String> categories = new ArrayList<>();
+                for (int i = 1; i < fields.length; i++)
+                {
+                    categories.add(unescape(fields[i]));
+                }
+                current.put(unescape(fields[0]), categories);
+            }
+        }
+    }
+
+    private static String unescape(final String s)
+    {
+        final StringBuilder out = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++)
+        {
+            final char c = s.charAt(i);
+            if (c == '\\' && i + 1 < s.length())
+            {
+                final char next = s.charAt(++i);
+                out.append(switch (next)
+                {
+                    case 't' -> '\t';
+                    case 'r' -> '\r';
+                    case 'n' -> '\n';
+                    default -> next;
+                });
+            }
+            else
+            {
+                out.append(c);
+            }
+        }
+        return out.toString();
+    }
+
+    private static void run(final Path dir, final List<String> command) throws IOException, InterruptedException
+    {
+        final Process process = new ProcessBuilder(command).directory(dir.toFile()).inheritIO().start();
+        assertTrue(process.waitFor(20, TimeUnit.MINUTES), () -> command + " did not finish in 20 minutes");
+        assertEquals(0, process.exitValue(), () -> command + " failed in " + dir);
+    }
+}

@@ -1,0 +1,181 @@
+package worker
+
+import (
+	"bufio"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/polybridge/polybridge/codecs/go/polybridge"
+)
+
+// malformedDir holds the malformed-frame cases shared with the Rust worker's tests.
+var malformedDir = filepath.Join("..", "..", "schema", "malformed")
+
+var writeMalformed = flag.Bool("malformed.write", false, "rewrite ../../schema/malformed from malformedCases")
+
+// Every answerable case carries correlation id 77 and reply stream 1001.
+const malformedCorrelationID, malformedReplyStream = 77, 1001
+
+type malformedCase struct {
+	file, expected, what string
+	frame                []byte
+}
+
+func malformedCases() []malformedCase {
+	ping := func() []byte {
+		return encodeRequest(request{correlationID: malformedCorrelationID, replyStreamID: malformedReplyStream, handler: "echo", payload: []byte("ping")})
+	}
+	cancel := func() []byte { return encodeCancel(malformedCorrelationID, malformedReplyStream) }
+	const payloadLengthAt = handlerLengthAt + 2 + 4 // after "echo"
+	return []malformedCase{
+		{"empty.bin", "dropped", "zero bytes", []byte{}},
+		{"truncated-header.bin", "dropped", "5 bytes: the 8-byte message header is cut short", ping()[:5]},
+		{"header-only.bin", "dropped", "a Request header and nothing else: no correlation id to answer", ping()[:headerLength]},
+		{"wrong-schema-id.bin", "dropped", "schema id 7102 instead of 7101: another schema's bytes say nothing about correlation ids", put16(ping(), 4, 7102)},
+		{"unknown-template.bin", "dropped", "template id 99, not a Request (1) or Cancel (3)", put16(ping(), 2, 99)},
+		{"response-as-request.bin", "dropped", "a well-formed Response (template 2) sent to a worker", encodeResponse(response{correlationID: malformedCorrelationID, code: polybridge.ErrorCode_OK, payload: []byte("x")})},
+		{"truncated-block.bin", "dropped", "Request cut 18 bytes into its 20-byte block: the reply stream id is incomplete", ping()[:headerLength+18]},
+		{"wrong-version.bin", "BAD_REQUEST", "schema version 2 in the header (this worker speaks 1)", put16(ping(), 6, 2)},
+		{"wrong-block-length.bin", "BAD_REQUEST", "header block length 24 for a version-1 Request (20)", put16(ping(), 0, 24)},
+		{"truncated-handler-length.bin", "BAD_REQUEST", "frame ends one byte into the handler name's 2-byte length", ping()[:handlerLengthAt+1]},
+		{"lying-handler-length.bin", "BAD_REQUEST", "handler name length 500 with 14 bytes left in the frame", put16(ping(), handlerLengthAt, 500)},
+		{"handler-length-over-max.bin", "BAD_REQUEST", "handler name length 65535, over the schema's 65534 and past the frame", put16(ping(), handlerLengthAt, 0xFFFF)},
+		{"truncated-payload-length.bin", "BAD_REQUEST", "frame ends two bytes into the payload's 4-byte length", ping()[:payloadLengthAt+2]},
+		{"lying-payload-length.bin", "BAD_REQUEST", "payload length 0xFFFFFFFF with 4 bytes left", put32(ping(), payloadLengthAt, 0xFFFFFFFF)},
+		{"truncated-payload.bin", "BAD_REQUEST", "payload length 4, frame ends after 2 payload bytes", ping()[:payloadLengthAt+4+2]},
+		{"trailing-garbage.bin", "BAD_REQUEST", "a valid echo Request followed by 3 extra bytes", append(ping(), 0xDE, 0xAD, 0xBE)},
+		{"short-payload-length.bin", "BAD_REQUEST", "payload length 1 where 4 payload bytes follow (3 bytes after the payload)", put32(ping(), payloadLengthAt, 1)},
+		{"cancel-too-short.bin", "dropped", "Cancel cut 10 bytes into its 12-byte block: the reply stream id is incomplete", cancel()[:headerLength+10]},
+		{"cancel-trailing-bytes.bin", "BAD_REQUEST", "a valid Cancel followed by 4 extra bytes", append(cancel(), 1, 2, 3, 4)},
+		{"cancel-wrong-version.bin", "BAD_REQUEST", "Cancel with schema version 9", put16(cancel(), 6, 9)},
+		{"cancel-wrong-block-length.bin", "BAD_REQUEST", "Cancel with block length 16 (version 1: 12)", put16(cancel(), 0, 16)},
+	}
+}
+
+// TestWriteMalformedCases rewrites the shared files: go test -run TestWriteMalformedCases ./worker -malformed.write
+func TestWriteMalformedCases(t *testing.T) {
+	if !*writeMalformed {
+		t.Skip("pass -malformed.write to rewrite ../schema/malformed")
+	}
+	if err := os.MkdirAll(malformedDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var manifest strings.Builder
+	manifest.WriteString("file\texpected\twhat\n")
+	for _, c := range malformedCases() {
+		if err := os.WriteFile(filepath.Join(malformedDir, c.file), c.frame, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		manifest.WriteString(c.file + "\t" + c.expected + "\t" + c.what + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(malformedDir, "manifest.tsv"), []byte(manifest.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type malformedEntry struct{ file, expected string }
+
+func readMalformedManifest(t testing.TB) []malformedEntry {
+	t.Helper()
+	f, err := os.Open(filepath.Join(malformedDir, "manifest.tsv"))
+	if err != nil {
+		t.Fatalf("shared malformed cases missing (%v): rewrite them with go test -run TestWriteMalformedCases ./worker -malformed.write", err)
+	}
+	defer f.Close()
+	var entries []malformedEntry
+	s := bufio.NewScanner(f)
+	for first := true; s.Scan(); first = false {
+		fields := strings.Split(s.Text(), "\t")
+		if first || len(fields) < 2 {
+			continue
+		}
+		entries = append(entries, malformedEntry{fields[0], fields[1]})
+	}
+	if len(entries) == 0 {
+		t.Fatal("manifest.tsv lists no cases")
+	}
+	return entries
+}
+
+func TestMalformedFilesMatchTheirDefinitions(t *testing.T) {
+	onDisk := readMalformedManifest(t)
+	cases := malformedCases()
+	if len(onDisk) != len(cases) {
+		t.Fatalf("manifest lists %d cases, malformedCases %d: rewrite with -malformed.write", len(onDisk), len(cases))
+	}
+	for i, c := range cases {
+		b, err := os.ReadFile(filepath.Join(malformedDir, c.file))
+		if err != nil || !slices.Equal(b, c.frame) || onDisk[i] != (malformedEntry{c.file, c.expected}) {
+			t.Errorf("%s differs from its definition (%v): rewrite with -malformed.write", c.file, err)
+		}
+	}
+}
+
+// Each shared case through the dispatcher and through the pool the worker uses: the expected
+// outcome, a well-formed reply to correlation 77 on stream 1001 when there is one, and the
+// worker still serving after it.
+func TestMalformedFramesHaveTheirExpectedOutcome(t *testing.T) {
+	for _, e := range readMalformedManifest(t) {
+		t.Run(e.file, func(t *testing.T) {
+			frame, err := os.ReadFile(filepath.Join(malformedDir, e.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := NewDispatcher(testRegistry(t), nil)
+			reply, ok := d.Dispatch(frame)
+			checkMalformedOutcome(t, "Dispatch", e.expected, reply, ok)
+			if d.Counters.MalformedReplied.Load()+d.Counters.MalformedDropped.Load() != 1 {
+				t.Errorf("not counted as malformed: %+v", d.Counters)
+			}
+
+			h := newPoolHarness(t, testRegistry(t), 1, 1)
+			var replies []Reply
+			h.pool.publish = func(r Reply) { replies = append(replies, Reply{r.StreamID, r.CorrelationID, slices.Clone(r.Frame)}) }
+			h.pool.OnMessage(frame)
+			if len(replies) > 1 {
+				t.Fatalf("pool sent %d replies", len(replies))
+			}
+			var first Reply
+			if len(replies) == 1 {
+				first = replies[0]
+			}
+			checkMalformedOutcome(t, "Pool", e.expected, first, len(replies) == 1)
+			var after []response
+			h.pool.publish = func(r Reply) { after = append(after, mustDecodeResponse(t, r.Frame)) }
+			h.pool.OnMessage(echoFrame([]byte("after"))) // echo is pooled in testRegistry
+			for h.pool.InHand() > 0 {
+				<-h.pool.Wake()
+				h.pool.Drain()
+			}
+			if len(after) != 1 || after[0].code != polybridge.ErrorCode_OK || string(after[0].payload) != "after" {
+				t.Errorf("the next request was not served: %+v", after)
+			}
+		})
+	}
+}
+
+func checkMalformedOutcome(t *testing.T, path, expected string, reply Reply, ok bool) {
+	t.Helper()
+	switch expected {
+	case "dropped":
+		if ok {
+			t.Errorf("%s answered a frame that should be dropped", path)
+		}
+	case "BAD_REQUEST":
+		if !ok {
+			t.Fatalf("%s dropped a frame that should be answered BAD_REQUEST", path)
+		}
+		got := mustDecodeResponse(t, reply.Frame)
+		if got.code != polybridge.ErrorCode_BAD_REQUEST || got.correlationID != malformedCorrelationID ||
+			reply.StreamID != malformedReplyStream || got.message == "" {
+			t.Errorf("%s: %v %q for %d on stream %d, want BAD_REQUEST with a message for 77 on 1001",
+				path, got.code, got.message, got.correlationID, reply.StreamID)
+		}
+	default:
+		t.Fatalf("unknown expected outcome %q", expected)
+	}
+}
