@@ -1,6 +1,6 @@
 //! The dispatcher: from one request frame to one response frame, with no Aeron in sight.
 
-use crate::handler::{HandlerError, Registry, Reply};
+use crate::handler::{Handler, HandlerError, Registry, Reply};
 use crate::wire::{self, DecodeError, Inbound, Malformed, ReplyTo};
 use polybridge_codecs::error_code::ErrorCode;
 use std::panic::{self, AssertUnwindSafe};
@@ -11,9 +11,35 @@ use std::sync::Arc;
 pub enum Outcome {
     /// A response frame is in the buffer; publish it on `reply_stream_id`.
     Reply { reply_to: ReplyTo, code: ErrorCode },
-    /// A `Cancel`: handlers run inline, so nothing is queued that it could remove.
+    /// A `Cancel`: handlers run inline here, so nothing is queued that it could remove.
     Cancelled { reply_to: ReplyTo },
     /// The frame did not decode and did not say where to reply; it was dropped.
+    Dropped(DecodeError),
+}
+
+/// A well-formed request for a handler this worker has, ready to run.
+pub struct Call<'a> {
+    pub reply_to: ReplyTo,
+    /// `Request.timeoutNs`: the time the caller had left when it sent the request; 0 for none.
+    pub timeout_ns: i64,
+    pub name: Arc<str>,
+    pub handler: Arc<dyn Handler>,
+    /// A view of the frame (of the term buffer, in a worker): copy it to keep it.
+    pub payload: &'a [u8],
+    /// Run on the poll thread rather than the pool ([`Registry::register_inline`]).
+    pub inline: bool,
+}
+
+/// Where [`Dispatcher::route`] sends a frame.
+pub enum Routed<'a> {
+    /// Run this handler (inline or on a pool) and reply with what it produced.
+    Call(Call<'a>),
+    /// Already answered: the response frame is in the buffer (`NOT_FOUND`, `BAD_REQUEST`,
+    /// `TIMEOUT` for a deadline that had passed before the request arrived).
+    Answered { reply_to: ReplyTo, code: ErrorCode },
+    /// A `Cancel` for the call with this reply address.
+    Cancel(ReplyTo),
+    /// Undecodable and without a reply address: dropped.
     Dropped(DecodeError),
 }
 
@@ -27,14 +53,22 @@ pub struct Counters {
     pub handler_errors: u64,
     pub panics: u64,
     pub too_large: u64,
+    /// Well-formed `Cancel`s received, whether or not they found a queued call.
     pub cancels: u64,
+    /// Calls answered `CANCELLED` (cancelled while queued).
+    pub cancelled: u64,
+    /// Calls answered `TIMEOUT` (deadline passed before they ran).
+    pub timeouts: u64,
+    /// Calls refused with `OVERLOADED`.
+    pub overloaded: u64,
     /// Malformed frames answered with `BAD_REQUEST`, plus payloads a handler rejected.
     pub bad_requests: u64,
     /// Malformed frames dropped because they did not say where to reply.
     pub dropped: u64,
 }
 
-/// Turns request frames into response frames using a registry of handlers.
+/// Turns request frames into calls or immediate answers using a registry of handlers, and
+/// counts outcomes. It never touches Aeron and never blocks.
 pub struct Dispatcher {
     registry: Arc<Registry>,
     served: String,
@@ -54,6 +88,10 @@ impl Dispatcher {
         self.max_frame_length = max;
     }
 
+    pub fn max_frame_length(&self) -> usize {
+        self.max_frame_length
+    }
+
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
     }
@@ -62,9 +100,26 @@ impl Dispatcher {
         self.counters
     }
 
-    /// Decodes `frame`, runs the named handler inline and writes the response frame into
-    /// `response` (whose previous contents are discarded; its capacity is reused).
-    pub fn dispatch(&mut self, frame: &[u8], response: &mut Vec<u8>) -> Outcome {
+    /// Counts the outcome of a call answered elsewhere (by a pool, or `OVERLOADED`).
+    pub fn record(&mut self, code: ErrorCode) {
+        let counter = match code {
+            ErrorCode::OK => &mut self.counters.ok,
+            ErrorCode::NOT_FOUND => &mut self.counters.not_found,
+            ErrorCode::BAD_REQUEST => &mut self.counters.bad_requests,
+            ErrorCode::HANDLER_ERROR => &mut self.counters.handler_errors,
+            ErrorCode::PANIC => &mut self.counters.panics,
+            ErrorCode::TOO_LARGE => &mut self.counters.too_large,
+            ErrorCode::TIMEOUT => &mut self.counters.timeouts,
+            ErrorCode::CANCELLED => &mut self.counters.cancelled,
+            ErrorCode::OVERLOADED => &mut self.counters.overloaded,
+            _ => return,
+        };
+        *counter += 1;
+    }
+
+    /// Decodes `frame` and decides what to do with it. Answers that need no handler are
+    /// written into `response` (previous contents discarded, capacity reused) and counted.
+    pub fn route<'f>(&mut self, frame: &'f [u8], response: &mut Vec<u8>) -> Routed<'f> {
         match wire::decode_inbound(frame) {
             Ok(Inbound::Request(request)) => {
                 self.counters.requests += 1;
@@ -72,80 +127,110 @@ impl Dispatcher {
                     correlation_id: request.correlation_id,
                     reply_stream_id: request.reply_stream_id,
                 };
-                let code = self.call(request.handler, request.payload, request.correlation_id, response);
-                Outcome::Reply { reply_to, code }
+                let Some((name, handler, inline)) = self.registry.entry(request.handler) else {
+                    let message =
+                        format!("no handler named '{}'; this worker serves: {}", request.handler, self.served);
+                    return self.answer(response, reply_to, ErrorCode::NOT_FOUND, &message);
+                };
+                if request.timeout_ns < 0 {
+                    let message = format!(
+                        "handler '{}' not started: the caller's deadline had passed when the request was sent",
+                        request.handler
+                    );
+                    return self.answer(response, reply_to, ErrorCode::TIMEOUT, &message);
+                }
+                Routed::Call(Call {
+                    reply_to,
+                    timeout_ns: request.timeout_ns,
+                    name: Arc::clone(name),
+                    handler: Arc::clone(handler),
+                    payload: request.payload,
+                    inline,
+                })
             }
             Ok(Inbound::Cancel(cancel)) => {
                 self.counters.cancels += 1;
-                Outcome::Cancelled {
-                    reply_to: ReplyTo {
-                        correlation_id: cancel.correlation_id,
-                        reply_stream_id: cancel.reply_stream_id,
-                    },
-                }
+                Routed::Cancel(ReplyTo { correlation_id: cancel.correlation_id, reply_stream_id: cancel.reply_stream_id })
             }
             Err(Malformed { error, reply_to: Some(reply_to) }) => {
-                self.counters.bad_requests += 1;
-                let message = format!("malformed frame: {error}");
-                wire::encode_response(response, reply_to.correlation_id, ErrorCode::BAD_REQUEST, &message, &[]);
-                Outcome::Reply { reply_to, code: ErrorCode::BAD_REQUEST }
+                self.answer(response, reply_to, ErrorCode::BAD_REQUEST, &format!("malformed frame: {error}"))
             }
             Err(Malformed { error, reply_to: None }) => {
                 self.counters.dropped += 1;
-                Outcome::Dropped(error)
+                Routed::Dropped(error)
             }
         }
     }
 
-    fn call(&mut self, name: &str, payload: &[u8], correlation_id: i64, response: &mut Vec<u8>) -> ErrorCode {
-        let Some(handler) = self.registry.get(name) else {
-            self.counters.not_found += 1;
-            let message = format!("no handler named '{name}'; this worker serves: {}", self.served);
-            wire::encode_response(response, correlation_id, ErrorCode::NOT_FOUND, &message, &[]);
-            return ErrorCode::NOT_FOUND;
-        };
-
-        response.clear();
-        response.resize(wire::OK_RESPONSE_PAYLOAD_OFFSET, 0);
-        // A panicking handler must not take the worker down (nor unwind into Aeron's C poll).
-        let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut reply = Reply::new(response);
-            handler.handle(payload, &mut reply)
-        }));
-        let (code, message) = match result {
-            Ok(Ok(())) if response.len() <= self.max_frame_length => {
-                self.counters.ok += 1;
-                wire::finish_ok_response(response, correlation_id);
-                return ErrorCode::OK;
-            }
-            Ok(Ok(())) => {
-                self.counters.too_large += 1;
-                let message = format!(
-                    "handler '{name}' produced a {}-byte response; the largest message is {} bytes",
-                    response.len(),
-                    self.max_frame_length
-                );
-                (ErrorCode::TOO_LARGE, message)
-            }
-            Ok(Err(HandlerError::BadPayload(message))) => {
-                self.counters.bad_requests += 1;
-                (ErrorCode::BAD_REQUEST, message)
-            }
-            Ok(Err(HandlerError::Failed(message))) => {
-                self.counters.handler_errors += 1;
-                (ErrorCode::HANDLER_ERROR, message)
-            }
-            Err(panic) => {
-                self.counters.panics += 1;
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .copied()
-                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                    .unwrap_or("non-string panic payload");
-                (ErrorCode::PANIC, format!("handler '{name}' panicked: {what}"))
-            }
-        };
-        wire::encode_response(response, correlation_id, code, &message, &[]);
-        code
+    fn answer(&mut self, response: &mut Vec<u8>, reply_to: ReplyTo, code: ErrorCode, message: &str) -> Routed<'static> {
+        self.record(code);
+        wire::encode_response(response, reply_to.correlation_id, code, message, &[]);
+        Routed::Answered { reply_to, code }
     }
+
+    /// Routes `frame` and runs its handler inline, leaving the response frame in `response`.
+    pub fn dispatch(&mut self, frame: &[u8], response: &mut Vec<u8>) -> Outcome {
+        match self.route(frame, response) {
+            Routed::Call(call) => {
+                let code = run_handler(
+                    &call.name,
+                    &*call.handler,
+                    call.payload,
+                    call.reply_to.correlation_id,
+                    self.max_frame_length,
+                    response,
+                );
+                self.record(code);
+                Outcome::Reply { reply_to: call.reply_to, code }
+            }
+            Routed::Answered { reply_to, code } => Outcome::Reply { reply_to, code },
+            Routed::Cancel(reply_to) => Outcome::Cancelled { reply_to },
+            Routed::Dropped(error) => Outcome::Dropped(error),
+        }
+    }
+}
+
+/// Runs one handler and writes its response frame into `response`: `OK` with its payload,
+/// or the error it returned (`BAD_REQUEST`, `HANDLER_ERROR`), `PANIC` with the panic's
+/// message (the panic is caught here, so it never takes a thread down nor unwinds into
+/// Aeron's C code), or `TOO_LARGE` when the frame would exceed `max_frame_length`.
+pub fn run_handler(
+    name: &str,
+    handler: &dyn Handler,
+    payload: &[u8],
+    correlation_id: i64,
+    max_frame_length: usize,
+    response: &mut Vec<u8>,
+) -> ErrorCode {
+    response.clear();
+    response.resize(wire::OK_RESPONSE_PAYLOAD_OFFSET, 0);
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut reply = Reply::new(response);
+        handler.handle(payload, &mut reply)
+    }));
+    let (code, message) = match result {
+        Ok(Ok(())) if response.len() <= max_frame_length => {
+            wire::finish_ok_response(response, correlation_id);
+            return ErrorCode::OK;
+        }
+        Ok(Ok(())) => {
+            let message = format!(
+                "handler '{name}' produced a {}-byte response; the largest message is {max_frame_length} bytes",
+                response.len()
+            );
+            (ErrorCode::TOO_LARGE, message)
+        }
+        Ok(Err(HandlerError::BadPayload(message))) => (ErrorCode::BAD_REQUEST, message),
+        Ok(Err(HandlerError::Failed(message))) => (ErrorCode::HANDLER_ERROR, message),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("non-string panic payload");
+            (ErrorCode::PANIC, format!("handler '{name}' panicked: {what}"))
+        }
+    };
+    wire::encode_response(response, correlation_id, code, &message, &[]);
+    code
 }

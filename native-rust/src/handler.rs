@@ -23,6 +23,14 @@ impl<'a> Reply<'a> {
         self.frame.extend_from_slice(bytes);
     }
 
+    /// Appends `n` zero bytes to the payload and returns them, for encoders that write into
+    /// a slice of exactly the right size.
+    pub fn append_zeroed(&mut self, n: usize) -> &mut [u8] {
+        let at = self.frame.len();
+        self.frame.resize(at + n, 0);
+        &mut self.frame[at..]
+    }
+
     /// Reserves room for at least `additional` more payload bytes.
     pub fn reserve(&mut self, additional: usize) {
         self.frame.reserve(additional);
@@ -52,8 +60,8 @@ pub enum HandlerError {
 
 /// A named unit of work: takes a request payload, writes a result payload.
 ///
-/// `Send + Sync` because handlers will run on a pool of threads; a handler that keeps
-/// state guards it itself.
+/// `Send + Sync` because handlers run on a pool of threads, several calls at once; a handler
+/// that keeps state guards it itself. A panic is caught and answered with `PANIC`.
 pub trait Handler: Send + Sync {
     fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError>;
 }
@@ -91,7 +99,13 @@ pub enum RegistryError {
 /// Handlers by name, in name order (so announcements and error messages are stable).
 #[derive(Clone, Default)]
 pub struct Registry {
-    handlers: BTreeMap<String, Arc<dyn Handler>>,
+    handlers: BTreeMap<Arc<str>, Entry>,
+}
+
+#[derive(Clone)]
+struct Entry {
+    handler: Arc<dyn Handler>,
+    inline: bool,
 }
 
 impl Registry {
@@ -102,28 +116,50 @@ impl Registry {
     /// The handlers this worker ships with.
     pub fn with_builtin() -> Self {
         let mut registry = Self::new();
-        registry.handlers.insert("echo".to_owned(), Arc::new(Echo));
+        // echo only copies bytes: queueing it would cost more than running it (as in Go).
+        registry.handlers.insert(Arc::from("echo"), Entry { handler: Arc::new(Echo), inline: true });
+        registry.handlers.insert(
+            Arc::from(crate::signals::HANDLER_NAME),
+            Entry { handler: Arc::new(crate::signals::SignalsHandler), inline: false },
+        );
         registry
     }
 
+    /// Registers a handler that runs on the worker's pool.
     pub fn register(&mut self, name: &str, handler: impl Handler + 'static) -> Result<(), RegistryError> {
+        self.insert(name, Arc::new(handler), false)
+    }
+
+    /// Registers a handler that runs inline on the poll thread: for handlers so quick that a
+    /// queue would cost more than they do. A slow inline handler delays every other call.
+    pub fn register_inline(&mut self, name: &str, handler: impl Handler + 'static) -> Result<(), RegistryError> {
+        self.insert(name, Arc::new(handler), true)
+    }
+
+    fn insert(&mut self, name: &str, handler: Arc<dyn Handler>, inline: bool) -> Result<(), RegistryError> {
         if name.is_empty() || name.len() > crate::wire::MAX_VAR_STRING_LENGTH {
             return Err(RegistryError::InvalidName);
         }
         if self.handlers.contains_key(name) {
             return Err(RegistryError::Duplicate(name.to_owned()));
         }
-        self.handlers.insert(name.to_owned(), Arc::new(handler));
+        self.handlers.insert(Arc::from(name), Entry { handler, inline });
         Ok(())
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Handler>> {
-        self.handlers.get(name)
+        self.handlers.get(name).map(|entry| &entry.handler)
+    }
+
+    /// The name (shared, so a call can carry it without allocating), the handler, and
+    /// whether it runs inline.
+    pub fn entry(&self, name: &str) -> Option<(&Arc<str>, &Arc<dyn Handler>, bool)> {
+        self.handlers.get_key_value(name).map(|(name, entry)| (name, &entry.handler, entry.inline))
     }
 
     /// Handler names in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.handlers.keys().map(String::as_str)
+        self.handlers.keys().map(|name| &**name)
     }
 
     pub fn len(&self) -> usize {

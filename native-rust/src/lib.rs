@@ -2,20 +2,30 @@
 //!
 //! - [`wire`]: checked decoding and exact-size encoding of the SBE frames;
 //! - [`handler`]: the [`Handler`] trait, the [`Registry`] of named handlers, `echo`;
-//! - [`dispatcher`]: request frame in, response frame out, testable without Aeron;
-//! - [`worker`]: the Aeron poll loop around a dispatcher.
+//! - [`dispatcher`]: request frame in, call or answer out, testable without Aeron;
+//! - [`pool`]: the bounded handler pool with cancellation and deadlines;
+//! - [`idle`]: idle strategies for the poll thread;
+//! - [`signals`] (with [`dom`]): the `html.signals` handler;
+//! - [`worker`]: the Aeron poll loop around a dispatcher and a pool.
 //!
 //! No `unsafe` here: rusteron wraps the Aeron C client behind a safe API.
 
 #![forbid(unsafe_code)]
 
 pub mod dispatcher;
+pub mod dom;
 pub mod handler;
+pub mod idle;
+pub mod pool;
+pub mod signals;
 pub mod wire;
 pub mod worker;
 
-pub use dispatcher::{Counters, Dispatcher, Outcome};
+pub use dispatcher::{Call, Counters, Dispatcher, Outcome, Routed};
 pub use handler::{Echo, Handler, HandlerError, Registry, RegistryError, Reply};
+pub use idle::IdleStrategy;
+pub use pool::{Pool, PoolConfig};
+pub use signals::{Signals, SignalsHandler};
 pub use worker::{run, RunSummary, WorkerConfig, WorkerError};
 
 /// The generated SBE codecs this worker was built with.

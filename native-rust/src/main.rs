@@ -3,7 +3,8 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use polybridge_worker::{worker, Registry, WorkerConfig};
+use polybridge_worker::idle::parse_duration;
+use polybridge_worker::{worker, IdleStrategy, PoolConfig, Registry, WorkerConfig};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -42,6 +43,23 @@ struct Cli {
     #[arg(long, value_name = "N", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..))]
     announce_interval_ms: u64,
+
+    /// Threads running handlers; 0 runs them on the polling thread [default: number of cores].
+    #[arg(long, value_name = "N")]
+    pool_size: Option<usize>,
+
+    /// Calls that may wait for a handler thread; beyond that a call is answered OVERLOADED.
+    #[arg(long, value_name = "N", default_value_t = worker::DEFAULT_QUEUE_DEPTH)]
+    queue_depth: usize,
+
+    /// What the polling thread does when idle: backoff (spin, yield, then park up to
+    /// --idle-park), sleep (park --idle-park), yield, or spin.
+    #[arg(long, value_name = "NAME", default_value = "backoff")]
+    idle: IdleStrategy,
+
+    /// Longest park of the backoff strategy, period of the sleep one (e.g. 500us, 1ms).
+    #[arg(long, value_name = "DURATION", default_value = "1ms", value_parser = parse_duration)]
+    idle_park: Duration,
 }
 
 fn main() -> ExitCode {
@@ -54,6 +72,11 @@ fn main() -> ExitCode {
     if let Some(worker_id) = cli.worker_id {
         config.worker_id = worker_id;
     }
+    config.pool = PoolConfig {
+        size: cli.pool_size.unwrap_or_else(worker::default_pool_size),
+        queue_depth: cli.queue_depth,
+    };
+    config.idle = cli.idle.with_park(cli.idle_park);
 
     // The first SIGTERM/SIGINT asks the poll loop to stop; a second one, while the flag is
     // still set, exits at once in case the first is stuck.

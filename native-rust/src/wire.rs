@@ -40,10 +40,14 @@ pub enum DecodeError {
     WrongSchemaId { found: u16 },
     #[error("template id {found} is not a message a worker accepts (Request=1, Cancel=3)")]
     UnknownTemplate { found: u16 },
+    #[error("template id {found} is not the expected {expected}")]
+    WrongTemplate { expected: u16, found: u16 },
     #[error("schema version {found} is not this worker's version {SBE_SCHEMA_VERSION}")]
     WrongVersion { found: u16 },
-    #[error("block length {found} is shorter than the {expected} bytes of template {template_id}")]
-    BlockLengthTooShort { template_id: u16, found: u16, expected: u16 },
+    #[error("block length {found} is not the {expected} bytes of template {template_id} in version {SBE_SCHEMA_VERSION}")]
+    WrongBlockLength { template_id: u16, found: u16, expected: u16 },
+    #[error("{extra} bytes follow the end of the message at byte {end}")]
+    TrailingBytes { end: usize, extra: usize },
     #[error("fixed block ends at byte {end} but the frame has only {length} bytes")]
     BlockPastFrame { end: usize, length: usize },
     #[error("length of field '{field}' at byte {offset} runs past the frame of {length} bytes")]
@@ -135,6 +139,51 @@ fn var_field(
     Ok((start, claimed, end))
 }
 
+/// A message must fill its frame exactly: bytes after its end mean a length lied.
+pub fn no_trailing_bytes(frame: &[u8], end: usize) -> Result<(), DecodeError> {
+    match frame.len().checked_sub(end) {
+        Some(0) | None => Ok(()),
+        Some(extra) => Err(DecodeError::TrailingBytes { end, extra }),
+    }
+}
+
+/// Validates a var-string (`uint16` length) field at `offset`: (data offset, length, next offset).
+pub fn var_string(frame: &[u8], offset: usize, field: &'static str) -> Result<(usize, usize, usize), DecodeError> {
+    var_field(frame, offset, VAR_STRING_PREFIX, field)
+}
+
+/// Validates a var-data (`uint32` length) field at `offset`: (data offset, length, next offset).
+pub fn var_data(frame: &[u8], offset: usize, field: &'static str) -> Result<(usize, usize, usize), DecodeError> {
+    var_field(frame, offset, VAR_DATA_PREFIX, field)
+}
+
+/// Checks the header of a typed payload (schema id, version, template, block length within
+/// the frame) and returns the offset where its fixed block ends.
+pub fn check_header(frame: &[u8], template_id: u16, block_length: u16) -> Result<usize, DecodeError> {
+    let length = frame.len();
+    if length < HEADER_LENGTH {
+        return Err(DecodeError::ShorterThanHeader { length });
+    }
+    let header = MessageHeaderDecoder::default().wrap(ReadBuf::new(frame), 0);
+    if header.schema_id() != SBE_SCHEMA_ID {
+        return Err(DecodeError::WrongSchemaId { found: header.schema_id() });
+    }
+    if header.template_id() != template_id {
+        return Err(DecodeError::WrongTemplate { expected: template_id, found: header.template_id() });
+    }
+    if header.version() != SBE_SCHEMA_VERSION {
+        return Err(DecodeError::WrongVersion { found: header.version() });
+    }
+    if header.block_length() != block_length {
+        return Err(DecodeError::WrongBlockLength { template_id, found: header.block_length(), expected: block_length });
+    }
+    let end = HEADER_LENGTH + usize::from(header.block_length());
+    if end > length {
+        return Err(DecodeError::BlockPastFrame { end, length });
+    }
+    Ok(end)
+}
+
 /// Decodes a frame from a worker's request stream, validating the header, the fixed block
 /// and every var-data length against the frame length before reading anything.
 pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
@@ -172,8 +221,10 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
     if version != SBE_SCHEMA_VERSION {
         return Err(malformed(DecodeError::WrongVersion { found: version }));
     }
-    if block_length < expected_block {
-        return Err(malformed(DecodeError::BlockLengthTooShort {
+    // Only version 1 is accepted, and in one version a template's block never changes size:
+    // any other block length means the fields are not where they should be.
+    if block_length != expected_block {
+        return Err(malformed(DecodeError::WrongBlockLength {
             template_id,
             found: block_length,
             expected: expected_block,
@@ -185,6 +236,7 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
     }
 
     if template_id == cancel_codec::SBE_TEMPLATE_ID {
+        no_trailing_bytes(frame, block_end).map_err(malformed)?;
         let cancel = cancel_codec::CancelDecoder::default().header(header, 0);
         return Ok(Inbound::Cancel(Cancel {
             correlation_id: cancel.correlation_id(),
@@ -194,8 +246,9 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
 
     let (handler_start, handler_len, next) =
         var_field(frame, block_end, VAR_STRING_PREFIX, "handler").map_err(malformed)?;
-    let (payload_start, payload_len, _end) =
+    let (payload_start, payload_len, end) =
         var_field(frame, next, VAR_DATA_PREFIX, "payload").map_err(malformed)?;
+    no_trailing_bytes(frame, end).map_err(malformed)?;
     let handler = std::str::from_utf8(&frame[handler_start..handler_start + handler_len])
         .map_err(|_| malformed(DecodeError::NotUtf8 { field: "handler" }))?;
 

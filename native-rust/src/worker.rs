@@ -1,18 +1,21 @@
 //! The Aeron side of a worker: connect, announce, poll, dispatch, reply.
 //!
-//! Everything runs on the calling thread. rusteron's handles (built without its
+//! Aeron lives on the calling thread, the poll thread. rusteron's handles (built without its
 //! `multi-threaded` feature) are neither `Send` nor `Sync`, so the thread that creates the
-//! client is the one that polls and publishes. When handlers move to a pool, results come
-//! back to this thread through a queue and are published here.
+//! client is the one that polls and publishes. Handlers run on a [`Pool`]; their response
+//! frames come back to this thread through a bounded channel and are published here.
 
-use crate::dispatcher::{Counters, Dispatcher, Outcome};
+use crate::dispatcher::{run_handler, Counters, Dispatcher, Routed};
 use crate::handler::Registry;
-use crate::wire::{self, Announcement, AnnouncementError};
+use crate::idle::{IdleStrategy, Idler};
+use crate::pool::{Pool, PoolConfig, PoolError};
+use crate::wire::{self, Announcement, AnnouncementError, ReplyTo};
 use polybridge_codecs::language::Language;
 use rusteron_client::{
     Aeron, AeronCError, AeronContext, AeronFragmentClosureAssembler, AeronHeader, AeronOfferError,
-    AeronPublication, AeronSubscription, BackoffIdleStrategy, Handlers, IdleStrategy,
+    AeronPublication, AeronSubscription, BackoffIdleStrategy, Handlers, IdleStrategy as _,
 };
+use polybridge_codecs::error_code::ErrorCode;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +27,12 @@ pub const DEFAULT_CHANNEL: &str = "aeron:ipc";
 pub const DEFAULT_REQUEST_STREAM_ID: i32 = 200;
 pub const DEFAULT_CONTROL_STREAM_ID: i32 = 10;
 pub const DEFAULT_ANNOUNCE_INTERVAL: Duration = Duration::from_millis(1000);
+pub const DEFAULT_QUEUE_DEPTH: usize = 256;
+
+/// Default pool size: one thread per available core.
+pub fn default_pool_size() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
 
 /// Fragments taken per poll: bounds the work between announcement checks.
 const FRAGMENT_LIMIT: usize = 10;
@@ -42,6 +51,10 @@ pub struct WorkerConfig {
     pub control_stream_id: i32,
     pub worker_id: String,
     pub announce_interval: Duration,
+    /// Handler threads and how many calls may wait for one; size 0 runs handlers inline.
+    pub pool: PoolConfig,
+    /// What the poll thread does when a duty cycle found nothing to do.
+    pub idle: IdleStrategy,
 }
 
 impl WorkerConfig {
@@ -54,6 +67,8 @@ impl WorkerConfig {
             control_stream_id: DEFAULT_CONTROL_STREAM_ID,
             worker_id: format!("rust-{}", std::process::id()),
             announce_interval: DEFAULT_ANNOUNCE_INTERVAL,
+            pool: PoolConfig { size: default_pool_size(), queue_depth: DEFAULT_QUEUE_DEPTH },
+            idle: IdleStrategy::default(),
         }
     }
 }
@@ -73,6 +88,8 @@ pub enum WorkerError {
     DriverLost(String),
     #[error("polling the request stream failed: {0}")]
     Poll(AeronCError),
+    #[error(transparent)]
+    Pool(#[from] PoolError),
 }
 
 /// Why one reply could not be published. The worker logs it and carries on.
@@ -167,32 +184,87 @@ impl Replies<'_> {
 /// State the fragment callback works on.
 struct PollState<'a> {
     dispatcher: Dispatcher,
+    /// `None` when handlers run inline on this thread.
+    pool: Option<Pool>,
     response: Vec<u8>,
     replies: Replies<'a>,
+}
+
+impl PollState<'_> {
+    fn publish(&mut self, reply_to: ReplyTo, code: ErrorCode, frame: &[u8]) {
+        match self.replies.send(reply_to.reply_stream_id, frame) {
+            Ok(()) => self.replies.sent += 1,
+            Err(error) => {
+                self.replies.failed += 1;
+                let failed = self.replies.failed;
+                if failed <= 10 || failed.is_power_of_two() {
+                    eprintln!(
+                        "polybridge-worker-rust: reply {code:?} to correlation id {} on stream {} \
+                         not sent: {error} ({failed} failed so far)",
+                        reply_to.correlation_id, reply_to.reply_stream_id
+                    );
+                }
+            }
+        }
+    }
+
+    /// Publishes what the pool has finished; returns how many it took.
+    fn drain_completions(&mut self) -> usize {
+        let mut taken = 0;
+        while let Some(completion) = self.pool.as_mut().and_then(Pool::try_complete) {
+            taken += 1;
+            if let Some(code) = completion.code {
+                self.dispatcher.record(code);
+                self.publish(completion.reply_to, code, &completion.frame);
+            }
+            if let Some(pool) = &self.pool {
+                pool.recycle(completion.frame);
+            }
+        }
+        taken
+    }
 }
 
 /// Called by Aeron's fragment assembler with whole messages: an unfragmented message is
 /// passed straight from the log buffer, a fragmented one after one copy per fragment.
 fn on_message(state: &mut PollState<'_>, frame: &[u8], _header: AeronHeader) {
-    match state.dispatcher.dispatch(frame, &mut state.response) {
-        Outcome::Reply { reply_to, code } => {
-            match state.replies.send(reply_to.reply_stream_id, &state.response) {
-                Ok(()) => state.replies.sent += 1,
-                Err(error) => {
-                    state.replies.failed += 1;
-                    let failed = state.replies.failed;
-                    if failed <= 10 || failed.is_power_of_two() {
-                        eprintln!(
-                            "polybridge-worker-rust: reply {code:?} to correlation id {} on stream {} \
-                             not sent: {error} ({failed} failed so far)",
-                            reply_to.correlation_id, reply_to.reply_stream_id
-                        );
+    let mut response = std::mem::take(&mut state.response);
+    match state.dispatcher.route(frame, &mut response) {
+        Routed::Call(call) => {
+            let reply_to = call.reply_to;
+            let code = match state.pool.as_mut().filter(|_| !call.inline) {
+                Some(pool) => match pool.submit(&call, Instant::now()) {
+                    Ok(()) => None,
+                    Err(rejected) => {
+                        let message = rejected.to_string();
+                        wire::encode_response(&mut response, reply_to.correlation_id, ErrorCode::OVERLOADED, &message, &[]);
+                        Some(ErrorCode::OVERLOADED)
                     }
-                }
+                },
+                None => Some(run_handler(
+                    &call.name,
+                    &*call.handler,
+                    call.payload,
+                    reply_to.correlation_id,
+                    state.dispatcher.max_frame_length(),
+                    &mut response,
+                )),
+            };
+            if let Some(code) = code {
+                state.dispatcher.record(code);
+                state.publish(reply_to, code, &response);
             }
         }
-        Outcome::Cancelled { .. } => {}
-        Outcome::Dropped(error) => {
+        Routed::Answered { reply_to, code } => state.publish(reply_to, code, &response),
+        Routed::Cancel(reply_to) => {
+            if state.pool.as_mut().is_some_and(|pool| pool.cancel(reply_to)) {
+                let message = "cancelled by the caller before it started";
+                wire::encode_response(&mut response, reply_to.correlation_id, ErrorCode::CANCELLED, message, &[]);
+                state.dispatcher.record(ErrorCode::CANCELLED);
+                state.publish(reply_to, ErrorCode::CANCELLED, &response);
+            }
+        }
+        Routed::Dropped(error) => {
             let dropped = state.dispatcher.counters().dropped;
             if dropped <= 10 || dropped.is_power_of_two() {
                 eprintln!(
@@ -202,6 +274,7 @@ fn on_message(state: &mut PollState<'_>, frame: &[u8], _header: AeronHeader) {
             }
         }
     }
+    state.response = response;
 }
 
 fn c_string(value: &str, what: &'static str) -> Result<CString, WorkerError> {
@@ -275,8 +348,13 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
     if let Ok(constants) = control.get_constants() {
         dispatcher.set_max_frame_length(constants.max_message_length());
     }
+    let pool = match config.pool.size {
+        0 => None,
+        _ => Some(Pool::start(config.pool, dispatcher.max_frame_length(), std::thread::current())?),
+    };
     let mut state = PollState {
         dispatcher,
+        pool,
         response: Vec::with_capacity(64 * 1024),
         replies: Replies {
             aeron: aeron.clone(),
@@ -295,14 +373,16 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         }
     };
     let mut assembler = AeronFragmentClosureAssembler::new().map_err(poll_error)?;
-    let mut idle = BackoffIdleStrategy::new();
+    let mut idle: Idler = config.idle.idler();
     let mut announcements = 0u64;
     let mut next_announcement = Instant::now();
 
     while !shutdown.load(Ordering::Relaxed) {
-        let mut work = assembler
+        let fragments = assembler
             .poll(&subscription, &mut state, on_message, FRAGMENT_LIMIT)
             .map_err(poll_error)?;
+        let mut work = usize::try_from(fragments).unwrap_or(0);
+        work += state.drain_completions();
         if aeron.is_closed() {
             return Err(driver_lost(&last_error));
         }
@@ -320,6 +400,9 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         idle.idle(work);
     }
 
+    if let Some(pool) = state.pool.take() {
+        pool.shutdown();
+    }
     Ok(RunSummary {
         dispatch: state.dispatcher.counters(),
         replies_sent: state.replies.sent,

@@ -74,7 +74,7 @@ fn unknown_handler_is_not_found_and_names_what_is_served() {
     let frame = encode_request(9, 0, 1001, "wappalyzer.fingerprint", b"x");
     assert_eq!(dispatcher.dispatch(&frame, &mut response), reply(9, 1001, ErrorCode::NOT_FOUND));
     let decoded = decode_response(&response);
-    assert_eq!(decoded.message, "no handler named 'wappalyzer.fingerprint'; this worker serves: echo");
+    assert_eq!(decoded.message, "no handler named 'wappalyzer.fingerprint'; this worker serves: echo, html.signals");
     assert!(decoded.payload.is_empty());
     assert_eq!(dispatcher.counters().not_found, 1);
 }
@@ -296,5 +296,48 @@ fn registry_rejects_duplicate_and_empty_names() {
     let mut registry = Registry::with_builtin();
     assert!(registry.register("echo", polybridge_worker::Echo).is_err());
     assert!(registry.register("", polybridge_worker::Echo).is_err());
-    assert_eq!(registry.names().collect::<Vec<_>>(), ["echo"]);
+    assert_eq!(registry.names().collect::<Vec<_>>(), ["echo", "html.signals"]);
+}
+
+#[test]
+fn a_deadline_already_passed_when_sent_is_a_timeout_without_running_the_handler() {
+    let mut dispatcher = registry_with("never", |_: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> {
+        panic!("must not run")
+    });
+    let mut response = Vec::new();
+    let frame = encode_request(31, -1, 3, "never", b"");
+    assert_eq!(dispatcher.dispatch(&frame, &mut response), reply(31, 3, ErrorCode::TIMEOUT));
+    assert!(decode_response(&response).message.contains("deadline"));
+    assert_eq!((dispatcher.counters().timeouts, dispatcher.counters().panics), (1, 0));
+}
+
+#[test]
+fn echo_runs_inline_and_registered_handlers_on_the_pool() {
+    let mut registry = Registry::with_builtin();
+    registry.register("pooled", polybridge_worker::Echo).unwrap();
+    registry.register_inline("quick", polybridge_worker::Echo).unwrap();
+    let mut dispatcher = Dispatcher::new(Arc::new(registry));
+    let mut response = Vec::new();
+    for (name, inline) in [("echo", true), ("html.signals", false), ("pooled", false), ("quick", true)] {
+        let frame = encode_request(1, 0, 1, name, b"");
+        match dispatcher.route(&frame, &mut response) {
+            polybridge_worker::Routed::Call(call) => assert_eq!((&*call.name, call.inline), (name, inline)),
+            _ => panic!("{name} was not routed to a call"),
+        }
+    }
+}
+
+#[test]
+fn trailing_bytes_after_a_request_or_cancel_are_a_bad_request() {
+    let mut frame = encode_request(41, 0, 1001, "echo", b"x");
+    frame.extend_from_slice(&[0, 0, 0]);
+    assert!(bad_request(&frame, 41, 1001).contains("3 bytes follow"));
+    let mut cancel = Vec::new();
+    for v in [12u16, 3, 7101, 1] {
+        cancel.extend_from_slice(&v.to_le_bytes());
+    }
+    cancel.extend_from_slice(&42i64.to_le_bytes());
+    cancel.extend_from_slice(&1001i32.to_le_bytes());
+    cancel.push(0);
+    assert!(bad_request(&cancel, 42, 1001).contains("1 bytes follow"));
 }

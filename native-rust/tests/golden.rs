@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_bytes_eq, decode_response, encode_request, pattern};
+use common::{assert_bytes_eq, decode_response, decode_signals_response, encode_request, pattern};
 use polybridge_worker::codecs::cancel_codec::CancelEncoder;
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::codecs::fingerprint_request_codec::{self, FingerprintRequestDecoder, FingerprintRequestEncoder};
@@ -15,6 +15,8 @@ use polybridge_worker::codecs::language::Language;
 use polybridge_worker::codecs::message_header_codec::MessageHeaderDecoder;
 use polybridge_worker::codecs::worker_announcement_codec::{self, WorkerAnnouncementDecoder};
 use polybridge_worker::codecs::{ReadBuf, WriteBuf, SBE_SCHEMA_ID, SBE_SCHEMA_VERSION};
+use polybridge_worker::codecs::signals_request_codec::SignalsRequestEncoder;
+use polybridge_worker::signals::{self, Signals, SignalsRequest};
 use polybridge_worker::wire::{self, Announcement, Cancel, Inbound, Request};
 use std::path::PathBuf;
 
@@ -280,4 +282,55 @@ fn fingerprint_response_empty() {
     let expected = golden("fingerprint-response-empty.bin");
     assert_bytes_eq("fingerprint-response-empty.bin", &encode_fingerprint_response(&Vec::new()), &expected);
     assert_eq!(decode_fingerprint_response(&expected), Vec::new());
+}
+
+fn fingerprint_body() -> Vec<u8> {
+    let mut body = "<html><head><title>Tést</title></head><body>".as_bytes().to_vec();
+    body.extend_from_slice(&[0xFF, 0xFE, 0x00]);
+    body.extend_from_slice("</body></html>".as_bytes());
+    body
+}
+
+#[test]
+fn signals_request() {
+    let url = "https://example.com/päth";
+    let body = fingerprint_body();
+    let expected = golden("signals-request.bin");
+    let mut encoded = vec![0u8; 8 + 2 + url.len() + 4 + body.len()];
+    {
+        let mut header = SignalsRequestEncoder::default().wrap(WriteBuf::new(&mut encoded), 8).header(0);
+        header.parent().unwrap().url(url).body(&body);
+    }
+    assert_bytes_eq("signals-request.bin", &encoded, &expected);
+    assert_eq!(signals::decode_request(&expected), Ok(SignalsRequest { url, body: &body }));
+}
+
+fn check_signals_response(file: &str, signals: &Signals) {
+    let expected = golden(file);
+    let mut encoded = vec![0u8; signals::response_length(signals)];
+    signals::encode_response(signals, &mut encoded).unwrap();
+    assert_bytes_eq(file, &encoded, &expected);
+    assert_eq!(&decode_signals_response(&expected), signals);
+}
+
+#[test]
+fn signals_response() {
+    let signals = Signals {
+        links: 12,
+        scripts: 3,
+        stylesheets: 2,
+        iframes: 1,
+        forms: 1,
+        password_inputs: 1,
+        external_hosts: vec!["cdn.example.net".to_owned(), "ünïcode.example".to_owned()],
+        title: "Tést ✓".to_owned(),
+        favicon: "https://example.com/favicon.ico".to_owned(),
+        digest: "T1A2B3C4".to_owned(),
+    };
+    check_signals_response("signals-response.bin", &signals);
+}
+
+#[test]
+fn signals_response_empty() {
+    check_signals_response("signals-response-empty.bin", &Signals::default());
 }

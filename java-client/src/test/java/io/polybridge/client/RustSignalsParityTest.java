@@ -1,0 +1,260 @@
+package io.polybridge.client;
+
+import io.polybridge.codecs.Language;
+import io.polybridge.codecs.MessageHeaderDecoder;
+import io.polybridge.codecs.MessageHeaderEncoder;
+import io.polybridge.codecs.SignalsRequestEncoder;
+import io.polybridge.codecs.SignalsResponseDecoder;
+import io.polybridge.driver.EmbeddedMediaDriver;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.jsoup.Jsoup;
+import org.jsoup.nodes.Document;
+import org.jsoup.nodes.Element;
+import org.jsoup.parser.Parser;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * html.signals parity: for every page of the shared corpus, the title and element counts the Rust
+ * worker computes (html5ever, reached Java → Aeron → Rust → Java) equal what jsoup computes for the
+ * same page, with the definitions of native-rust/src/signals.rs restated here for jsoup.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RustSignalsParityTest
+{
+    private static final int CORPUS_PAGES = 98;
+    private static final int REQUIRED_AGREEMENT = 95;
+    private static final String WORKER_ID = "rust-signals";
+
+    /**
+     * Pages where the two parsers legitimately disagree, with the reason. Every entry must really
+     * disagree (a stale entry fails the test), and every disagreement must be listed here.
+     */
+    private static final Map<String, String> KNOWN_DIFFERENCES = Map.of();
+
+    private EmbeddedMediaDriver driver;
+    private WorkerProcess rust;
+    private PolybridgeClient client;
+    private Path corpus;
+
+    @BeforeAll
+    void startDriverWorkerAndClient() throws Exception
+    {
+        corpus = Path.of(System.getProperty("polybridge.root", "..")).resolve("../shared/corpus/html").normalize();
+        if (!Files.isDirectory(corpus))
+        {
+            fail("the shared HTML corpus is missing at " + corpus.toAbsolutePath() +
+                " (expected ../shared/corpus/html next to the project root, 98 pages)");
+        }
+        NativeWorkers.build();
+        driver = EmbeddedMediaDriver.launch();
+        rust = WorkerProcess.start(
+            WorkerProcess.binary(Language.RUST), driver.aeronDirectoryName(), WORKER_ID, 200,
+            Path.of("target", "worker-logs", WORKER_ID + ".log"));
+        client = PolybridgeClient.connect(new PolybridgeClient.Context()
+            .aeronDirectoryName(driver.aeronDirectoryName())
+            .defaultTimeout(Duration.ofMinutes(1)));
+    }
+
+    @AfterAll
+    void stopEverything()
+    {
+        if (client != null)
+        {
+            client.close();
+        }
+        final int exit = rust == null ? 0 : rust.stop();
+        if (driver != null)
+        {
+            driver.close();
+        }
+        assertEquals(0, exit, "rust worker did not exit cleanly on SIGTERM; see " + (rust == null ? "" : rust.log()));
+    }
+
+    /** What both sides report for one page. */
+    record PageSignals(
+        String title, long links, long scripts, long stylesheets, long iframes, long forms, long passwordInputs)
+    {
+    }
+
+    @Test
+    void titleAndElementCountsMatchJsoupOnTheWholeCorpus() throws Exception
+    {
+        final Worker worker = client.awaitWorker(WORKER_ID, Duration.ofSeconds(60));
+        final List<Path> pages;
+        try (Stream<Path> files = Files.list(corpus))
+        {
+            pages = files.filter((p) -> p.getFileName().toString().endsWith(".html")).sorted().toList();
+        }
+        assertEquals(CORPUS_PAGES, pages.size(), "pages in " + corpus);
+
+        // All requests go out at once: the worker's pool parses while jsoup does its share here.
+        final Map<String, CompletableFuture<byte[]>> calls = new TreeMap<>();
+        final Map<String, byte[]> bodies = new TreeMap<>();
+        for (final Path page : pages)
+        {
+            final String name = page.getFileName().toString();
+            final byte[] body = Files.readAllBytes(page);
+            bodies.put(name, body);
+            calls.put(name, worker.call("html.signals", signalsRequest(urlOf(name), body), Duration.ofMinutes(1)));
+        }
+
+        final List<String> disagreements = new ArrayList<>();
+        int agreements = 0;
+        long titled = 0;
+        long elements = 0;
+        for (final Map.Entry<String, byte[]> page : bodies.entrySet())
+        {
+            final String name = page.getKey();
+            final PageSignals expected = jsoupSignals(name, page.getValue());
+            final PageSignals actual = decode(calls.get(name).get(1, TimeUnit.MINUTES));
+            titled += actual.title().isEmpty() ? 0 : 1;
+            elements += actual.links() + actual.scripts() + actual.stylesheets() + actual.iframes() + actual.forms() +
+                actual.passwordInputs();
+            if (expected.equals(actual))
+            {
+                agreements++;
+                assertFalse(KNOWN_DIFFERENCES.containsKey(name),
+                    name + " agrees now: remove it from KNOWN_DIFFERENCES");
+            }
+            else if (!KNOWN_DIFFERENCES.containsKey(name))
+            {
+                disagreements.add(name + ":\n  jsoup " + expected + "\n  rust  " + actual);
+            }
+        }
+        System.out.printf("html.signals parity: %d of %d pages agree with jsoup (%d with a title, %d elements counted)%n",
+            agreements, pages.size(), titled, elements);
+        assertEquals(List.of(), disagreements, "pages where html.signals and jsoup disagree");
+        assertTrue(agreements >= REQUIRED_AGREEMENT,
+            agreements + " of " + pages.size() + " pages agree; at least " + REQUIRED_AGREEMENT + " must");
+    }
+
+    private static String urlOf(final String page)
+    {
+        return "https://corpus.polybridge.test/" + page;
+    }
+
+    private static byte[] signalsRequest(final String url, final byte[] body)
+    {
+        final byte[] urlBytes = url.getBytes(StandardCharsets.UTF_8);
+        final byte[] frame = new byte[MessageHeaderEncoder.ENCODED_LENGTH + 2 + urlBytes.length + 4 + body.length];
+        new SignalsRequestEncoder()
+            .wrapAndApplyHeader(new UnsafeBuffer(frame), 0, new MessageHeaderEncoder())
+            .url(url)
+            .putBody(body, 0, body.length);
+        return frame;
+    }
+
+    private static PageSignals decode(final byte[] payload)
+    {
+        final SignalsResponseDecoder response = new SignalsResponseDecoder()
+            .wrapAndApplyHeader(new UnsafeBuffer(payload), 0, new MessageHeaderDecoder());
+        final long links = response.links();
+        final long scripts = response.scripts();
+        final long stylesheets = response.stylesheets();
+        final long iframes = response.iframes();
+        final long forms = response.forms();
+        final long passwordInputs = response.passwordInputs();
+        for (final SignalsResponseDecoder.ExternalHostsDecoder host : response.externalHosts())
+        {
+            host.host();
+        }
+        final String title = response.title();
+        return new PageSignals(title, links, scripts, stylesheets, iframes, forms, passwordInputs);
+    }
+
+    /**
+     * The definitions of native-rust/src/signals.rs, with jsoup: HTML-namespace elements only; the
+     * body decoded as UTF-8 (every corpus page is valid UTF-8, which is what the worker's decoder
+     * picks first after a byte order mark).
+     */
+    static PageSignals jsoupSignals(final String name, final byte[] body)
+    {
+        final Document document = Jsoup.parse(strictUtf8(name, body), urlOf(name));
+        String title = null;
+        long links = 0;
+        long scripts = 0;
+        long stylesheets = 0;
+        long iframes = 0;
+        long forms = 0;
+        long passwordInputs = 0;
+        for (final Element element : document.getAllElements())
+        {
+            if (!Parser.NamespaceHtml.equals(element.tag().namespace()))
+            {
+                continue;
+            }
+            switch (element.normalName())
+            {
+                case "title" -> title = title == null ? collapseWhitespace(element.wholeText()) : title;
+                case "a" -> links += element.hasAttr("href") ? 1 : 0;
+                case "script" -> scripts++;
+                case "link" -> stylesheets += hasToken(element.attr("rel"), "stylesheet") ? 1 : 0;
+                case "iframe" -> iframes++;
+                case "form" -> forms++;
+                case "input" -> passwordInputs += element.attr("type").equalsIgnoreCase("password") ? 1 : 0;
+                default ->
+                {
+                }
+            }
+        }
+        return new PageSignals(
+            title == null ? "" : title, links, scripts, stylesheets, iframes, forms, passwordInputs);
+    }
+
+    private static String strictUtf8(final String name, final byte[] body)
+    {
+        try
+        {
+            final String text = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT)
+                .decode(ByteBuffer.wrap(body))
+                .toString();
+            return text.startsWith("\uFEFF") ? text.substring(1) : text;
+        }
+        catch (final CharacterCodingException ex)
+        {
+            throw new AssertionError(name + " is not valid UTF-8; this test decodes as the worker does only for UTF-8", ex);
+        }
+    }
+
+    /** HTML's "strip and collapse ASCII whitespace" (TAB, LF, FF, CR, SPACE; not NBSP). */
+    static String collapseWhitespace(final String text)
+    {
+        return Arrays.stream(text.split("[\t\n\f\r ]+"))
+            .filter((word) -> !word.isEmpty())
+            .reduce((a, b) -> a + " " + b)
+            .orElse("");
+    }
+
+    private static boolean hasToken(final String value, final String token)
+    {
+        return Arrays.stream(value.split("[\t\n\f\r ]+"))
+            .anyMatch((t) -> t.toLowerCase(Locale.ROOT).equals(token));
+    }
+}

@@ -1,0 +1,274 @@
+//! The handler pool: a fixed number of threads running handlers for the poll thread.
+//!
+//! rusteron's handles stay on the poll thread, so the pool never touches Aeron: the poll
+//! thread submits a [`Call`] (its payload copied out of the term buffer into a recycled
+//! buffer), a pool thread runs the handler and sends the response frame back through a
+//! bounded channel, and the poll thread publishes it. Every admitted call holds one of
+//! `size + queue_depth` slots until the poll thread has taken its completion, so the
+//! completion channel (of that capacity) never blocks a pool thread, and admission is the
+//! only place work is refused: with no free slot or a full queue the call is `OVERLOADED`.
+//!
+//! Cancellation and deadlines apply to calls still queued. A `Cancel` whose call has not
+//! started marks the slot cancelled (the poll thread answers `CANCELLED` at once; the pool
+//! thread later skips the call). A call whose deadline (`Request.timeoutNs` counted from when
+//! the poll thread received it) has passed when a pool thread takes it is answered `TIMEOUT`
+//! without running. A call already running runs to the end: handlers are not interrupted.
+
+use crate::dispatcher::{run_handler, Call};
+use crate::handler::Handler;
+use crate::wire::{self, ReplyTo};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use polybridge_codecs::error_code::ErrorCode;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// Buffers larger than this are freed after use rather than kept for reuse.
+const MAX_RECYCLED_CAPACITY: usize = 4 << 20;
+
+/// Size of the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Threads running handlers; 0 runs handlers inline on the poll thread.
+    pub size: usize,
+    /// Calls that may wait for a thread; more are answered `OVERLOADED`.
+    pub queue_depth: usize,
+}
+
+#[derive(Debug, Error)]
+pub enum PoolError {
+    #[error("cannot start handler thread {index}: {source}")]
+    Spawn { index: usize, source: std::io::Error },
+}
+
+/// Why a call was not admitted; the caller answers `OVERLOADED` with this message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Rejected {
+    #[error("worker overloaded: {in_flight} calls in flight, queue of {queue_depth} full")]
+    Full { in_flight: usize, queue_depth: usize },
+    #[error("worker overloaded: the handler pool has stopped")]
+    Stopped,
+}
+
+/// One call handed to the pool.
+struct Job {
+    slot: usize,
+    reply_to: ReplyTo,
+    deadline: Option<Instant>,
+    name: Arc<str>,
+    handler: Arc<dyn Handler>,
+    payload: Vec<u8>,
+}
+
+/// What the pool did with a call.
+#[derive(Debug)]
+pub struct Completion {
+    pub reply_to: ReplyTo,
+    /// The response's code, or `None` when the call was cancelled before it ran (the
+    /// `CANCELLED` answer already went out) and `frame` is empty.
+    pub code: Option<ErrorCode>,
+    /// The response frame to publish; give it back with [`Pool::recycle`] afterwards.
+    pub frame: Vec<u8>,
+    slot: usize,
+}
+
+struct Shared {
+    states: Box<[AtomicU8]>,
+    stopping: AtomicBool,
+    max_frame_length: usize,
+    poll_thread: Thread,
+    buffers: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
+}
+
+impl Shared {
+    fn buffer(&self) -> Vec<u8> {
+        self.buffers.1.try_recv().unwrap_or_default()
+    }
+
+    fn recycle(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() <= MAX_RECYCLED_CAPACITY {
+            buffer.clear();
+            let _ = self.buffers.0.try_send(buffer);
+        }
+    }
+}
+
+/// The pool, owned by the poll thread.
+pub struct Pool {
+    config: PoolConfig,
+    shared: Arc<Shared>,
+    jobs: Option<Sender<Job>>,
+    completions: Receiver<Completion>,
+    free: Vec<usize>,
+    /// Calls that can still be cancelled, by (correlation id, reply stream id).
+    cancellable: HashMap<(i64, i32), usize>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Starts `config.size` threads (at least one). Pool threads wake `poll_thread` (with
+    /// `Thread::unpark`) whenever a completion is ready.
+    pub fn start(config: PoolConfig, max_frame_length: usize, poll_thread: Thread) -> Result<Self, PoolError> {
+        let size = config.size.max(1);
+        let slots = size + config.queue_depth;
+        let shared = Arc::new(Shared {
+            states: (0..slots).map(|_| AtomicU8::new(QUEUED)).collect(),
+            stopping: AtomicBool::new(false),
+            max_frame_length,
+            poll_thread,
+            buffers: bounded(2 * slots),
+        });
+        // A zero-capacity channel would be a rendezvous: a queue depth of 0 still queues one.
+        let (jobs, queue) = bounded::<Job>(config.queue_depth.max(1));
+        let (done, completions) = bounded::<Completion>(slots);
+        let mut pool = Self {
+            config,
+            shared,
+            jobs: Some(jobs),
+            completions,
+            free: (0..slots).rev().collect(),
+            cancellable: HashMap::with_capacity(slots),
+            threads: Vec::with_capacity(size),
+        };
+        for index in 0..size {
+            let (shared, queue, done) = (Arc::clone(&pool.shared), queue.clone(), done.clone());
+            let thread = thread::Builder::new()
+                .name(format!("polybridge-handler-{index}"))
+                .spawn(move || serve(&shared, &queue, &done))
+                .map_err(|source| PoolError::Spawn { index, source })?;
+            pool.threads.push(thread);
+        }
+        Ok(pool)
+    }
+
+    /// Calls admitted and not yet completed (queued, running, or waiting to be published).
+    pub fn in_flight(&self) -> usize {
+        self.shared.states.len() - self.free.len()
+    }
+
+    /// Admits a call: copies its payload and queues it, or says why not.
+    pub fn submit(&mut self, call: &Call<'_>, received: Instant) -> Result<(), Rejected> {
+        let full = Rejected::Full { in_flight: self.in_flight(), queue_depth: self.config.queue_depth };
+        let jobs = self.jobs.as_ref().ok_or(Rejected::Stopped)?;
+        let slot = self.free.pop().ok_or(full.clone())?;
+        let mut payload = self.shared.buffer();
+        payload.extend_from_slice(call.payload);
+        let deadline = u64::try_from(call.timeout_ns)
+            .ok()
+            .filter(|&ns| ns > 0)
+            .and_then(|ns| received.checked_add(Duration::from_nanos(ns)));
+        self.shared.states[slot].store(QUEUED, Ordering::Release);
+        let job = Job {
+            slot,
+            reply_to: call.reply_to,
+            deadline,
+            name: Arc::clone(&call.name),
+            handler: Arc::clone(&call.handler),
+            payload,
+        };
+        match jobs.try_send(job) {
+            Ok(()) => {
+                let key = (call.reply_to.correlation_id, call.reply_to.reply_stream_id);
+                self.cancellable.insert(key, slot);
+                Ok(())
+            }
+            Err(error) => {
+                let stopped = matches!(error, TrySendError::Disconnected(_));
+                let job = error.into_inner();
+                self.shared.recycle(job.payload);
+                self.free.push(slot);
+                Err(if stopped { Rejected::Stopped } else { full })
+            }
+        }
+    }
+
+    /// Cancels a call that is still queued. Returns whether it was (the caller then answers
+    /// `CANCELLED`); a call already running, finished or unknown is left alone.
+    pub fn cancel(&mut self, reply_to: ReplyTo) -> bool {
+        let Some(slot) = self.cancellable.remove(&(reply_to.correlation_id, reply_to.reply_stream_id)) else {
+            return false;
+        };
+        self.shared.states[slot].compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// The next finished call, if any; its slot is free again.
+    pub fn try_complete(&mut self) -> Option<Completion> {
+        let completion = self.completions.try_recv().ok()?;
+        let key = (completion.reply_to.correlation_id, completion.reply_to.reply_stream_id);
+        if self.cancellable.get(&key) == Some(&completion.slot) {
+            self.cancellable.remove(&key);
+        }
+        self.free.push(completion.slot);
+        Some(completion)
+    }
+
+    /// Takes back a frame from a [`Completion`] for reuse.
+    pub fn recycle(&self, frame: Vec<u8>) {
+        self.shared.recycle(frame);
+    }
+
+    /// From now on queued calls are dropped unanswered instead of run (the worker is going
+    /// away); the first step of [`Pool::shutdown`].
+    pub fn stop_taking_calls(&self) {
+        self.shared.stopping.store(true, Ordering::Release);
+    }
+
+    /// Stops the pool: queued calls are dropped unanswered (the worker is going away), running
+    /// handlers finish, then the threads are joined.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.stop_taking_calls();
+        self.jobs = None;
+        for thread in self.threads.drain(..) {
+            // A pool thread cannot panic (handlers run under catch_unwind); nothing to report.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A pool thread: takes jobs until the queue closes.
+fn serve(shared: &Shared, queue: &Receiver<Job>, done: &Sender<Completion>) {
+    while let Ok(job) = queue.recv() {
+        if shared.stopping.load(Ordering::Acquire) {
+            shared.recycle(job.payload);
+            continue;
+        }
+        let started =
+            shared.states[job.slot].compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_ok();
+        let correlation_id = job.reply_to.correlation_id;
+        let mut frame = Vec::new();
+        let code = if !started {
+            None
+        } else if job.deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            frame = shared.buffer();
+            let message = format!("handler '{}' not started: the caller's deadline passed while queued", job.name);
+            wire::encode_response(&mut frame, correlation_id, ErrorCode::TIMEOUT, &message, &[]);
+            Some(ErrorCode::TIMEOUT)
+        } else {
+            frame = shared.buffer();
+            Some(run_handler(&job.name, &*job.handler, &job.payload, correlation_id, shared.max_frame_length, &mut frame))
+        };
+        shared.recycle(job.payload);
+        let completion = Completion { reply_to: job.reply_to, code, frame, slot: job.slot };
+        // Never blocks: the channel has room for every slot. It fails only when the pool is
+        // being dropped, and then nobody waits for the answer.
+        let _ = done.try_send(completion);
+        shared.poll_thread.unpark();
+    }
+}

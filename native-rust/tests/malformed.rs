@@ -1,0 +1,67 @@
+//! The shared malformed-frame cases in `../schema/malformed` (written by the Go suite): every
+//! frame has the outcome its manifest names, and the worker keeps serving afterwards.
+
+mod common;
+
+use common::{decode_response, encode_request};
+use polybridge_worker::codecs::error_code::ErrorCode;
+use polybridge_worker::wire::ReplyTo;
+use polybridge_worker::{Dispatcher, Outcome, Registry};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where every answerable case asks the answer to go.
+const REPLY_TO: ReplyTo = ReplyTo { correlation_id: 77, reply_stream_id: 1001 };
+
+#[test]
+fn every_shared_malformed_frame_has_its_expected_outcome() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schema/malformed");
+    let manifest_path = dir.join("manifest.tsv");
+    let manifest = std::fs::read_to_string(&manifest_path).unwrap_or_else(|error| {
+        panic!(
+            "{} cannot be read ({error}); the Go suite writes the cases: \
+             cd native-go && go test -run TestWriteMalformedCases ./worker -malformed.write",
+            manifest_path.display()
+        )
+    });
+    let mut lines = manifest.lines().filter(|line| !line.trim().is_empty());
+    let header: Vec<&str> = lines.next().expect("manifest has a header line").split('\t').collect();
+    assert_eq!(header[..2], ["file", "expected"], "manifest columns changed: {header:?}");
+
+    let mut dispatcher = Dispatcher::new(Arc::new(Registry::with_builtin()));
+    let mut response = Vec::new();
+    let mut cases = 0;
+    let mut problems = Vec::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let (file, expected, what) = (fields[0], fields[1], fields.get(2).copied().unwrap_or(""));
+        let frame = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let before = dispatcher.counters();
+        let outcome = dispatcher.dispatch(&frame, &mut response);
+        let after = dispatcher.counters();
+        match expected {
+            "BAD_REQUEST" => match outcome {
+                Outcome::Reply { reply_to, code: ErrorCode::BAD_REQUEST } if reply_to == REPLY_TO => {
+                    let decoded = decode_response(&response);
+                    if decoded.correlation_id != 77 || decoded.code != ErrorCode::BAD_REQUEST || decoded.message.is_empty() {
+                        problems.push(format!("{file} ({what}): answered {decoded:?}"));
+                    }
+                    assert_eq!(after.bad_requests, before.bad_requests + 1, "{file}: not counted");
+                }
+                other => problems.push(format!("{file} ({what}): expected BAD_REQUEST to 77/1001, got {other:?}")),
+            },
+            "dropped" => match outcome {
+                Outcome::Dropped(_) => assert_eq!(after.dropped, before.dropped + 1, "{file}: not counted"),
+                other => problems.push(format!("{file} ({what}): expected it dropped, got {other:?}")),
+            },
+            other => panic!("{file}: unknown expected outcome '{other}' in the manifest"),
+        }
+        // Still serving.
+        let echo = dispatcher.dispatch(&encode_request(1, 0, 5, "echo", b"ok"), &mut response);
+        assert!(matches!(echo, Outcome::Reply { code: ErrorCode::OK, .. }), "{file}: worker stopped serving");
+        cases += 1;
+    }
+    assert_eq!(problems, Vec::<String>::new());
+    assert!(cases >= 10, "only {cases} cases in {}", manifest_path.display());
+    eprintln!("{cases} shared malformed cases have their expected outcome");
+}

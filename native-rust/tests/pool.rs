@@ -1,0 +1,224 @@
+//! The handler pool without Aeron: admission, OVERLOADED, cancellation, deadlines, panics.
+
+mod common;
+
+use common::decode_response;
+use polybridge_worker::codecs::error_code::ErrorCode;
+use polybridge_worker::pool::{Completion, Rejected};
+use polybridge_worker::wire::ReplyTo;
+use polybridge_worker::{Call, Echo, Handler, HandlerError, Pool, PoolConfig, Reply};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+fn call<'a>(correlation_id: i64, name: &str, handler: Arc<dyn Handler>, payload: &'a [u8], timeout_ns: i64) -> Call<'a> {
+    Call {
+        reply_to: ReplyTo { correlation_id, reply_stream_id: 1000 },
+        timeout_ns,
+        name: Arc::from(name),
+        handler,
+        payload,
+        inline: false,
+    }
+}
+
+fn pool(size: usize, queue_depth: usize) -> Pool {
+    Pool::start(PoolConfig { size, queue_depth }, usize::MAX, std::thread::current()).unwrap()
+}
+
+/// Waits (parked, woken by the pool) for the next completion; gives up after a minute so a
+/// bug fails the test instead of hanging it.
+fn next(pool: &mut Pool) -> Completion {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(completion) = pool.try_complete() {
+            return completion;
+        }
+        assert!(Instant::now() < give_up, "no completion within a minute");
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+/// A handler that tells when it starts and then waits until the gate opens.
+struct Gated {
+    started: Mutex<Sender<i64>>,
+    gate: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Handler for Gated {
+    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
+        let id = i64::from(payload.first().copied().unwrap_or(0));
+        self.started.lock().unwrap().send(id).unwrap();
+        let (open, opened) = &*self.gate;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = opened.wait(open).unwrap();
+        }
+        reply.write(payload);
+        Ok(())
+    }
+}
+
+type Gate = Arc<(Mutex<bool>, Condvar)>;
+
+fn gated() -> (Arc<dyn Handler>, std::sync::mpsc::Receiver<i64>, Gate) {
+    let (tx, rx) = channel();
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    (Arc::new(Gated { started: Mutex::new(tx), gate: Arc::clone(&gate) }), rx, gate)
+}
+
+fn open(gate: &(Mutex<bool>, Condvar)) {
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+}
+
+#[test]
+fn every_call_completes_exactly_once_with_its_own_payload() {
+    let mut pool = pool(3, 64);
+    let echo: Arc<dyn Handler> = Arc::new(Echo);
+    let mut seen = vec![0u32; 500];
+    let mut submitted = 0;
+    let mut completed = 0;
+    while completed < seen.len() {
+        while submitted < seen.len() {
+            let payload = (submitted as u32).to_le_bytes();
+            if pool.submit(&call(submitted as i64, "echo", Arc::clone(&echo), &payload, 0), Instant::now()).is_err() {
+                break; // full: take completions first
+            }
+            submitted += 1;
+        }
+        let completion = next(&mut pool);
+        let response = decode_response(&completion.frame);
+        assert_eq!(completion.code, Some(ErrorCode::OK));
+        let id = response.correlation_id as usize;
+        assert_eq!(response.payload, (id as u32).to_le_bytes());
+        seen[id] += 1;
+        completed += 1;
+        pool.recycle(completion.frame);
+    }
+    assert!(seen.iter().all(|&n| n == 1), "{seen:?}");
+    assert_eq!(pool.in_flight(), 0);
+    pool.shutdown();
+}
+
+#[test]
+fn a_full_queue_is_overloaded_and_admits_again_once_drained() {
+    let mut pool = pool(1, 2);
+    let (handler, started, gate) = gated();
+    pool.submit(&call(1, "gated", Arc::clone(&handler), &[1], 0), Instant::now()).unwrap();
+    assert_eq!(started.recv().unwrap(), 1, "the only thread is now busy");
+    pool.submit(&call(2, "gated", Arc::clone(&handler), &[2], 0), Instant::now()).unwrap();
+    pool.submit(&call(3, "gated", Arc::clone(&handler), &[3], 0), Instant::now()).unwrap();
+    let rejected = pool.submit(&call(4, "gated", Arc::clone(&handler), &[4], 0), Instant::now()).unwrap_err();
+    assert_eq!(rejected, Rejected::Full { in_flight: 3, queue_depth: 2 });
+    assert!(rejected.to_string().contains("overloaded"), "{rejected}");
+
+    open(&gate);
+    let mut ids: Vec<i64> = (0..3).map(|_| next(&mut pool).reply_to.correlation_id).collect();
+    ids.sort();
+    assert_eq!(ids, [1, 2, 3]);
+    pool.submit(&call(5, "gated", handler, &[5], 0), Instant::now()).unwrap();
+    assert_eq!(next(&mut pool).code, Some(ErrorCode::OK));
+}
+
+#[test]
+fn cancel_drops_a_queued_call_but_not_a_running_one() {
+    let mut pool = pool(1, 4);
+    let (handler, started, gate) = gated();
+    pool.submit(&call(1, "gated", Arc::clone(&handler), &[1], 0), Instant::now()).unwrap();
+    assert_eq!(started.recv().unwrap(), 1);
+    pool.submit(&call(2, "gated", Arc::clone(&handler), &[2], 0), Instant::now()).unwrap();
+
+    let reply_to = |id| ReplyTo { correlation_id: id, reply_stream_id: 1000 };
+    assert!(!pool.cancel(reply_to(1)), "a running call is not cancelled");
+    assert!(pool.cancel(reply_to(2)), "a queued call is");
+    assert!(!pool.cancel(reply_to(2)), "only once");
+    assert!(!pool.cancel(reply_to(99)), "unknown ids are ignored");
+    assert!(!pool.cancel(ReplyTo { correlation_id: 1, reply_stream_id: 7 }), "the reply stream is part of the key");
+
+    open(&gate);
+    let mut outcomes: Vec<(i64, Option<ErrorCode>)> =
+        (0..2).map(|_| next(&mut pool)).map(|c| (c.reply_to.correlation_id, c.code)).collect();
+    outcomes.sort_by_key(|(id, _)| *id);
+    assert_eq!(outcomes, [(1, Some(ErrorCode::OK)), (2, None)], "the cancelled call never ran");
+    assert!(started.try_recv().is_err(), "the cancelled handler was not started");
+    assert_eq!(pool.in_flight(), 0);
+}
+
+#[test]
+fn a_call_whose_deadline_passed_in_the_queue_is_answered_timeout_without_running() {
+    let mut pool = pool(1, 4);
+    let (handler, started, gate) = gated();
+    pool.submit(&call(1, "gated", Arc::clone(&handler), &[1], 0), Instant::now()).unwrap();
+    assert_eq!(started.recv().unwrap(), 1);
+    // 1 ns: long gone by the time the busy thread takes it.
+    pool.submit(&call(2, "gated", Arc::clone(&handler), &[2], 1), Instant::now()).unwrap();
+    // No deadline (0) never expires.
+    pool.submit(&call(3, "gated", Arc::clone(&handler), &[3], 0), Instant::now()).unwrap();
+    open(&gate);
+    let mut outcomes: Vec<(i64, Option<ErrorCode>)> =
+        (0..3).map(|_| next(&mut pool)).map(|c| (c.reply_to.correlation_id, c.code)).collect();
+    outcomes.sort_by_key(|(id, _)| *id);
+    assert_eq!(outcomes, [(1, Some(ErrorCode::OK)), (2, Some(ErrorCode::TIMEOUT)), (3, Some(ErrorCode::OK))]);
+    let started: Vec<i64> = started.try_iter().collect();
+    assert_eq!(started, [3], "the expired call was not started");
+}
+
+#[test]
+fn panics_and_errors_in_pooled_handlers_are_answered_and_the_pool_keeps_serving() {
+    let mut pool = pool(2, 8);
+    let boom: Arc<dyn Handler> =
+        Arc::new(|_: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> { panic!("pooled kaboom") });
+    let fail: Arc<dyn Handler> =
+        Arc::new(|_: &[u8], _: &mut Reply<'_>| Err(HandlerError::Failed("nope".to_owned())));
+    for i in 0..4 {
+        pool.submit(&call(i, "boom", Arc::clone(&boom), &[], 0), Instant::now()).unwrap();
+    }
+    pool.submit(&call(10, "fail", fail, &[], 0), Instant::now()).unwrap();
+    pool.submit(&call(11, "echo", Arc::new(Echo), b"alive", 0), Instant::now()).unwrap();
+    let mut by_id: Vec<(i64, ErrorCode, String)> = (0..6)
+        .map(|_| next(&mut pool))
+        .map(|c| {
+            let r = decode_response(&c.frame);
+            (r.correlation_id, c.code.unwrap(), if r.code == ErrorCode::OK { String::from_utf8(r.payload).unwrap() } else { r.message })
+        })
+        .collect();
+    by_id.sort_by_key(|(id, _, _)| *id);
+    for (_, code, message) in &by_id[..4] {
+        assert_eq!(*code, ErrorCode::PANIC);
+        assert_eq!(message, "handler 'boom' panicked: pooled kaboom");
+    }
+    assert_eq!(by_id[4], (10, ErrorCode::HANDLER_ERROR, "nope".to_owned()));
+    assert_eq!(by_id[5], (11, ErrorCode::OK, "alive".to_owned()));
+}
+
+#[test]
+fn shutdown_drops_queued_calls_and_joins_the_threads() {
+    let mut pool = pool(1, 4);
+    let (handler, started, gate) = gated();
+    pool.submit(&call(1, "gated", Arc::clone(&handler), &[1], 0), Instant::now()).unwrap();
+    assert_eq!(started.recv().unwrap(), 1);
+    pool.submit(&call(2, "gated", Arc::clone(&handler), &[2], 0), Instant::now()).unwrap();
+    pool.stop_taking_calls();
+    open(&gate);
+    pool.shutdown(); // returns once the running call has finished
+    assert!(started.try_recv().is_err(), "the queued call was dropped, not run");
+}
+
+#[test]
+fn idle_strategies_and_park_durations_parse_as_the_go_worker_writes_them() {
+    use polybridge_worker::idle::parse_duration;
+    use polybridge_worker::IdleStrategy;
+    assert_eq!("backoff".parse::<IdleStrategy>().unwrap().with_park(Duration::from_micros(250)),
+               IdleStrategy::Backoff { max_park: Duration::from_micros(250) });
+    assert_eq!("sleep".parse::<IdleStrategy>().unwrap(), IdleStrategy::Sleeping { period: Duration::from_millis(1) });
+    assert_eq!("yield".parse::<IdleStrategy>().unwrap(), IdleStrategy::Yielding);
+    assert_eq!("spin".parse::<IdleStrategy>().unwrap(), IdleStrategy::BusySpin);
+    assert!("fast".parse::<IdleStrategy>().is_err());
+    assert_eq!(parse_duration("500us"), Ok(Duration::from_micros(500)));
+    assert_eq!(parse_duration("1ms"), Ok(Duration::from_millis(1)));
+    assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+    assert!(parse_duration("1.5ms").is_err());
+    assert!(parse_duration("ms").is_err());
+    assert!(parse_duration("10").is_err());
+}
