@@ -27,7 +27,7 @@ workers: deps
 	./native-rust/cargo.sh build --release --locked --bin polybridge-worker-rust
 
 test-go:
-	cd native-go && go vet ./... && go test -race ./...
+	cd native-go && go vet ./... && go test -race ./... && ./fuzz.sh
 
 # --release reuses the release build of the bundled Aeron C client instead of building it twice.
 test-rust:
