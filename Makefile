@@ -32,6 +32,7 @@ test-go:
 # --release reuses the release build of the bundled Aeron C client instead of building it twice.
 test-rust:
 	./native-rust/cargo.sh test --release --locked
+	./native-rust/cargo.sh clippy --all-targets --release --locked -- -D warnings
 
 test-java:
 	$(MVN) verify

@@ -4,9 +4,11 @@ package worker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Handler serves one named operation.
@@ -34,6 +36,24 @@ func (f HandlerFunc) Handle(ctx context.Context, payload []byte) ([]byte, error)
 
 // Echo returns its payload unchanged.
 var Echo Handler = HandlerFunc(func(_ context.Context, payload []byte) ([]byte, error) {
+	return payload, nil
+})
+
+// DebugSleepName is the name of DebugSleep, registered only with --debug-handlers.
+const DebugSleepName = "debug.sleep"
+
+// DebugSleep is a deliberately slow handler for tests of deadlines and cancellation: it sleeps
+// for the milliseconds in its payload (4 bytes, little-endian, at most 60000) without looking at
+// its context, as a handler stuck in a library call would, then echoes the payload.
+var DebugSleep Handler = HandlerFunc(func(_ context.Context, payload []byte) ([]byte, error) {
+	if len(payload) != 4 {
+		return nil, BadRequest("debug.sleep takes 4 bytes (uint32 milliseconds, little-endian), got %d", len(payload))
+	}
+	millis := binary.LittleEndian.Uint32(payload)
+	if millis > 60000 {
+		return nil, BadRequest("debug.sleep sleeps at most 60000 ms, asked for %d", millis)
+	}
+	time.Sleep(time.Duration(millis) * time.Millisecond)
 	return payload, nil
 })
 

@@ -176,3 +176,49 @@ impl std::fmt::Debug for Registry {
         f.debug_list().entries(self.names()).finish()
     }
 }
+
+/// Name of [`DebugSleep`], registered only with `--debug-handlers`.
+pub const DEBUG_SLEEP: &str = "debug.sleep";
+
+/// A deliberately slow handler for tests of deadlines and cancellation: sleeps for the number of
+/// milliseconds in its payload (4 bytes, little-endian, at most 60 000) without looking at any
+/// deadline, as a handler stuck in a library call would, then echoes the payload.
+pub struct DebugSleep;
+
+impl Handler for DebugSleep {
+    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
+        let millis: [u8; 4] = payload.try_into().map_err(|_| {
+            HandlerError::BadPayload(format!("debug.sleep takes 4 bytes (u32 milliseconds, little-endian), got {}", payload.len()))
+        })?;
+        let millis = u32::from_le_bytes(millis);
+        if millis > 60_000 {
+            return Err(HandlerError::BadPayload(format!("debug.sleep sleeps at most 60000 ms, asked for {millis}")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(u64::from(millis)));
+        reply.write(payload);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_sleep_echoes_its_payload_after_sleeping() {
+        let mut frame = Vec::new();
+        let payload = 3u32.to_le_bytes();
+        let started = std::time::Instant::now();
+        DebugSleep.handle(&payload, &mut Reply::new(&mut frame)).expect("4 bytes of millis are valid");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(3));
+        assert_eq!(frame, payload);
+    }
+
+    #[test]
+    fn debug_sleep_rejects_payloads_that_are_not_a_u32_or_too_long_a_sleep() {
+        let mut frame = Vec::new();
+        assert!(matches!(DebugSleep.handle(&[1, 2], &mut Reply::new(&mut frame)), Err(HandlerError::BadPayload(_))));
+        let too_long = 60_001u32.to_le_bytes();
+        assert!(matches!(DebugSleep.handle(&too_long, &mut Reply::new(&mut frame)), Err(HandlerError::BadPayload(_))));
+    }
+}

@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use polybridge_worker::idle::parse_duration;
-use polybridge_worker::{worker, IdleStrategy, PoolConfig, Registry, WorkerConfig};
+use polybridge_worker::{handler, worker, IdleStrategy, PoolConfig, Registry, WorkerConfig};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -60,6 +60,11 @@ struct Cli {
     /// Longest park of the backoff strategy, period of the sleep one (e.g. 500us, 1ms).
     #[arg(long, value_name = "DURATION", default_value = "1ms", value_parser = parse_duration)]
     idle_park: Duration,
+
+    /// Also serve debug.sleep (payload: u32 milliseconds, little-endian), a handler that ignores
+    /// deadlines, for tests of timeouts and cancellation. Off in production.
+    #[arg(long)]
+    debug_handlers: bool,
 }
 
 fn main() -> ExitCode {
@@ -90,7 +95,14 @@ fn main() -> ExitCode {
         }
     }
 
-    match worker::run(&config, Arc::new(Registry::with_builtin()), &shutdown) {
+    let mut registry = Registry::with_builtin();
+    if cli.debug_handlers {
+        if let Err(error) = registry.register(handler::DEBUG_SLEEP, handler::DebugSleep) {
+            eprintln!("polybridge-worker-rust: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match worker::run(&config, Arc::new(registry), &shutdown) {
         Ok(summary) => {
             eprintln!("polybridge-worker-rust: stopped: {summary:?}");
             ExitCode::SUCCESS

@@ -36,6 +36,7 @@ func run(args []string, stderr io.Writer) int {
 	queueDepth := fs.Int("queue-depth", worker.DefaultQueueDepth, "requests that may wait for a pool goroutine; beyond that the reply is OVERLOADED (0: none wait)")
 	idleName := fs.String("idle", "backoff", "poll loop idle strategy: "+worker.IdleStrategies)
 	idlePark := fs.Duration("idle-park", time.Millisecond, "longest park of the backoff strategy, period of the sleep strategy")
+	debugHandlers := fs.Bool("debug-handlers", false, "also serve debug.sleep (payload: uint32 milliseconds, little-endian), a handler that ignores deadlines, for tests of timeouts and cancellation")
 	drainTimeout := fs.Duration("drain-timeout", worker.DefaultDrainTimeout, "on SIGTERM, how long running handlers may take to finish and reply")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: polybridge-worker-go --aeron-dir DIR [options]\n\n"+
@@ -93,10 +94,14 @@ func run(args []string, stderr io.Writer) int {
 		logger.Error("start handler", "handler", fingerprint.Name, "err", err)
 		return 1
 	}
-	for _, err := range []error{
+	registrations := []error{
 		registry.RegisterInline("echo", worker.Echo),
 		registry.Register(fingerprint.Name, fingerprinter),
-	} {
+	}
+	if *debugHandlers {
+		registrations = append(registrations, registry.Register(worker.DebugSleepName, worker.DebugSleep))
+	}
+	for _, err := range registrations {
 		if err != nil {
 			logger.Error("register handler", "err", err)
 			return 1

@@ -67,6 +67,29 @@ public final class WorkerProcess implements AutoCloseable
     public static WorkerProcess start(
         final Path binary, final String aeronDirectory, final String workerId, final int requestStreamId, final Path log)
     {
+        return start(binary, aeronDirectory, workerId, requestStreamId, log, List.of());
+    }
+
+    /**
+     * Start a worker process with extra command-line options, e.g. {@code --pool-size 4}.
+     *
+     * @param binary          the worker executable.
+     * @param aeronDirectory  the media driver's directory.
+     * @param workerId        its name, as it will announce itself.
+     * @param requestStreamId its request stream.
+     * @param log             file its stdout and stderr are appended to.
+     * @param options         further options, as the worker's --help lists them.
+     * @return the running process.
+     */
+    public static WorkerProcess start(
+        final Path binary,
+        final String aeronDirectory,
+        final String workerId,
+        final int requestStreamId,
+        final Path log,
+        final List<String> options)
+    {
+        Objects.requireNonNull(options, "options");
         Objects.requireNonNull(aeronDirectory, "aeronDirectory");
         Objects.requireNonNull(workerId, "workerId");
         if (!Files.isExecutable(binary))
@@ -80,6 +103,7 @@ public final class WorkerProcess implements AutoCloseable
             "--aeron-dir", aeronDirectory,
             "--worker-id", workerId,
             "--request-stream", Integer.toString(requestStreamId)));
+        command.addAll(options);
         try
         {
             Files.createDirectories(log.toAbsolutePath().getParent());

@@ -57,10 +57,11 @@ class WorkerRoundTripTest
         driver = EmbeddedMediaDriver.launch();
         aeronDir = Path.of(driver.aeronDirectoryName());
         final Path logs = Path.of("target", "worker-logs");
-        go = WorkerProcess.start(
-            WorkerProcess.binary(Language.GO), driver.aeronDirectoryName(), "go-0", 100, logs.resolve("go-0.log"));
-        rust = WorkerProcess.start(
-            WorkerProcess.binary(Language.RUST), driver.aeronDirectoryName(), "rust-0", 200, logs.resolve("rust-0.log"));
+        final List<String> debugHandlers = List.of("--debug-handlers");
+        go = WorkerProcess.start(WorkerProcess.binary(Language.GO), driver.aeronDirectoryName(), "go-0", 100,
+            logs.resolve("go-0.log"), debugHandlers);
+        rust = WorkerProcess.start(WorkerProcess.binary(Language.RUST), driver.aeronDirectoryName(), "rust-0", 200,
+            logs.resolve("rust-0.log"), debugHandlers);
         client = PolybridgeClient.connect(new PolybridgeClient.Context()
             .aeronDirectoryName(driver.aeronDirectoryName())
             .defaultTimeout(Duration.ofMinutes(5)));
@@ -221,6 +222,30 @@ class WorkerRoundTripTest
         }
         assertEquals(unmatchedBefore, client.unmatchedResponses(), "responses arrived twice or after their deadline");
         assertEquals(0, client.inFlight());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = { "go-0", "rust-0" })
+    void deadlineShorterThanASlowHandlerGivesTimeoutAndTheLateReplyIsIgnoredAndCounted(final String workerId)
+        throws InterruptedException
+    {
+        final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
+        final long unmatchedBefore = client.unmatchedResponses();
+        final byte[] sleep300Millis = { (byte)300, (byte)(300 >> 8), 0, 0 }; // debug.sleep ignores deadlines
+
+        final CompletionException thrown = assertThrows(CompletionException.class,
+            () -> worker.call("debug.sleep", sleep300Millis, Duration.ofMillis(50)).join());
+        assertEquals(ErrorCode.TIMEOUT, ((PolybridgeException)thrown.getCause()).errorCode());
+
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (client.unmatchedResponses() == unmatchedBefore)
+        {
+            assertTrue(System.nanoTime() < deadline, "the late reply never arrived");
+            Thread.sleep(1);
+        }
+        assertEquals(unmatchedBefore + 1, client.unmatchedResponses());
+        assertEquals(0, client.inFlight());
+        assertArrayEquals(new byte[]{ 5 }, worker.call("echo", new byte[]{ 5 }).join());
     }
 
     @ParameterizedTest(name = "{0}")
