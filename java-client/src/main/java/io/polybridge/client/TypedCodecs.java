@@ -83,6 +83,7 @@ final class TypedCodecs
                 technologies.add(new Fingerprint.Technology(
                     technology.name(), technology.version(), List.copyOf(categories)));
             }
+            requireWhole(bytes, decoder.encodedLength(), "FingerprintResponse");
             return new Fingerprint(List.copyOf(technologies));
         }
         catch (final IndexOutOfBoundsException ex)
@@ -113,6 +114,7 @@ final class TypedCodecs
             final String title = decoder.title();
             final String favicon = decoder.favicon();
             final String digest = decoder.digest();
+            requireWhole(bytes, decoder.encodedLength(), "SignalsResponse");
             return new Signals(
                 title, links, scripts, stylesheets, iframes, forms, passwordInputs, List.copyOf(hosts), favicon, digest);
         }
@@ -135,6 +137,16 @@ final class TypedCodecs
                 header.schemaId() + " template " + header.templateId());
         }
         return header;
+    }
+
+    private static void requireWhole(final byte[] bytes, final int bodyLength, final String name)
+    {
+        if (MessageHeaderDecoder.ENCODED_LENGTH + bodyLength != bytes.length)
+        {
+            throw new PolybridgeException(ErrorCode.UNKNOWN, "the worker sent a " + name + " of " +
+                (MessageHeaderDecoder.ENCODED_LENGTH + bodyLength) + " bytes followed by " +
+                (bytes.length - MessageHeaderDecoder.ENCODED_LENGTH - bodyLength) + " more");
+        }
     }
 
     private static PolybridgeException malformed(final String name, final Exception cause)

@@ -1,12 +1,7 @@
 package io.polybridge.client;
 
-import io.polybridge.codecs.FingerprintRequestEncoder;
-import io.polybridge.codecs.FingerprintResponseDecoder;
 import io.polybridge.codecs.Language;
-import io.polybridge.codecs.MessageHeaderDecoder;
-import io.polybridge.codecs.MessageHeaderEncoder;
 import io.polybridge.driver.EmbeddedMediaDriver;
-import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -167,11 +162,16 @@ class GoFingerprintParityTest
             for (final Path page : pagesBySet.get(set))
             {
                 final String key = set + " " + page;
-                final byte[] request = encodeRequest(HEADER_SETS.get(set), "https://example.org/" + page.getFileName(),
-                    Files.readAllBytes(page));
+                final List<Fingerprint.Header> headers = HEADER_SETS.get(set).stream().map((header) ->
+                {
+                    final int colon = header.indexOf(':');
+                    return new Fingerprint.Header(header.substring(0, colon).trim(), header.substring(colon + 1).trim());
+                }).toList();
+                final byte[] body = Files.readAllBytes(page);
                 window.acquire();
                 requests++;
-                calls.add(worker.call(HANDLER, request, CALL_TIMEOUT).handle((response, error) ->
+                calls.add(worker.fingerprint("https://example.org/" + page.getFileName(), headers, body, CALL_TIMEOUT)
+                    .handle((response, error) ->
                 {
                     window.release();
                     if (error != null)
@@ -182,7 +182,7 @@ class GoFingerprintParityTest
                     {
                         try
                         {
-                            viaWorker.put(key, decodeResponse(response));
+                            viaWorker.put(key, asReferenceKeys(response));
                         }
                         catch (final RuntimeException ex)
                         {
@@ -232,56 +232,22 @@ class GoFingerprintParityTest
         assertTrue(technologies > pages.size(), "suspiciously few technologies detected: " + technologies);
     }
 
-    private static byte[] encodeRequest(final List<String> headers, final String url, final byte[] body)
+    /** The answer as wappalyzergo's keys: "name" or "name:version" → categories. Checks the name order too. */
+    private static Map<String, List<String>> asReferenceKeys(final Fingerprint fingerprint)
     {
-        int size = MessageHeaderEncoder.ENCODED_LENGTH + FingerprintRequestEncoder.BLOCK_LENGTH + 4 + 2 + url.length() * 3 +
-            4 + body.length;
-        for (final String header : headers)
-        {
-            size += 4 + header.length() * 3;
-        }
-        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[size]);
-        final FingerprintRequestEncoder encoder = new FingerprintRequestEncoder()
-            .wrapAndApplyHeader(buffer, 0, new MessageHeaderEncoder());
-        final FingerprintRequestEncoder.HeadersEncoder group = encoder.headersCount(headers.size());
-        for (final String header : headers)
-        {
-            final int colon = header.indexOf(':');
-            group.next().name(header.substring(0, colon).trim()).value(header.substring(colon + 1).trim());
-        }
-        encoder.url(url).putBody(body, 0, body.length);
-        return Arrays.copyOf(buffer.byteArray(), MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength());
-    }
-
-    /** The response as wappalyzergo's keys: "name" or "name:version" → categories. Checks the name order too. */
-    private static Map<String, List<String>> decodeResponse(final byte[] response)
-    {
-        final FingerprintResponseDecoder decoder = new FingerprintResponseDecoder()
-            .wrapAndApplyHeader(new UnsafeBuffer(response), 0, new MessageHeaderDecoder());
         final Map<String, List<String>> technologies = new HashMap<>();
         byte[] previous = null;
-        for (final FingerprintResponseDecoder.TechnologiesDecoder technology : decoder.technologies())
+        for (final Fingerprint.Technology technology : fingerprint.technologies())
         {
-            final List<String> categories = new ArrayList<>();
-            for (final FingerprintResponseDecoder.TechnologiesDecoder.CategoriesDecoder category : technology.categories())
+            final byte[] name = technology.name().getBytes(StandardCharsets.UTF_8);
+            if (previous != null && Arrays.compareUnsigned(previous, name) > 0)
             {
-                categories.add(category.name());
-            }
-            final String name = technology.name();
-            final String version = technology.version();
-            final byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
-            if (previous != null && Arrays.compareUnsigned(previous, nameBytes) > 0)
-            {
-                throw new IllegalStateException("technologies not sorted by name: " + name + " after " +
+                throw new IllegalStateException("technologies not sorted by name: " + technology.name() + " after " +
                     new String(previous, StandardCharsets.UTF_8));
             }
-            previous = nameBytes;
-            technologies.put(version.isEmpty() ? name : name + ":" + version, categories);
-        }
-        if (MessageHeaderDecoder.ENCODED_LENGTH + decoder.encodedLength() != response.length)
-        {
-            throw new IllegalStateException("response of " + response.length + " bytes, decoded " +
-                (MessageHeaderDecoder.ENCODED_LENGTH + decoder.encodedLength()));
+            previous = name;
+            technologies.put(technology.version().isEmpty() ? technology.name() :
+                technology.name() + ":" + technology.version(), technology.categories());
         }
         return technologies;
     }

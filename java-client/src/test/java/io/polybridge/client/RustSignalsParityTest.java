@@ -1,12 +1,7 @@
 package io.polybridge.client;
 
 import io.polybridge.codecs.Language;
-import io.polybridge.codecs.MessageHeaderDecoder;
-import io.polybridge.codecs.MessageHeaderEncoder;
-import io.polybridge.codecs.SignalsRequestEncoder;
-import io.polybridge.codecs.SignalsResponseDecoder;
 import io.polybridge.driver.EmbeddedMediaDriver;
-import org.agrona.concurrent.UnsafeBuffer;
 import org.jsoup.Jsoup;
 import org.jsoup.nodes.Document;
 import org.jsoup.nodes.Element;
@@ -112,15 +107,16 @@ class RustSignalsParityTest
         }
         assertEquals(CORPUS_PAGES, pages.size(), "pages in " + corpus);
 
-        // All requests go out at once: the worker's pool parses while jsoup does its share here.
-        final Map<String, CompletableFuture<byte[]>> calls = new TreeMap<>();
+        // All requests go out at once through the typed call: the worker's pool parses while
+        // jsoup does its share here.
+        final Map<String, CompletableFuture<Signals>> calls = new TreeMap<>();
         final Map<String, byte[]> bodies = new TreeMap<>();
         for (final Path page : pages)
         {
             final String name = page.getFileName().toString();
             final byte[] body = Files.readAllBytes(page);
             bodies.put(name, body);
-            calls.put(name, worker.call("html.signals", signalsRequest(urlOf(name), body), Duration.ofMinutes(1)));
+            calls.put(name, worker.signals(urlOf(name), body, Duration.ofMinutes(1)));
         }
 
         final List<String> disagreements = new ArrayList<>();
@@ -131,7 +127,9 @@ class RustSignalsParityTest
         {
             final String name = page.getKey();
             final PageSignals expected = jsoupSignals(name, page.getValue());
-            final PageSignals actual = decode(calls.get(name).get(1, TimeUnit.MINUTES));
+            final Signals signals = calls.get(name).get(1, TimeUnit.MINUTES);
+            final PageSignals actual = new PageSignals(signals.title(), signals.links(), signals.scripts(),
+                signals.stylesheets(), signals.iframes(), signals.forms(), signals.passwordInputs());
             titled += actual.title().isEmpty() ? 0 : 1;
             elements += actual.links() + actual.scripts() + actual.stylesheets() + actual.iframes() + actual.forms() +
                 actual.passwordInputs();
@@ -156,35 +154,6 @@ class RustSignalsParityTest
     private static String urlOf(final String page)
     {
         return "https://corpus.polybridge.test/" + page;
-    }
-
-    private static byte[] signalsRequest(final String url, final byte[] body)
-    {
-        final byte[] urlBytes = url.getBytes(StandardCharsets.UTF_8);
-        final byte[] frame = new byte[MessageHeaderEncoder.ENCODED_LENGTH + 2 + urlBytes.length + 4 + body.length];
-        new SignalsRequestEncoder()
-            .wrapAndApplyHeader(new UnsafeBuffer(frame), 0, new MessageHeaderEncoder())
-            .url(url)
-            .putBody(body, 0, body.length);
-        return frame;
-    }
-
-    private static PageSignals decode(final byte[] payload)
-    {
-        final SignalsResponseDecoder response = new SignalsResponseDecoder()
-            .wrapAndApplyHeader(new UnsafeBuffer(payload), 0, new MessageHeaderDecoder());
-        final long links = response.links();
-        final long scripts = response.scripts();
-        final long stylesheets = response.stylesheets();
-        final long iframes = response.iframes();
-        final long forms = response.forms();
-        final long passwordInputs = response.passwordInputs();
-        for (final SignalsResponseDecoder.ExternalHostsDecoder host : response.externalHosts())
-        {
-            host.host();
-        }
-        final String title = response.title();
-        return new PageSignals(title, links, scripts, stylesheets, iframes, forms, passwordInputs);
     }
 
     /**
