@@ -130,14 +130,17 @@ public final class PolybridgeMediaDriver
             System.err.println("configuration is by Aeron system properties; see media-driver/README.md");
             System.exit(2);
         }
-        final ShutdownSignalBarrier barrier = new ShutdownSignalBarrier();
-        final MediaDriver.Context ctx = context().terminationHook(barrier::signalAll);
-        try (MediaDriver driver = launch(ctx))
+        // The barrier must be closed too: its shutdown hook waits for that before the JVM may exit.
+        try (ShutdownSignalBarrier barrier = new ShutdownSignalBarrier())
         {
-            System.out.println("polybridge media driver running in " + driver.aeronDirectoryName() +
-                " (" + ctx.threadingMode() + ", ipc term " + ctx.ipcTermBufferLength() + " bytes); Ctrl-C stops it");
-            barrier.await();
-            System.out.println("polybridge media driver stopping");
+            final MediaDriver.Context ctx = context().terminationHook(barrier::signalAll);
+            try (MediaDriver driver = launch(ctx))
+            {
+                System.out.println("polybridge media driver running in " + driver.aeronDirectoryName() +
+                    " (" + ctx.threadingMode() + ", ipc term " + ctx.ipcTermBufferLength() + " bytes); Ctrl-C stops it");
+                barrier.await();
+                System.out.println("polybridge media driver stopping");
+            }
         }
     }
 }
