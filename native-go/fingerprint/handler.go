@@ -85,3 +85,41 @@ func (h *Handler) splitKey(key string) (name, version string) {
 	name, version, _ = strings.Cut(key, ":")
 	return name, version
 }
+
+// Lazy serves Name while the fingerprints compile in the background, so the worker can announce
+// itself at once instead of after wappalyzergo.New (~0.35 s): a call that arrives before the
+// compilation ends waits for it, or for its own deadline (its context), whichever comes first.
+type Lazy struct {
+	ready   chan struct{}
+	handler *Handler
+	err     error
+}
+
+// NewLazy starts compiling the fingerprints on a goroutine and returns at once.
+func NewLazy() *Lazy {
+	l := &Lazy{ready: make(chan struct{})}
+	go func() {
+		defer close(l.ready)
+		l.handler, l.err = New()
+	}()
+	return l
+}
+
+// Wait blocks until the fingerprints are compiled or ctx ends.
+func (l *Lazy) Wait(ctx context.Context) (*Handler, error) {
+	select {
+	case <-l.ready:
+		return l.handler, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Handle is Handler.Handle once the fingerprints are compiled.
+func (l *Lazy) Handle(ctx context.Context, payload []byte) ([]byte, error) {
+	h, err := l.Wait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return h.Handle(ctx, payload)
+}

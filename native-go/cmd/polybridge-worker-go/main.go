@@ -89,11 +89,15 @@ func run(args []string, stderr io.Writer) int {
 	worker.InstallAeronFatalHook() // before anything connects to the driver
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	registry := worker.NewRegistry()
-	fingerprinter, err := fingerprint.New() // compiles ~7,500 fingerprints: once, before serving
-	if err != nil {
-		logger.Error("start handler", "handler", fingerprint.Name, "err", err)
-		return 1
-	}
+	// Compiling ~7,500 fingerprints takes ~0.35 s: do it while the worker connects and announces
+	// itself, so echo is served at once; fingerprint calls wait for the compilation (or their deadline).
+	fingerprinter := fingerprint.NewLazy()
+	go func() {
+		if _, err := fingerprinter.Wait(context.Background()); err != nil {
+			logger.Error("start handler", "handler", fingerprint.Name, "err", err)
+			os.Exit(1)
+		}
+	}()
 	registrations := []error{
 		registry.RegisterInline("echo", worker.Echo),
 		registry.Register(fingerprint.Name, fingerprinter),

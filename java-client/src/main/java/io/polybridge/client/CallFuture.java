@@ -17,13 +17,19 @@ final class CallFuture extends CompletableFuture<byte[]> implements Runnable
     final long correlationId;
     final long deadlineNs;
     long timerId;
+    final WorkerLink link; // null when the caller did not say which worker (liveness then does not apply)
     private final PolybridgeClient client;
     private final Publication publication;
     private Object outcome; // byte[] or Throwable, set by the agent before it hands this to the executor
 
     CallFuture(
-        final PolybridgeClient client, final Publication publication, final long correlationId, final long deadlineNs)
+        final PolybridgeClient client,
+        final Publication publication,
+        final WorkerLink link,
+        final long correlationId,
+        final long deadlineNs)
     {
+        this.link = link;
         this.client = client;
         this.publication = publication;
         this.correlationId = correlationId;

@@ -22,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -42,6 +43,7 @@ final class ClientAgent implements Agent
     private static final int EXPIRY_LIMIT = 1024;
     private static final int HEADER_LENGTH = MessageHeaderDecoder.ENCODED_LENGTH;
     private static final long TIMER_TICK_NS = 1L << 20; // ~1 ms; the wheel needs a power of two
+    private static final long LIVENESS_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
 
     private final Subscription replySubscription;
     private final Subscription controlSubscription;
@@ -50,6 +52,14 @@ final class ClientAgent implements Agent
     private final Map<String, WorkerInfo> workers;
     private final Executor completionExecutor;
     private final String description;
+    private final Map<Integer, WorkerLink> links;
+    private final ManyToOneConcurrentArrayQueue<WorkerDeath> deaths;
+    private final long livenessTimeoutNs;
+    private final Consumer<WorkerLink> deathListener;
+    private final List<WorkerLink> agentLinks = new ArrayList<>();
+    private final List<CallFuture> doomed = new ArrayList<>();
+    private final Consumer<WorkerDeath> deathHandler = this::onDeathReport;
+    private long nextLivenessCheckNs;
 
     private final Long2ObjectHashMap<CallFuture> pendingByCorrelationId = new Long2ObjectHashMap<>();
     private final Long2LongHashMap correlationIdByTimerId = new Long2LongHashMap(Long.MIN_VALUE);
@@ -74,8 +84,16 @@ final class ClientAgent implements Agent
         final AtomicInteger inFlight,
         final Map<String, WorkerInfo> workers,
         final Executor completionExecutor,
-        final String description)
+        final String description,
+        final ConcurrentHashMap<Integer, WorkerLink> links,
+        final ManyToOneConcurrentArrayQueue<WorkerDeath> deaths,
+        final long livenessTimeoutNs,
+        final Consumer<WorkerLink> deathListener)
     {
+        this.links = links;
+        this.deaths = deaths;
+        this.livenessTimeoutNs = livenessTimeoutNs;
+        this.deathListener = deathListener;
         this.replySubscription = replySubscription;
         this.controlSubscription = controlSubscription;
         this.registrations = registrations;
@@ -95,8 +113,94 @@ final class ClientAgent implements Agent
         int workCount = registrations.drain(registrar, REGISTRATION_LIMIT);
         workCount += replySubscription.poll(replyAssembler, FRAGMENT_LIMIT);
         workCount += controlSubscription.poll(controlHandler, FRAGMENT_LIMIT);
-        workCount += timerWheel.poll(System.nanoTime(), expiryHandler, EXPIRY_LIMIT);
+        final long nowNs = System.nanoTime();
+        workCount += timerWheel.poll(nowNs, expiryHandler, EXPIRY_LIMIT);
+        workCount += deaths.drain(deathHandler);
+        if (nowNs - nextLivenessCheckNs > 0)
+        {
+            nextLivenessCheckNs = nowNs + LIVENESS_CHECK_INTERVAL_NS;
+            workCount += checkLiveness(nowNs);
+        }
         return workCount;
+    }
+
+    /** A worker that has not announced itself within the liveness timeout is declared dead. */
+    private int checkLiveness(final long nowNs)
+    {
+        if (livenessTimeoutNs <= 0)
+        {
+            return 0;
+        }
+        int declared = 0;
+        for (int i = 0, size = agentLinks.size(); i < size; i++)
+        {
+            final WorkerLink link = agentLinks.get(i);
+            if (link.live && nowNs - link.lastAnnouncementNs > livenessTimeoutNs)
+            {
+                declareDead(link, "no announcement for " +
+                    TimeUnit.NANOSECONDS.toMillis(nowNs - link.lastAnnouncementNs) + " ms (liveness timeout " +
+                    TimeUnit.NANOSECONDS.toMillis(livenessTimeoutNs) + " ms): hung or gone");
+                declared++;
+            }
+        }
+        return declared;
+    }
+
+    /** A supervisor saw the process exit: certain, so its late announcements are ignored. */
+    private void onDeathReport(final WorkerDeath death)
+    {
+        final WorkerLink link = links.get(death.requestStreamId());
+        if (link == null)
+        {
+            return; // died before it announced itself: no call can have been routed to it
+        }
+        final WorkerInfo info = link.info;
+        if (death.pid() > 0 && info != null && info.pid() != death.pid())
+        {
+            return; // its successor has already announced itself
+        }
+        link.deadPid = death.pid();
+        if (link.live)
+        {
+            declareDead(link, death.reason());
+        }
+    }
+
+    /** Mark the worker dead and fail every call pending on it at once, rather than at its deadline. */
+    private void declareDead(final WorkerLink link, final String reason)
+    {
+        link.deathReason = reason;
+        link.live = false;
+        registrations.drain(registrar); // calls published before the death must be failed too
+        for (final CallFuture call : pendingByCorrelationId.values())
+        {
+            if (call.link == link)
+            {
+                doomed.add(call);
+            }
+        }
+        for (int i = 0, size = doomed.size(); i < size; i++)
+        {
+            final CallFuture call = doomed.get(i);
+            pendingByCorrelationId.remove(call.correlationId);
+            timerWheel.cancelTimer(call.timerId);
+            correlationIdByTimerId.remove(call.timerId);
+            inFlight.decrementAndGet();
+            fail(call, ErrorCode.WORKER_UNAVAILABLE, "worker " + workerName(link) + " died with this call in flight: " +
+                reason);
+        }
+        doomed.clear();
+        if (deathListener != null)
+        {
+            deathListener.accept(link);
+        }
+    }
+
+    private static String workerName(final WorkerLink link)
+    {
+        final WorkerInfo info = link.info;
+        return info == null ? "on stream " + link.requestStreamId :
+            "'" + info.workerId() + "' (pid " + info.pid() + ", stream " + link.requestStreamId + ")";
     }
 
     public void onClose()
@@ -127,6 +231,13 @@ final class ClientAgent implements Agent
         if (call.isDone())
         {
             inFlight.decrementAndGet(); // failed by the caller while publishing, or cancelled
+            return;
+        }
+        final WorkerLink link = call.link;
+        if (link != null && !link.live)
+        {
+            inFlight.decrementAndGet();
+            fail(call, ErrorCode.WORKER_UNAVAILABLE, "worker " + workerName(link) + " is dead: " + link.deathReason);
             return;
         }
         pendingByCorrelationId.put(call.correlationId, call);
@@ -256,6 +367,24 @@ final class ClientAgent implements Agent
             final WorkerInfo info = new WorkerInfo(
                 new String(workerId, StandardCharsets.UTF_8), language, pid, requestStreamId, List.copyOf(handlers),
                 schemaId, schemaVersion);
+            WorkerLink link = links.get(requestStreamId);
+            if (link == null)
+            {
+                link = new WorkerLink(requestStreamId);
+                agentLinks.add(link);
+            }
+            if (pid == link.deadPid)
+            {
+                return; // published before its process died, read after
+            }
+            link.lastAnnouncementNs = System.nanoTime();
+            link.info = info;
+            if (!link.live)
+            {
+                link.deathReason = "";
+                link.live = true;
+            }
+            links.put(requestStreamId, link);
             workers.put(info.workerId(), info);
         }
         catch (final IndexOutOfBoundsException ex)

@@ -34,6 +34,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -63,6 +64,8 @@ public final class PolybridgeClient implements AutoCloseable
     private final ManyToOneConcurrentArrayQueue<CallFuture> registrations;
     private final Map<String, WorkerInfo> workers = new ConcurrentHashMap<>();
     private final Map<Integer, Publication> publicationsByStreamId = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Integer, WorkerLink> links = new ConcurrentHashMap<>();
+    private final ManyToOneConcurrentArrayQueue<WorkerDeath> deaths = new ManyToOneConcurrentArrayQueue<>(1024);
     private final AtomicLong nextCorrelationId = new AtomicLong();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final ThreadLocal<Envelope> envelopes = ThreadLocal.withInitial(Envelope::new);
@@ -82,7 +85,8 @@ public final class PolybridgeClient implements AutoCloseable
             registrations = new ManyToOneConcurrentArrayQueue<>(ctx.registrationQueueCapacity());
             agent = new ClientAgent(
                 replies, control, registrations, inFlight, workers, ctx.completionExecutor(),
-                "workers on " + ctx.channel() + " (driver " + ctx.aeronDirectoryName() + ")");
+                "workers on " + ctx.channel() + " (driver " + ctx.aeronDirectoryName() + ")",
+                links, deaths, ctx.workerLivenessTimeout().toNanos(), ctx.deathListener);
             agentRunner = new AgentRunner(ctx.idleStrategy().get(), Throwable::printStackTrace, null, agent);
             AgentRunner.startOnThread(agentRunner);
         }
@@ -149,7 +153,47 @@ public final class PolybridgeClient implements AutoCloseable
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
-        return new Worker(this, info, publication);
+        return new Worker(this, info, publication, links.get(info.requestStreamId()));
+    }
+
+    /**
+     * Tell the client that the process serving a request stream has exited (a supervisor's
+     * {@link Process#onExit()}): every call in flight to it fails with WORKER_UNAVAILABLE at once, and
+     * new calls to it fail until a new process announces itself on that stream.
+     *
+     * @param requestStreamId the stream the process served.
+     * @param pid             its process id, so a late report cannot condemn its successor.
+     * @param reason          what happened, quoted in the failed calls' messages.
+     */
+    public void reportWorkerExit(final int requestStreamId, final long pid, final String reason)
+    {
+        final WorkerDeath death = new WorkerDeath(requestStreamId, pid, reason);
+        while (!deaths.offer(death))
+        {
+            ensureOpen();
+            Thread.onSpinWait();
+        }
+    }
+
+    /**
+     * @param requestStreamId a worker's request stream.
+     * @return whether a worker has announced itself on it and not been declared dead since.
+     */
+    public boolean isLive(final int requestStreamId)
+    {
+        final WorkerLink link = links.get(requestStreamId);
+        return link != null && link.live;
+    }
+
+    Collection<WorkerLink> links()
+    {
+        return links.values();
+    }
+
+    Publication publication(final int requestStreamId)
+    {
+        return publicationsByStreamId.computeIfAbsent(
+            requestStreamId, (streamId) -> aeron.addPublication(ctx.channel(), streamId));
     }
 
     /**
@@ -212,6 +256,7 @@ public final class PolybridgeClient implements AutoCloseable
 
     CompletableFuture<byte[]> call(
         final Publication publication,
+        final WorkerLink link,
         final String handler,
         final DirectBuffer payload,
         final int offset,
@@ -238,7 +283,7 @@ public final class PolybridgeClient implements AutoCloseable
 
         final long correlationId = nextCorrelationId.incrementAndGet();
         final long deadlineNs = System.nanoTime() + timeout.toNanos();
-        final CallFuture future = new CallFuture(this, publication, correlationId, deadlineNs);
+        final CallFuture future = new CallFuture(this, publication, link, correlationId, deadlineNs);
         final Envelope envelope = envelopes.get();
         final int envelopeLength = envelope.encode(
             envelope.buffer, 0, correlationId, timeout.toNanos(), replyStreamId, handler, length);
@@ -323,14 +368,18 @@ public final class PolybridgeClient implements AutoCloseable
     }
 
     CompletableFuture<byte[]> call(
-        final Publication publication, final String handler, final byte[] payload, final Duration timeout)
+        final Publication publication,
+        final WorkerLink link,
+        final String handler,
+        final byte[] payload,
+        final Duration timeout)
     {
         Objects.requireNonNull(payload, "payload must not be null; use new byte[0] for no payload");
         final UnsafeBuffer wrapper = envelopes.get().bytes;
         wrapper.wrap(payload);
         try
         {
-            return call(publication, handler, wrapper, 0, payload.length, timeout);
+            return call(publication, link, handler, wrapper, 0, payload.length, timeout);
         }
         finally
         {
@@ -493,9 +542,17 @@ public final class PolybridgeClient implements AutoCloseable
         private int registrationQueueCapacity = 64 * 1024;
         private int maxInFlight = 16 * 1024;
         private boolean waitWhenOverloaded = true;
+        private Duration workerLivenessTimeout = Duration.ZERO;
+        Consumer<WorkerLink> deathListener; // Bridge's supervisor: runs on the agent thread, must not block
 
         Context conclude()
         {
+            Objects.requireNonNull(workerLivenessTimeout, "workerLivenessTimeout");
+            if (workerLivenessTimeout.isNegative())
+            {
+                throw new IllegalArgumentException("workerLivenessTimeout must be zero (off) or positive, was " +
+                    workerLivenessTimeout);
+            }
             requireText(aeronDirectoryName, "aeronDirectoryName");
             requireText(channel, "channel");
             if (!channel.startsWith("aeron:"))
@@ -704,6 +761,27 @@ public final class PolybridgeClient implements AutoCloseable
         {
             this.waitWhenOverloaded = waitWhenOverloaded;
             return this;
+        }
+
+        /**
+         * @param timeout declare a worker dead when it has not announced itself for this long, and fail
+         *                its calls in flight with WORKER_UNAVAILABLE at once (default zero: off, calls
+         *                to a silent worker end at their deadline). Use a few announcement intervals,
+         *                e.g. 1 s for workers started with {@code --announce-interval-ms 200}.
+         * @return this.
+         */
+        public Context workerLivenessTimeout(final Duration timeout)
+        {
+            this.workerLivenessTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * @return how long a worker may stay silent before it is declared dead; zero: never.
+         */
+        public Duration workerLivenessTimeout()
+        {
+            return workerLivenessTimeout;
         }
 
         /**

@@ -19,9 +19,11 @@ public final class Worker
     private final PolybridgeClient client;
     private final WorkerInfo info;
     private final Publication publication;
+    private final WorkerLink link;
 
-    Worker(final PolybridgeClient client, final WorkerInfo info, final Publication publication)
+    Worker(final PolybridgeClient client, final WorkerInfo info, final Publication publication, final WorkerLink link)
     {
+        this.link = link;
         this.client = client;
         this.info = info;
         this.publication = publication;
@@ -57,7 +59,7 @@ public final class Worker
      */
     public CompletableFuture<byte[]> call(final String handler, final byte[] payload, final Duration timeout)
     {
-        return client.call(publication, handler, payload, timeout);
+        return client.call(publication, link, handler, payload, timeout);
     }
 
     /**
@@ -73,7 +75,7 @@ public final class Worker
     public CompletableFuture<byte[]> call(
         final String handler, final DirectBuffer payload, final int offset, final int length, final Duration timeout)
     {
-        return client.call(publication, handler, payload, offset, length, timeout);
+        return client.call(publication, link, handler, payload, offset, length, timeout);
     }
 
     public String toString()

@@ -2,8 +2,11 @@ package io.polybridge.client;
 
 import io.polybridge.codecs.Language;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -89,6 +92,90 @@ public final class WorkerProcess implements AutoCloseable
         final Path log,
         final List<String> options)
     {
+        final List<String> command = command(binary, aeronDirectory, workerId, requestStreamId, options);
+        try
+        {
+            Files.createDirectories(log.toAbsolutePath().getParent());
+            final Process process = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .start();
+            return new WorkerProcess(workerId, process, log);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("could not start " + command, ex);
+        }
+    }
+
+    /**
+     * Start a worker process whose stdout and stderr go, line by line, to a {@link System.Logger}
+     * named {@code polybridge.worker.<workerId>}: WARNING for lines that look like errors or
+     * warnings, INFO for the rest.
+     *
+     * @param binary          the worker executable.
+     * @param aeronDirectory  the media driver's directory.
+     * @param workerId        its name, as it will announce itself.
+     * @param requestStreamId its request stream.
+     * @param options         further options, as the worker's --help lists them.
+     * @return the running process; {@link #log()} is null.
+     */
+    public static WorkerProcess startLogged(
+        final Path binary,
+        final String aeronDirectory,
+        final String workerId,
+        final int requestStreamId,
+        final List<String> options)
+    {
+        final List<String> command = command(binary, aeronDirectory, workerId, requestStreamId, options);
+        final Process process;
+        try
+        {
+            process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("could not start " + command, ex);
+        }
+        final System.Logger logger = System.getLogger("polybridge.worker." + workerId);
+        final Thread pump = new Thread(() -> pumpLines(process, workerId, logger), "polybridge-log-" + workerId);
+        pump.setDaemon(true);
+        pump.start();
+        return new WorkerProcess(workerId, process, null);
+    }
+
+    private static void pumpLines(final Process process, final String workerId, final System.Logger logger)
+    {
+        final String prefix = "[" + workerId + " pid " + process.pid() + "] ";
+        try (BufferedReader lines = new BufferedReader(
+            new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)))
+        {
+            String line;
+            while ((line = lines.readLine()) != null)
+            {
+                logger.log(looksLikeTrouble(line) ? System.Logger.Level.WARNING : System.Logger.Level.INFO,
+                    prefix + line);
+            }
+        }
+        catch (final IOException ex)
+        {
+            logger.log(System.Logger.Level.DEBUG, prefix + "output closed: " + ex);
+        }
+    }
+
+    private static boolean looksLikeTrouble(final String line)
+    {
+        return line.contains("level=ERROR") || line.contains("level=WARN") || line.contains(": error") ||
+            line.contains("panic") || line.contains("not sent");
+    }
+
+    private static List<String> command(
+        final Path binary,
+        final String aeronDirectory,
+        final String workerId,
+        final int requestStreamId,
+        final List<String> options)
+    {
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(aeronDirectory, "aeronDirectory");
         Objects.requireNonNull(workerId, "workerId");
@@ -104,19 +191,7 @@ public final class WorkerProcess implements AutoCloseable
             "--worker-id", workerId,
             "--request-stream", Integer.toString(requestStreamId)));
         command.addAll(options);
-        try
-        {
-            Files.createDirectories(log.toAbsolutePath().getParent());
-            final Process process = new ProcessBuilder(command)
-                .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                .start();
-            return new WorkerProcess(workerId, process, log);
-        }
-        catch (final IOException ex)
-        {
-            throw new UncheckedIOException("could not start " + command, ex);
-        }
+        return command;
     }
 
     /**
@@ -136,7 +211,7 @@ public final class WorkerProcess implements AutoCloseable
     }
 
     /**
-     * @return the file its output goes to.
+     * @return the file its output goes to, or null when it goes to the Java log.
      */
     public Path log()
     {

@@ -37,14 +37,26 @@ final class JavaEchoWorker implements AutoCloseable
     private final ResponseEncoder responseEncoder = new ResponseEncoder();
     private final ExpandableDirectByteBuffer out = new ExpandableDirectByteBuffer(4096);
     private final Thread thread;
+    private final String workerId;
+    private final int requestStream;
+    private final int schemaVersion;
     private volatile boolean running = true;
 
     JavaEchoWorker(final String aeronDirectory)
     {
+        this(aeronDirectory, WORKER_ID, REQUEST_STREAM, WorkerAnnouncementEncoder.SCHEMA_VERSION);
+    }
+
+    /** An echo worker under another name and stream, announcing any schema version it is told to. */
+    JavaEchoWorker(final String aeronDirectory, final String workerId, final int requestStream, final int schemaVersion)
+    {
+        this.workerId = workerId;
+        this.requestStream = requestStream;
+        this.schemaVersion = schemaVersion;
         aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(aeronDirectory));
-        requests = aeron.addSubscription("aeron:ipc", REQUEST_STREAM);
+        requests = aeron.addSubscription("aeron:ipc", requestStream);
         control = aeron.addPublication("aeron:ipc", 10);
-        thread = new Thread(this::run, WORKER_ID);
+        thread = new Thread(this::run, workerId);
         thread.setDaemon(true);
         thread.start();
     }
@@ -87,10 +99,10 @@ final class JavaEchoWorker implements AutoCloseable
     {
         final WorkerAnnouncementEncoder encoder = new WorkerAnnouncementEncoder()
             .wrapAndApplyHeader(out, 0, headerEncoder)
-            .schemaId(WorkerAnnouncementEncoder.SCHEMA_ID).schemaVersion(WorkerAnnouncementEncoder.SCHEMA_VERSION)
-            .language(Language.JAVA).pid(ProcessHandle.current().pid()).requestStreamId(REQUEST_STREAM);
+            .schemaId(WorkerAnnouncementEncoder.SCHEMA_ID).schemaVersion(schemaVersion)
+            .language(Language.JAVA).pid(ProcessHandle.current().pid()).requestStreamId(requestStream);
         encoder.handlersCount(1).next().name("echo");
-        encoder.workerId(WORKER_ID);
+        encoder.workerId(workerId);
         control.offer(out, 0, MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength());
     }
 

@@ -1,0 +1,114 @@
+package io.polybridge.client;
+
+import io.polybridge.codecs.Language;
+import io.polybridge.driver.PolybridgeMediaDriver;
+import org.agrona.IoUtil;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The standalone media driver ({@link PolybridgeMediaDriver#main}) in a child JVM, and a
+ * {@link Bridge} pointed at it by configuration: first spawning its own workers, then using a
+ * worker started by someone else.
+ */
+class BridgeExternalDriverTest
+{
+    private Path aeronDir;
+    private Process driver;
+
+    @BeforeAll
+    static void buildWorkers() throws Exception
+    {
+        NativeWorkers.build();
+    }
+
+    @BeforeEach
+    void startStandaloneDriver() throws Exception
+    {
+        aeronDir = Path.of(Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : System.getProperty("java.io.tmpdir"),
+            "polybridge-external-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        final List<String> command = new ArrayList<>(List.of(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED",
+            "--add-opens", "java.base/java.nio=ALL-UNNAMED",
+            "-Daeron.dir=" + aeronDir,
+            "-cp", System.getProperty("java.class.path"),
+            PolybridgeMediaDriver.class.getName()));
+        driver = new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(Path.of("target", "external-driver.log").toFile()))
+            .start();
+        BridgeLifecycleTest.awaitTrue(() -> Files.exists(aeronDir.resolve("cnc.dat")) || !driver.isAlive(),
+            "standalone driver started");
+        assertTrue(driver.isAlive(), "standalone driver exited; see target/external-driver.log");
+    }
+
+    @AfterEach
+    void stopStandaloneDriver() throws Exception
+    {
+        driver.destroy(); // SIGTERM: the driver stops, deletes its directory and exits
+        final boolean exited = driver.waitFor(30, TimeUnit.SECONDS);
+        if (!exited)
+        {
+            driver.destroyForcibly();
+            driver.waitFor();
+        }
+        final boolean left = Files.exists(aeronDir);
+        IoUtil.delete(aeronDir.toFile(), true);
+        assertTrue(exited, "the standalone driver did not exit within 30 s of SIGTERM; see target/external-driver.log");
+        assertFalse(left, "the standalone driver left its directory behind: " + aeronDir);
+    }
+
+    @Test
+    void bridgePointedAtAStandaloneDriverSpawnsItsWorkersThereAndStopsThemButNotTheDriver()
+    {
+        final List<ProcessHandle> workers;
+        try (Bridge bridge = Bridge.launch(new Bridge.Context().aeronDirectoryName(aeronDir.toString())))
+        {
+            assertEquals(aeronDir.toString(), bridge.aeronDirectoryName());
+            workers = List.copyOf(bridge.processes().values());
+            final byte[] page = "<title>External</title>".getBytes(StandardCharsets.UTF_8);
+            assertEquals("External", bridge.signals("https://x.example/", page, Duration.ofSeconds(30)).join().title());
+            assertArrayEquals(new byte[]{ 4 }, bridge.call("echo", new byte[]{ 4 }).join());
+        }
+        for (final ProcessHandle worker : workers)
+        {
+            assertFalse(worker.isAlive(), "worker " + worker.pid() + " outlived the bridge");
+        }
+        assertTrue(driver.isAlive(), "closing the bridge must not stop an external driver");
+        assertTrue(Files.exists(aeronDir));
+    }
+
+    @Test
+    void bridgeWithNoSpawnedWorkersUsesAWorkerStartedBySomeoneElse()
+    {
+        try (WorkerProcess someoneElses = WorkerProcess.start(WorkerProcess.binary(Language.RUST),
+            aeronDir.toString(), "rust-external", 250, Path.of("target", "worker-logs", "rust-external.log"));
+            Bridge bridge = Bridge.launch(new Bridge.Context()
+                .aeronDirectoryName(aeronDir.toString())
+                .goInstances(0).rustInstances(0)
+                .livenessTimeout(Duration.ofSeconds(5)) // it announces every second
+                .awaitHandlers("html.signals")))
+        {
+            assertTrue(bridge.processes().isEmpty());
+            final byte[] page = "<title>Theirs</title>".getBytes(StandardCharsets.UTF_8);
+            assertEquals("Theirs", bridge.signals("https://x.example/", page, Duration.ofSeconds(30)).join().title());
+            assertEquals("rust-external", bridge.liveWorkers().get(0).workerId());
+        }
+    }
+}
