@@ -1,18 +1,25 @@
 # polybridge: the two commands of the README, and the steps they are made of.
-#   make demo   start an embedded media driver and both workers, print round trips and latency
+#   make demo   the main job: fingerprint (Go) and signals (Rust) for every corpus page, one JSON line each
 #   make test   Go, Rust and Java tests, including the real Java -> Go/Rust -> Java integration test
 # Each installs what it needs first (system packages, cmake, Go modules, crates, Maven artifacts).
 
 SHELL := /bin/bash
 MVN := mvn -B -ntp
 
-.PHONY: demo test deps workers test-go test-rust test-java clean
+.PHONY: demo test deps workers test-go test-rust test-java clean perf perf-smoke perf-deps
 
+# Builds the workers and the Java modules, then runs the scan CLI (io.polybridge.client.cli.Scan)
+# over ../shared/corpus/html with an embedded driver and spawned workers. Other files or options:
+#   make demo SCAN_ARGS="--header 'Server: nginx' some/page.html"
+SCAN_ARGS ?=
+JAVA_OPENS := --add-opens java.base/jdk.internal.misc=ALL-UNNAMED --add-opens java.base/java.nio=ALL-UNNAMED
 demo: workers
 	$(MVN) -q install -DskipTests
-	$(MVN) -q -pl java-client exec:exec@demo
+	$(MVN) -q -pl java-client dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime
+	java $(JAVA_OPENS) -cp "java-client/target/classes:$$(cat java-client/target/classpath.txt)" \
+		io.polybridge.client.cli.Scan $(SCAN_ARGS)
 
-test: workers test-go test-rust test-java
+test: workers test-go test-rust test-java perf-smoke
 
 # System packages and cmake for the Rust worker's bundled Aeron C client; checks the toolchains.
 deps:
@@ -40,3 +47,20 @@ test-java:
 clean:
 	$(MVN) -q clean
 	rm -rf native-go/bin native-rust/target
+
+# perf/: the UDS + protobuf baseline's tools (protoc, protoc-gen-go) and Go binaries.
+perf-deps:
+	./perf/install-deps.sh
+	./perf/build.sh
+
+# Proves every benchmark still starts and completes one short iteration (seconds); part of make test.
+perf-smoke: workers perf-deps
+	$(MVN) -q package -DskipTests -pl perf -am
+	./perf/run.sh smoke
+
+# The benchmark suite and its report in perf/results/: PERF_MODE=quick (~6 min, default) or full.
+PERF_MODE ?= quick
+perf: workers perf-deps
+	./perf/install-deps.sh --report
+	$(MVN) -q package -DskipTests -pl perf -am
+	./perf/run.sh $(PERF_MODE)

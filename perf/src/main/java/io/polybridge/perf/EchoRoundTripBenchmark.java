@@ -1,11 +1,7 @@
 package io.polybridge.perf;
 
-import io.polybridge.client.PolybridgeClient;
 import io.polybridge.client.Worker;
-import io.polybridge.client.WorkerProcess;
 import io.polybridge.codecs.Language;
-import io.polybridge.driver.EmbeddedMediaDriver;
-import org.agrona.CloseHelper;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -20,7 +16,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -43,31 +38,26 @@ public class EchoRoundTripBenchmark
     @Param({ "32", "1024" })
     public int payloadLength;
 
-    private EmbeddedMediaDriver driver;
-    private WorkerProcess process;
-    private PolybridgeClient client;
+    /** The client agent's idle strategy: the default back-off (parks up to 100 µs) or yielding. */
+    @Param({ "backoff", "yield" })
+    public String clientIdle;
+
+    private Endpoint.Polybridge endpoint;
     private Worker worker;
     private byte[] payload;
 
     @Setup(Level.Trial)
     public void setUp()
     {
-        driver = EmbeddedMediaDriver.launch();
-        final String workerId = language.name().toLowerCase() + "-bench";
-        process = WorkerProcess.start(
-            WorkerProcess.binary(language), driver.aeronDirectoryName(), workerId, 100,
-            Path.of(System.getProperty("java.io.tmpdir"), "polybridge-perf-" + workerId + ".log"));
-        client = PolybridgeClient.connect(new PolybridgeClient.Context()
-            .aeronDirectoryName(driver.aeronDirectoryName())
-            .completionExecutor(Runnable::run));
-        worker = client.awaitWorker(workerId, Duration.ofSeconds(30));
+        endpoint = Endpoint.polybridge(language, 0, Duration.ofSeconds(5), clientIdle);
+        worker = endpoint.worker;
         payload = new byte[payloadLength];
     }
 
     @TearDown(Level.Trial)
     public void tearDown()
     {
-        CloseHelper.closeAll(client, process, driver);
+        endpoint.close();
     }
 
     @Benchmark

@@ -1,0 +1,127 @@
+package io.polybridge.perf;
+
+import io.polybridge.client.Fingerprint;
+import io.polybridge.client.PolybridgeClient;
+import io.polybridge.client.Worker;
+import io.polybridge.client.WorkerInfo;
+import io.polybridge.client.WorkerProcess;
+import io.polybridge.codecs.Language;
+import io.polybridge.driver.EmbeddedMediaDriver;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Cold start of a worker process, measured from Java: spawn → its announcement seen by the client →
+ * first echo answered → first answer of its real handler (wappalyzer.fingerprint / html.signals).
+ * Not JMH: each sample is one process start, and the interesting numbers are single events.
+ * <pre>
+ * java --add-opens java.base/jdk.internal.misc=ALL-UNNAMED -Dpolybridge.root=. \
+ *   -cp perf/target/benchmarks.jar io.polybridge.perf.ColdStart [trials per language, default 10]
+ * </pre>
+ * The driver and the client are already running (as in {@code Bridge}, which starts them first),
+ * so what is measured is the worker's own start: exec, Aeron connect, subscription, announcement,
+ * and for the real handler whatever it initialises. The reference point is the ~4 ms start
+ * penalty reported for launching a static Rust binary from inside a Node serverless function.
+ */
+public final class ColdStart
+{
+    private static final byte[] PAGE = ("<html><head><title>cold</title><script src=\"https://cdn.example/" +
+        "jquery-3.7.1.min.js\"></script></head><body><a href=\"/x\">x</a></body></html>")
+        .getBytes(StandardCharsets.UTF_8);
+
+    private ColdStart()
+    {
+    }
+
+    public static void main(final String[] args) throws Exception
+    {
+        final int trials = args.length > 0 ? Integer.parseInt(args[0]) : 10;
+        try (EmbeddedMediaDriver driver = EmbeddedMediaDriver.launch();
+            PolybridgeClient client = PolybridgeClient.connect(new PolybridgeClient.Context()
+                .aeronDirectoryName(driver.aeronDirectoryName())))
+        {
+            for (final Language language : List.of(Language.GO, Language.RUST))
+            {
+                measure(client, driver.aeronDirectoryName(), language, 1); // warm the page cache, not counted
+                final long[][] samples = measure(client, driver.aeronDirectoryName(), language, trials);
+                System.out.printf(Locale.ROOT, "%-4s %d starts   spawn->announced   spawn->first echo   " +
+                    "spawn->first %s%n", language, trials,
+                    language == Language.GO ? "wappalyzer.fingerprint" : "html.signals");
+                System.out.printf(Locale.ROOT, "     min             %8.1f ms          %8.1f ms          %8.1f ms%n",
+                    ms(samples[0], 0), ms(samples[1], 0), ms(samples[2], 0));
+                System.out.printf(Locale.ROOT, "     median          %8.1f ms          %8.1f ms          %8.1f ms%n",
+                    ms(samples[0], 50), ms(samples[1], 50), ms(samples[2], 50));
+                System.out.printf(Locale.ROOT, "     max             %8.1f ms          %8.1f ms          %8.1f ms%n",
+                    ms(samples[0], 100), ms(samples[1], 100), ms(samples[2], 100));
+            }
+        }
+    }
+
+    private static long[][] measure(
+        final PolybridgeClient client, final String aeronDir, final Language language, final int trials)
+    {
+        final long[][] samples = new long[3][trials];
+        for (int trial = 0; trial < trials; trial++)
+        {
+            // A new stream per start: a killed predecessor's subscription would linger on the old one.
+            final String workerId = "cold-" + language.name().toLowerCase(Locale.ROOT) + "-" + System.nanoTime();
+            final int stream = (language == Language.GO ? 3000 : 4000) + (int)(System.nanoTime() % 1000);
+            final long startNs = System.nanoTime();
+            try (WorkerProcess process = WorkerProcess.start(WorkerProcess.binary(language), aeronDir, workerId, stream,
+                Path.of(System.getProperty("java.io.tmpdir"), "polybridge-coldstart.log")))
+            {
+                final long pid = process.process().pid();
+                while (!announced(client, workerId, pid))
+                {
+                    if (System.nanoTime() - startNs > TimeUnit.SECONDS.toNanos(30))
+                    {
+                        throw new IllegalStateException(workerId + " did not announce itself within 30 s");
+                    }
+                    LockSupport.parkNanos(20_000);
+                }
+                samples[0][trial] = System.nanoTime() - startNs;
+                final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(30));
+                worker.call("echo", new byte[]{ 1 }, Duration.ofSeconds(30)).join();
+                samples[1][trial] = System.nanoTime() - startNs;
+                if (language == Language.GO)
+                {
+                    worker.fingerprint("https://cold.example/", List.of(new Fingerprint.Header("Server", "nginx")),
+                        PAGE, Duration.ofSeconds(30)).join();
+                }
+                else
+                {
+                    worker.signals("https://cold.example/", PAGE, Duration.ofSeconds(30)).join();
+                }
+                samples[2][trial] = System.nanoTime() - startNs;
+            }
+        }
+        return samples;
+    }
+
+    private static boolean announced(final PolybridgeClient client, final String workerId, final long pid)
+    {
+        for (final WorkerInfo info : client.workers())
+        {
+            if (info.workerId().equals(workerId) && info.pid() == pid)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static double ms(final long[] nanos, final int percentile)
+    {
+        final long[] sorted = nanos.clone();
+        Arrays.sort(sorted);
+        final int index = Math.min(sorted.length - 1, (int)Math.round((sorted.length - 1) * percentile / 100.0));
+        return sorted[index] / 1e6;
+    }
+}
