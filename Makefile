@@ -13,10 +13,12 @@ MVN := mvn -B -ntp
 #   make demo SCAN_ARGS="--header 'Server: nginx' some/page.html"
 SCAN_ARGS ?=
 JAVA_OPENS := --add-opens java.base/jdk.internal.misc=ALL-UNNAMED --add-opens java.base/java.nio=ALL-UNNAMED
-demo: workers
-	$(MVN) -q install -DskipTests
-	$(MVN) -q -pl java-client dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime
-	java $(JAVA_OPENS) -cp "java-client/target/classes:$$(cat java-client/target/classpath.txt)" \
+# stdout carries only the JSON lines (builds and logs go to stderr), so `make demo > scan.jsonl` works.
+demo:
+	@$(MAKE) --no-print-directory workers 1>&2
+	@$(MVN) -q install -DskipTests 1>&2
+	@$(MVN) -q -pl java-client dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime 1>&2
+	@java $(JAVA_OPENS) -cp "java-client/target/classes:$$(cat java-client/target/classpath.txt)" \
 		io.polybridge.client.cli.Scan $(SCAN_ARGS)
 
 test: workers test-go test-rust test-java perf-smoke
