@@ -41,6 +41,9 @@ const ADD_RESOURCE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a reply may wait for back pressure to clear, or for a brand-new reply
 /// publication to connect, before it is dropped (the client's own timeout then fires).
 const REPLY_OFFER_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest sleep of the Aeron C client's conductor thread when idle (its default is 16 ms).
+const CONDUCTOR_IDLE_SLEEP_ENV: &str = "AERON_CLIENT_IDLE_SLEEP_DURATION";
+const CONDUCTOR_IDLE_SLEEP: &str = "1ms";
 
 /// Settings of one worker, mirroring the command line in `docs/protocol.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,6 +293,15 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
     // The conductor thread reports asynchronous errors here; the last one explains a
     // driver loss.
     let last_error = Arc::new(Mutex::new(String::new()));
+    // Adding a publication or subscription waits for the C client's conductor thread, which by
+    // default sleeps 16 ms when idle: such waits made up most of the worker's cold start (about
+    // 50 ms to its announcement, 100 ms to its first reply). The C client builds that idle
+    // strategy from this variable when the context is created (setting the duration on the
+    // context afterwards has no effect), so set it first unless the user has. 1 ms costs about
+    // a thousand wake-ups a second of an otherwise idle thread.
+    if std::env::var_os(CONDUCTOR_IDLE_SLEEP_ENV).is_none() {
+        std::env::set_var(CONDUCTOR_IDLE_SLEEP_ENV, CONDUCTOR_IDLE_SLEEP);
+    }
     let context = AeronContext::new().map_err(connect_error)?;
     context.set_dir(&dir).map_err(connect_error)?;
     context.set_client_name(c"polybridge-worker-rust").map_err(connect_error)?;
