@@ -253,15 +253,15 @@ public final class Bridge implements AutoCloseable
      * @param headers the response headers it came with.
      * @param body    the page bytes.
      * @param timeout the deadline, from now.
-     * @return the technologies found.
+     * @return the technologies found; cancelling it cancels the call.
      */
     public CompletableFuture<Fingerprint> fingerprint(
         final String url, final List<Fingerprint.Header> headers, final byte[] body, final Duration timeout)
     {
         final TypedCodecs codecs = TypedCodecs.get();
         final int length = codecs.encodeFingerprint(url, headers, body);
-        return call(TypedCodecs.FINGERPRINT, codecs.buffer, 0, length, timeout)
-            .thenApply(TypedCodecs::decodeFingerprint);
+        return TypedCodecs.mapped(
+            call(TypedCodecs.FINGERPRINT, codecs.buffer, 0, length, timeout), TypedCodecs::decodeFingerprint);
     }
 
     /**
@@ -270,13 +270,14 @@ public final class Bridge implements AutoCloseable
      * @param url     where the page came from; hosts other than its host are external.
      * @param body    the page bytes.
      * @param timeout the deadline, from now.
-     * @return the signals.
+     * @return the signals; cancelling it cancels the call.
      */
     public CompletableFuture<Signals> signals(final String url, final byte[] body, final Duration timeout)
     {
         final TypedCodecs codecs = TypedCodecs.get();
         final int length = codecs.encodeSignals(url, body);
-        return call(TypedCodecs.SIGNALS, codecs.buffer, 0, length, timeout).thenApply(TypedCodecs::decodeSignals);
+        return TypedCodecs.mapped(
+            call(TypedCodecs.SIGNALS, codecs.buffer, 0, length, timeout), TypedCodecs::decodeSignals);
     }
 
     /**

@@ -13,6 +13,8 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 
 /**
  * Encodes typed payloads into a per-thread buffer and decodes typed responses. Responses are
@@ -155,5 +157,36 @@ final class TypedCodecs
             ErrorCode.UNKNOWN, "the worker sent a malformed " + name + ": " + cause.getMessage());
         ex.initCause(cause);
         return ex;
+    }
+
+    /** A typed view of a raw call whose cancel cancels the call itself. */
+    static <T> CompletableFuture<T> mapped(
+        final CompletableFuture<byte[]> raw, final Function<byte[], T> decoder)
+    {
+        final CompletableFuture<T> typed = new CompletableFuture<>()
+        {
+            public boolean cancel(final boolean mayInterruptIfRunning)
+            {
+                raw.cancel(mayInterruptIfRunning);
+                return super.cancel(mayInterruptIfRunning);
+            }
+        };
+        raw.whenComplete((bytes, error) ->
+        {
+            if (error != null)
+            {
+                typed.completeExceptionally(error);
+                return;
+            }
+            try
+            {
+                typed.complete(decoder.apply(bytes));
+            }
+            catch (final RuntimeException ex)
+            {
+                typed.completeExceptionally(ex);
+            }
+        });
+        return typed;
     }
 }

@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
-import java.util.function.Function;
 
 /**
  * One announced worker process: call its handlers by name. Obtained from
@@ -97,7 +96,7 @@ public final class Worker
     {
         final TypedCodecs codecs = TypedCodecs.get();
         final int length = codecs.encodeFingerprint(url, headers, body);
-        return mapped(call(TypedCodecs.FINGERPRINT, codecs.buffer, 0, length, timeout), TypedCodecs::decodeFingerprint);
+        return TypedCodecs.mapped(call(TypedCodecs.FINGERPRINT, codecs.buffer, 0, length, timeout), TypedCodecs::decodeFingerprint);
     }
 
     /**
@@ -112,7 +111,7 @@ public final class Worker
     {
         final TypedCodecs codecs = TypedCodecs.get();
         final int length = codecs.encodeSignals(url, body);
-        return mapped(call(TypedCodecs.SIGNALS, codecs.buffer, 0, length, timeout), TypedCodecs::decodeSignals);
+        return TypedCodecs.mapped(call(TypedCodecs.SIGNALS, codecs.buffer, 0, length, timeout), TypedCodecs::decodeSignals);
     }
 
     /**
@@ -141,36 +140,5 @@ public final class Worker
             throw new IllegalArgumentException("maxConcurrency must be at least 1, was " + maxConcurrency);
         }
         return new CallStream(this, handler, requests, timeout, maxConcurrency);
-    }
-
-    /** A typed view of a raw call whose cancel cancels the call itself. */
-    private static <T> CompletableFuture<T> mapped(
-        final CompletableFuture<byte[]> raw, final Function<byte[], T> decoder)
-    {
-        final CompletableFuture<T> typed = new CompletableFuture<>()
-        {
-            public boolean cancel(final boolean mayInterruptIfRunning)
-            {
-                raw.cancel(mayInterruptIfRunning);
-                return super.cancel(mayInterruptIfRunning);
-            }
-        };
-        raw.whenComplete((bytes, error) ->
-        {
-            if (error != null)
-            {
-                typed.completeExceptionally(error);
-                return;
-            }
-            try
-            {
-                typed.complete(decoder.apply(bytes));
-            }
-            catch (final RuntimeException ex)
-            {
-                typed.completeExceptionally(ex);
-            }
-        });
-        return typed;
     }
 }

@@ -246,6 +246,17 @@ class PolybridgeClientTest
     }
 
     @Test
+    void cancellingATypedCallCancelsTheCallItself()
+    {
+        final Worker handle = announcedWorker();
+        final CompletableFuture<Signals> call = handle.signals("https://example.com/", new byte[]{ 1 }, Duration.ofSeconds(10));
+        final long correlationId = worker.awaitRequests(1).get(0);
+
+        assertTrue(call.cancel(true));
+        awaitTrue(() -> worker.poll() && worker.cancelledIds.contains(correlationId));
+    }
+
+    @Test
     void smallAndLargePayloadsBothArriveIntact()
     {
         final Worker handle = announcedWorker();
