@@ -329,14 +329,7 @@ public final class Bridge implements AutoCloseable
      */
     public int restarts(final String workerId)
     {
-        for (final ManagedWorker worker : managed)
-        {
-            if (worker.workerId.equals(workerId))
-            {
-                return worker.restarts;
-            }
-        }
-        throw new IllegalArgumentException("no spawned worker '" + workerId + "'");
+        return managed(workerId).restarts;
     }
 
     /**
@@ -345,11 +338,16 @@ public final class Bridge implements AutoCloseable
      */
     public boolean isReady(final String workerId)
     {
+        return managed(workerId).isReady();
+    }
+
+    private ManagedWorker managed(final String workerId)
+    {
         for (final ManagedWorker worker : managed)
         {
             if (worker.workerId.equals(workerId))
             {
-                return worker.isReady();
+                return worker;
             }
         }
         throw new IllegalArgumentException("no spawned worker '" + workerId + "'");
@@ -542,7 +540,7 @@ public final class Bridge implements AutoCloseable
         boolean isReady()
         {
             final WorkerProcess current = process;
-            final WorkerLink link = linkOf(requestStreamId);
+            final WorkerLink link = client.link(requestStreamId);
             final WorkerInfo info = link == null ? null : link.info;
             return current != null && link != null && link.live && info != null &&
                 info.pid() == current.process().pid() && client.publication(requestStreamId).isConnected();
@@ -588,18 +586,6 @@ public final class Bridge implements AutoCloseable
                 }
             }, delayMs, TimeUnit.MILLISECONDS);
         }
-    }
-
-    private WorkerLink linkOf(final int requestStreamId)
-    {
-        for (final WorkerLink link : client.links())
-        {
-            if (link.requestStreamId == requestStreamId)
-            {
-                return link;
-            }
-        }
-        return null;
     }
 
     /**

@@ -183,9 +183,7 @@ final class ClientAgent implements Agent
         {
             final CallFuture call = doomed.get(i);
             pendingByCorrelationId.remove(call.correlationId);
-            timerWheel.cancelTimer(call.timerId);
-            correlationIdByTimerId.remove(call.timerId);
-            inFlight.decrementAndGet();
+            retire(call);
             fail(call, ErrorCode.WORKER_UNAVAILABLE, "worker " + workerName(link) + " died with this call in flight: " +
                 reason);
         }
@@ -245,6 +243,14 @@ final class ClientAgent implements Agent
         correlationIdByTimerId.put(call.timerId, call.correlationId);
     }
 
+    /** A call taken out of the pending map before its deadline: stop its timer, free its window slot. */
+    private void retire(final CallFuture call)
+    {
+        timerWheel.cancelTimer(call.timerId);
+        correlationIdByTimerId.remove(call.timerId);
+        inFlight.decrementAndGet();
+    }
+
     private boolean onDeadline(final TimeUnit timeUnit, final long now, final long timerId)
     {
         final long correlationId = correlationIdByTimerId.remove(timerId);
@@ -277,9 +283,7 @@ final class ClientAgent implements Agent
             unmatchedResponses = unmatchedResponses + 1; // late (after its deadline) or duplicate
             return;
         }
-        timerWheel.cancelTimer(call.timerId);
-        correlationIdByTimerId.remove(call.timerId);
-        inFlight.decrementAndGet();
+        retire(call);
 
         final ErrorCode code = responseDecoder.errorCode();
         final String message = responseDecoder.errorMessage();

@@ -141,8 +141,7 @@ public final class PolybridgeClient implements AutoCloseable
                 "worker '" + workerId + "' speaks schema " + info.schemaId() + " version " + info.schemaVersion() +
                 "; this client speaks schema " + RequestEncoder.SCHEMA_ID + " version " + RequestEncoder.SCHEMA_VERSION);
         }
-        final Publication publication = publicationsByStreamId.computeIfAbsent(
-            info.requestStreamId(), (streamId) -> aeron.addPublication(ctx.channel(), streamId));
+        final Publication publication = publication(info.requestStreamId());
         while (!publication.isConnected())
         {
             ensureOpen();
@@ -153,7 +152,7 @@ public final class PolybridgeClient implements AutoCloseable
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
-        return new Worker(this, info, publication, links.get(info.requestStreamId()));
+        return new Worker(this, info, publication, link(info.requestStreamId()));
     }
 
     /**
@@ -181,13 +180,19 @@ public final class PolybridgeClient implements AutoCloseable
      */
     public boolean isLive(final int requestStreamId)
     {
-        final WorkerLink link = links.get(requestStreamId);
+        final WorkerLink link = link(requestStreamId);
         return link != null && link.live;
     }
 
     Collection<WorkerLink> links()
     {
         return links.values();
+    }
+
+    /** The worker behind a request stream, or null before anything has announced itself there. */
+    WorkerLink link(final int requestStreamId)
+    {
+        return links.get(requestStreamId);
     }
 
     Publication publication(final int requestStreamId)
@@ -285,8 +290,7 @@ public final class PolybridgeClient implements AutoCloseable
         final long deadlineNs = System.nanoTime() + timeout.toNanos();
         final CallFuture future = new CallFuture(this, publication, link, correlationId, deadlineNs);
         final Envelope envelope = envelopes.get();
-        final int envelopeLength = envelope.encode(
-            envelope.buffer, 0, correlationId, timeout.toNanos(), replyStreamId, handler, length);
+        final int envelopeLength = envelope.length(handler);
         final long messageLength = (long)envelopeLength + length;
         if (messageLength > publication.maxMessageLength())
         {
@@ -313,12 +317,18 @@ public final class PolybridgeClient implements AutoCloseable
             return failed(future, ErrorCode.WORKER_UNAVAILABLE, "the client is closed");
         }
 
+        final long timeoutNs = timeout.toNanos();
         final boolean fitsOneFragment = messageLength <= publication.maxPayloadLength();
+        if (!fitsOneFragment)
+        {
+            envelope.encode(envelope.buffer, 0, correlationId, timeoutNs, replyStreamId, handler, length);
+        }
         idle.reset();
         while (true)
         {
             final long result = fitsOneFragment ?
-                claimAndWrite(publication, envelope, correlationId, timeout, handler, payload, offset, length) :
+                claimAndWrite(publication, envelope, envelopeLength, correlationId, timeoutNs, handler, payload, offset,
+                    length) :
                 publication.offer(envelope.buffer, 0, envelopeLength, payload, offset, length);
             if (result > 0)
             {
@@ -344,24 +354,25 @@ public final class PolybridgeClient implements AutoCloseable
     }
 
     /** Zero copy for requests that fit one fragment: encode straight into the log buffer. */
-    private static long claimAndWrite(
+    private long claimAndWrite(
         final Publication publication,
         final Envelope envelope,
+        final int envelopeLength,
         final long correlationId,
-        final Duration timeout,
+        final long timeoutNs,
         final String handler,
         final DirectBuffer payload,
         final int offset,
         final int length)
     {
         final BufferClaim claim = envelope.claim;
-        final long result = publication.tryClaim(envelope.length + length, claim);
+        final long result = publication.tryClaim(envelopeLength + length, claim);
         if (result > 0)
         {
             final MutableDirectBuffer log = claim.buffer();
             final int at = claim.offset();
-            envelope.encode(log, at, correlationId, timeout.toNanos(), envelope.replyStreamId, handler, length);
-            log.putBytes(at + envelope.length, payload, offset, length);
+            envelope.encode(log, at, correlationId, timeoutNs, replyStreamId, handler, length);
+            log.putBytes(at + envelopeLength, payload, offset, length);
             claim.commit();
         }
         return result;
@@ -477,12 +488,17 @@ public final class PolybridgeClient implements AutoCloseable
         final BufferClaim claim = new BufferClaim();
         final IdleStrategy idle = new BackoffIdleStrategy();
         final UnsafeBuffer bytes = new UnsafeBuffer(0, 0); // wraps byte[] payloads without allocating
-        int length;
-        int replyStreamId;
         private String lastHandler;
         private byte[] lastHandlerUtf8;
 
-        int encode(
+        /** Bytes of the request before its payload: header, block, handler name, payload length. */
+        int length(final String handler)
+        {
+            return MessageHeaderEncoder.ENCODED_LENGTH + RequestEncoder.BLOCK_LENGTH +
+                RequestEncoder.handlerHeaderLength() + handlerUtf8(handler).length + RequestEncoder.payloadHeaderLength();
+        }
+
+        void encode(
             final MutableDirectBuffer target,
             final int offset,
             final long correlationId,
@@ -496,11 +512,7 @@ public final class PolybridgeClient implements AutoCloseable
                 .timeoutNs(timeoutNs)
                 .replyStreamId(replyStreamId)
                 .putHandler(handlerUtf8(handler), 0, lastHandlerUtf8.length);
-            final int payloadLengthAt = encoder.limit();
-            target.putInt(payloadLengthAt, payloadLength, ByteOrder.LITTLE_ENDIAN); // varDataEncoding.length
-            this.replyStreamId = replyStreamId;
-            length = payloadLengthAt + 4 - offset;
-            return length;
+            target.putInt(encoder.limit(), payloadLength, ByteOrder.LITTLE_ENDIAN); // varDataEncoding.length
         }
 
         /** Callers reuse a handler name from call to call: keep its UTF-8 rather than encode it each time. */
