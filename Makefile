@@ -31,8 +31,9 @@ deps:
 	@command -v mvn >/dev/null || { echo "Maven 3.8+ is required"; exit 1; }
 	@java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])' || { echo "Java 17+ is required"; exit 1; }
 
+# CGO_ENABLED=0: a static Go binary that needs no libc, so the copy shipped in the workers jar runs anywhere.
 workers: deps
-	cd native-go && go build -o bin/polybridge-worker-go ./cmd/polybridge-worker-go
+	cd native-go && CGO_ENABLED=0 go build -o bin/polybridge-worker-go ./cmd/polybridge-worker-go
 	./native-rust/cargo.sh build --release --locked --bin polybridge-worker-rust
 
 test-go:

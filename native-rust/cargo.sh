@@ -10,5 +10,13 @@ if ! CMAKE="$(polybridge_find_cmake)"; then
     exit 1
 fi
 export CMAKE
+# The binaries we ship (io.polybridge:polybridge-workers) must run on any x86-64-v2 CPU (Nehalem,
+# 2008, and later), not only on the build machine: rusteron-client compiles the bundled Aeron C
+# client with -march=native in release builds unless RUSTERON_C_MARCH names a target. Rust code
+# itself already targets rustc's baseline (x86-64). Set RUSTERON_C_MARCH=native for a local build
+# tuned to this CPU.
+if [[ -z "${RUSTERON_C_MARCH:-}" && "$(uname -m)" == x86_64 ]]; then
+    export RUSTERON_C_MARCH=x86-64-v2
+fi
 cd "$here"
 exec cargo "$@"
