@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -43,6 +44,7 @@ public final class Scan
     private int concurrency = 8;
     private Duration timeout = Duration.ofSeconds(30);
     private boolean verbose;
+    private Consumer<Bridge.Context> configure;
 
     private Scan()
     {
@@ -61,7 +63,24 @@ public final class Scan
      */
     public static int run(final String[] args, final PrintStream out, final PrintStream err)
     {
+        return run(args, out, err, (ctx) -> {});
+    }
+
+    /**
+     * As {@link #run(String[], PrintStream, PrintStream)}, with a last say on the bridge's settings
+     * (the polybridge-cli jar's --modules and --worker options).
+     *
+     * @param args      the command line.
+     * @param out       where the JSON lines go.
+     * @param err       where the summary and problems go.
+     * @param configure applied to the bridge's settings just before launch.
+     * @return the exit status.
+     */
+    public static int run(
+        final String[] args, final PrintStream out, final PrintStream err, final Consumer<Bridge.Context> configure)
+    {
         final Scan scan = new Scan();
+        scan.configure = configure;
         final String problem = scan.parse(args);
         if (problem != null)
         {
@@ -179,6 +198,7 @@ public final class Scan
         final long startNs = System.nanoTime();
         final Bridge.Context ctx = new Bridge.Context().aeronDirectoryName(aeronDir)
             .goInstances(goInstances).rustInstances(rustInstances);
+        configure.accept(ctx);
         final long[] goMicros = new long[files.size()];
         final long[] rustMicros = new long[files.size()];
         int answered = 0;
