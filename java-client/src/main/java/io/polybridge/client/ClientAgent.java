@@ -1,8 +1,12 @@
 package io.polybridge.client;
 
+import io.aeron.Aeron;
 import io.aeron.FragmentAssembler;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.exceptions.ClientTimeoutException;
+import io.aeron.exceptions.ConductorServiceTimeoutException;
+import io.aeron.exceptions.DriverTimeoutException;
 import io.aeron.logbuffer.Header;
 import io.polybridge.codecs.ErrorCode;
 import io.polybridge.codecs.MessageHeaderDecoder;
@@ -11,6 +15,7 @@ import io.polybridge.codecs.WorkerAnnouncementDecoder;
 import org.agrona.CloseHelper;
 import org.agrona.DeadlineTimerWheel;
 import org.agrona.DirectBuffer;
+import org.agrona.ErrorHandler;
 import org.agrona.collections.Long2LongHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.Agent;
@@ -26,6 +31,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -56,6 +62,11 @@ final class ClientAgent implements Agent
     private final ManyToOneConcurrentArrayQueue<WorkerDeath> deaths;
     private final long livenessTimeoutNs;
     private final Consumer<WorkerLink> deathListener;
+    private final Aeron aeron;
+    private final DriverWatch driverWatch;
+    private final Consumer<String> driverLostHandler;
+    private final ErrorHandler errorHandler;
+    private long nextDriverCheckNs;
     private final List<WorkerLink> agentLinks = new ArrayList<>();
     private final List<CallFuture> doomed = new ArrayList<>();
     private final Consumer<WorkerDeath> deathHandler = this::onDeathReport;
@@ -88,8 +99,16 @@ final class ClientAgent implements Agent
         final ConcurrentHashMap<Integer, WorkerLink> links,
         final ManyToOneConcurrentArrayQueue<WorkerDeath> deaths,
         final long livenessTimeoutNs,
-        final Consumer<WorkerLink> deathListener)
+        final Consumer<WorkerLink> deathListener,
+        final Aeron aeron,
+        final DriverWatch driverWatch,
+        final Consumer<String> driverLostHandler,
+        final ErrorHandler errorHandler)
     {
+        this.aeron = aeron;
+        this.driverWatch = driverWatch;
+        this.driverLostHandler = driverLostHandler;
+        this.errorHandler = errorHandler;
         this.links = links;
         this.deaths = deaths;
         this.livenessTimeoutNs = livenessTimeoutNs;
@@ -121,7 +140,64 @@ final class ClientAgent implements Agent
             nextLivenessCheckNs = nowNs + LIVENESS_CHECK_INTERVAL_NS;
             workCount += checkLiveness(nowNs);
         }
+        if (driverWatch.lostReason() == null)
+        {
+            workCount += checkDriver(nowNs);
+        }
         return workCount;
+    }
+
+    /**
+     * The Aeron client reports a dead driver to its error handler and then closes itself; an Aeron
+     * client passed in by the caller has its own handler, so whether it is closed is checked too.
+     */
+    private int checkDriver(final long nowNs)
+    {
+        String reason = driverWatch.report();
+        if (reason == null && nowNs - nextDriverCheckNs > 0)
+        {
+            nextDriverCheckNs = nowNs + LIVENESS_CHECK_INTERVAL_NS;
+            if (aeron.isClosed())
+            {
+                reason = "its Aeron client was closed (driver timeout, or closed by its owner)";
+            }
+        }
+        if (reason == null)
+        {
+            return 0;
+        }
+        onDriverLost(reason);
+        return 1;
+    }
+
+    /** Nothing can be sent or received any more: fail everything, now and from now on, and say so once. */
+    private void onDriverLost(final String reason)
+    {
+        final String message = driverWatch.lost(reason);
+        registrations.drain(registrar); // registered calls fail below, later ones in register()
+        for (final CallFuture call : pendingByCorrelationId.values())
+        {
+            doomed.add(call);
+        }
+        pendingByCorrelationId.clear();
+        for (int i = 0, size = doomed.size(); i < size; i++)
+        {
+            final CallFuture call = doomed.get(i);
+            retire(call);
+            fail(call, ErrorCode.WORKER_UNAVAILABLE, message);
+        }
+        doomed.clear();
+        if (driverLostHandler != null)
+        {
+            try
+            {
+                driverLostHandler.accept(message);
+            }
+            catch (final Throwable ex)
+            {
+                errorHandler.onError(ex);
+            }
+        }
     }
 
     /** A worker that has not announced itself within the liveness timeout is declared dead. */
@@ -229,6 +305,13 @@ final class ClientAgent implements Agent
         if (call.isDone())
         {
             inFlight.decrementAndGet(); // failed by the caller while publishing, or cancelled
+            return;
+        }
+        final String driverLost = driverWatch.lostReason();
+        if (driverLost != null)
+        {
+            inFlight.decrementAndGet();
+            fail(call, ErrorCode.WORKER_UNAVAILABLE, driverLost);
             return;
         }
         final WorkerLink link = call.link;
@@ -401,5 +484,56 @@ final class ClientAgent implements Agent
     {
         call.outcome(new PolybridgeException(code, message));
         completionExecutor.execute(call);
+    }
+
+    /**
+     * Whether the media driver is lost. Any thread may report a suspicion (the Aeron client's error
+     * handler, a caller whose request stream timed out); the agent acts on the first and publishes the
+     * verdict, which callers read before they publish.
+     */
+    static final class DriverWatch
+    {
+        private final String aeronDirectoryName;
+        private final AtomicReference<String> report = new AtomicReference<>();
+        private volatile String lostReason;
+
+        DriverWatch(final String aeronDirectoryName)
+        {
+            this.aeronDirectoryName = aeronDirectoryName;
+        }
+
+        /** From the Aeron client's error handler: these errors mean the Aeron client has closed itself. */
+        void onAeronError(final Throwable error)
+        {
+            if (error instanceof DriverTimeoutException ||
+                error instanceof ClientTimeoutException ||
+                error instanceof ConductorServiceTimeoutException)
+            {
+                report(error.getClass().getSimpleName() + ": " + error.getMessage());
+            }
+        }
+
+        void report(final String reason)
+        {
+            report.compareAndSet(null, reason);
+        }
+
+        String report()
+        {
+            return report.get();
+        }
+
+        /** Agent thread only, once. */
+        String lost(final String reason)
+        {
+            final String message = "media driver in " + aeronDirectoryName + " is gone: " + reason;
+            lostReason = message;
+            return message;
+        }
+
+        String lostReason()
+        {
+            return lostReason;
+        }
     }
 }

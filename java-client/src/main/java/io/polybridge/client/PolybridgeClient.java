@@ -4,6 +4,8 @@ import io.aeron.Aeron;
 import io.aeron.CommonContext;
 import io.aeron.Publication;
 import io.aeron.Subscription;
+import io.aeron.exceptions.AeronException;
+import io.aeron.exceptions.DriverTimeoutException;
 import io.aeron.logbuffer.BufferClaim;
 import io.polybridge.codecs.CancelEncoder;
 import io.polybridge.codecs.ErrorCode;
@@ -11,6 +13,7 @@ import io.polybridge.codecs.MessageHeaderEncoder;
 import io.polybridge.codecs.RequestEncoder;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
+import org.agrona.ErrorHandler;
 import org.agrona.ExpandableDirectByteBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.AgentRunner;
@@ -57,8 +60,19 @@ public final class PolybridgeClient implements AutoCloseable
     /** Handler names are short identifiers such as "wappalyzer.fingerprint". */
     public static final int MAX_HANDLER_NAME_LENGTH = 256;
 
+    /**
+     * Longer deadlines are shortened to this: a deadline must fit in nanoseconds (about 292 years) on
+     * this side and in the worker, and a year is "never" for a call.
+     */
+    public static final Duration MAX_TIMEOUT = Duration.ofDays(365);
+
+    private static final long MAX_KEEPALIVE_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(500);
+
+    private static final System.Logger LOGGER = System.getLogger("polybridge.client");
+
     private final Context ctx;
     private final Aeron aeron;
+    private final boolean ownsAeron;
     private final ClientAgent agent;
     private final AgentRunner agentRunner;
     private final ManyToOneConcurrentArrayQueue<CallFuture> registrations;
@@ -69,13 +83,16 @@ public final class PolybridgeClient implements AutoCloseable
     private final AtomicLong nextCorrelationId = new AtomicLong();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final ThreadLocal<Envelope> envelopes = ThreadLocal.withInitial(Envelope::new);
+    private final ClientAgent.DriverWatch driverWatch;
     private final int replyStreamId;
     private volatile boolean closed;
 
     private PolybridgeClient(final Context ctx)
     {
         this.ctx = ctx;
-        aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(ctx.aeronDirectoryName()));
+        driverWatch = new ClientAgent.DriverWatch(ctx.aeronDirectoryName());
+        ownsAeron = ctx.aeron() == null || ctx.ownsAeronClient();
+        aeron = ctx.aeron() != null ? ctx.aeron() : connectAeron(ctx, driverWatch);
         try
         {
             replyStreamId = ctx.replyStreamId() != 0 ?
@@ -86,15 +103,67 @@ public final class PolybridgeClient implements AutoCloseable
             agent = new ClientAgent(
                 replies, control, registrations, inFlight, workers, ctx.completionExecutor(),
                 "workers on " + ctx.channel() + " (driver " + ctx.aeronDirectoryName() + ")",
-                links, deaths, ctx.workerLivenessTimeout().toNanos(), ctx.deathListener);
-            agentRunner = new AgentRunner(ctx.idleStrategy().get(), Throwable::printStackTrace, null, agent);
+                links, deaths, ctx.workerLivenessTimeout().toNanos(), ctx.deathListener,
+                aeron, driverWatch, ctx.driverLostHandler(), ctx.errorHandler());
+            agentRunner = new AgentRunner(ctx.idleStrategy().get(), ctx.errorHandler(), null, agent);
             AgentRunner.startOnThread(agentRunner);
+        }
+        catch (final AeronException ex)
+        {
+            closeAeron();
+            throw unavailable("could not subscribe on the media driver in " + ctx.aeronDirectoryName(), ex);
         }
         catch (final RuntimeException ex)
         {
-            aeron.close();
+            closeAeron();
             throw ex;
         }
+    }
+
+    private static Aeron connectAeron(final Context ctx, final ClientAgent.DriverWatch driverWatch)
+    {
+        final long driverTimeoutNs = ctx.driverTimeout().toNanos();
+        final ErrorHandler errorHandler = ctx.errorHandler();
+        try
+        {
+            return Aeron.connect(new Aeron.Context()
+                .aeronDirectoryName(ctx.aeronDirectoryName())
+                .driverTimeoutMs(TimeUnit.NANOSECONDS.toMillis(driverTimeoutNs))
+                // Aeron checks the driver's heartbeat once per keepalive: a tenth of the timeout keeps
+                // the detection close to the timeout itself (Aeron's default is every 500 ms).
+                .keepAliveIntervalNs(Math.max(TimeUnit.MILLISECONDS.toNanos(1),
+                    Math.min(MAX_KEEPALIVE_INTERVAL_NS, driverTimeoutNs / 10)))
+                .errorHandler((error) ->
+                {
+                    driverWatch.onAeronError(error);
+                    errorHandler.onError(error);
+                }));
+        }
+        catch (final AeronException ex)
+        {
+            throw unavailable("no media driver is running in " + ctx.aeronDirectoryName() +
+                " (start one, or check the directory): " + ex.getMessage(), ex);
+        }
+    }
+
+    private static PolybridgeException unavailable(final String message, final Throwable cause)
+    {
+        final PolybridgeException ex = new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE, message);
+        ex.initCause(cause);
+        return ex;
+    }
+
+    private void closeAeron()
+    {
+        if (ownsAeron)
+        {
+            CloseHelper.close(ctx.errorHandler(), aeron);
+        }
+    }
+
+    static void logError(final Throwable error)
+    {
+        LOGGER.log(System.Logger.Level.ERROR, "polybridge client error: " + error, error);
     }
 
     /**
@@ -120,8 +189,7 @@ public final class PolybridgeClient implements AutoCloseable
     public Worker awaitWorker(final String workerId, final Duration timeout)
     {
         Objects.requireNonNull(workerId, "workerId");
-        requirePositive(timeout, "timeout");
-        final long deadlineNs = System.nanoTime() + timeout.toNanos();
+        final long deadlineNs = System.nanoTime() + timeoutNs(timeout, "timeout");
         WorkerInfo info;
         while ((info = workers.get(workerId)) == null)
         {
@@ -195,10 +263,49 @@ public final class PolybridgeClient implements AutoCloseable
         return links.get(requestStreamId);
     }
 
+    /**
+     * The request stream's publication, added on first use (which waits for the driver, at most the
+     * driver timeout).
+     *
+     * @throws PolybridgeException WORKER_UNAVAILABLE when the client is closed or the driver is gone.
+     */
     Publication publication(final int requestStreamId)
     {
-        return publicationsByStreamId.computeIfAbsent(
-            requestStreamId, (streamId) -> aeron.addPublication(ctx.channel(), streamId));
+        final Publication existing = publicationsByStreamId.get(requestStreamId);
+        if (existing != null)
+        {
+            return existing;
+        }
+        ensureOpen();
+        try
+        {
+            return publicationsByStreamId.computeIfAbsent(
+                requestStreamId, (streamId) -> aeron.addPublication(ctx.channel(), streamId));
+        }
+        catch (final AeronException ex)
+        {
+            if (ex instanceof DriverTimeoutException)
+            {
+                driverWatch.report(ex.getMessage());
+            }
+            ensureOpen();
+            throw unavailable("could not open request stream " + requestStreamId + " on the media driver in " +
+                ctx.aeronDirectoryName() + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    /**
+     * Close the publication to a request stream no worker will read again (a replaced worker
+     * incarnation's, see Bridge): a caller still offering to it fails at once (CLOSED) instead of
+     * waiting on the dead subscriber, and the driver can free its log.
+     */
+    void closePublication(final int requestStreamId)
+    {
+        final Publication publication = publicationsByStreamId.remove(requestStreamId);
+        if (publication != null && !aeron.isClosed())
+        {
+            CloseHelper.close(ctx.errorHandler(), publication);
+        }
     }
 
     /**
@@ -249,14 +356,21 @@ public final class PolybridgeClient implements AutoCloseable
             return;
         }
         closed = true;
-        CloseHelper.close(agentRunner); // the agent fails what it holds as it closes
+        final ErrorHandler errorHandler = ctx.errorHandler();
+        CloseHelper.close(errorHandler, agentRunner); // the agent fails what it holds as it closes
         registrations.drain((call) ->
         {
             inFlight.decrementAndGet();
             call.completeExceptionally(closedException());
         });
-        CloseHelper.closeAll(publicationsByStreamId.values());
-        aeron.close();
+        if (!aeron.isClosed())
+        {
+            for (final Publication publication : publicationsByStreamId.values())
+            {
+                CloseHelper.close(errorHandler, publication);
+            }
+        }
+        closeAeron();
     }
 
     CompletableFuture<byte[]> call(
@@ -284,11 +398,16 @@ public final class PolybridgeClient implements AutoCloseable
             throw new IndexOutOfBoundsException(
                 "payload range offset=" + offset + " length=" + length + " is outside a buffer of " + payload.capacity());
         }
-        requirePositive(timeout, "timeout");
+        final long timeoutNs = timeoutNs(timeout, "timeout");
 
         final long correlationId = nextCorrelationId.incrementAndGet();
-        final long deadlineNs = System.nanoTime() + timeout.toNanos();
+        final long deadlineNs = System.nanoTime() + timeoutNs;
         final CallFuture future = new CallFuture(this, publication, link, correlationId, deadlineNs);
+        final String driverLost = driverWatch.lostReason();
+        if (driverLost != null)
+        {
+            return failed(future, ErrorCode.WORKER_UNAVAILABLE, driverLost);
+        }
         final Envelope envelope = envelopes.get();
         final int envelopeLength = envelope.length(handler);
         final long messageLength = (long)envelopeLength + length;
@@ -300,8 +419,12 @@ public final class PolybridgeClient implements AutoCloseable
         }
 
         final IdleStrategy idle = envelope.idle;
-        if (!acquireWindowSlot(deadlineNs, idle))
+        if (!acquireWindowSlot(future, deadlineNs, idle))
         {
+            if (closed || driverWatch.lostReason() != null)
+            {
+                return failed(future, ErrorCode.WORKER_UNAVAILABLE, unavailableReason());
+            }
             return failed(future, ErrorCode.OVERLOADED, ctx.maxInFlight() + " calls are already in flight" +
                 (ctx.waitWhenOverloaded() ? " until the deadline" : "") + "; raise maxInFlight or slow down");
         }
@@ -317,7 +440,6 @@ public final class PolybridgeClient implements AutoCloseable
             return failed(future, ErrorCode.WORKER_UNAVAILABLE, "the client is closed");
         }
 
-        final long timeoutNs = timeout.toNanos();
         final boolean fitsOneFragment = messageLength <= publication.maxPayloadLength();
         if (!fitsOneFragment)
         {
@@ -334,6 +456,14 @@ public final class PolybridgeClient implements AutoCloseable
             {
                 return future;
             }
+            if (future.isDone())
+            {
+                return future; // its deadline passed, it was cancelled, or its worker or driver died meanwhile
+            }
+            if (closed || driverWatch.lostReason() != null)
+            {
+                return failed(future, ErrorCode.WORKER_UNAVAILABLE, unavailableReason());
+            }
             if (result == Publication.NOT_CONNECTED || result == Publication.CLOSED ||
                 result == Publication.MAX_POSITION_EXCEEDED)
             {
@@ -345,12 +475,14 @@ public final class PolybridgeClient implements AutoCloseable
                 return failed(future, ErrorCode.OVERLOADED, "request stream " + publication.streamId() +
                     " is back pressured" + (ctx.waitWhenOverloaded() ? " until the deadline" : ""));
             }
-            if (closed)
-            {
-                return failed(future, ErrorCode.WORKER_UNAVAILABLE, "the client is closed");
-            }
             idle.idle();
         }
+    }
+
+    private String unavailableReason()
+    {
+        final String driverLost = driverWatch.lostReason();
+        return driverLost != null ? driverLost : "the client is closed";
     }
 
     /** Zero copy for requests that fit one fragment: encode straight into the log buffer. */
@@ -398,7 +530,7 @@ public final class PolybridgeClient implements AutoCloseable
         }
     }
 
-    private boolean acquireWindowSlot(final long deadlineNs, final IdleStrategy idle)
+    private boolean acquireWindowSlot(final CallFuture future, final long deadlineNs, final IdleStrategy idle)
     {
         final int max = ctx.maxInFlight();
         idle.reset();
@@ -413,7 +545,8 @@ public final class PolybridgeClient implements AutoCloseable
                 }
                 continue;
             }
-            if (!ctx.waitWhenOverloaded() || System.nanoTime() - deadlineNs > 0 || closed)
+            if (!ctx.waitWhenOverloaded() || System.nanoTime() - deadlineNs > 0 || closed || future.isDone() ||
+                driverWatch.lostReason() != null)
             {
                 return false;
             }
@@ -450,6 +583,29 @@ public final class PolybridgeClient implements AutoCloseable
         {
             throw closedException();
         }
+        final String lost = driverWatch.lostReason();
+        if (lost != null)
+        {
+            throw new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE, lost);
+        }
+    }
+
+    /**
+     * @return whether the client has found its media driver gone (or its Aeron client closed): every
+     * call fails at once with WORKER_UNAVAILABLE; close this client and connect a new one.
+     */
+    public boolean isDriverLost()
+    {
+        return driverWatch.lostReason() != null;
+    }
+
+    /**
+     * @return why the driver was taken for lost, e.g. "media driver in /dev/shm/... is gone: ...", or
+     * null while it is not.
+     */
+    public String driverLostReason()
+    {
+        return driverWatch.lostReason();
     }
 
     private static PolybridgeException closedException()
@@ -471,6 +627,16 @@ public final class PolybridgeClient implements AutoCloseable
         {
             throw new IllegalArgumentException(name + " must be positive, was " + duration);
         }
+    }
+
+    /**
+     * A call's timeout in nanoseconds: positive, and at most {@link #MAX_TIMEOUT} (longer ones, up to
+     * {@code Duration.ofSeconds(Long.MAX_VALUE)}, are shortened to it rather than overflow).
+     */
+    static long timeoutNs(final Duration timeout, final String name)
+    {
+        requirePositive(timeout, name);
+        return (timeout.compareTo(MAX_TIMEOUT) > 0 ? MAX_TIMEOUT : timeout).toNanos();
     }
 
     /**
@@ -543,6 +709,12 @@ public final class PolybridgeClient implements AutoCloseable
         /** Reply streams chosen automatically start here, offset by the Aeron client id. */
         public static final int AUTO_REPLY_STREAM_BASE = 1000;
 
+        /** Default of {@link #driverTimeout(Duration)}: ten heartbeats of a driver polybridge starts. */
+        public static final long DEFAULT_DRIVER_TIMEOUT_MS = 1000;
+
+        static final Duration MIN_DRIVER_TIMEOUT = Duration.ofMillis(10);
+        static final Duration MAX_DRIVER_TIMEOUT = Duration.ofHours(1);
+
         private String aeronDirectoryName = CommonContext.getAeronDirectoryName();
         private String channel = "aeron:ipc";
         private int controlStreamId = 10;
@@ -555,15 +727,40 @@ public final class PolybridgeClient implements AutoCloseable
         private int maxInFlight = 16 * 1024;
         private boolean waitWhenOverloaded = true;
         private Duration workerLivenessTimeout = Duration.ZERO;
+        private Duration driverTimeout = Duration.ofMillis(DEFAULT_DRIVER_TIMEOUT_MS);
+        private ErrorHandler errorHandler;
+        private Consumer<String> driverLostHandler;
+        private Aeron aeron;
+        private boolean ownsAeronClient;
         Consumer<WorkerLink> deathListener; // Bridge's supervisor: runs on the agent thread, must not block
 
         Context conclude()
         {
+            if (null == errorHandler)
+            {
+                errorHandler = PolybridgeClient::logError;
+            }
+            if (null != aeron)
+            {
+                aeronDirectoryName = aeron.context().aeronDirectoryName();
+            }
+            Objects.requireNonNull(driverTimeout, "driverTimeout");
+            if (driverTimeout.compareTo(MIN_DRIVER_TIMEOUT) < 0 || driverTimeout.compareTo(MAX_DRIVER_TIMEOUT) > 0)
+            {
+                throw new IllegalArgumentException("driverTimeout must be between " + MIN_DRIVER_TIMEOUT + " and " +
+                    MAX_DRIVER_TIMEOUT + ", was " + driverTimeout + "; above the driver's heartbeat interval (100 ms " +
+                    "for drivers polybridge starts, aeron.timer.interval = 1 s for a stock Aeron driver)");
+            }
             Objects.requireNonNull(workerLivenessTimeout, "workerLivenessTimeout");
             if (workerLivenessTimeout.isNegative())
             {
                 throw new IllegalArgumentException("workerLivenessTimeout must be zero (off) or positive, was " +
                     workerLivenessTimeout);
+            }
+            if (workerLivenessTimeout.compareTo(MAX_TIMEOUT) > 0)
+            {
+                throw new IllegalArgumentException("workerLivenessTimeout must be at most " + MAX_TIMEOUT +
+                    ", was " + workerLivenessTimeout + "; use Duration.ZERO to turn liveness off");
             }
             requireText(aeronDirectoryName, "aeronDirectoryName");
             requireText(channel, "channel");
@@ -802,6 +999,121 @@ public final class PolybridgeClient implements AutoCloseable
         public boolean waitWhenOverloaded()
         {
             return waitWhenOverloaded;
+        }
+
+        /**
+         * Errors that have no call to fail: the Aeron client's (driver timeouts, a client timed out by
+         * the driver) and the client agent's. The default logs them through {@link System.Logger}
+         * {@code polybridge.client} at ERROR; it never exits the JVM (Aeron's own default handler
+         * calls {@code System.exit} on a driver timeout, which is why the client always installs one).
+         *
+         * @param errorHandler called on the Aeron conductor or the client agent thread; must not block.
+         * @return this.
+         */
+        public Context errorHandler(final ErrorHandler errorHandler)
+        {
+            this.errorHandler = errorHandler;
+            return this;
+        }
+
+        /**
+         * @return where errors with no call to fail go; set at {@link #conclude()} when not given.
+         */
+        public ErrorHandler errorHandler()
+        {
+            return errorHandler;
+        }
+
+        /**
+         * How long the media driver may go without a heartbeat before the client takes it for dead,
+         * fails every call with WORKER_UNAVAILABLE and reports it to {@link #driverLostHandler(Consumer)}
+         * (default 1 s). Drivers polybridge starts heartbeat every 100 ms; a stock Aeron driver every
+         * {@code aeron.timer.interval} (1 s), so give such a driver 3 s or more. Calls fail about this
+         * long after the driver died (plus up to a tenth of it). Also bounds how long connecting and
+         * opening a request stream wait for the driver. Only for the Aeron client the client creates;
+         * one passed with {@link #aeron(Aeron)} keeps its own settings.
+         *
+         * @param driverTimeout between 10 ms and 1 hour.
+         * @return this.
+         */
+        public Context driverTimeout(final Duration driverTimeout)
+        {
+            this.driverTimeout = driverTimeout;
+            return this;
+        }
+
+        /**
+         * @return how long the driver may be silent before the client takes it for dead.
+         */
+        public Duration driverTimeout()
+        {
+            return driverTimeout;
+        }
+
+        /**
+         * Called exactly once when the client finds its media driver gone (or its Aeron client closed
+         * under it), after every pending call has been failed; from then on {@link #isDriverLost()} is
+         * true and every call fails at once. The client cannot recover: close it, and connect a new
+         * one when a driver is back.
+         *
+         * @param driverLostHandler given the reason, e.g. "media driver in /dev/shm/... is gone: ...";
+         *                          runs on the client agent thread, so it must hand off anything slow.
+         * @return this.
+         */
+        public Context driverLostHandler(final Consumer<String> driverLostHandler)
+        {
+            this.driverLostHandler = driverLostHandler;
+            return this;
+        }
+
+        /**
+         * @return what is told when the driver is lost, or null.
+         */
+        public Consumer<String> driverLostHandler()
+        {
+            return driverLostHandler;
+        }
+
+        /**
+         * Use this Aeron client instead of creating one (as {@code AeronArchive.Context.aeron} does):
+         * its directory replaces {@link #aeronDirectoryName()}, and its own error handler and timeouts
+         * apply. Whether the client closes it is {@link #ownsAeronClient(boolean)}.
+         *
+         * @param aeron a connected client, or null (the default) to create one.
+         * @return this.
+         */
+        public Context aeron(final Aeron aeron)
+        {
+            this.aeron = aeron;
+            return this;
+        }
+
+        /**
+         * @return the Aeron client given with {@link #aeron(Aeron)}, or null.
+         */
+        public Aeron aeron()
+        {
+            return aeron;
+        }
+
+        /**
+         * @param ownsAeronClient whether closing the client also closes the Aeron client given with
+         *                        {@link #aeron(Aeron)} (default false); one the client creates is always
+         *                        closed with it.
+         * @return this.
+         */
+        public Context ownsAeronClient(final boolean ownsAeronClient)
+        {
+            this.ownsAeronClient = ownsAeronClient;
+            return this;
+        }
+
+        /**
+         * @return whether closing the client closes the Aeron client given to it.
+         */
+        public boolean ownsAeronClient()
+        {
+            return ownsAeronClient;
         }
     }
 }

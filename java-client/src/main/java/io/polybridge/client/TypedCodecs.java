@@ -25,6 +25,9 @@ final class TypedCodecs
     static final String FINGERPRINT = "wappalyzer.fingerprint";
     static final String SIGNALS = "html.signals";
 
+    /** The schema's varStringEncoding: a uint16 length with maxValue 65534. */
+    static final int MAX_VAR_STRING_BYTES = 65534;
+
     private static final ThreadLocal<TypedCodecs> PER_THREAD = ThreadLocal.withInitial(TypedCodecs::new);
 
     final ExpandableDirectByteBuffer buffer = new ExpandableDirectByteBuffer(4096);
@@ -46,11 +49,20 @@ final class TypedCodecs
         {
             throw new IllegalArgumentException("at most 65534 headers, was " + headers.size());
         }
+        requireVarString(url, "url");
+        for (int i = 0, size = headers.size(); i < size; i++)
+        {
+            final Fingerprint.Header header = headers.get(i);
+            Objects.requireNonNull(header, "headers must not contain null");
+            Objects.requireNonNull(header.name(), "header names must not be null");
+            Objects.requireNonNull(header.value(), "header values must not be null; use \"\" for an empty one");
+            requireVarString(header.name(), "header name");
+            requireVarString(header.value(), "header value");
+        }
         fingerprintEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder);
         final FingerprintRequestEncoder.HeadersEncoder group = fingerprintEncoder.headersCount(headers.size());
         for (final Fingerprint.Header header : headers)
         {
-            Objects.requireNonNull(header, "headers must not contain null");
             group.next().name(header.name()).value(header.value());
         }
         fingerprintEncoder.url(url).putBody(body, 0, body.length);
@@ -61,8 +73,53 @@ final class TypedCodecs
     {
         Objects.requireNonNull(url, "url must not be null; use \"\" when unknown");
         Objects.requireNonNull(body, "body must not be null; use new byte[0] for an empty page");
+        requireVarString(url, "url");
         signalsEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).url(url).putBody(body, 0, body.length);
         return MessageHeaderEncoder.ENCODED_LENGTH + signalsEncoder.encodedLength();
+    }
+
+    /**
+     * Text fields travel as SBE var-strings with a 16-bit length: longer text would make the encoder
+     * throw halfway through a message, so it is refused before anything is encoded.
+     */
+    static void requireVarString(final String value, final String field)
+    {
+        if (value.length() > MAX_VAR_STRING_BYTES / 3) // shorter text cannot exceed it, whatever its characters
+        {
+            final int bytes = utf8Length(value);
+            if (bytes > MAX_VAR_STRING_BYTES)
+            {
+                throw new IllegalArgumentException(field + " is " + bytes + " bytes of UTF-8; the protocol carries " +
+                    "at most " + MAX_VAR_STRING_BYTES + " bytes in a text field: shorten it or leave it out");
+            }
+        }
+    }
+
+    static int utf8Length(final String value)
+    {
+        int bytes = 0;
+        for (int i = 0, length = value.length(); i < length; i++)
+        {
+            final char c = value.charAt(i);
+            if (c < 0x80)
+            {
+                bytes += 1;
+            }
+            else if (c < 0x800)
+            {
+                bytes += 2;
+            }
+            else if (Character.isHighSurrogate(c) && i + 1 < length && Character.isLowSurrogate(value.charAt(i + 1)))
+            {
+                bytes += 4;
+                i++;
+            }
+            else
+            {
+                bytes += 3; // a lone surrogate is encoded as '?' by String.getBytes, but counting 3 only errs long
+            }
+        }
+        return bytes;
     }
 
     static Fingerprint decodeFingerprint(final byte[] bytes)
