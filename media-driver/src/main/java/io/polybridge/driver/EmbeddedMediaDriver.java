@@ -1,30 +1,47 @@
 package io.polybridge.driver;
 
 import io.aeron.driver.MediaDriver;
-import org.agrona.IoUtil;
+import org.agrona.CloseHelper;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 
 /**
  * A media driver inside this JVM, in a private directory of its own that is removed on close.
  * <p>
  * The Aeron directory is created inside a new owner-only ({@code rwx------}) directory under
  * /dev/shm (or java.io.tmpdir where there is no /dev/shm), so no other user can open the driver's
- * files even in the moment before their permissions are tightened.
+ * files even in the moment before their permissions are tightened; those are then kept owner-only
+ * (see {@link PolybridgeMediaDriver#launch(MediaDriver.Context)}). Launching first removes stale
+ * polybridge directories whose driver is dead ({@link #reclaimStaleDirectories()}).
  */
 public final class EmbeddedMediaDriver implements AutoCloseable
 {
     private final Path privateDir;
     private final MediaDriver driver;
+    private final OwnerOnlyGuard guard;
 
-    private EmbeddedMediaDriver(final Path privateDir, final MediaDriver driver)
+    private EmbeddedMediaDriver(final Path privateDir, final PolybridgeMediaDriver.Guarded guarded)
     {
         this.privateDir = privateDir;
-        this.driver = driver;
+        this.driver = guarded.driver();
+        this.guard = guarded.guard();
+    }
+
+    /**
+     * Remove stale polybridge driver directories of this user (their driver dead), as
+     * {@link #launch()} does first; never a live driver's. See
+     * {@link PolybridgeMediaDriver#reclaimStaleDirectories()}.
+     *
+     * @return the directories removed.
+     */
+    public static List<Path> reclaimStaleDirectories()
+    {
+        return PolybridgeMediaDriver.reclaimStaleDirectories();
     }
 
     /**
@@ -45,15 +62,16 @@ public final class EmbeddedMediaDriver implements AutoCloseable
      */
     public static EmbeddedMediaDriver launch(final MediaDriver.Context ctx)
     {
+        reclaimStaleDirectories();
         final Path privateDir = createPrivateDirectory();
         try
         {
             ctx.aeronDirectoryName(privateDir.resolve("aeron").toString()).dirDeleteOnShutdown(true);
-            return new EmbeddedMediaDriver(privateDir, PolybridgeMediaDriver.launch(ctx));
+            return new EmbeddedMediaDriver(privateDir, PolybridgeMediaDriver.launchGuarded(ctx));
         }
         catch (final RuntimeException ex)
         {
-            IoUtil.delete(privateDir.toFile(), true);
+            deletePrivateDirectory(privateDir);
             throw ex;
         }
     }
@@ -79,22 +97,33 @@ public final class EmbeddedMediaDriver implements AutoCloseable
     {
         try
         {
-            driver.close();
+            CloseHelper.closeAll(driver, guard);
         }
         finally
         {
-            IoUtil.delete(privateDir.toFile(), true);
+            deletePrivateDirectory(privateDir);
+        }
+    }
+
+    private static void deletePrivateDirectory(final Path privateDir)
+    {
+        try
+        {
+            DriverDirectories.deleteTree(privateDir);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("could not remove the media driver's directory " + privateDir, ex);
         }
     }
 
     private static Path createPrivateDirectory()
     {
-        final Path shm = Path.of("/dev/shm");
-        final Path base = Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
+        final Path base = DriverDirectories.sharedMemoryBase();
         try
         {
             return Files.createTempDirectory(
-                base, "polybridge-", PosixFilePermissions.asFileAttribute(PolybridgeMediaDriver.OWNER_DIR));
+                base, DriverDirectories.PREFIX, PosixFilePermissions.asFileAttribute(PolybridgeMediaDriver.OWNER_DIR));
         }
         catch (final IOException ex)
         {

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -26,8 +27,11 @@ import java.util.stream.Stream;
  *     then parks up to 1 ms, so an idle driver costs almost no CPU;</li>
  *     <li>{@code aeron.ipc.term.buffer.length=16m}: the largest message is a term / 8 = 2 MiB, room
  *     for a 1 MiB payload and its envelope, with a log of 48 MiB per publication;</li>
- *     <li>the directory is deleted when the driver closes, and is made readable and writable by
- *     its owner only once the driver has started.</li>
+ *     <li>{@code aeron.timer.interval=100ms}, {@code aeron.client.liveness.timeout=1.5s},
+ *     {@code aeron.driver.timeout=1s}: a dead driver, worker or client is noticed within about a
+ *     second or two instead of ten (see the constants);</li>
+ *     <li>the directory is deleted when the driver closes, and everything in it is kept readable and
+ *     writable by its owner only while it runs ({@link #launch(MediaDriver.Context)}).</li>
  * </ul>
  * For the lowest latency on a machine with cores to spare, run with
  * {@code -Daeron.threading.mode=DEDICATED} and
@@ -38,6 +42,29 @@ public final class PolybridgeMediaDriver
 {
     /** IPC term length when {@code aeron.ipc.term.buffer.length} is not set: 16 MiB. */
     public static final int DEFAULT_IPC_TERM_LENGTH = 16 * 1024 * 1024;
+
+    /**
+     * The driver checks its timers (client liveness, its own heartbeat in cnc.dat) this often when
+     * {@code aeron.timer.interval} is not set: 100 ms rather than Aeron's 1 s, so clients and workers
+     * can take a driver silent for ~1 s as dead, and a dead client is noticed promptly.
+     */
+    public static final long DEFAULT_TIMER_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    /**
+     * A client (a worker, a JVM) that has sent no keepalive for this long is dead and its publications
+     * and subscriptions are removed, when {@code aeron.client.liveness.timeout} is not set: 1.5 s, three
+     * of the Aeron clients' 500 ms keepalives, rather than Aeron's 10 s; a SIGKILLed worker's
+     * subscription stops holding back its request stream within ~1.6 s. It is also the longest an
+     * Aeron client's own conductor thread may go unscheduled (a GC pause) before it gives up.
+     */
+    public static final long DEFAULT_CLIENT_LIVENESS_TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(1500);
+
+    /**
+     * A driver whose heartbeat in cnc.dat is older than this is dead, when {@code aeron.driver.timeout}
+     * is not set: 1 s rather than Aeron's 10 s, so a driver restarted after a crash (kill -9) can take
+     * over its directory after 1 s instead of failing with "Active media driver detected".
+     */
+    public static final long DEFAULT_DRIVER_TIMEOUT_MS = 1000;
 
     static final Set<PosixFilePermission> OWNER_DIR = PosixFilePermissions.fromString("rwx------");
     static final Set<PosixFilePermission> OWNER_FILE = PosixFilePermissions.fromString("rw-------");
@@ -71,28 +98,90 @@ public final class PolybridgeMediaDriver
         {
             ctx.dirDeleteOnShutdown(true);
         }
+        if (System.getProperty("aeron.timer.interval") == null)
+        {
+            ctx.timerIntervalNs(DEFAULT_TIMER_INTERVAL_NS);
+        }
+        if (System.getProperty("aeron.client.liveness.timeout") == null)
+        {
+            ctx.clientLivenessTimeoutNs(DEFAULT_CLIENT_LIVENESS_TIMEOUT_NS);
+        }
+        if (System.getProperty("aeron.driver.timeout") == null)
+        {
+            ctx.driverTimeoutMs(DEFAULT_DRIVER_TIMEOUT_MS);
+        }
         return ctx;
     }
 
     /**
-     * Launch a driver and restrict its directory to the owner.
+     * Launch a driver and keep its directory owner-only: everything in it is restricted at once and
+     * whatever the driver creates later (a log buffer per publication) as soon as it appears, whatever
+     * the umask. A directory left by a dead driver is removed first (rather than by Aeron, which
+     * would write the old error log next to it with the umask's permissions).
      *
      * @param ctx the settings, usually from {@link #context()}.
      * @return the running driver; close it to stop it.
      */
     public static MediaDriver launch(final MediaDriver.Context ctx)
     {
+        return launchGuarded(ctx).driver();
+    }
+
+    /** A running driver and what keeps its directory owner-only. */
+    record Guarded(MediaDriver driver, OwnerOnlyGuard guard)
+    {
+    }
+
+    static Guarded launchGuarded(final MediaDriver.Context ctx)
+    {
+        final Path dir = Path.of(ctx.aeronDirectoryName());
+        if (DriverDirectories.state(dir, ctx.driverTimeoutMs()) == DriverDirectories.State.DEAD)
+        {
+            try
+            {
+                DriverDirectories.deleteTree(dir);
+            }
+            catch (final IOException ex)
+            {
+                throw new UncheckedIOException("could not remove " + dir + ", left by a dead media driver", ex);
+            }
+        }
         final MediaDriver driver = MediaDriver.launch(ctx);
         try
         {
-            restrictToOwner(Path.of(driver.aeronDirectoryName()));
-            return driver;
+            return new Guarded(driver, OwnerOnlyGuard.start(Path.of(driver.aeronDirectoryName())));
         }
         catch (final RuntimeException ex)
         {
             driver.close();
             throw ex;
         }
+    }
+
+    /**
+     * Remove this user's polybridge driver directories under /dev/shm (or java.io.tmpdir) whose driver
+     * is dead: its heartbeat in cnc.dat older than 10 s, or older than {@link #DEFAULT_DRIVER_TIMEOUT_MS}
+     * and its process gone, or it closed without deleting them. A live driver's directory, one whose
+     * driver is still starting, and anything that is not a polybridge driver directory (name
+     * {@code polybridge-*}, with a cnc.dat in it or in its {@code aeron} subdirectory) are left alone;
+     * links are never followed.
+     *
+     * @return the directories removed.
+     */
+    public static List<Path> reclaimStaleDirectories()
+    {
+        return reclaimStaleDirectories(DriverDirectories.sharedMemoryBase());
+    }
+
+    /**
+     * {@link #reclaimStaleDirectories()} under another base directory.
+     *
+     * @param base where to look for {@code polybridge-*} directories.
+     * @return the directories removed.
+     */
+    public static List<Path> reclaimStaleDirectories(final Path base)
+    {
+        return DriverDirectories.reclaim(base, DEFAULT_DRIVER_TIMEOUT_MS);
     }
 
     /**

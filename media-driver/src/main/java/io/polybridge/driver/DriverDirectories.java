@@ -1,0 +1,283 @@
+package io.polybridge.driver;
+
+import io.aeron.CncFileDescriptor;
+import org.agrona.BufferUtil;
+import org.agrona.IoUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
+
+import java.io.IOException;
+import java.nio.MappedByteBuffer;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Finds and removes media driver directories whose driver is dead, judged by the driver's heartbeat
+ * in its cnc.dat (as Aeron's {@code CommonContext.isDriverActive} does) and its process id.
+ * <p>
+ * A directory is removed only when all of these hold: its name starts with {@code polybridge-},
+ * it is a real directory (not a link) owned by this process's user, it is a driver directory
+ * ({@code cnc.dat} in it, or in its {@code aeron} subdirectory for an embedded driver's private
+ * directory) or an empty leftover of one, and its driver is dead:
+ * <ul>
+ *     <li>the heartbeat is older than {@link #STALE_HEARTBEAT_MS}, or the driver closed cleanly; or</li>
+ *     <li>the heartbeat is older than the driver timeout and the process that wrote it is gone.</li>
+ * </ul>
+ * A cnc.dat that is not initialised yet (a driver starting) counts as live for
+ * {@link #STARTING_GRACE_MS}. Nothing is followed through a symbolic link.
+ */
+final class DriverDirectories
+{
+    /** The prefix of every directory polybridge's drivers use under the shared memory base. */
+    static final String PREFIX = "polybridge-";
+
+    /** A heartbeat this old means a dead driver, whatever its process (Aeron's default driver timeout). */
+    static final long STALE_HEARTBEAT_MS = 10_000;
+
+    /** A directory or cnc.dat younger than this may belong to a driver that is still starting. */
+    static final long STARTING_GRACE_MS = 60_000;
+
+    private static final System.Logger LOGGER = System.getLogger("polybridge.driver");
+
+    /** What a directory's cnc.dat says of its driver. */
+    enum State
+    {
+        /** Heartbeating, starting, or not readable: left alone. */
+        ACTIVE,
+        /** Its driver is gone. */
+        DEAD,
+        /** No cnc.dat at all. */
+        ABSENT
+    }
+
+    private DriverDirectories()
+    {
+    }
+
+    /**
+     * @return /dev/shm where it exists, else java.io.tmpdir: where polybridge's drivers live.
+     */
+    static Path sharedMemoryBase()
+    {
+        final Path shm = Path.of("/dev/shm");
+        return Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
+    }
+
+    /**
+     * Remove every stale polybridge directory of this user under base.
+     *
+     * @param base            where to look, usually {@link #sharedMemoryBase()}.
+     * @param driverTimeoutMs heartbeat age after which a driver whose process is gone counts as dead.
+     * @return the directories removed.
+     */
+    static List<Path> reclaim(final Path base, final long driverTimeoutMs)
+    {
+        final List<Path> removed = new ArrayList<>();
+        final Object uid = uid(base);
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(base, PREFIX + "*"))
+        {
+            for (final Path dir : entries)
+            {
+                try
+                {
+                    if (isStale(dir, uid, driverTimeoutMs))
+                    {
+                        deleteTree(dir);
+                        removed.add(dir);
+                        LOGGER.log(System.Logger.Level.INFO, "removed the stale media driver directory " + dir);
+                    }
+                }
+                catch (final IOException | RuntimeException ex)
+                {
+                    LOGGER.log(System.Logger.Level.DEBUG, "left " + dir + ": " + ex);
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            LOGGER.log(System.Logger.Level.WARNING, "could not look for stale media driver directories in " + base, ex);
+        }
+        return removed;
+    }
+
+    private static boolean isStale(final Path dir, final Object uid, final long driverTimeoutMs) throws IOException
+    {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) ||
+            !uid.equals(Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS)))
+        {
+            return false;
+        }
+        final Path embedded = dir.resolve("aeron");
+        State state = state(dir, driverTimeoutMs);
+        if (state == State.ABSENT && Files.isDirectory(embedded, LinkOption.NOFOLLOW_LINKS))
+        {
+            state = state(embedded, driverTimeoutMs);
+        }
+        if (state == State.ABSENT)
+        {
+            // A private directory left empty by a launch that failed, or one being created right now.
+            return isEmptyLeftover(dir) && ageMs(dir) > STARTING_GRACE_MS;
+        }
+        return state == State.DEAD;
+    }
+
+    private static boolean isEmptyLeftover(final Path dir) throws IOException
+    {
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir))
+        {
+            for (final Path entry : entries)
+            {
+                if (!entry.getFileName().toString().equals("aeron") || !isEmptyDirectory(entry))
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    private static boolean isEmptyDirectory(final Path dir) throws IOException
+    {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS))
+        {
+            return false;
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir))
+        {
+            return !entries.iterator().hasNext();
+        }
+    }
+
+    /**
+     * What the cnc.dat in aeronDir says of its driver.
+     *
+     * @param aeronDir        a driver directory.
+     * @param driverTimeoutMs heartbeat age after which a driver whose process is gone counts as dead.
+     * @return its state; ACTIVE whenever in doubt.
+     */
+    static State state(final Path aeronDir, final long driverTimeoutMs)
+    {
+        final Path cnc = aeronDir.resolve(CncFileDescriptor.CNC_FILE);
+        if (!Files.isRegularFile(cnc, LinkOption.NOFOLLOW_LINKS))
+        {
+            return Files.exists(cnc, LinkOption.NOFOLLOW_LINKS) ? State.ACTIVE : State.ABSENT;
+        }
+        try
+        {
+            if (Files.size(cnc) <= CncFileDescriptor.END_OF_METADATA_OFFSET)
+            {
+                return ageMs(cnc) > STARTING_GRACE_MS ? State.DEAD : State.ACTIVE;
+            }
+            final MappedByteBuffer mapped = IoUtil.mapExistingFile(cnc.toFile(), "cnc");
+            try
+            {
+                final UnsafeBuffer metaData = CncFileDescriptor.createMetaDataBuffer(mapped);
+                final int version = metaData.getIntVolatile(CncFileDescriptor.cncVersionOffset(0));
+                if (version == 0)
+                {
+                    return ageMs(cnc) > STARTING_GRACE_MS ? State.DEAD : State.ACTIVE; // never finished starting
+                }
+                CncFileDescriptor.checkVersion(version); // another layout: its heartbeat cannot be read here
+                final long heartbeatMs = new ManyToOneRingBuffer(CncFileDescriptor.createToDriverBuffer(mapped, metaData))
+                    .consumerHeartbeatTime();
+                final long pid = metaData.getLong(CncFileDescriptor.pidOffset(0));
+                final long ageMs = System.currentTimeMillis() - heartbeatMs;
+                if (heartbeatMs <= 0 || ageMs > STALE_HEARTBEAT_MS)
+                {
+                    return State.DEAD; // closed cleanly (the heartbeat is reset), or silent for long
+                }
+                final boolean processGone = pid > 0 && ProcessHandle.of(pid).map((p) -> !p.isAlive()).orElse(true);
+                return processGone && ageMs > driverTimeoutMs ? State.DEAD : State.ACTIVE;
+            }
+            finally
+            {
+                BufferUtil.free(mapped);
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return State.ACTIVE;
+        }
+    }
+
+    /**
+     * Delete a directory tree without following links: a link found inside is removed, never what it
+     * points to.
+     *
+     * @param root the directory to delete.
+     * @throws IOException if something could not be deleted.
+     */
+    static void deleteTree(final Path root) throws IOException
+    {
+        Files.walkFileTree(root, new SimpleFileVisitor<>()
+        {
+            public FileVisitResult visitFile(final Path file, final BasicFileAttributes attrs) throws IOException
+            {
+                Files.deleteIfExists(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            public FileVisitResult visitFileFailed(final Path file, final IOException ex) throws IOException
+            {
+                if (ex instanceof NoSuchFileException)
+                {
+                    return FileVisitResult.CONTINUE;
+                }
+                throw ex;
+            }
+
+            public FileVisitResult postVisitDirectory(final Path dir, final IOException ex) throws IOException
+            {
+                if (ex != null && !(ex instanceof NoSuchFileException))
+                {
+                    throw ex;
+                }
+                Files.deleteIfExists(dir);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    private static long ageMs(final Path path) throws IOException
+    {
+        return System.currentTimeMillis() -
+            Files.getLastModifiedTime(path, LinkOption.NOFOLLOW_LINKS).to(TimeUnit.MILLISECONDS);
+    }
+
+    /** This process's user id, as the files it creates under base get it. */
+    private static Object uid(final Path base)
+    {
+        try
+        {
+            return Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            try
+            {
+                final Path probe = Files.createTempFile(base, PREFIX + "uid-", ".probe");
+                try
+                {
+                    return Files.getAttribute(probe, "unix:uid");
+                }
+                finally
+                {
+                    Files.deleteIfExists(probe);
+                }
+            }
+            catch (final IOException | RuntimeException ignore)
+            {
+                return "unknown"; // matches no directory: nothing is removed
+            }
+        }
+    }
+}
