@@ -158,6 +158,75 @@ final class DriverDirectories
     }
 
     /**
+     * A driver restarted right after its predecessor was killed would find a heartbeat younger than
+     * the driver timeout and refuse the directory ("Active media driver detected"). When the process
+     * that wrote the heartbeat is gone, wait until the heartbeat has aged past the timeout (at most
+     * the timeout) instead.
+     *
+     * @param aeronDir        the directory a driver is about to be launched in.
+     * @param driverTimeoutMs the new driver's timeout.
+     */
+    static void awaitHeartbeatOfGoneProcess(final Path aeronDir, final long driverTimeoutMs)
+    {
+        final long heartbeatMs = heartbeatOfGoneProcessMs(aeronDir);
+        if (heartbeatMs > 0)
+        {
+            final long waitMs = heartbeatMs + driverTimeoutMs + 1 - System.currentTimeMillis();
+            if (waitMs > 0)
+            {
+                try
+                {
+                    Thread.sleep(Math.min(waitMs, driverTimeoutMs + 1));
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    /** The heartbeat in aeronDir's cnc.dat when the process that wrote it is gone, else 0. */
+    private static long heartbeatOfGoneProcessMs(final Path aeronDir)
+    {
+        final Path cnc = aeronDir.resolve(CncFileDescriptor.CNC_FILE);
+        try
+        {
+            if (!Files.isRegularFile(cnc, LinkOption.NOFOLLOW_LINKS) ||
+                Files.size(cnc) <= CncFileDescriptor.END_OF_METADATA_OFFSET)
+            {
+                return 0;
+            }
+            final MappedByteBuffer mapped = IoUtil.mapExistingFile(cnc.toFile(), "cnc");
+            try
+            {
+                final UnsafeBuffer metaData = CncFileDescriptor.createMetaDataBuffer(mapped);
+                final int version = metaData.getIntVolatile(CncFileDescriptor.cncVersionOffset(0));
+                if (version == 0)
+                {
+                    return 0;
+                }
+                CncFileDescriptor.checkVersion(version);
+                final long pid = metaData.getLong(CncFileDescriptor.pidOffset(0));
+                if (pid <= 0 || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))
+                {
+                    return 0;
+                }
+                return new ManyToOneRingBuffer(CncFileDescriptor.createToDriverBuffer(mapped, metaData))
+                    .consumerHeartbeatTime();
+            }
+            finally
+            {
+                BufferUtil.free(mapped);
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return 0;
+        }
+    }
+
+    /**
      * What the cnc.dat in aeronDir says of its driver.
      *
      * @param aeronDir        a driver directory.

@@ -135,6 +135,7 @@ public final class PolybridgeMediaDriver
     static Guarded launchGuarded(final MediaDriver.Context ctx)
     {
         final Path dir = Path.of(ctx.aeronDirectoryName());
+        DriverDirectories.awaitHeartbeatOfGoneProcess(dir, ctx.driverTimeoutMs());
         if (DriverDirectories.state(dir, ctx.driverTimeoutMs()) == DriverDirectories.State.DEAD)
         {
             try
