@@ -1,0 +1,107 @@
+package io.polybridge.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How a command gets its workers, the options every command shares: by default an embedded media
+ * driver and one Go and one Rust worker, as {@code scan} has always done; with {@code --aeron-dir}
+ * the workers already announced on that driver (plus any asked for with --go, --rust or --worker).
+ */
+final class LaunchOptions
+{
+    /** Bridge gives each language 100 request streams (100.., 200..); far more than 2 cores can use. */
+    static final int MAX_INSTANCES = 64;
+
+    /** Help lines for these options, shared by every command's --help. */
+    static final String HELP = """
+          --aeron-dir DIR     attach to the media driver in DIR and use the workers announced there;
+                              no Go or Rust worker is spawned unless --go or --rust asks for one
+                              (default: an embedded driver in a private /dev/shm directory)
+          --go N              Go workers to spawn (default 1, or 0 with --aeron-dir)
+          --rust N            Rust workers to spawn (default 1, or 0 with --aeron-dir)
+          --worker CMD        also spawn this worker; CMD is the executable and its own options,
+                              separated by spaces (no shell quoting); repeatable. It is given the
+                              options every spawned worker gets (--aeron-dir, --worker-id,
+                              --request-stream, --announce-interval-ms), as workers built on the
+                              Go and Rust SDKs accept
+          --modules DIR       serve the WebAssembly modules in DIR from the Go workers spawned
+                              (passed to them as --modules DIR; NAME.wasm is the handler wasm.NAME)
+          --discover-ms N     with --aeron-dir: how long to listen for workers' announcements
+                              (default 2000; workers started on their own announce every second)
+          --verbose           the workers' logs and the driver's directory on stderr
+          -h, --help          this help
+        """;
+
+    String aeronDir;
+    Integer goInstances;
+    Integer rustInstances;
+    final List<WorkerCommand> workers = new ArrayList<>();
+    Path modules;
+    Duration discover = Duration.ofSeconds(2);
+    boolean verbose;
+
+    /**
+     * Read one of the shared options.
+     *
+     * @param option the option's name.
+     * @param args   for its value.
+     * @return false when it is not one of the shared options.
+     * @throws UsageException for a missing or bad value.
+     */
+    boolean parse(final String option, final Arguments args) throws UsageException
+    {
+        switch (option)
+        {
+            case "--aeron-dir" -> aeronDir = args.value(option);
+            case "--go" -> goInstances = (int)args.number(option, 0, MAX_INSTANCES);
+            case "--rust" -> rustInstances = (int)args.number(option, 0, MAX_INSTANCES);
+            case "--worker" ->
+            {
+                workers.add(WorkerCommand.parse(args.value(option)));
+            }
+            case "--modules" ->
+            {
+                final Path dir = Path.of(args.value(option));
+                if (!Files.isDirectory(dir))
+                {
+                    throw new UsageException("--modules " + dir + ": not a directory; give the folder holding the " +
+                        "NAME.wasm modules");
+                }
+                modules = dir.toAbsolutePath().normalize();
+            }
+            case "--discover-ms" -> discover = Duration.ofMillis(args.number(option, 0, Integer.MAX_VALUE));
+            case "--verbose" ->
+            {
+                args.flag(option);
+                verbose = true;
+            }
+            default ->
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * @return whether the command attaches to an external driver rather than embedding one.
+     */
+    boolean attached()
+    {
+        return aeronDir != null;
+    }
+
+    int goInstances()
+    {
+        return goInstances != null ? goInstances : attached() ? 0 : 1;
+    }
+
+    int rustInstances()
+    {
+        return rustInstances != null ? rustInstances : attached() ? 0 : 1;
+    }
+}
