@@ -41,6 +41,9 @@ public final class WorkerProcess implements AutoCloseable
     /**
      * Where the build puts a language's worker binary, or where the system property says.
      *
+     * When neither the property nor the build's file is there, the copy carried by a jar on the classpath
+     * ({@code io.polybridge:polybridge-workers}), extracted once into a cache ({@link ExecutableResource}).
+     *
      * @param language GO or RUST.
      * @return the binary's path, which may not exist yet.
      */
@@ -49,12 +52,23 @@ public final class WorkerProcess implements AutoCloseable
         final Path root = Path.of(System.getProperty("polybridge.root", "."));
         return switch (language)
         {
-            case GO -> Path.of(System.getProperty(
-                "polybridge.worker.go", root.resolve("native-go/bin/polybridge-worker-go").toString()));
-            case RUST -> Path.of(System.getProperty(
-                "polybridge.worker.rust", root.resolve("native-rust/target/release/polybridge-worker-rust").toString()));
+            case GO -> orFromClasspath("polybridge.worker.go", Path.of(System.getProperty(
+                "polybridge.worker.go", root.resolve("native-go/bin/polybridge-worker-go").toString())));
+            case RUST -> orFromClasspath("polybridge.worker.rust", Path.of(System.getProperty(
+                "polybridge.worker.rust", root.resolve("native-rust/target/release/polybridge-worker-rust").toString())));
             default -> throw new IllegalArgumentException("no worker binary for " + language);
         };
+    }
+
+    /** An explicit or built binary wins; else the classpath's (a user's project has no checkout). */
+    private static Path orFromClasspath(final String property, final Path path)
+    {
+        if (System.getProperty(property) != null || Files.isExecutable(path))
+        {
+            return path;
+        }
+        final String name = path.getFileName().toString();
+        return ExecutableResource.isAvailable(name) ? ExecutableResource.extract(name) : path;
     }
 
     /**
