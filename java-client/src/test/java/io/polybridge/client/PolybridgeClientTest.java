@@ -27,11 +27,14 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -286,6 +289,120 @@ class PolybridgeClientTest
     }
 
     @Test
+    void timeoutsTooLongForNanosecondsAreShortenedToAYearInsteadOfOverflowing()
+    {
+        final Worker handle = announcedWorker();
+        final CompletableFuture<byte[]> call = handle.call("echo", new byte[]{ 7 }, Duration.ofSeconds(Long.MAX_VALUE));
+        final long correlationId = worker.awaitRequests(1).get(0);
+        assertEquals(PolybridgeClient.MAX_TIMEOUT.toNanos(), worker.timeoutsNs.get(0));
+        worker.reply(correlationId, ErrorCode.OK, "", new byte[]{ 7 });
+        assertArrayEquals(new byte[]{ 7 }, call.join());
+        assertEquals("scripted-0",
+            client.awaitWorker("scripted-0", Duration.ofSeconds(Long.MAX_VALUE)).info().workerId());
+    }
+
+    @Test
+    void textFieldsOverTheProtocolLimitAreRefusedBeforeAnythingIsSent()
+    {
+        final Worker handle = announcedWorker();
+        final String huge = "x".repeat(70_000);
+        final IllegalArgumentException header = assertThrows(IllegalArgumentException.class, () -> handle.fingerprint(
+            "https://x.example/", List.of(new Fingerprint.Header("X-Big", huge)), new byte[0], Duration.ofSeconds(5)));
+        assertTrue(header.getMessage().contains("header value is 70000 bytes") &&
+            header.getMessage().contains("at most 65534"), header.getMessage());
+        final IllegalArgumentException name = assertThrows(IllegalArgumentException.class, () -> handle.fingerprint(
+            "https://x.example/", List.of(new Fingerprint.Header("\u00e9".repeat(40_000), "v")), new byte[0],
+            Duration.ofSeconds(5)));
+        assertTrue(name.getMessage().contains("header name is 80000 bytes"), name.getMessage());
+        final IllegalArgumentException url = assertThrows(IllegalArgumentException.class,
+            () -> handle.signals("https://x.example/" + huge, new byte[0], Duration.ofSeconds(5)));
+        assertTrue(url.getMessage().contains("url is 70018 bytes"), url.getMessage());
+
+        assertEquals(0, client.inFlight());
+        for (int i = 0; i < 50; i++)
+        {
+            worker.poll();
+        }
+        assertTrue(worker.correlationIds.isEmpty(), "a refused call reached the worker");
+        // The limit itself is fine.
+        handle.signals("x".repeat(65_534), new byte[0], Duration.ofSeconds(5));
+        assertEquals(1, worker.awaitRequests(1).size());
+    }
+
+    @Test
+    void callerSpinningOnABackPressuredStreamStopsOnceItsWorkerIsDeclaredDead() throws Exception
+    {
+        final Worker handle = announcedWorker(); // the scripted worker reads nothing until told
+        final byte[] megabyte = new byte[1024 * 1024];
+        final AtomicInteger published = new AtomicInteger();
+        final AtomicReference<CompletableFuture<byte[]>> stuck = new AtomicReference<>();
+        final Thread caller = new Thread(() ->
+        {
+            while (true)
+            {
+                final CompletableFuture<byte[]> call = handle.call("echo", megabyte, Duration.ofSeconds(60));
+                if (call.isDone())
+                {
+                    stuck.set(call);
+                    return;
+                }
+                published.incrementAndGet();
+            }
+        });
+        caller.start();
+        // Once the request stream's window is full the caller stays inside call(), backing off.
+        int seen = -1;
+        while (seen != published.get())
+        {
+            seen = published.get();
+            Thread.sleep(500);
+        }
+        assertTrue(caller.isAlive(), "the caller should be held by back pressure, not failed");
+
+        final long reportedNs = System.nanoTime();
+        client.reportWorkerExit(REQUEST_STREAM, ProcessHandle.current().pid(), "killed by the test");
+        caller.join(TimeUnit.SECONDS.toMillis(30));
+        final long stoppedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - reportedNs);
+        assertFalse(caller.isAlive(), "the caller still spins for a call that has failed");
+        assertTrue(stoppedMs < 2_000, "the caller stopped " + stoppedMs + " ms after its call failed");
+        final CompletionException failed = assertThrows(CompletionException.class, () -> stuck.get().join());
+        final PolybridgeException cause = assertInstanceOf(PolybridgeException.class, failed.getCause());
+        assertEquals(ErrorCode.WORKER_UNAVAILABLE, cause.errorCode());
+        assertTrue(cause.getMessage().contains("killed by the test"), cause.getMessage());
+    }
+
+    @Test
+    void clientOnTheCallersAeronLeavesItOpenUnlessTold()
+    {
+        client.close();
+        try (Aeron own = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())))
+        {
+            client = PolybridgeClient.connect(new PolybridgeClient.Context().aeron(own).completionExecutor(Runnable::run));
+            assertEquals(driver.aeronDirectoryName(), client.context().aeronDirectoryName());
+            final Worker handle = announcedWorker();
+            final CompletableFuture<byte[]> call = handle.call("echo", new byte[]{ 1 });
+            worker.reply(worker.awaitRequests(1).get(0), ErrorCode.OK, "", new byte[]{ 1 });
+            assertArrayEquals(new byte[]{ 1 }, call.join());
+            client.close();
+            assertFalse(own.isClosed(), "the caller's Aeron client was closed");
+
+            client = PolybridgeClient.connect(new PolybridgeClient.Context().aeron(own).ownsAeronClient(true));
+            client.close();
+            assertTrue(own.isClosed(), "ownsAeronClient(true): closing the client closes it");
+            assertFalse(client.isDriverLost(), "a deliberate close is not a lost driver");
+        }
+    }
+
+    @Test
+    void driverTimeoutIsValidated()
+    {
+        final IllegalArgumentException thrown = assertThrows(IllegalArgumentException.class,
+            () -> PolybridgeClient.connect(new PolybridgeClient.Context()
+                .aeronDirectoryName(driver.aeronDirectoryName()).driverTimeout(Duration.ofSeconds(Long.MAX_VALUE))));
+        assertTrue(thrown.getMessage().contains("driverTimeout must be between"), thrown.getMessage());
+    }
+
+    @Test
     void handlerNamesLongerThanTheLimitAreRejected()
     {
         final Worker handle = announcedWorker();
@@ -384,6 +501,7 @@ class PolybridgeClientTest
         private final Subscription requests;
         private final ExclusivePublication control;
         private final List<Long> correlationIds = new ArrayList<>();
+        private final List<Long> timeoutsNs = new ArrayList<>();
         private final List<byte[]> payloads = new ArrayList<>();
         private final java.util.Set<Long> cancelledIds = java.util.concurrent.ConcurrentHashMap.newKeySet();
         private final CancelDecoder cancelDecoder = new CancelDecoder();
@@ -422,6 +540,7 @@ class PolybridgeClientTest
             }
             requestDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
             correlationIds.add(requestDecoder.correlationId());
+            timeoutsNs.add(requestDecoder.timeoutNs());
             replyStreamId = requestDecoder.replyStreamId();
             requestDecoder.skipHandler();
             final byte[] payload = new byte[requestDecoder.payloadLength()];
