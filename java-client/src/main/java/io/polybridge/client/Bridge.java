@@ -1,37 +1,28 @@
 package io.polybridge.client;
 
-import io.aeron.Publication;
 import io.polybridge.codecs.ErrorCode;
 import io.polybridge.codecs.Language;
-import io.polybridge.codecs.RequestEncoder;
-import io.polybridge.driver.EmbeddedMediaDriver;
-import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.Deque;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.TreeSet;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * Everything polybridge needs, started and watched from Java: a media driver (embedded in a private
- * directory, or an external one), Go and Rust worker processes (spawned and supervised, or started
- * by someone else), and a {@link PolybridgeClient} that routes each call to the least-loaded live
- * worker serving its handler.
+ * directory, or an external one), worker processes (spawned from {@link WorkerSpec}s and supervised,
+ * or started by someone else), and a {@link PolybridgeClient} whose calls go to the least-loaded live
+ * worker serving their handler.
  * <pre>{@code
  * try (Bridge bridge = Bridge.launch())
  * {
@@ -39,67 +30,30 @@ import java.util.concurrent.locks.LockSupport;
  *     Signals signals = bridge.signals(url, body, Duration.ofSeconds(5)).join();
  * }
  * }</pre>
- * Lifecycle (docs/lifecycle.md): a worker is routable once it has announced itself with this
- * client's schema; announcements double as heartbeats, so a worker silent for
- * {@link Context#livenessTimeout()} is declared dead, as is a spawned one whose process exits, and
- * every call in flight to it fails at once with WORKER_UNAVAILABLE. A crashed or hung spawned
- * worker is (killed and) restarted with exponential backoff within a restart budget. {@link #close()}
- * stops taking calls, drains those in flight, stops the workers with SIGTERM, then the driver.
+ * A facade: the {@link Supervisor} keeps the driver connection and the workers going (restarts
+ * within a {@link RestartPolicy}, reconnects after a lost driver), the {@link Router} picks a
+ * worker per call. Lifecycle, states and timings: docs/lifecycle.md. {@link #close()} stops taking
+ * calls, drains those in flight, stops the workers with SIGTERM, then the driver; a JVM shutdown hook
+ * does the same on SIGTERM or SIGINT.
+ * <p>
+ * Over 400 lines because {@link Context}, like Aeron's contexts, lives inside the class it configures.
  */
 public final class Bridge implements AutoCloseable
 {
-    private static final System.Logger LOG = System.getLogger("polybridge.bridge");
     private static final long GRACEFUL_EXIT_MS = 5_000;
+    private static final long FAILED_LAUNCH_GRACE_MS = 2_000;
 
     private final Context ctx;
-    private final EmbeddedMediaDriver driver;
-    private final PolybridgeClient client;
-    private final ScheduledExecutorService supervisor;
-    private final List<ManagedWorker> managed = new ArrayList<>();
-    private final AtomicInteger rotation = new AtomicInteger();
-    private volatile WorkerLink[] routes = new WorkerLink[0];
-    private volatile boolean starting = true;
+    private final Supervisor supervisor;
+    private final Router router;
     private volatile boolean closing;
     private boolean closed;
 
     private Bridge(final Context ctx)
     {
         this.ctx = ctx;
-        EmbeddedMediaDriver embedded = null;
-        PolybridgeClient connected = null;
-        ScheduledExecutorService scheduler = null;
-        try
-        {
-            if (ctx.aeronDirectoryName == null)
-            {
-                embedded = EmbeddedMediaDriver.launch();
-            }
-            final String dir = embedded != null ? embedded.aeronDirectoryName() : ctx.aeronDirectoryName;
-            scheduler = Executors.newSingleThreadScheduledExecutor((task) ->
-            {
-                final Thread thread = new Thread(task, "polybridge-supervisor");
-                thread.setDaemon(true);
-                return thread;
-            });
-            final ScheduledExecutorService deathHandler = scheduler;
-            final PolybridgeClient.Context clientCtx = ctx.client
-                .aeronDirectoryName(dir)
-                .workerLivenessTimeout(ctx.livenessTimeout);
-            clientCtx.deathListener = (link) -> deathHandler.execute(() -> onDeclaredDead(link));
-            connected = PolybridgeClient.connect(clientCtx);
-        }
-        catch (final RuntimeException ex)
-        {
-            CloseHelper.quietCloseAll(connected, embedded);
-            if (scheduler != null)
-            {
-                scheduler.shutdownNow();
-            }
-            throw ex;
-        }
-        driver = embedded;
-        client = connected;
-        supervisor = scheduler;
+        this.supervisor = new Supervisor(ctx);
+        this.router = new Router(supervisor);
     }
 
     /**
@@ -115,7 +69,9 @@ public final class Bridge implements AutoCloseable
 
     /**
      * Launch as configured: returns once every spawned worker has announced itself and every
-     * handler of {@link Context#awaitHandlers(String...)} has a live worker.
+     * handler of {@link Context#awaitHandlers(String...)} has a live worker. When anything fails,
+     * everything started so far is stopped (workers and their children, the client, the embedded
+     * driver and its directory) before the exception, which says what failed and what to do, is thrown.
      *
      * @param ctx settings, validated here.
      * @return a bridge ready to call; close it when done.
@@ -123,66 +79,40 @@ public final class Bridge implements AutoCloseable
     public static Bridge launch(final Context ctx)
     {
         final Bridge bridge = new Bridge(ctx.conclude());
+        if (ctx.shutdownHook)
+        {
+            ShutdownHook.register(bridge); // first: a SIGTERM during launch cleans up too
+        }
         try
         {
-            bridge.startWorkers();
-            bridge.starting = false;
+            bridge.supervisor.launch();
             return bridge;
+        }
+        catch (final Error ex)
+        {
+            bridge.close(0, FAILED_LAUNCH_GRACE_MS);
+            throw ex;
         }
         catch (final RuntimeException ex)
         {
-            bridge.close();
-            throw ex;
-        }
-    }
-
-    private void startWorkers()
-    {
-        for (int i = 0; i < ctx.goInstances; i++)
-        {
-            managed.add(new ManagedWorker(Language.GO, "go-" + i, ctx.goFirstStream + i, ctx.goBinary));
-        }
-        for (int i = 0; i < ctx.rustInstances; i++)
-        {
-            managed.add(new ManagedWorker(Language.RUST, "rust-" + i, ctx.rustFirstStream + i, ctx.rustBinary));
-        }
-        for (final ManagedWorker worker : managed)
-        {
-            worker.start();
-        }
-        final long deadlineNs = System.nanoTime() + ctx.startTimeout.toNanos();
-        for (final ManagedWorker worker : managed)
-        {
-            while (!worker.isReady())
+            final String dir = bridge.supervisor.aeronDirectoryName();
+            final PolybridgeException failure = new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE,
+                "could not launch the bridge: " + (ex instanceof PolybridgeException pe ?
+                pe.getMessage().substring(pe.errorCode().toString().length() + 2) : ex.getMessage()) +
+                "\nEverything it had started is stopped" + (dir == null ? "" : (ctx.aeronDirectoryName == null ?
+                "; its embedded media driver in " + dir + " is closed and that directory removed" :
+                "; the external media driver in " + dir + " is left running")) + ".");
+            failure.initCause(ex);
+            try
             {
-                final WorkerProcess process = worker.process;
-                if (!process.process().isAlive())
-                {
-                    throw new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE, "worker '" + worker.workerId +
-                        "' exited with code " + process.process().exitValue() + " before announcing itself; its " +
-                        "output is in the log 'polybridge.worker." + worker.workerId + "'");
-                }
-                awaitUntil(deadlineNs, () -> "worker '" + worker.workerId + "' (pid " + process.process().pid() +
-                    ") did not announce itself within " + ctx.startTimeout);
+                bridge.close(0, FAILED_LAUNCH_GRACE_MS);
             }
-        }
-        for (final String handler : ctx.awaitHandlers)
-        {
-            while (route(handler) == null)
+            catch (final RuntimeException | Error closeEx)
             {
-                awaitUntil(deadlineNs, () -> "no live worker serving '" + handler + "' announced itself within " +
-                    ctx.startTimeout + " on driver " + aeronDirectoryName() + "; announced: " + client.workers());
+                failure.addSuppressed(closeEx);
             }
+            throw failure;
         }
-    }
-
-    private void awaitUntil(final long deadlineNs, final java.util.function.Supplier<String> message)
-    {
-        if (System.nanoTime() - deadlineNs > 0)
-        {
-            throw new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE, message.get());
-        }
-        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
     }
 
     /**
@@ -192,11 +122,11 @@ public final class Bridge implements AutoCloseable
      * @param payload the request bytes; not retained after this returns.
      * @return the response bytes, or a {@link PolybridgeException}: NOT_FOUND when no announced
      *     worker serves the handler, VERSION_MISMATCH when only workers of another schema do,
-     *     WORKER_UNAVAILABLE when they are all dead or the bridge is closing.
+     *     WORKER_UNAVAILABLE when they are all dead, the driver is lost or the bridge is closing.
      */
     public CompletableFuture<byte[]> call(final String handler, final byte[] payload)
     {
-        return call(handler, payload, client.context().defaultTimeout());
+        return call(handler, payload, ctx.client.defaultTimeout());
     }
 
     /**
@@ -228,22 +158,18 @@ public final class Bridge implements AutoCloseable
     {
         if (closing)
         {
-            return failed(ErrorCode.WORKER_UNAVAILABLE, "the bridge is closing and takes no new calls");
+            return Router.failed(ErrorCode.WORKER_UNAVAILABLE, "the bridge is closing and takes no new calls");
         }
         if (handler == null || handler.isEmpty())
         {
             throw new IllegalArgumentException("handler must be a handler name such as \"echo\"");
         }
-        final WorkerLink link = route(handler);
-        if (link == null)
+        final String driverLost = supervisor.driverLost();
+        if (driverLost != null)
         {
-            return failed(handler);
+            return Router.failed(ErrorCode.WORKER_UNAVAILABLE, driverLost);
         }
-        final Publication publication = client.publication(link.requestStreamId);
-        link.routedInFlight.incrementAndGet();
-        final CompletableFuture<byte[]> call = client.call(publication, link, handler, payload, offset, length, timeout);
-        call.whenComplete((bytes, error) -> link.routedInFlight.decrementAndGet());
-        return call;
+        return router.call(supervisor.client(), handler, payload, offset, length, timeout);
     }
 
     /**
@@ -281,14 +207,33 @@ public final class Bridge implements AutoCloseable
     }
 
     /**
-     * @return the workers announced so far with whether each is live, e.g. for a health endpoint.
+     * @return each spawned worker's state: STARTING, LIVE, RESTARTING or DOWN until when and why,
+     *     DRIVER_LOST, STOPPED; e.g. for a health endpoint.
+     */
+    public List<WorkerState> workerStates()
+    {
+        final List<WorkerState> states = new ArrayList<>();
+        for (final SupervisedWorker worker : supervisor.workers())
+        {
+            states.add(worker.state());
+        }
+        return states;
+    }
+
+    /**
+     * @return the workers announced on the current driver connection with whether each is live (replaced
+     *     incarnations left out), e.g. for a health endpoint.
      */
     public List<String> describeWorkers()
     {
         final List<String> described = new ArrayList<>();
+        final PolybridgeClient client = supervisor.client();
         for (final WorkerLink link : client.links())
         {
-            described.add(link.toString());
+            if (supervisor.publication(client, link.requestStreamId) != null)
+            {
+                described.add(link.toString());
+            }
         }
         return described;
     }
@@ -299,7 +244,7 @@ public final class Bridge implements AutoCloseable
     public List<WorkerInfo> liveWorkers()
     {
         final List<WorkerInfo> live = new ArrayList<>();
-        for (final WorkerLink link : client.links())
+        for (final WorkerLink link : supervisor.client().links())
         {
             final WorkerInfo info = link.info;
             if (link.live && info != null)
@@ -311,14 +256,18 @@ public final class Bridge implements AutoCloseable
     }
 
     /**
-     * @return the spawned workers' current processes by worker id (empty with external workers).
+     * @return the spawned workers' current (or last) processes by worker id (empty with external workers).
      */
     public Map<String, ProcessHandle> processes()
     {
         final Map<String, ProcessHandle> processes = new LinkedHashMap<>();
-        for (final ManagedWorker worker : managed)
+        for (final SupervisedWorker worker : supervisor.workers())
         {
-            processes.put(worker.workerId, worker.process.process().toHandle());
+            final SupervisedWorker.Incarnation incarnation = worker.current();
+            if (incarnation != null)
+            {
+                processes.put(worker.workerId, incarnation.process.process().toHandle());
+            }
         }
         return processes;
     }
@@ -329,21 +278,21 @@ public final class Bridge implements AutoCloseable
      */
     public int restarts(final String workerId)
     {
-        return managed(workerId).restarts;
+        return supervised(workerId).restarts();
     }
 
     /**
      * @param workerId a spawned worker's id.
-     * @return whether its current process has announced itself and is live.
+     * @return whether its current process has announced itself and its request stream is connected.
      */
     public boolean isReady(final String workerId)
     {
-        return managed(workerId).isReady();
+        return supervised(workerId).isReady();
     }
 
-    private ManagedWorker managed(final String workerId)
+    private SupervisedWorker supervised(final String workerId)
     {
-        for (final ManagedWorker worker : managed)
+        for (final SupervisedWorker worker : supervisor.workers())
         {
             if (worker.workerId.equals(workerId))
             {
@@ -354,27 +303,33 @@ public final class Bridge implements AutoCloseable
     }
 
     /**
-     * @return the client underneath, for calls to one named worker ({@link PolybridgeClient#awaitWorker}).
+     * @return the client underneath, for calls to one named worker ({@link PolybridgeClient#awaitWorker});
+     *     a new one after the bridge reconnected to a driver.
      */
     public PolybridgeClient client()
     {
-        return client;
+        return supervisor.client();
     }
 
     /**
-     * @return the media driver's directory.
+     * @return the media driver's directory (a new one after an embedded driver was relaunched).
      */
     public String aeronDirectoryName()
     {
-        return client.context().aeronDirectoryName();
+        return supervisor.aeronDirectoryName();
     }
 
     /**
      * Stop taking calls, wait up to {@link Context#drainTimeout()} for those in flight, fail what is
-     * left, stop the spawned workers (SIGTERM, SIGKILL after 5 s) and then the embedded driver, whose
-     * directory is removed.
+     * left, stop the spawned workers (SIGTERM to each process tree, SIGKILL after 5 s) and then the
+     * embedded driver, whose directory is removed.
      */
     public void close()
+    {
+        close(ctx.drainTimeout.toNanos(), GRACEFUL_EXIT_MS);
+    }
+
+    private void close(final long drainNs, final long graceMs)
     {
         synchronized (this)
         {
@@ -385,206 +340,20 @@ public final class Bridge implements AutoCloseable
             closed = true;
         }
         closing = true;
-        final long drainDeadlineNs = System.nanoTime() + ctx.drainTimeout.toNanos();
-        while (client.inFlight() > 0 && System.nanoTime() - drainDeadlineNs < 0)
+        try
         {
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-        }
-        client.close();
-        supervisor.shutdownNow();
-        for (final ManagedWorker worker : managed)
-        {
-            worker.process.process().destroy(); // SIGTERM to all first: they stop in parallel
-        }
-        for (final ManagedWorker worker : managed)
-        {
-            worker.process.close();
-        }
-        CloseHelper.close(driver);
-    }
-
-    /** The least-loaded live worker with this client's schema serving the handler, or null. */
-    private WorkerLink route(final String handler)
-    {
-        final WorkerLink[] candidates = routes();
-        final int size = candidates.length;
-        final int start = size == 0 ? 0 : Math.floorMod(rotation.getAndIncrement(), size);
-        WorkerLink best = null;
-        for (int i = 0; i < size; i++)
-        {
-            final WorkerLink link = candidates[(start + i) % size];
-            final WorkerInfo info = link.info;
-            if (link.live && info != null && compatible(info) && info.handlers().contains(handler) &&
-                (best == null || link.routedInFlight.get() < best.routedInFlight.get()))
+            final long drainDeadlineNs = System.nanoTime() + drainNs;
+            final PolybridgeClient client = supervisor.client();
+            while (client != null && client.inFlight() > 0 && supervisor.driverLost() == null &&
+                System.nanoTime() - drainDeadlineNs < 0)
             {
-                best = link;
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
             }
+            supervisor.close(graceMs);
         }
-        return best;
-    }
-
-    private WorkerLink[] routes()
-    {
-        final WorkerLink[] current = routes;
-        final Collection<WorkerLink> links = client.links();
-        if (links.size() != current.length)
+        finally
         {
-            final WorkerLink[] fresh = links.toArray(new WorkerLink[0]);
-            routes = fresh;
-            return fresh;
-        }
-        return current;
-    }
-
-    /** Why no worker can take a call to this handler, as the most useful error code. */
-    private CompletableFuture<byte[]> failed(final String handler)
-    {
-        WorkerInfo mismatched = null;
-        WorkerLink dead = null;
-        final TreeSet<String> served = new TreeSet<>();
-        for (final WorkerLink link : client.links())
-        {
-            final WorkerInfo info = link.info;
-            if (info == null)
-            {
-                continue;
-            }
-            if (link.live)
-            {
-                served.addAll(info.handlers());
-            }
-            if (info.handlers().contains(handler))
-            {
-                if (!compatible(info))
-                {
-                    mismatched = info;
-                }
-                else if (!link.live)
-                {
-                    dead = link;
-                }
-            }
-        }
-        if (mismatched != null)
-        {
-            return failed(ErrorCode.VERSION_MISMATCH, "worker '" + mismatched.workerId() + "' serves '" + handler +
-                "' but speaks schema " + mismatched.schemaId() + " version " + mismatched.schemaVersion() +
-                "; this client speaks schema " + RequestEncoder.SCHEMA_ID + " version " + RequestEncoder.SCHEMA_VERSION);
-        }
-        if (dead != null)
-        {
-            return failed(ErrorCode.WORKER_UNAVAILABLE, "every worker serving '" + handler + "' is dead; " + dead +
-                (managed.isEmpty() ? "" : "; spawned workers are restarted, try again"));
-        }
-        return failed(ErrorCode.NOT_FOUND, "no live worker serves '" + handler + "'; served: " + served);
-    }
-
-    private static boolean compatible(final WorkerInfo info)
-    {
-        return info.schemaId() == RequestEncoder.SCHEMA_ID && info.schemaVersion() == RequestEncoder.SCHEMA_VERSION;
-    }
-
-    private static <T> CompletableFuture<T> failed(final ErrorCode code, final String message)
-    {
-        return CompletableFuture.failedFuture(new PolybridgeException(code, message));
-    }
-
-    /** Supervisor thread: a spawned worker declared dead by missed heartbeats is hung; kill it. */
-    private void onDeclaredDead(final WorkerLink link)
-    {
-        final WorkerInfo info = link.info;
-        for (final ManagedWorker worker : managed)
-        {
-            final Process process = worker.process.process();
-            if (info != null && worker.requestStreamId == link.requestStreamId && process.pid() == info.pid() &&
-                process.isAlive())
-            {
-                LOG.log(System.Logger.Level.WARNING, "worker '" + worker.workerId + "' (pid " + process.pid() +
-                    ") declared dead: " + link.deathReason + "; killing it");
-                process.destroyForcibly(); // onExit restarts it
-            }
-        }
-    }
-
-    /** A spawned worker: its current process, and its restart history. */
-    private final class ManagedWorker
-    {
-        final Language language;
-        final String workerId;
-        final int requestStreamId;
-        final Path binary;
-        final Deque<Long> restartTimesNs = new ArrayDeque<>();
-        volatile WorkerProcess process;
-        volatile int restarts;
-
-        ManagedWorker(final Language language, final String workerId, final int requestStreamId, final Path binary)
-        {
-            this.language = language;
-            this.workerId = workerId;
-            this.requestStreamId = requestStreamId;
-            this.binary = binary;
-        }
-
-        void start()
-        {
-            final List<String> options = new ArrayList<>(List.of(
-                "--announce-interval-ms", Long.toString(ctx.announceInterval.toMillis())));
-            options.addAll(language == Language.GO ? ctx.goOptions : ctx.rustOptions);
-            final WorkerProcess started = WorkerProcess.startLogged(
-                binary, client.context().aeronDirectoryName(), workerId, requestStreamId, options);
-            process = started;
-            LOG.log(System.Logger.Level.DEBUG, "started worker '" + workerId + "' pid " + started.process().pid());
-            started.process().onExit().thenAccept((exited) -> supervisor.execute(() -> onExit(exited)));
-        }
-
-        boolean isReady()
-        {
-            final WorkerProcess current = process;
-            final WorkerLink link = client.link(requestStreamId);
-            final WorkerInfo info = link == null ? null : link.info;
-            return current != null && link != null && link.live && info != null &&
-                info.pid() == current.process().pid() && client.publication(requestStreamId).isConnected();
-        }
-
-        void onExit(final Process exited)
-        {
-            final String reason = "process " + exited.pid() + " exited with code " + exited.exitValue();
-            client.reportWorkerExit(requestStreamId, exited.pid(), reason);
-            if (closing || starting)
-            {
-                return;
-            }
-            final long nowNs = System.nanoTime();
-            while (!restartTimesNs.isEmpty() && nowNs - restartTimesNs.peekFirst() > ctx.restartWindow.toNanos())
-            {
-                restartTimesNs.pollFirst();
-            }
-            if (restartTimesNs.size() >= ctx.restartBudget)
-            {
-                LOG.log(System.Logger.Level.ERROR, "worker '" + workerId + "' " + reason + "; restart budget of " +
-                    ctx.restartBudget + " per " + ctx.restartWindow + " spent, not restarting it");
-                return;
-            }
-            final long delayMs = Math.min(ctx.restartBackoffMax.toMillis(),
-                ctx.restartBackoff.toMillis() << Math.min(restartTimesNs.size(), 20));
-            restartTimesNs.addLast(nowNs);
-            LOG.log(System.Logger.Level.WARNING, "worker '" + workerId + "' " + reason + "; restarting in " +
-                delayMs + " ms");
-            supervisor.schedule(() ->
-            {
-                if (!closing)
-                {
-                    try
-                    {
-                        start();
-                        restarts++;
-                    }
-                    catch (final RuntimeException ex)
-                    {
-                        LOG.log(System.Logger.Level.ERROR, "could not restart worker '" + workerId + "'", ex);
-                    }
-                }
-            }, delayMs, TimeUnit.MILLISECONDS);
+            ShutdownHook.unregister(this);
         }
     }
 
@@ -592,19 +361,19 @@ public final class Bridge implements AutoCloseable
      * Bridge settings with defaults; {@link #conclude()} validates them once, at launch. Defaults:
      * embedded driver, one Go and one Rust worker spawned with a 200 ms announcement interval, a
      * worker silent for 800 ms is dead, restarts after 100 ms doubling to 5 s, at most 5 restarts a
-     * minute per worker, 5 s to drain at close.
+     * minute per worker and then a 1 minute cool-down, 5 s to drain at close, a shutdown hook.
      */
     public static final class Context
     {
         private String aeronDirectoryName;
         private int goInstances = 1;
         private int rustInstances = 1;
-        private int goFirstStream = 100;
-        private int rustFirstStream = 200;
         private Path goBinary;
         private Path rustBinary;
         private List<String> goOptions = List.of();
         private List<String> rustOptions = List.of();
+        private final List<WorkerSpec> extraWorkers = new ArrayList<>();
+        private List<WorkerSpec> workerSpecs;
         private Duration announceInterval = Duration.ofMillis(200);
         private Duration livenessTimeout = Duration.ofMillis(800);
         private Duration startTimeout = Duration.ofSeconds(30);
@@ -612,8 +381,11 @@ public final class Bridge implements AutoCloseable
         private Duration restartBackoffMax = Duration.ofSeconds(5);
         private int restartBudget = 5;
         private Duration restartWindow = Duration.ofMinutes(1);
+        private Duration restartCoolDown = Duration.ofMinutes(1);
         private Duration drainTimeout = Duration.ofSeconds(5);
         private List<String> awaitHandlers = List.of();
+        private boolean shutdownHook = true;
+        private boolean parentPid = false; // TEMP until workers take --parent-pid
         private final PolybridgeClient.Context client = new PolybridgeClient.Context();
 
         Context conclude()
@@ -623,13 +395,8 @@ public final class Bridge implements AutoCloseable
                 throw new IllegalArgumentException("instances must be 0 or more, were go " + goInstances +
                     " and rust " + rustInstances);
             }
-            if (goFirstStream + goInstances > rustFirstStream && rustFirstStream + rustInstances > goFirstStream)
-            {
-                throw new IllegalArgumentException("Go request streams " + goFirstStream + ".. and Rust request " +
-                    "streams " + rustFirstStream + ".. overlap; use fewer instances or other first streams");
-            }
             for (final Duration duration : List.of(announceInterval, livenessTimeout, startTimeout, restartBackoff,
-                restartBackoffMax, restartWindow, drainTimeout))
+                restartBackoffMax, restartWindow, restartCoolDown, drainTimeout))
             {
                 PolybridgeClient.requirePositive(duration, "durations");
             }
@@ -642,15 +409,60 @@ public final class Bridge implements AutoCloseable
             {
                 throw new IllegalArgumentException("restartBudget must be 0 or more, was " + restartBudget);
             }
-            if (goBinary == null)
+            final List<WorkerSpec> specs = new ArrayList<>();
+            if (goInstances > 0)
             {
-                goBinary = WorkerProcess.binary(Language.GO);
+                final WorkerSpec go = WorkerSpec.go().instances(goInstances).options(goOptions);
+                specs.add(goBinary == null ? go : new WorkerSpec(WorkerSpec.GO, goBinary).firstRequestStream(100)
+                    .instances(goInstances).options(goOptions));
             }
-            if (rustBinary == null)
+            if (rustInstances > 0)
             {
-                rustBinary = WorkerProcess.binary(Language.RUST);
+                final WorkerSpec rust = WorkerSpec.rust().instances(rustInstances).options(rustOptions);
+                specs.add(rustBinary == null ? rust : new WorkerSpec(WorkerSpec.RUST, rustBinary)
+                    .firstRequestStream(200).instances(rustInstances).options(rustOptions));
             }
+            for (final WorkerSpec spec : extraWorkers)
+            {
+                specs.add(spec.copy());
+            }
+            final Set<String> names = new HashSet<>();
+            final List<int[]> ranges = new ArrayList<>();
+            for (final WorkerSpec spec : specs)
+            {
+                spec.validate();
+                if (!names.add(spec.name()))
+                {
+                    throw new IllegalArgumentException("two worker specs are named '" + spec.name() + "'; worker " +
+                        "ids (name-0, name-1, ...) must be unique");
+                }
+                if (spec.firstRequestStream() > 0 && spec.instances() > 0)
+                {
+                    final int first = spec.firstRequestStream();
+                    for (final int[] range : ranges)
+                    {
+                        if (first < range[1] && range[0] < first + spec.instances())
+                        {
+                            throw new IllegalArgumentException("worker spec '" + spec.name() + "' request streams " +
+                                first + ".." + (first + spec.instances() - 1) + " overlap another spec's " +
+                                range[0] + ".." + (range[1] - 1) + "; use fewer instances or other first streams");
+                        }
+                    }
+                    ranges.add(new int[]{ first, first + spec.instances() });
+                }
+            }
+            workerSpecs = List.copyOf(specs);
             return this;
+        }
+
+        List<WorkerSpec> workerSpecs()
+        {
+            return workerSpecs;
+        }
+
+        RestartPolicy restartPolicy()
+        {
+            return new RestartPolicy(restartBackoff, restartBackoffMax, restartBudget, restartWindow, restartCoolDown);
         }
 
         /**
@@ -665,8 +477,9 @@ public final class Bridge implements AutoCloseable
         }
 
         /**
-         * @param goInstances Go workers to spawn, on request streams 100, 101, ... (default 1; 0 for
-         *                    none, e.g. when they are started by someone else).
+         * @param goInstances Go workers to spawn, first on request streams 100, 101, ... (default 1; 0
+         *                    for none, e.g. when they are started by someone else): shorthand for
+         *                    {@link WorkerSpec#go()}.
          * @return this.
          */
         public Context goInstances(final int goInstances)
@@ -676,7 +489,8 @@ public final class Bridge implements AutoCloseable
         }
 
         /**
-         * @param rustInstances Rust workers to spawn, on request streams 200, 201, ... (default 1).
+         * @param rustInstances Rust workers to spawn, first on request streams 200, 201, ... (default 1):
+         *                      shorthand for {@link WorkerSpec#rust()}.
          * @return this.
          */
         public Context rustInstances(final int rustInstances)
@@ -726,6 +540,45 @@ public final class Bridge implements AutoCloseable
         }
 
         /**
+         * @param spec another worker to spawn and supervise, besides the shipped Go and Rust ones (set
+         *             {@link #goInstances(int)} / {@link #rustInstances(int)} to 0 to run only yours).
+         * @return this.
+         */
+        public Context worker(final WorkerSpec spec)
+        {
+            extraWorkers.add(Objects.requireNonNull(spec, "spec"));
+            return this;
+        }
+
+        /**
+         * @param shutdownHook close the bridge from a JVM shutdown hook (SIGTERM, SIGINT, System.exit)
+         *                     if it is still open then (default true).
+         * @return this.
+         */
+        public Context shutdownHook(final boolean shutdownHook)
+        {
+            this.shutdownHook = shutdownHook;
+            return this;
+        }
+
+        /**
+         * @param parentPid pass {@code --parent-pid <this JVM's pid>} to spawned workers, so they exit
+         *                  within a second of the JVM's death, even by SIGKILL (default true; turn off
+         *                  only for a worker that does not take the flag).
+         * @return this.
+         */
+        public Context parentPid(final boolean parentPid)
+        {
+            this.parentPid = parentPid;
+            return this;
+        }
+
+        boolean parentPid()
+        {
+            return parentPid;
+        }
+
+        /**
          * @param interval how often spawned workers announce themselves (default 200 ms).
          * @return this.
          */
@@ -764,11 +617,32 @@ public final class Bridge implements AutoCloseable
             return this;
         }
 
+        Duration startTimeout()
+        {
+            return startTimeout;
+        }
+
+        Duration announceInterval()
+        {
+            return announceInterval;
+        }
+
+        String aeronDirectoryName()
+        {
+            return aeronDirectoryName;
+        }
+
+        List<String> awaitHandlers()
+        {
+            return awaitHandlers;
+        }
+
         /**
          * @param first  delay before the first restart of a crashed worker (default 100 ms), doubled per
          *               restart within the window.
          * @param max    longest delay (default 5 s).
-         * @param budget restarts allowed per worker within the window (default 5); beyond, it stays down.
+         * @param budget restarts allowed per worker within the window (default 5); beyond, it stays
+         *               down for the {@link #restartCoolDown(Duration) cool-down}.
          * @param window the window (default 1 minute).
          * @return this.
          */
@@ -778,6 +652,17 @@ public final class Bridge implements AutoCloseable
             this.restartBackoffMax = max;
             this.restartBudget = budget;
             this.restartWindow = window;
+            return this;
+        }
+
+        /**
+         * @param coolDown how long a worker whose restart budget is spent stays down before it is started
+         *                 again with a fresh budget (default 1 minute): a circuit breaker, not a dead end.
+         * @return this.
+         */
+        public Context restartCoolDown(final Duration coolDown)
+        {
+            this.restartCoolDown = coolDown;
             return this;
         }
 
@@ -811,8 +696,9 @@ public final class Bridge implements AutoCloseable
         }
 
         /**
-         * @return the client's settings, to change its default deadline, idle strategy, ...; its
-         *     Aeron directory and liveness timeout are set by the bridge.
+         * @return the client's settings, to change its default deadline, idle strategy, error handler,
+         *     driver timeout, ...; its Aeron directory, liveness timeout and driver-lost handler are set
+         *     by the bridge.
          */
         public PolybridgeClient.Context client()
         {

@@ -10,7 +10,11 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Builds the worker binaries with their own toolchains (a no-op when they are up to date). */
+/**
+ * Builds the worker binaries with their own toolchains (a no-op when they are up to date).
+ * {@code -Dpolybridge.skipWorkerBuild=true} uses the binaries already built (by {@code make workers})
+ * as they are, e.g. while someone else is editing a worker's source in the same tree.
+ */
 final class NativeWorkers
 {
     private static boolean built;
@@ -23,6 +27,13 @@ final class NativeWorkers
     {
         if (built)
         {
+            return;
+        }
+        if (Boolean.getBoolean("polybridge.skipWorkerBuild"))
+        {
+            assertTrue(WorkerProcess.binary(Language.GO).toFile().canExecute(), "run make workers first");
+            assertTrue(WorkerProcess.binary(Language.RUST).toFile().canExecute(), "run make workers first");
+            built = true;
             return;
         }
         final Path root = Path.of(System.getProperty("polybridge.root", ".."));

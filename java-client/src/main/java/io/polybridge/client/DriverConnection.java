@@ -1,0 +1,139 @@
+package io.polybridge.client;
+
+import io.aeron.CommonContext;
+import io.polybridge.driver.EmbeddedMediaDriver;
+import org.agrona.CloseHelper;
+
+import java.io.File;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The bridge's media driver and its {@link PolybridgeClient}: an embedded driver (launched, and
+ * relaunched after a loss, in a fresh private directory) or an external one at a fixed directory,
+ * waited for after a loss. Opened and reopened on the supervisor thread; {@link #client()} from any.
+ */
+final class DriverConnection
+{
+    private static final System.Logger LOG = System.getLogger("polybridge.bridge");
+    /** A driver's heartbeat older than this means no live driver is at the directory. */
+    private static final long DRIVER_ACTIVE_TIMEOUT_MS = 1_000;
+
+    private final String externalDirectory;
+    private final PolybridgeClient.Context clientContext;
+    private final Consumer<String> userDriverLostHandler;
+    private EmbeddedMediaDriver embedded;
+    private volatile PolybridgeClient client;
+    private volatile String directory;
+
+    /**
+     * @param externalDirectory an external driver's directory, or null to embed one.
+     * @param clientContext     the client settings, reused for every connection.
+     */
+    DriverConnection(final String externalDirectory, final PolybridgeClient.Context clientContext)
+    {
+        this.externalDirectory = externalDirectory;
+        this.clientContext = clientContext;
+        this.userDriverLostHandler = clientContext.driverLostHandler();
+    }
+
+    /**
+     * Launch the embedded driver if there is none, and connect a new client.
+     *
+     * @param driverLost told, once, when this client's driver is gone: must not block.
+     * @return the new client.
+     */
+    PolybridgeClient open(final Consumer<PolybridgeClient> driverLost)
+    {
+        if (externalDirectory == null && embedded == null)
+        {
+            // launch() first removes stale polybridge directories whose driver is dead (a SIGKILLed JVM's)
+            embedded = EmbeddedMediaDriver.launch();
+        }
+        directory = externalDirectory != null ? externalDirectory : embedded.aeronDirectoryName();
+        final PolybridgeClient[] connected = new PolybridgeClient[1];
+        clientContext
+            .aeronDirectoryName(directory)
+            .driverLostHandler((reason) ->
+            {
+                driverLost.accept(connected[0]);
+                if (userDriverLostHandler != null)
+                {
+                    userDriverLostHandler.accept(reason);
+                }
+            });
+        connected[0] = PolybridgeClient.connect(clientContext);
+        client = connected[0];
+        return connected[0];
+    }
+
+    /**
+     * @return whether {@link #open} can connect now: an external driver heartbeats at the directory,
+     *     or the driver is embedded (relaunched by open).
+     */
+    boolean driverAvailable()
+    {
+        if (externalDirectory == null)
+        {
+            return true;
+        }
+        final File dir = new File(externalDirectory);
+        return CommonContext.isDriverActive(dir, DRIVER_ACTIVE_TIMEOUT_MS, (message) -> { });
+    }
+
+    /**
+     * After a loss: close the client and the embedded driver (its directory goes with it), so open
+     * starts afresh.
+     */
+    void closeAfterLoss()
+    {
+        final long startNs = System.nanoTime();
+        CloseHelper.quietClose(client);
+        if (embedded != null)
+        {
+            CloseHelper.quietClose(embedded);
+            embedded = null;
+        }
+        LOG.log(System.Logger.Level.DEBUG, "closed the client of the lost driver in " +
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs) + " ms");
+    }
+
+    /** Close the client, then the embedded driver; an external driver keeps running. */
+    void close()
+    {
+        try
+        {
+            CloseHelper.quietClose(client);
+        }
+        finally
+        {
+            CloseHelper.quietClose(embedded);
+            embedded = null;
+        }
+    }
+
+    /**
+     * @return the current client, null before the first open.
+     */
+    PolybridgeClient client()
+    {
+        return client;
+    }
+
+    /**
+     * @return whether the driver is embedded.
+     */
+    boolean isEmbedded()
+    {
+        return externalDirectory == null;
+    }
+
+    /**
+     * @return the driver's directory (a new one after an embedded driver is relaunched), null before
+     *     the first open.
+     */
+    String aeronDirectoryName()
+    {
+        return directory;
+    }
+}
