@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -76,7 +75,8 @@ type Dispatcher struct {
 	Counters *Counters
 	out      []byte
 	req      polybridge.Request
-	served   string // "echo, ..." for NOT_FOUND messages
+	info     RequestInfo     // the request Dispatch is running
+	infoCtx  context.Context // carries &info, reused: Dispatch runs one handler at a time
 }
 
 // NewDispatcher returns a dispatcher over registry, counting into counters (new ones if nil).
@@ -84,12 +84,13 @@ func NewDispatcher(registry *Registry, counters *Counters) *Dispatcher {
 	if counters == nil {
 		counters = new(Counters)
 	}
-	return &Dispatcher{
+	d := &Dispatcher{
 		registry: registry,
 		Counters: counters,
 		out:      make([]byte, 4096),
-		served:   strings.Join(registry.Names(), ", "),
 	}
+	d.infoCtx = withRequestInfo(context.Background(), &d.info)
+	return d
 }
 
 // frameKind is what a frame turned out to be.
@@ -141,7 +142,8 @@ func (d *Dispatcher) Dispatch(msg []byte) (reply Reply, ok bool) {
 	if e == nil {
 		return reply, ok
 	}
-	ctx, cancel := requestContext(context.Background(), f.timeoutNs)
+	d.info = RequestInfo{Handler: e.name, CorrelationID: f.env.correlationID, ReplyStreamID: f.env.replyStreamID}
+	ctx, cancel := requestContext(d.infoCtx, f.timeoutNs)
 	result, err, panicked := call(e.handler, ctx, f.payload)
 	code, message, payload := d.outcome(e.name, ctx, result, err, panicked)
 	cancel()
@@ -170,7 +172,7 @@ func (d *Dispatcher) route(f *decodedFrame) (e *entry, reply Reply, ok bool) {
 	if !found {
 		d.Counters.NotFound.Add(1)
 		return nil, d.respond(&f.env, polybridge.ErrorCode_NOT_FOUND,
-			fmt.Sprintf("no handler named '%s'; this worker serves: %s", f.handlerName, d.served), nil), true
+			fmt.Sprintf("no handler named '%s'; this worker serves: %s", f.handlerName, d.registry.served()), nil), true
 	}
 	if f.timeoutNs < 0 {
 		d.Counters.Timeouts.Add(1)

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +27,31 @@ import (
 // becomes PANIC with its value. The worker keeps serving either way.
 type Handler interface {
 	Handle(ctx context.Context, payload []byte) ([]byte, error)
+}
+
+// RequestInfo is what a handler may want to know about the request it serves besides its
+// payload and deadline; RequestInfoFrom reads it from the handler's context.
+type RequestInfo struct {
+	Handler       string // the name the request was routed by
+	CorrelationID int64  // the caller's id for the call, unique within its client
+	ReplyStreamID int32  // the caller's reply stream
+}
+
+type requestInfoKey struct{}
+
+// RequestInfoFrom returns the request a handler's ctx belongs to; ok is false for a context
+// that did not come from a worker (tests calling Handle directly).
+func RequestInfoFrom(ctx context.Context) (info RequestInfo, ok bool) {
+	p, ok := ctx.Value(requestInfoKey{}).(*RequestInfo)
+	if !ok || p == nil {
+		return RequestInfo{}, false
+	}
+	return *p, true
+}
+
+// withRequestInfo returns parent carrying info; info must not change while the request runs.
+func withRequestInfo(parent context.Context, info *RequestInfo) context.Context {
+	return context.WithValue(parent, requestInfoKey{}, info)
 }
 
 // HandlerFunc adapts a function to Handler.
@@ -60,12 +88,25 @@ var DebugSleep Handler = HandlerFunc(func(_ context.Context, payload []byte) ([]
 // maxHandlerNameLength is the largest name the varStringEncoding of Request.handler carries.
 const maxHandlerNameLength = 65534
 
-// Registry maps handler names to handlers. It is filled before the worker starts and only
-// read afterwards, so it needs no locking.
+// Registry maps handler names to handlers. It may change while the worker runs (handlers
+// added, replaced or removed, e.g. WebAssembly modules appearing in a directory): each change
+// publishes a new immutable snapshot, so the poll goroutine looks names up with one atomic load
+// and no lock, and a request already routed keeps the handler it was routed to. Version
+// counts the changes; the worker re-announces itself when it moves.
 type Registry struct {
-	handlers map[string]*entry
-	names    []string
+	mu       sync.Mutex // serialises writers; readers only load snapshot
+	snapshot atomic.Pointer[registrySnapshot]
 }
+
+// registrySnapshot is one immutable state of a Registry.
+type registrySnapshot struct {
+	handlers map[string]*entry
+	names    []string // sorted
+	served   string   // names joined by ", ", for NOT_FOUND messages
+	version  uint64
+}
+
+var emptySnapshot = &registrySnapshot{handlers: map[string]*entry{}}
 
 type entry struct {
 	name    string
@@ -75,7 +116,7 @@ type entry struct {
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{handlers: make(map[string]*entry)}
+	return &Registry{}
 }
 
 // DefaultRegistry is the registry Handle fills and New uses when given none.
@@ -99,7 +140,7 @@ func HandleInline(name string, h Handler) {
 // Register adds h under name, to run on the worker's handler pool. Names are unique,
 // non-empty and fit the wire's string length.
 func (r *Registry) Register(name string, h Handler) error {
-	return r.add(name, h, false)
+	return r.add(name, h, false, false)
 }
 
 // RegisterInline adds h under name, to run on the poll goroutine itself with the payload a
@@ -107,10 +148,36 @@ func (r *Registry) Register(name string, h Handler) error {
 // microseconds and never block, such as Echo: while one runs, nothing else is polled,
 // cancelled or answered.
 func (r *Registry) RegisterInline(name string, h Handler) error {
-	return r.add(name, h, true)
+	return r.add(name, h, false, true)
 }
 
-func (r *Registry) add(name string, h Handler, inline bool) error {
+// Replace registers h under name to run on the handler pool, replacing whatever was
+// registered under that name. Requests already routed to the old handler (queued or
+// running) still run on it; later ones get h.
+func (r *Registry) Replace(name string, h Handler) error {
+	return r.add(name, h, true, false)
+}
+
+// Remove unregisters name and reports whether it was registered. Requests already routed to
+// it still run; later ones are answered NOT_FOUND.
+func (r *Registry) Remove(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.load()
+	if _, ok := old.handlers[name]; !ok {
+		return false
+	}
+	handlers := make(map[string]*entry, len(old.handlers))
+	for n, e := range old.handlers {
+		if n != name {
+			handlers[n] = e
+		}
+	}
+	r.publish(old, handlers)
+	return true
+}
+
+func (r *Registry) add(name string, h Handler, replace, inline bool) error {
 	switch {
 	case name == "":
 		return errors.New("handler name is empty")
@@ -119,18 +186,46 @@ func (r *Registry) add(name string, h Handler, inline bool) error {
 	case h == nil:
 		return fmt.Errorf("handler %q is nil", name)
 	}
-	if _, dup := r.handlers[name]; dup {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.load()
+	if _, dup := old.handlers[name]; dup && !replace {
 		return fmt.Errorf("handler %q registered twice", name)
 	}
-	r.handlers[name] = &entry{name: name, handler: h, inline: inline}
-	r.names = append(r.names, name)
-	sort.Strings(r.names)
+	handlers := make(map[string]*entry, len(old.handlers)+1)
+	for n, e := range old.handlers {
+		handlers[n] = e
+	}
+	handlers[name] = &entry{name: name, handler: h, inline: inline}
+	r.publish(old, handlers)
 	return nil
+}
+
+// publish stores the snapshot holding handlers; r.mu is held.
+func (r *Registry) publish(old *registrySnapshot, handlers map[string]*entry) {
+	names := make([]string, 0, len(handlers))
+	for n := range handlers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	r.snapshot.Store(&registrySnapshot{
+		handlers: handlers,
+		names:    names,
+		served:   strings.Join(names, ", "),
+		version:  old.version + 1,
+	})
+}
+
+func (r *Registry) load() *registrySnapshot {
+	if s := r.snapshot.Load(); s != nil {
+		return s
+	}
+	return emptySnapshot
 }
 
 // Lookup finds the handler for a name taken straight from a frame; it does not allocate.
 func (r *Registry) Lookup(name []byte) (Handler, bool) {
-	e, ok := r.handlers[string(name)]
+	e, ok := r.lookup(name)
 	if !ok {
 		return nil, false
 	}
@@ -138,11 +233,22 @@ func (r *Registry) Lookup(name []byte) (Handler, bool) {
 }
 
 func (r *Registry) lookup(name []byte) (*entry, bool) {
-	e, ok := r.handlers[string(name)]
+	e, ok := r.load().handlers[string(name)]
 	return e, ok
 }
 
 // Names returns the registered names, sorted.
 func (r *Registry) Names() []string {
-	return append([]string(nil), r.names...)
+	return append([]string(nil), r.load().names...)
+}
+
+// Version counts the changes made to the registry: it moves whenever a handler is added,
+// replaced or removed, so a worker knows when to re-encode its announcement.
+func (r *Registry) Version() uint64 {
+	return r.load().version
+}
+
+// served returns the registered names joined by ", ", for NOT_FOUND messages.
+func (r *Registry) served() string {
+	return r.load().served
 }

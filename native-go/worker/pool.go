@@ -50,6 +50,9 @@ type Pool struct {
 	inHand   int
 	free     []*job
 	closed   bool
+
+	inlineInfo RequestInfo     // the running inline handler's request
+	inlineCtx  context.Context // p.root carrying &inlineInfo
 }
 
 // inflightKey names a request the way a Cancel does. Correlation ids are unique per client,
@@ -68,6 +71,7 @@ type job struct {
 	cancel  context.CancelCauseFunc
 	release context.CancelFunc // frees the deadline timer
 	reply   bool               // a response was encoded into frame
+	info    RequestInfo        // what RequestInfoFrom(ctx) returns to the handler
 
 	cancelledByCaller bool // poll goroutine only
 }
@@ -95,6 +99,7 @@ func NewPool(d *Dispatcher, size, queueDepth int, publish func(Reply)) (*Pool, e
 		root:       root,
 		inflight:   make(map[inflightKey]*job),
 	}
+	p.inlineCtx = withRequestInfo(root, &p.inlineInfo)
 	p.wg.Add(size)
 	for range size {
 		go p.serve()
@@ -146,7 +151,10 @@ func (p *Pool) publishIf(reply Reply, ok bool) {
 }
 
 func (p *Pool) runInline(e *entry, f *decodedFrame) (Reply, bool) {
-	ctx, release := requestContext(p.root, f.timeoutNs)
+	// Inline handlers run one at a time on this goroutine: one reused context carries their
+	// RequestInfo without an allocation per call.
+	p.inlineInfo = RequestInfo{Handler: e.name, CorrelationID: f.env.correlationID, ReplyStreamID: f.env.replyStreamID}
+	ctx, release := requestContext(p.inlineCtx, f.timeoutNs)
 	defer release()
 	result, err, panicked := call(e.handler, ctx, f.payload)
 	code, message, payload := p.dispatcher.outcome(e.name, ctx, result, err, panicked)
@@ -170,7 +178,8 @@ func (p *Pool) submit(e *entry, f *decodedFrame) {
 	// assembler's reassembly buffer), valid only during this poll callback, and the handler
 	// runs later on another goroutine.
 	j.payload = append(j.payload[:0], f.payload...)
-	ctx, cancel := context.WithCancelCause(p.root)
+	j.info = RequestInfo{Handler: e.name, CorrelationID: f.env.correlationID, ReplyStreamID: f.env.replyStreamID}
+	ctx, cancel := context.WithCancelCause(withRequestInfo(p.root, &j.info))
 	j.ctx, j.release = requestContext(ctx, f.timeoutNs)
 	j.cancel = cancel
 	select {

@@ -208,13 +208,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("publish on %s stream %d: %w", w.cfg.Channel, w.cfg.ControlStream, err)
 	}
-	announcement := EncodeAnnouncement(Announcement{
-		Language:        polybridge.Language_GO,
-		Pid:             int64(os.Getpid()),
-		RequestStreamID: w.cfg.RequestStream,
-		Handlers:        w.registry.Names(),
-		WorkerID:        w.cfg.WorkerID,
-	})
+	encodeAnnouncement := func() []byte {
+		return EncodeAnnouncement(Announcement{
+			Language:        polybridge.Language_GO,
+			Pid:             int64(os.Getpid()),
+			RequestStreamID: w.cfg.RequestStream,
+			Handlers:        w.registry.Names(),
+			WorkerID:        w.cfg.WorkerID,
+		})
+	}
+	announcedVersion := w.registry.Version()
+	announcement := encodeAnnouncement()
 	pool, err := NewPool(w.dispatcher, w.cfg.PoolSize, w.cfg.QueueDepth, w.publish)
 	if err != nil {
 		return err
@@ -241,6 +245,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	for !stopping.Load() {
 		work := requests.Poll(handler, fragmentLimit)
 		work += pool.Drain()
+		if v := w.registry.Version(); v != announcedVersion {
+			// Handlers were added or removed while running (--modules): announce the new set now.
+			announcedVersion, announcement = v, encodeAnnouncement()
+			nextAnnounce = time.Time{}
+		}
 		if now := time.Now(); !now.Before(nextAnnounce) {
 			w.offerOnce(control, announcement) // nobody listening yet is normal: no retry
 			nextAnnounce = now.Add(w.cfg.AnnounceInterval)
