@@ -21,7 +21,7 @@ demo:
 	@java $(JAVA_OPENS) -cp "java-client/target/classes:$$(cat java-client/target/classpath.txt)" \
 		io.polybridge.client.cli.Scan $(SCAN_ARGS)
 
-test: workers test-go test-rust test-java perf-smoke
+test: workers test-go test-rust test-java test-consumers perf-smoke
 
 # System packages and cmake for the Rust worker's bundled Aeron C client; checks the toolchains.
 deps:
@@ -46,6 +46,13 @@ test-rust:
 
 test-java:
 	$(MVN) verify
+
+# A user's project outside this repository (issue 12): examples/consumer is copied to a temporary
+# directory, built there against the installed artifacts and run with `java -jar` on corpus pages.
+.PHONY: test-consumers
+test-consumers:
+	$(MVN) -q install -DskipTests
+	./examples/consumer/run-outside.sh 3
 
 clean:
 	$(MVN) -q clean
