@@ -8,18 +8,17 @@ MVN := mvn -B -ntp
 
 .PHONY: demo test deps workers test-go test-rust test-java clean perf perf-smoke perf-deps
 
-# Builds the workers and the Java modules, then runs the scan CLI (io.polybridge.client.cli.Scan)
-# over ../shared/corpus/html with an embedded driver and spawned workers. Other files or options:
+# Builds the workers and the Java modules, then runs `scan` of the command-line jar
+# (cli/target/polybridge-cli.jar, see cli/README.md) over ../shared/corpus/html with an embedded
+# driver and spawned workers. Other files or options are handed to scan as they are:
 #   make demo SCAN_ARGS="--header 'Server: nginx' some/page.html"
 SCAN_ARGS ?=
-JAVA_OPENS := --add-opens java.base/jdk.internal.misc=ALL-UNNAMED --add-opens java.base/java.nio=ALL-UNNAMED
 # stdout carries only the JSON lines (builds and logs go to stderr), so `make demo > scan.jsonl` works.
+# The jar's manifest opens what Aeron needs (Add-Opens), so java -jar takes no flags.
 demo:
 	@$(MAKE) --no-print-directory workers 1>&2
 	@$(MVN) -q install -DskipTests 1>&2
-	@$(MVN) -q -pl java-client dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime 1>&2
-	@java $(JAVA_OPENS) -cp "java-client/target/classes:$$(cat java-client/target/classpath.txt)" \
-		io.polybridge.client.cli.Scan $(SCAN_ARGS)
+	@java -jar cli/target/polybridge-cli.jar scan $(SCAN_ARGS)
 
 test: workers test-go test-rust test-java test-consumers perf-smoke
 
@@ -74,3 +73,21 @@ perf: workers perf-deps
 	./perf/install-deps.sh --report
 	$(MVN) -q package -DskipTests -pl perf -am
 	./perf/run.sh $(PERF_MODE)
+
+# The chaos harness (chaos/README.md): a standalone driver, a bridge host JVM with 2 Go + 2 Rust
+# workers under load, a neighbour client JVM, and faults from a printed seed (worker SIGKILL and
+# SIGSTOP, driver SIGKILL and restart, client JVM SIGKILL/SIGTERM, hostile frames). One summary line,
+# a JSON report in chaos/target/, exit status 1 if a call was lost or duplicated, a bridge JVM
+# exited, a process or /dev/shm entry was left, or callers stalled over 1 s.
+#   make chaos                                      180 s of chaos (~4 minutes in all)
+#   make chaos CHAOS_ARGS="--seed 42 --duration-s 600"
+#   make chaos-smoke                                30 s of chaos, under a minute in all
+CHAOS_ARGS ?=
+.PHONY: chaos chaos-smoke
+chaos: workers
+	$(MVN) -q package -DskipTests -pl chaos -am
+	java -Dpolybridge.root=$(CURDIR) -jar chaos/target/chaos.jar --mode full $(CHAOS_ARGS)
+
+chaos-smoke: workers
+	$(MVN) -q package -DskipTests -pl chaos -am
+	java -Dpolybridge.root=$(CURDIR) -jar chaos/target/chaos.jar --mode smoke $(CHAOS_ARGS)
