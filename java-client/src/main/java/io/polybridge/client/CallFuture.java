@@ -17,6 +17,7 @@ final class CallFuture extends CompletableFuture<byte[]> implements Runnable
     final long correlationId;
     final long deadlineNs;
     long timerId;
+    boolean registered; // set by the agent when it first takes the call; a second hand-off abandons it
     final WorkerLink link; // null when the caller did not say which worker (liveness then does not apply)
     private final PolybridgeClient client;
     private final Publication publication;

@@ -302,6 +302,17 @@ final class ClientAgent implements Agent
 
     private void register(final CallFuture call)
     {
+        if (call.registered)
+        {
+            // Handed over again: the caller failed it without publishing it (see PolybridgeClient.abandoned).
+            if (pendingByCorrelationId.get(call.correlationId) == call)
+            {
+                pendingByCorrelationId.remove(call.correlationId);
+                retire(call);
+            }
+            return;
+        }
+        call.registered = true;
         if (call.isDone())
         {
             inFlight.decrementAndGet(); // failed by the caller while publishing, or cancelled

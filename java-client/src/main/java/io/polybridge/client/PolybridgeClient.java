@@ -360,8 +360,11 @@ public final class PolybridgeClient implements AutoCloseable
         CloseHelper.close(errorHandler, agentRunner); // the agent fails what it holds as it closes
         registrations.drain((call) ->
         {
-            inFlight.decrementAndGet();
-            call.completeExceptionally(closedException());
+            if (!call.registered) // the agent has stopped (joined): its writes are visible
+            {
+                inFlight.decrementAndGet();
+                call.completeExceptionally(closedException());
+            }
         });
         if (!aeron.isClosed())
         {
@@ -437,7 +440,7 @@ public final class PolybridgeClient implements AutoCloseable
         // From here the agent owns the window slot: it frees it when the call leaves its hands.
         if (closed)
         {
-            return failed(future, ErrorCode.WORKER_UNAVAILABLE, "the client is closed");
+            return abandoned(future, ErrorCode.WORKER_UNAVAILABLE, "the client is closed");
         }
 
         final boolean fitsOneFragment = messageLength <= publication.maxPayloadLength();
@@ -462,21 +465,33 @@ public final class PolybridgeClient implements AutoCloseable
             }
             if (closed || driverWatch.lostReason() != null)
             {
-                return failed(future, ErrorCode.WORKER_UNAVAILABLE, unavailableReason());
+                return abandoned(future, ErrorCode.WORKER_UNAVAILABLE, unavailableReason());
             }
             if (result == Publication.NOT_CONNECTED || result == Publication.CLOSED ||
                 result == Publication.MAX_POSITION_EXCEEDED)
             {
-                return failed(future, ErrorCode.WORKER_UNAVAILABLE,
+                return abandoned(future, ErrorCode.WORKER_UNAVAILABLE,
                     "request stream " + publication.streamId() + " is " + Publication.errorString(result));
             }
             if (!ctx.waitWhenOverloaded() || System.nanoTime() - deadlineNs > 0)
             {
-                return failed(future, ErrorCode.OVERLOADED, "request stream " + publication.streamId() +
+                return abandoned(future, ErrorCode.OVERLOADED, "request stream " + publication.streamId() +
                     " is back pressured" + (ctx.waitWhenOverloaded() ? " until the deadline" : ""));
             }
             idle.idle();
         }
+    }
+
+    /**
+     * Fail a call that was handed to the agent but never published, and hand it over once more so the
+     * agent drops it and frees its window slot now rather than at its deadline (which may be a year
+     * away). If the queue is full the deadline still frees it.
+     */
+    private CompletableFuture<byte[]> abandoned(final CallFuture future, final ErrorCode code, final String message)
+    {
+        failed(future, code, message);
+        registrations.offer(future);
+        return future;
     }
 
     private String unavailableReason()

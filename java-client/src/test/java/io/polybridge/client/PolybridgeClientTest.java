@@ -372,6 +372,20 @@ class PolybridgeClientTest
     }
 
     @Test
+    void callThatFailsBeforeItIsPublishedFreesItsWindowSlotAtOnceNotAtItsDeadline()
+    {
+        final Worker handle = announcedWorker();
+        worker.requests.close(); // the worker's subscription goes: the request stream is NOT_CONNECTED
+        awaitTrue(() -> !client.publication(REQUEST_STREAM).isConnected());
+        final CompletableFuture<byte[]> call = handle.call("echo", new byte[]{ 1 }, Duration.ofDays(300));
+        final PolybridgeException cause = assertInstanceOf(PolybridgeException.class,
+            assertThrows(CompletionException.class, call::join).getCause());
+        assertEquals(ErrorCode.WORKER_UNAVAILABLE, cause.errorCode());
+        assertTrue(cause.getMessage().contains("NOT_CONNECTED"), cause.getMessage());
+        awaitTrue(() -> client.inFlight() == 0);
+    }
+
+    @Test
     void clientOnTheCallersAeronLeavesItOpenUnlessTold()
     {
         client.close();
