@@ -23,10 +23,12 @@ final class LaunchOptions
                               (default: an embedded driver in a private /dev/shm directory)
           --go N              Go workers to spawn (default 1, or 0 with --aeron-dir)
           --rust N            Rust workers to spawn (default 1, or 0 with --aeron-dir)
-          --worker CMD        also spawn this worker; CMD is the executable and its own options,
-                              separated by spaces (no shell quoting); repeatable. It is given the
-                              options every spawned worker gets (--aeron-dir, --worker-id,
-                              --request-stream, --announce-interval-ms), as workers built on the
+          --worker CMD        also spawn and supervise this worker (repeatable): the executable (a
+                              path, or a name on the PATH) and its own options, separated by
+                              spaces (no shell quoting). Its id is the executable's name and the
+                              instance, e.g. my-worker-0. It is started with the options every
+                              spawned worker gets (--aeron-dir, --worker-id, --request-stream,
+                              --announce-interval-ms, ...) before its own, as workers built on the
                               Go and Rust SDKs accept
           --modules DIR       serve the WebAssembly modules in DIR from the Go workers spawned
                               (passed to them as --modules DIR; NAME.wasm is the handler wasm.NAME)

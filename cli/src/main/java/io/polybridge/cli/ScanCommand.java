@@ -1,6 +1,5 @@
 package io.polybridge.cli;
 
-import io.polybridge.client.Bridge;
 import io.polybridge.client.cli.Scan;
 
 import java.io.OutputStream;
@@ -9,7 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.function.Consumer;
 
 /**
  * {@code scan}: the web-scan application, {@link Scan}, with its options and output as they are;
@@ -82,23 +80,8 @@ final class ScanCommand
                 }
             }
         }
-        if (!launch.workers.isEmpty())
-        {
-            throw new UsageException("--worker: scan cannot add workers to its bridge yet");
-        }
         final PrintStream jsonLines = out instanceof PrintStream stream ?
             stream : new PrintStream(out, false, StandardCharsets.UTF_8);
-        return Scan.run(scanArgs.toArray(new String[0]), jsonLines, err, configure(launch));
-    }
-
-    private static Consumer<Bridge.Context> configure(final LaunchOptions launch)
-    {
-        return (ctx) ->
-        {
-            if (launch.modules != null)
-            {
-                ctx.goOptions(List.of("--modules", launch.modules.toString()));
-            }
-        };
+        return Scan.run(scanArgs.toArray(new String[0]), jsonLines, err, (ctx) -> Session.configure(ctx, launch));
     }
 }

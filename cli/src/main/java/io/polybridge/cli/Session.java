@@ -1,47 +1,40 @@
 package io.polybridge.cli;
 
 import io.polybridge.client.Bridge;
-import io.polybridge.client.PolybridgeClient;
 import io.polybridge.client.PolybridgeException;
 import io.polybridge.client.WorkerInfo;
-import io.polybridge.client.WorkerProcess;
-import io.polybridge.codecs.ErrorCode;
+import io.polybridge.client.WorkerSpec;
 
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * The driver and workers one command runs against, from {@link LaunchOptions}: a {@link Bridge}
- * (embedded or attached driver, spawned Go and Rust workers) plus the {@code --worker} commands.
- * Closing it stops every worker it started, then its embedded driver, whose directory goes with it;
- * a shutdown hook does the same when the command is interrupted (Ctrl-C, SIGTERM).
+ * with an embedded or attached driver, the Go and Rust workers and one {@link WorkerSpec} per
+ * {@code --worker}, all spawned and supervised by it. Closing it stops every worker it started,
+ * then its embedded driver, whose directory goes with it; the bridge's shutdown hook does the same
+ * when the command is interrupted (Ctrl-C, SIGTERM).
  */
 final class Session implements AutoCloseable
 {
     /** Workers started on their own announce every second: three missed announcements make one dead. */
     private static final Duration ATTACHED_LIVENESS = Duration.ofSeconds(3);
-    /** --worker workers take request streams from here (Bridge's Go workers use 100.., Rust 200..). */
-    private static final int FIRST_WORKER_STREAM = 300;
-    private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
-    private static final Duration ANNOUNCE_INTERVAL = Duration.ofMillis(200);
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
 
     private final LaunchOptions options;
     private final Bridge bridge;
-    private final List<WorkerProcess> started = new ArrayList<>();
-    private final Thread shutdownHook;
-    private boolean closed;
 
     private Session(final LaunchOptions options, final Bridge bridge)
     {
         this.options = options;
         this.bridge = bridge;
-        shutdownHook = new Thread(this::close, "polybridge-cli-shutdown");
-        Runtime.getRuntime().addShutdownHook(shutdownHook);
     }
 
     /**
@@ -57,29 +50,51 @@ final class Session implements AutoCloseable
             .aeronDirectoryName(options.aeronDir)
             .goInstances(options.goInstances())
             .rustInstances(options.rustInstances());
-        if (options.modules != null)
-        {
-            ctx.goOptions(List.of("--modules", options.modules.toString()));
-        }
+        configure(ctx, options);
         if (options.attached())
         {
             ctx.livenessTimeout(ATTACHED_LIVENESS);
         }
         final Session session = new Session(options, Bridge.launch(ctx));
-        try
+        if (options.verbose)
         {
-            session.startWorkerCommands();
-            if (options.verbose)
-            {
-                session.describe(err);
-            }
-            return session;
+            session.describe(err);
         }
-        catch (final RuntimeException ex)
+        return session;
+    }
+
+    /**
+     * What --modules and --worker add to a bridge's settings; also applied to {@code scan}'s.
+     *
+     * @param ctx     the bridge's settings.
+     * @param options the command's launch options.
+     */
+    static void configure(final Bridge.Context ctx, final LaunchOptions options)
+    {
+        if (options.modules != null)
         {
-            session.close();
-            throw ex;
+            ctx.goOptions(List.of("--modules", options.modules.toString()));
         }
+        final Set<String> names = new HashSet<>(List.of(WorkerSpec.GO, WorkerSpec.RUST));
+        for (final WorkerCommand command : options.workers)
+        {
+            final String name = uniqueName(command, names);
+            final List<String> line = new ArrayList<>();
+            line.add(command.executable().toString());
+            ctx.worker(new WorkerSpec(name, line).options(command.options()));
+        }
+    }
+
+    /** Worker ids are the spec's name and the instance: my-worker-0, or my-worker.2-0 for a second one. */
+    private static String uniqueName(final WorkerCommand command, final Set<String> taken)
+    {
+        final String base = command.executable().getFileName().toString().replaceAll("[^A-Za-z0-9._-]", "_");
+        String name = base;
+        for (int i = 2; !taken.add(name); i++)
+        {
+            name = base + "." + i;
+        }
+        return name;
     }
 
     Bridge bridge()
@@ -115,11 +130,15 @@ final class Session implements AutoCloseable
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
             serving = serving(handler);
         }
+        if (!options.attached())
+        {
+            return; // the bridge's launch waited until its workers' request streams were connected
+        }
         for (final WorkerInfo info : serving)
         {
             try
             {
-                bridge.client().awaitWorker(info.workerId(), START_TIMEOUT);
+                bridge.client().awaitWorker(info.workerId(), CONNECT_TIMEOUT);
             }
             catch (final PolybridgeException ex)
             {
@@ -141,111 +160,21 @@ final class Session implements AutoCloseable
         return serving;
     }
 
-    /** The --worker commands, on request streams 300.., each waited for until it has announced itself. */
-    private void startWorkerCommands()
-    {
-        final List<String> given = List.of(
-            "--announce-interval-ms", Long.toString(ANNOUNCE_INTERVAL.toMillis()));
-        for (int i = 0; i < options.workers.size(); i++)
-        {
-            final WorkerCommand command = options.workers.get(i);
-            final List<String> workerOptions = new ArrayList<>(given);
-            workerOptions.addAll(command.options());
-            started.add(WorkerProcess.startLogged(command.executable(), bridge.aeronDirectoryName(),
-                "worker-" + i, FIRST_WORKER_STREAM + i, workerOptions));
-        }
-        final long deadlineNs = System.nanoTime() + START_TIMEOUT.toNanos();
-        for (int i = 0; i < started.size(); i++)
-        {
-            final WorkerProcess worker = started.get(i);
-            final String text = options.workers.get(i).text();
-            while (!announced(worker))
-            {
-                final Process process = worker.process();
-                if (!process.isAlive())
-                {
-                    throw new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE, "worker '" + worker.workerId() +
-                        "' (--worker '" + text + "') exited with code " + process.exitValue() + " before " +
-                        "announcing itself" + (options.verbose ? "; its output is above" : "; run with --verbose " +
-                        "to see its output"));
-                }
-                if (System.nanoTime() - deadlineNs > 0)
-                {
-                    throw new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE, "worker '" + worker.workerId() +
-                        "' (--worker '" + text + "', pid " + process.pid() + ") did not announce itself within " +
-                        START_TIMEOUT + "; does it take --aeron-dir, --worker-id and --request-stream?");
-                }
-                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-            }
-        }
-    }
-
-    private boolean announced(final WorkerProcess worker)
-    {
-        final PolybridgeClient client = bridge.client();
-        for (final WorkerInfo info : client.workers())
-        {
-            if (info.workerId().equals(worker.workerId()) && info.pid() == worker.process().pid())
-            {
-                return client.isLive(info.requestStreamId());
-            }
-        }
-        return false;
-    }
-
     private void describe(final PrintStream err)
     {
-        final StringBuilder line = new StringBuilder("polybridge-cli: media driver ")
-            .append(bridge.aeronDirectoryName()).append(options.attached() ? " (attached)" : " (embedded)");
         final List<String> spawned = new ArrayList<>();
         for (final Map.Entry<String, ProcessHandle> process : bridge.processes().entrySet())
         {
             spawned.add(process.getKey() + " pid " + process.getValue().pid());
         }
-        for (final WorkerProcess worker : started)
-        {
-            spawned.add(worker.workerId() + " pid " + worker.process().pid());
-        }
-        line.append("; spawned workers: ").append(spawned.isEmpty() ? "none" : String.join(", ", spawned));
-        err.println(line);
+        err.println("polybridge-cli: media driver " + bridge.aeronDirectoryName() +
+            (options.attached() ? " (attached)" : " (embedded)") + "; spawned workers: " +
+            (spawned.isEmpty() ? "none" : String.join(", ", spawned)));
     }
 
-    /** Stop the --worker workers and the bridge (its workers, then its embedded driver). */
+    /** Stop the bridge: its workers, then its embedded driver. */
     public void close()
     {
-        synchronized (this)
-        {
-            if (closed)
-            {
-                return;
-            }
-            closed = true;
-        }
-        try
-        {
-            for (final WorkerProcess worker : started)
-            {
-                worker.process().destroy(); // SIGTERM to all first: they stop in parallel
-            }
-            for (final WorkerProcess worker : started)
-            {
-                worker.close();
-            }
-        }
-        finally
-        {
-            bridge.close();
-        }
-        if (Thread.currentThread() != shutdownHook)
-        {
-            try
-            {
-                Runtime.getRuntime().removeShutdownHook(shutdownHook);
-            }
-            catch (final IllegalStateException ex)
-            {
-                // The JVM is already shutting down: the hook finds the session closed.
-            }
-        }
+        bridge.close();
     }
 }

@@ -144,7 +144,9 @@ class CliJarIT
         assertEquals(0, listed.status, listed.err);
         final List<String> lines = listed.stdout().lines().toList();
         assertEquals(2, lines.size(), listed::stdout);
-        assertTrue(lines.get(1).matches("worker-0 +GO +" + spawnedPids(listed).get(0) + " .* live .*"), lines.get(1));
+        // Named after its executable: polybridge-worker-go-0.
+        assertTrue(lines.get(1).matches("polybridge-worker-go-0 +GO +" + spawnedPids(listed).get(0) + " .* live .*"),
+            lines.get(1));
         assertNothingLeft(listed);
 
         final Run called = run(root, "through --worker".getBytes(StandardCharsets.UTF_8),
