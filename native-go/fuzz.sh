@@ -11,4 +11,5 @@ cd "$(dirname "$0")"
 scale="${FUZZ_SCALE:-1}"
 go test -run '^$' -fuzz '^FuzzDispatch$' -fuzztime "$((150000 * scale))x" ./worker
 go test -run '^$' -fuzz '^FuzzPool$' -fuzztime "$((60000 * scale))x" ./worker
+go test -run '^$' -fuzz '^FuzzOutbox$' -fuzztime "$((8000 * scale))x" ./worker
 go test -run '^$' -fuzz '^FuzzDecodeRequest$' -fuzztime "$((150000 * scale))x" ./fingerprint

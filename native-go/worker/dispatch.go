@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -34,22 +35,45 @@ const (
 	responseFixedLength = headerLength + int(polybridge.ResponseSbeBlockLength) + 2 + 4
 )
 
-// Counters are the dispatcher's outcome counts. They are atomics so another goroutine
-// (logs, a future metrics endpoint) can read them while the poll loop runs.
+// Counters count what a worker did. They are atomics so another goroutine (logs, a future
+// metrics endpoint) can read them while the poll loop runs. The first nine are shared with the
+// Rust worker under the same names (snake_case in logs: requests, replies, replies_dropped,
+// malformed_replied, malformed_dropped, overloaded, cancelled, timeouts, panics); see
+// docs/protocol.md. Every response produced ends as exactly one of Replies or RepliesDropped
+// (or is still in an outbox).
 type Counters struct {
 	Requests         atomic.Uint64 // Request frames that decoded and reached handler lookup
-	Replied          atomic.Uint64 // responses produced, of any error code
-	NotFound         atomic.Uint64 // requests naming no registered handler
-	HandlerErrors    atomic.Uint64 // handlers that returned an error
-	BadPayloads      atomic.Uint64 // handlers that rejected their payload (ErrBadRequest)
-	Panics           atomic.Uint64 // handlers that panicked
-	Timeouts         atomic.Uint64 // requests whose deadline passed before or while their handler ran
-	Cancels          atomic.Uint64 // Cancel frames received
-	Cancelled        atomic.Uint64 // requests a Cancel reached while queued or running (no reply is sent)
-	Overloaded       atomic.Uint64 // requests refused with OVERLOADED: the pool's queue was full
+	Replies          atomic.Uint64 // responses published on their reply stream
+	RepliesDropped   atomic.Uint64 // responses given up: no subscriber, outbox full, not published within the reply timeout, too many reply streams
 	MalformedReplied atomic.Uint64 // undecodable frames answered with BAD_REQUEST
-	MalformedDropped atomic.Uint64 // undecodable frames without a readable correlation id
-	DecodePanics     atomic.Uint64 // panics caught by the dispatcher's last-resort recover
+	MalformedDropped atomic.Uint64 // frames dropped unanswered: no readable correlation id, or a reply stream that cannot be one (<= 0)
+	Overloaded       atomic.Uint64 // requests refused with OVERLOADED: the pool's queue was full
+	Cancelled        atomic.Uint64 // requests a Cancel reached while queued or running
+	Timeouts         atomic.Uint64 // requests whose deadline passed before or while their handler ran
+	Panics           atomic.Uint64 // handlers that panicked
+
+	// Go only.
+	NotFound      atomic.Uint64 // requests naming no registered handler
+	HandlerErrors atomic.Uint64 // handlers that returned an error
+	BadPayloads   atomic.Uint64 // handlers that rejected their payload (ErrBadRequest)
+	Cancels       atomic.Uint64 // Cancel frames received
+	DecodePanics  atomic.Uint64 // panics caught by the dispatcher's last-resort recover
+}
+
+// LogAttrs returns the shared counters as slog key-value pairs, with the names the Rust
+// worker uses, for the worker's last log line.
+func (c *Counters) LogAttrs() []any {
+	return []any{
+		"requests", c.Requests.Load(),
+		"replies", c.Replies.Load(),
+		"replies_dropped", c.RepliesDropped.Load(),
+		"malformed_replied", c.MalformedReplied.Load(),
+		"malformed_dropped", c.MalformedDropped.Load(),
+		"overloaded", c.Overloaded.Load(),
+		"cancelled", c.Cancelled.Load(),
+		"timeouts", c.Timeouts.Load(),
+		"panics", c.Panics.Load(),
+	}
 }
 
 // Reply is a response ready to publish.
@@ -62,7 +86,7 @@ type Reply struct {
 // envelope holds what has been read of a frame so far, so a failure at any later point can
 // still be answered.
 type envelope struct {
-	readable      bool // correlation id and reply stream id are in the frame
+	readable      bool // correlation id and reply stream id are in the frame, and the stream can be replied on
 	correlationID int64
 	replyStreamID int32
 }
@@ -75,8 +99,24 @@ type Dispatcher struct {
 	Counters *Counters
 	out      []byte
 	req      polybridge.Request
+	refused  []int32         // the worker's own streams, never reply streams (RefuseReplyStreams)
 	info     RequestInfo     // the request Dispatch is running
 	infoCtx  context.Context // carries &info, reused: Dispatch runs one handler at a time
+}
+
+// RefuseReplyStreams makes frames naming one of ids as their reply stream be dropped
+// unanswered, like a reply stream <= 0. The worker passes its request and control streams: a
+// reply published there would land in its own request stream or among every client's
+// announcements.
+func (d *Dispatcher) RefuseReplyStreams(ids ...int32) {
+	d.refused = append(d.refused[:0], ids...)
+}
+
+// canReplyOn says whether a frame's reply stream id can be published to. Ids <= 0 are never a
+// client's reply stream (a zeroed or truncated frame says 0), and publishing there would cost
+// a publication, and its log buffer in shared memory, for nobody.
+func (d *Dispatcher) canReplyOn(streamID int32) bool {
+	return streamID > 0 && !slices.Contains(d.refused, streamID)
 }
 
 // NewDispatcher returns a dispatcher over registry, counting into counters (new ones if nil).
@@ -212,6 +252,9 @@ func (d *Dispatcher) decodeFrame(msg []byte, f *decodedFrame) {
 	}
 	env.correlationID = int64(binary.LittleEndian.Uint64(msg[headerLength+correlationOffset:]))
 	env.replyStreamID = int32(binary.LittleEndian.Uint32(msg[headerLength+replyStreamOffset:]))
+	if !d.canReplyOn(env.replyStreamID) {
+		return // dropped, whatever else the frame holds: it cannot be answered
+	}
 	env.readable = true
 
 	bad := func(message string) { f.kind, f.message = frameBad, message }
@@ -366,7 +409,6 @@ func (d *Dispatcher) EncodeResponse(streamID int32, correlationID int64, code po
 
 func (d *Dispatcher) respond(env *envelope, code polybridge.ErrorCode, message string, payload []byte) Reply {
 	d.out = writeResponse(d.out, env.correlationID, code, message, payload)
-	d.Counters.Replied.Add(1)
 	return Reply{StreamID: env.replyStreamID, CorrelationID: env.correlationID, Frame: d.out}
 }
 

@@ -48,8 +48,10 @@ func FuzzDispatch(f *testing.F) {
 }
 
 // FuzzPool feeds arbitrary frames to the pool the worker runs, with pooled handlers that
-// echo, fail and panic: no panic may escape, every reply is one well-formed Response, and
-// every admitted request is answered exactly once.
+// echo, fail and panic, and its replies to an outbox as the worker's: no panic may escape,
+// every reply is one well-formed Response to a stream > 0 that is not the worker's own, every
+// admitted request is answered exactly once, and the outbox never holds more than its
+// --max-reply-streams publications whatever reply streams the frames name.
 func FuzzPool(f *testing.F) {
 	malformed, _ := filepath.Glob(filepath.Join(malformedDir, "*.bin"))
 	for _, path := range malformed {
@@ -61,13 +63,25 @@ func FuzzPool(f *testing.F) {
 		f.Add(encodeRequest(request{correlationID: 5, timeoutNs: 1e9, replyStreamID: 7, handler: name, payload: []byte("x")}))
 	}
 	f.Add(encodeCancel(5, 7))
+	for _, stream := range []int32{0, -1, 100, 10} { // never replied on: <= 0, or the worker's own
+		f.Add(encodeRequest(request{correlationID: 5, replyStreamID: stream, handler: "echo", payload: []byte("x")}))
+	}
 
+	const maxStreams = 4
+	out := newOutboxHarness(8, maxStreams)
+	out.adder.subscribed = true
 	replies := 0
-	p, err := NewPool(NewDispatcher(testRegistry(f), nil), 2, 4, func(reply Reply) {
+	d := NewDispatcher(testRegistry(f), nil)
+	d.RefuseReplyStreams(100, 10)
+	p, err := NewPool(d, 2, 4, func(reply Reply) {
 		replies++
 		if _, err := decodeResponse(reply.Frame); err != nil {
 			panic(fmt.Sprintf("reply is not a valid Response: %v", err))
 		}
+		if reply.StreamID <= 0 || reply.StreamID == 100 || reply.StreamID == 10 {
+			panic(fmt.Sprintf("reply to stream %d", reply.StreamID))
+		}
+		out.publish(reply, out.now)
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -86,6 +100,10 @@ func FuzzPool(f *testing.F) {
 		}
 		if replies > 1 {
 			t.Fatalf("%d replies to one frame", replies)
+		}
+		out.cycle(100 * time.Millisecond)
+		if n := len(out.streams) + len(out.closedAt); n > maxStreams {
+			t.Fatalf("%d reply publications, more than %d", n, maxStreams)
 		}
 	})
 }

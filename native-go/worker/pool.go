@@ -276,7 +276,6 @@ func (p *Pool) finish(j *job) {
 	}
 	p.inHand--
 	if j.reply {
-		p.dispatcher.Counters.Replied.Add(1)
 		p.publish(Reply{StreamID: j.key.replyStreamID, CorrelationID: j.key.correlationID, Frame: j.frame})
 	}
 	j.cancel(nil)
@@ -307,6 +306,24 @@ func (p *Pool) recycle(j *job) {
 	}
 }
 
+// Stop stops the pool without waiting: requests still queued are answered here and now, on
+// the calling (poll) goroutine, without running (WORKER_UNAVAILABLE, or CANCELLED / TIMEOUT if
+// that came first), rather than when a pool goroutine comes free; running handlers see their
+// context cancelled (cause ErrWorkerStopping) and their responses come back through Drain.
+// Later requests are answered WORKER_UNAVAILABLE. Called from the poll goroutine; idempotent.
+func (p *Pool) Stop() {
+	if p.closed {
+		return
+	}
+	p.closed = true
+	p.stop(ErrWorkerStopping)
+	close(p.jobs)
+	for j := range p.jobs { // pool goroutines may take some too: each job is answered once
+		p.run(j)
+		p.finish(j)
+	}
+}
+
 // Close stops the pool: requests still queued are answered WORKER_UNAVAILABLE without running,
 // running handlers see their context cancelled (cause ErrWorkerStopping), and their responses
 // are published as they finish, for up to timeout. It returns how many requests were still
@@ -317,9 +334,7 @@ func (p *Pool) Close(timeout time.Duration) int {
 		p.Drain()
 		return p.inHand
 	}
-	p.closed = true
-	p.stop(ErrWorkerStopping)
-	close(p.jobs)
+	p.Stop()
 	finished := make(chan struct{})
 	go func() { p.wg.Wait(); close(finished) }()
 	deadline := time.NewTimer(timeout)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/lirm/aeron-go/aeron"
 	aeronatomic "github.com/lirm/aeron-go/aeron/atomic"
@@ -26,8 +25,15 @@ const (
 	DefaultControlStream    = 10
 	DefaultAnnounceInterval = time.Second
 	DefaultReplyTimeout     = time.Second
-	fragmentLimit           = 16
-	conductorIdleSleep      = time.Millisecond // aeron-go's default is 4 ms; see Run
+	// DefaultDriverTimeout is how long the media driver may go without a heartbeat before the
+	// worker takes it for dead and exits. The driver heartbeats every millisecond; aeron-go
+	// checks every 500 ms, so a dead driver is noticed 1-1.5 s after it died.
+	DefaultDriverTimeout = time.Second
+	fragmentLimit        = 16
+	conductorIdleSleep   = time.Millisecond // aeron-go's default is 4 ms; see Run
+	// housekeepingInterval paces what need not run every duty cycle: closing reply
+	// publications without a subscriber, forgetting gone images.
+	housekeepingInterval = 100 * time.Millisecond
 )
 
 // Config holds a worker's settings. Fill it, then call Conclude once (Run does) to validate
@@ -39,9 +45,26 @@ type Config struct {
 	ControlStream    int32         // where announcements go
 	WorkerID         string        // name in announcements and logs
 	AnnounceInterval time.Duration // announcement period
-	// ReplyTimeout bounds how long one reply is retried while back pressured, or while a new
-	// reply publication waits for its subscriber. The poll loop is blocked meanwhile.
+	// ReplyTimeout bounds how long a reply waits in its stream's outbox (back pressure, a new
+	// reply publication not yet added or connected) before it is dropped and counted, and how
+	// long a reply publication may go without a subscriber before it is closed. The poll loop
+	// never waits for a reply: it tries each queued one once per duty cycle.
 	ReplyTimeout time.Duration
+	// ReplyQueue is how many replies one reply stream's outbox holds; beyond it they are
+	// dropped and counted. Default DefaultReplyQueue.
+	ReplyQueue int
+	// MaxReplyStreams bounds the reply publications that exist at once, counting those closed
+	// less than the driver's publication linger ago (each is a log buffer in the driver's
+	// shared memory). A reply to yet another stream is dropped and counted. Default
+	// DefaultMaxReplyStreams.
+	MaxReplyStreams int
+	// ParentPID, when positive, is a process the worker must not outlive (the JVM that
+	// spawned it): Run returns an error wrapping ErrParentGone within about 200 ms of its
+	// death, recognising pid reuse by the process's start time.
+	ParentPID int
+	// DriverTimeout is how long the media driver may go without a heartbeat before Run
+	// returns an error naming its directory. Default DefaultDriverTimeout.
+	DriverTimeout time.Duration
 	// Idle is the poll loop's idle strategy; default: spin 10, yield 20, then park 1µs..1ms.
 	// A WakeableIdler is woken when a pooled handler finishes.
 	Idle idlestrategy.Idler
@@ -92,6 +115,24 @@ func (c *Config) Conclude() error {
 	if c.ReplyTimeout <= 0 {
 		c.ReplyTimeout = DefaultReplyTimeout
 	}
+	switch {
+	case c.ReplyQueue < 0:
+		return fmt.Errorf("reply queue %d is negative", c.ReplyQueue)
+	case c.ReplyQueue == 0:
+		c.ReplyQueue = DefaultReplyQueue
+	}
+	switch {
+	case c.MaxReplyStreams < 0:
+		return fmt.Errorf("max reply streams %d is negative", c.MaxReplyStreams)
+	case c.MaxReplyStreams == 0:
+		c.MaxReplyStreams = DefaultMaxReplyStreams
+	}
+	if c.ParentPID < 0 {
+		return fmt.Errorf("parent pid %d is negative", c.ParentPID)
+	}
+	if c.DriverTimeout <= 0 {
+		c.DriverTimeout = DefaultDriverTimeout
+	}
 	if c.Idle == nil {
 		c.Idle = NewBackoff()
 	}
@@ -128,21 +169,15 @@ type Worker struct {
 	dispatcher *Dispatcher
 	assembler  *Assembler
 	pool       *Pool
+	outbox     *outbox
 	Counters   *Counters
-	// RepliesDropped counts responses that could not be published (no subscriber, back
-	// pressure past ReplyTimeout, closed publication).
-	RepliesDropped atomic.Uint64
 
-	client    *aeron.Aeron
-	replies   map[int32]*replyPublication
-	offerBuf  aeronatomic.Buffer
-	fatal     chan error
-	goneImage chan int32
-}
-
-type replyPublication struct {
-	pub           *aeron.Publication
-	everConnected bool
+	client     *aeron.Aeron
+	offerBuf   aeronatomic.Buffer
+	fatal      chan error  // capacity 1: why Run must stop (driver or parent gone)
+	failed     atomic.Bool // fatal has been sent
+	goneImage  chan int32
+	publishers atomic.Int64 // reply publications, for ReplyPublications
 }
 
 // New returns a worker over registry (DefaultRegistry if nil); Run starts it.
@@ -157,7 +192,6 @@ func New(cfg Config, registry *Registry) (*Worker, error) {
 		cfg:       cfg,
 		registry:  registry,
 		Counters:  new(Counters),
-		replies:   make(map[int32]*replyPublication),
 		fatal:     make(chan error, 1),
 		goneImage: make(chan int32, 256),
 	}
@@ -166,20 +200,39 @@ func New(cfg Config, registry *Registry) (*Worker, error) {
 	return w, nil
 }
 
+// ReplyPublications returns how many reply publications the worker holds now (added or being
+// added); safe to call from any goroutine.
+func (w *Worker) ReplyPublications() int {
+	return int(w.publishers.Load())
+}
+
 // Run connects to the media driver, announces the worker and serves requests until ctx is
-// cancelled (returns nil) or the Aeron client fails (returns the error). It occupies the
-// calling goroutine, locked to its OS thread.
+// cancelled (returns nil after the drain), or until the Aeron client fails, the media driver
+// stops heartbeating or Config.ParentPID's process goes (returns the error, at once). It
+// occupies the calling goroutine, locked to its OS thread.
 func (w *Worker) Run(ctx context.Context) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	log := w.cfg.Logger
 
+	// Before connecting: a worker whose parent died while it started must not serve.
+	var parent processIdentity
+	if w.cfg.ParentPID > 0 {
+		p, err := identifyProcess(w.cfg.ParentPID)
+		if err != nil {
+			return &parentGoneError{pid: w.cfg.ParentPID, detail: err.Error()}
+		}
+		parent = p
+	}
+
 	InstallAeronFatalHook()
 	// aeron-go's conductor, and every blocking AddPublication/AddSubscription waiting on it,
 	// sleeps 4 ms when idle by default: most of the worker's cold start. 1 ms costs about a
-	// thousand wake-ups a second of an otherwise idle goroutine.
+	// thousand wake-ups a second of an otherwise idle goroutine. The driver timeout is short
+	// (aeron-go's default is 5 s) so a worker whose driver died goes within ~1.5 s.
 	actx := aeron.NewContext().
 		AeronDir(w.cfg.AeronDir).
+		MediaDriverTimeout(w.cfg.DriverTimeout).
 		IdleStrategy(idlestrategy.Sleeping{SleepFor: conductorIdleSleep}).
 		ErrorHandler(w.onAeronError)
 	client, err := aeron.Connect(actx)
@@ -219,46 +272,58 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	announcedVersion := w.registry.Version()
 	announcement := encodeAnnouncement()
+	w.dispatcher.RefuseReplyStreams(w.cfg.RequestStream, w.cfg.ControlStream)
+	w.outbox = newOutbox(&aeronAdder{client: client, channel: w.cfg.Channel}, w.Counters, log,
+		w.cfg.ReplyQueue, w.cfg.ReplyTimeout, w.cfg.MaxReplyStreams)
+	w.outbox.gauge = &w.publishers
 	pool, err := NewPool(w.dispatcher, w.cfg.PoolSize, w.cfg.QueueDepth, w.publish)
 	if err != nil {
 		return err
 	}
 	w.pool = pool
-	defer func() {
-		if left := pool.Close(w.cfg.DrainTimeout); left > 0 {
-			log.Warn("handlers still running after the drain timeout; their callers get no reply",
-				"requests", left, "drainTimeout", w.cfg.DrainTimeout)
-		}
-	}()
 	log.Info("worker serving", "worker", w.cfg.WorkerID, "channel", w.cfg.Channel,
 		"requestStream", w.cfg.RequestStream, "controlStream", w.cfg.ControlStream,
 		"handlers", strings.Join(w.registry.Names(), ","),
-		"poolSize", w.cfg.PoolSize, "queueDepth", w.cfg.QueueDepth)
+		"poolSize", w.cfg.PoolSize, "queueDepth", w.cfg.QueueDepth,
+		"replyQueue", w.cfg.ReplyQueue, "replyTimeout", w.cfg.ReplyTimeout,
+		"maxReplyStreams", w.cfg.MaxReplyStreams, "parentPid", w.cfg.ParentPID)
 
 	var stopping atomic.Bool
 	stop := context.AfterFunc(ctx, func() { stopping.Store(true) })
 	defer stop()
+	if parent.pid != 0 {
+		watchCtx, stopWatching := context.WithCancel(context.Background())
+		defer stopWatching()
+		go parent.watch(watchCtx, parentCheckInterval, w.fail)
+	}
 
 	handler := w.assembler.FragmentHandler()
 	idle, wakeable := w.cfg.Idle.(WakeableIdler)
-	nextAnnounce := time.Time{}
-	for !stopping.Load() {
+	var nextAnnounce, nextHousekeeping time.Time
+	var fatal error
+	for !stopping.Load() && fatal == nil {
 		work := requests.Poll(handler, fragmentLimit)
 		work += pool.Drain()
+		now := time.Now()
+		work += w.outbox.flush(now)
 		if v := w.registry.Version(); v != announcedVersion {
 			// Handlers were added or removed while running (--modules): announce the new set now.
 			announcedVersion, announcement = v, encodeAnnouncement()
 			nextAnnounce = time.Time{}
 		}
-		if now := time.Now(); !now.Before(nextAnnounce) {
+		if !now.Before(nextAnnounce) {
 			w.offerOnce(control, announcement) // nobody listening yet is normal: no retry
 			nextAnnounce = now.Add(w.cfg.AnnounceInterval)
-			select {
-			case err := <-w.fatal:
-				return err
-			default:
-			}
+		}
+		if !now.Before(nextHousekeeping) {
+			w.outbox.housekeep(now)
 			w.forgetGoneImages()
+			nextHousekeeping = now.Add(housekeepingInterval)
+		}
+		select {
+		case fatal = <-w.fatal:
+			continue
+		default:
 		}
 		if wakeable {
 			idle.IdleOrWake(work, pool.Wake())
@@ -266,91 +331,77 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.cfg.Idle.Idle(work)
 		}
 	}
-	log.Info("worker stopping", "worker", w.cfg.WorkerID,
-		"requests", w.Counters.Requests.Load(), "badRequests", w.Counters.MalformedReplied.Load(),
-		"dropped", w.Counters.MalformedDropped.Load(), "overloaded", w.Counters.Overloaded.Load(),
-		"cancelled", w.Counters.Cancelled.Load(), "repliesDropped", w.RepliesDropped.Load())
-	return nil
+	if fatal != nil {
+		log.Error("worker stopping", "worker", w.cfg.WorkerID, "err", fatal)
+	}
+	w.drain(pool, fatal == nil)
+	log.Info("worker stopped", append([]any{"worker", w.cfg.WorkerID}, w.Counters.LogAttrs()...)...)
+	return fatal
 }
 
-func (w *Worker) publish(reply Reply) {
-	rp, err := w.replyPublication(reply.StreamID)
-	if err != nil {
-		w.RepliesDropped.Add(1)
-		w.cfg.Logger.Warn("no reply publication", "stream", reply.StreamID, "err", err)
-		return
-	}
-	err = w.offer(rp, reply.Frame)
-	var tooLarge *tooLargeError
-	if errors.As(err, &tooLarge) {
-		reply = w.dispatcher.EncodeResponse(reply.StreamID, reply.CorrelationID, polybridge.ErrorCode_TOO_LARGE,
-			fmt.Sprintf("response of %d bytes exceeds the reply stream's largest message: %v", len(reply.Frame), tooLarge.cause))
-		err = w.offer(rp, reply.Frame)
-	}
-	if err != nil {
-		w.RepliesDropped.Add(1)
-		w.cfg.Logger.Warn("reply dropped", "stream", reply.StreamID, "correlationId", reply.CorrelationID, "err", err)
-	}
-}
-
-// replyPublication returns the publication for a reply stream, adding it on first use.
-func (w *Worker) replyPublication(streamID int32) (*replyPublication, error) {
-	if rp, ok := w.replies[streamID]; ok && !rp.pub.IsClosed() {
-		return rp, nil
-	}
-	pub, err := w.client.AddPublication(w.cfg.Channel, streamID)
-	if err != nil {
-		return nil, err
-	}
-	rp := &replyPublication{pub: pub}
-	w.replies[streamID] = rp
-	return rp, nil
-}
-
-type tooLargeError struct{ cause any }
-
-func (e *tooLargeError) Error() string { return fmt.Sprintf("message too large: %v", e.cause) }
-
-// offer publishes frame, retrying back pressure for up to ReplyTimeout.
-func (w *Worker) offer(rp *replyPublication, frame []byte) error {
-	deadline := time.Now().Add(w.cfg.ReplyTimeout)
-	idle := idlestrategy.NewDefaultBackoffIdleStrategy()
+// drain stops the pool (queued requests are answered WORKER_UNAVAILABLE without running,
+// running handlers see their context cancelled), publishes what finishes and flushes the
+// outboxes, until nothing is left or the drain timeout passes. wait is false when the driver
+// or the parent has gone: nobody is left to answer, so it makes one pass and returns.
+func (w *Worker) drain(pool *Pool, wait bool) {
+	deadline := time.Now().Add(w.cfg.DrainTimeout)
+	pool.Stop()
+	wake := time.NewTimer(time.Millisecond)
+	defer wake.Stop()
 	for {
-		result, err := w.offerFrame(rp.pub, frame)
-		if err != nil {
-			return err
+		pool.Drain()
+		now := time.Now()
+		w.outbox.flush(now)
+		if pool.InHand() == 0 && w.outbox.empty() {
+			return
 		}
-		switch {
-		case result > 0:
-			rp.everConnected = true
-			return nil
-		case result == aeron.NotConnected && rp.everConnected:
-			return errors.New("the reply stream has no subscriber")
-		case result == aeron.PublicationClosed || result == aeron.MaxPositionExceeded:
-			delete(w.replies, rp.pub.StreamID())
-			return fmt.Errorf("reply publication unusable (offer returned %d)", result)
+		if !wait || !now.Before(deadline) {
+			w.cfg.Logger.Warn("stopping with work left: those callers get no reply",
+				"handlersRunning", pool.InHand(), "repliesUnsent", w.outbox.queued, "drainTimeout", w.cfg.DrainTimeout)
+			return
 		}
-		// Back pressured, admin action, or a new publication not yet connected.
-		if time.Now().After(deadline) {
-			return fmt.Errorf("offer still returning %d after %v", result, w.cfg.ReplyTimeout)
+		wake.Reset(time.Millisecond)
+		select {
+		case <-pool.Wake():
+		case <-wake.C:
 		}
-		idle.Idle(0)
 	}
 }
 
-// offerFrame calls Publication.Offer, which panics on a message longer than the term allows.
-func (w *Worker) offerFrame(pub *aeron.Publication, frame []byte) (result int64, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &tooLargeError{cause: r}
-		}
-	}()
-	w.offerBuf.Wrap(unsafe.Pointer(unsafe.SliceData(frame)), int32(len(frame)))
-	return pub.Offer(&w.offerBuf, 0, int32(len(frame)), nil), nil
+// ErrDriverGone is what the error Run returns when the media driver stopped heartbeating Is
+// (errors.Is).
+var ErrDriverGone = errors.New("media driver is gone")
+
+type driverGoneError struct {
+	dir     string
+	timeout time.Duration
 }
 
+func (e *driverGoneError) Error() string {
+	return fmt.Sprintf("media driver in %s is gone: no heartbeat for %v", e.dir, e.timeout)
+}
+
+func (e *driverGoneError) Is(target error) bool { return target == ErrDriverGone }
+
+// fail makes Run stop with err (the first one given); any goroutine may call it.
+func (w *Worker) fail(err error) {
+	select {
+	case w.fatal <- err:
+		w.failed.Store(true)
+	default:
+	}
+}
+
+// publish hands a reply to its stream's outbox: it is published now if it can be, else
+// queued, never waited for. Called on the poll goroutine (by the pool).
+func (w *Worker) publish(reply Reply) {
+	w.outbox.publish(reply, time.Now())
+}
+
+// offerOnce offers frame on pub once (announcements: nobody listening is normal).
 func (w *Worker) offerOnce(pub *aeron.Publication, frame []byte) {
-	_, _ = w.offerFrame(pub, frame)
+	p := aeronPublication{pub: pub, buf: &w.offerBuf}
+	_, _ = p.Offer(frame)
 }
 
 func (w *Worker) forgetGoneImages() {
@@ -368,14 +419,18 @@ func (w *Worker) forgetGoneImages() {
 // The conductor stops after the errors listed in conductorStopped, and with it the client: the
 // worker then exits non-zero. Anything else is logged and survived.
 func (w *Worker) onAeronError(err error) {
-	if conductorStopped(err) {
-		select {
-		case w.fatal <- fmt.Errorf("aeron client stopped: %w", err):
-		default:
-		}
-		return
+	switch {
+	case strings.Contains(err.Error(), "MediaDriver keepalive"):
+		// aeron-go's own message gets the heartbeat's age wrong (milliseconds read as nanoseconds).
+		w.fail(&driverGoneError{dir: w.cfg.AeronDir, timeout: w.cfg.DriverTimeout})
+	case conductorStopped(err):
+		w.fail(fmt.Errorf("aeron client of the media driver in %s stopped: %w", w.cfg.AeronDir, err))
+	case w.failed.Load():
+		// Closing the client after the driver died reports each publication it cannot release.
+		w.cfg.Logger.Debug("aeron client error while stopping", "err", err)
+	default:
+		w.cfg.Logger.Warn("aeron client error", "err", err)
 	}
-	w.cfg.Logger.Warn("aeron client error", "err", err)
 }
 
 // conductorStopped recognises the errors after which aeron-go's client conductor has stopped

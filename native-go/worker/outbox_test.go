@@ -1,0 +1,385 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/lirm/aeron-go/aeron"
+	"github.com/polybridge/polybridge/codecs/go/polybridge"
+)
+
+// fakePub is a reply publication whose subscriber, back pressure and size limit the test sets.
+type fakePub struct {
+	subscriber    bool // a subscriber is there: offers succeed unless back pressured
+	backPressured bool
+	maxLength     int // 0: any length
+	closed        bool
+	sent          []int64 // correlation ids of the frames published, in order
+	codes         []polybridge.ErrorCode
+	position      int64
+}
+
+func (p *fakePub) Offer(frame []byte) (int64, error) {
+	switch {
+	case p.closed:
+		return aeron.PublicationClosed, nil
+	case p.maxLength > 0 && len(frame) > p.maxLength:
+		return 0, &tooLargeError{cause: fmt.Sprintf("%d > %d", len(frame), p.maxLength)}
+	case !p.subscriber:
+		return aeron.NotConnected, nil
+	case p.backPressured:
+		return aeron.BackPressured, nil
+	}
+	r, err := decodeResponse(frame)
+	if err != nil {
+		panic(fmt.Sprintf("published frame is not a Response: %v", err))
+	}
+	p.sent = append(p.sent, r.correlationID)
+	p.codes = append(p.codes, r.code)
+	p.position += int64(len(frame))
+	return p.position, nil
+}
+
+func (p *fakePub) IsConnected() bool { return !p.closed && p.subscriber }
+func (p *fakePub) Close() error      { p.closed = true; return nil }
+
+// fakeAdder hands out fakePubs: one per stream, configured through pub before or after the add.
+type fakeAdder struct {
+	pubs       map[int32]*fakePub
+	pending    map[int64]int32 // registration -> stream, for adds not completed yet
+	next       int64
+	adds       int
+	slow       bool  // adds stay in progress until slow is cleared
+	subscribed bool  // new publications have a subscriber
+	addErr     error // AddPublication fails
+	driverErr  error // the add completes with this error
+}
+
+func newFakeAdder() *fakeAdder {
+	return &fakeAdder{pubs: map[int32]*fakePub{}, pending: map[int64]int32{}}
+}
+
+func (a *fakeAdder) pub(stream int32) *fakePub {
+	p := a.pubs[stream]
+	if p == nil {
+		p = &fakePub{subscriber: a.subscribed}
+		a.pubs[stream] = p
+	}
+	return p
+}
+
+func (a *fakeAdder) AddPublication(stream int32) (int64, error) {
+	if a.addErr != nil {
+		return 0, a.addErr
+	}
+	a.next++
+	a.adds++
+	a.pending[a.next] = stream
+	if p := a.pubs[stream]; p != nil && p.closed { // re-added after a close: a new publication
+		a.pubs[stream] = &fakePub{subscriber: p.subscriber}
+	}
+	return a.next, nil
+}
+
+func (a *fakeAdder) Publication(registrationID int64) (replyPublication, error) {
+	stream, ok := a.pending[registrationID]
+	if !ok {
+		return nil, errors.New("unknown registration")
+	}
+	if a.slow {
+		return nil, nil
+	}
+	delete(a.pending, registrationID)
+	if a.driverErr != nil {
+		return nil, a.driverErr
+	}
+	return a.pub(stream), nil
+}
+
+type outboxHarness struct {
+	*outbox
+	adder    *fakeAdder
+	counters *Counters
+	now      time.Time
+}
+
+func newOutboxHarness(queueLen, maxStreams int) *outboxHarness {
+	h := &outboxHarness{adder: newFakeAdder(), counters: new(Counters), now: time.Unix(1_000_000, 0)}
+	h.outbox = newOutbox(h.adder, h.counters, slog.New(slog.NewTextHandler(io.Discard, nil)), queueLen, time.Second, maxStreams)
+	return h
+}
+
+func (h *outboxHarness) send(stream int32, correlationID int64) {
+	frame := writeResponse(nil, correlationID, polybridge.ErrorCode_OK, "", []byte("reply"))
+	h.publish(Reply{StreamID: stream, CorrelationID: correlationID, Frame: frame}, h.now)
+}
+
+// cycle advances the clock and runs what one duty cycle runs.
+func (h *outboxHarness) cycle(d time.Duration) {
+	h.now = h.now.Add(d)
+	h.flush(h.now)
+	h.housekeep(h.now)
+}
+
+func (h *outboxHarness) accountedFor(t *testing.T, published int) {
+	t.Helper()
+	if got := int(h.counters.Replies.Load()+h.counters.RepliesDropped.Load()) + h.queued; got != published {
+		t.Errorf("replies %d + dropped %d + queued %d = %d, want the %d published",
+			h.counters.Replies.Load(), h.counters.RepliesDropped.Load(), h.queued, got, published)
+	}
+}
+
+func TestOutboxReplyToAStreamWithoutSubscriberDoesNotHoldBackOthers(t *testing.T) {
+	h := newOutboxHarness(8, 8)
+	h.adder.pub(1000).subscriber = true
+	// Nobody subscribes to 2000. The old worker retried its reply for the whole reply timeout
+	// inside the poll loop; now it waits in 2000's outbox while 1000 is served.
+	h.send(2000, 1)
+	h.send(1000, 2)
+	h.cycle(time.Millisecond) // the adds complete
+	if sent := h.adder.pub(1000).sent; len(sent) != 1 || sent[0] != 2 {
+		t.Fatalf("stream 1000 got %v one duty cycle later, want [2]", sent)
+	}
+	if h.counters.RepliesDropped.Load() != 0 || h.queued != 1 {
+		t.Fatalf("dropped %d, queued %d before the reply timeout; want 0 and 1", h.counters.RepliesDropped.Load(), h.queued)
+	}
+	h.cycle(time.Second)
+	if h.counters.RepliesDropped.Load() != 1 || h.counters.Replies.Load() != 1 {
+		t.Errorf("after the reply timeout: replies %d, dropped %d; want 1 and 1", h.counters.Replies.Load(), h.counters.RepliesDropped.Load())
+	}
+	if !h.adder.pub(2000).closed || h.adder.pub(1000).closed {
+		t.Errorf("closed: 2000 %v, 1000 %v; want only the one without a subscriber", h.adder.pub(2000).closed, h.adder.pub(1000).closed)
+	}
+	if h.gauge.Load() != 1 {
+		t.Errorf("%d reply publications, want 1", h.gauge.Load())
+	}
+	h.accountedFor(t, 2)
+}
+
+func TestOutboxOutcomes(t *testing.T) {
+	type step struct {
+		send    []int64 // correlation ids published now, on stream 7
+		set     func(p *fakePub)
+		advance time.Duration
+	}
+	for _, tc := range []struct {
+		name        string
+		steps       []step
+		wantSent    []int64
+		wantDropped uint64
+		wantQueued  int
+	}{
+		{name: "connected: published in order",
+			steps:    []step{{set: func(p *fakePub) { p.subscriber = true }, send: []int64{1, 2, 3}}, {advance: time.Millisecond}},
+			wantSent: []int64{1, 2, 3}},
+		{name: "back pressure relieved within the reply timeout: published in order",
+			steps: []step{
+				{set: func(p *fakePub) { p.subscriber, p.backPressured = true, true }, send: []int64{1, 2}},
+				{advance: 500 * time.Millisecond, send: []int64{3}},
+				{set: func(p *fakePub) { p.backPressured = false }, advance: 400 * time.Millisecond},
+			},
+			wantSent: []int64{1, 2, 3}},
+		{name: "back pressure past the reply timeout: dropped",
+			steps: []step{
+				{set: func(p *fakePub) { p.subscriber, p.backPressured = true, true }, send: []int64{1, 2}},
+				{advance: 1001 * time.Millisecond},
+			},
+			wantDropped: 2},
+		{name: "late subscriber within the reply timeout: published",
+			steps: []step{
+				{send: []int64{1}},
+				{advance: 900 * time.Millisecond, set: func(p *fakePub) { p.subscriber = true }},
+				{advance: time.Millisecond},
+			},
+			wantSent: []int64{1}},
+		{name: "subscriber gone: dropped at once",
+			steps: []step{
+				{set: func(p *fakePub) { p.subscriber = true }, send: []int64{1}},
+				{advance: time.Millisecond, set: func(p *fakePub) { p.subscriber = false }, send: []int64{2, 3}},
+			},
+			wantSent: []int64{1}, wantDropped: 2},
+		{name: "outbox full: the excess is dropped",
+			steps: []step{
+				{set: func(p *fakePub) { p.subscriber, p.backPressured = true, true }, send: []int64{1, 2, 3, 4, 5, 6}},
+				{advance: time.Millisecond, set: func(p *fakePub) { p.backPressured = false }},
+				{advance: time.Millisecond},
+			},
+			wantSent: []int64{1, 2, 3, 4}, wantDropped: 2},
+		{name: "publication closed under us: dropped",
+			steps: []step{
+				{set: func(p *fakePub) { p.subscriber = true }, send: []int64{1}},
+				{advance: time.Millisecond, set: func(p *fakePub) { p.closed = true }, send: []int64{2}},
+			},
+			wantSent: []int64{1}, wantDropped: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newOutboxHarness(4, 8)
+			pub := h.adder.pub(7)
+			published := 0
+			for i, s := range tc.steps {
+				if s.advance > 0 {
+					h.cycle(s.advance)
+				}
+				if s.set != nil {
+					s.set(pub)
+				}
+				for _, id := range s.send {
+					h.send(7, id)
+					published++
+				}
+				if i == 0 {
+					h.cycle(0) // the add completes on the first flush
+				}
+			}
+			h.cycle(0)
+			if fmt.Sprint(pub.sent) != fmt.Sprint(tc.wantSent) {
+				t.Errorf("published %v, want %v", pub.sent, tc.wantSent)
+			}
+			if h.counters.RepliesDropped.Load() != tc.wantDropped || h.queued != tc.wantQueued {
+				t.Errorf("dropped %d, queued %d; want %d and %d", h.counters.RepliesDropped.Load(), h.queued, tc.wantDropped, tc.wantQueued)
+			}
+			h.accountedFor(t, published)
+		})
+	}
+}
+
+func TestOutboxTooLargeReplyBecomesATooLargeResponse(t *testing.T) {
+	h := newOutboxHarness(4, 8)
+	pub := h.adder.pub(7)
+	pub.subscriber, pub.maxLength = true, 200
+	h.send(7, 1) // queued: the add is in progress
+	h.cycle(0)
+	big := writeResponse(nil, 2, polybridge.ErrorCode_OK, "", make([]byte, 500))
+	h.publish(Reply{StreamID: 7, CorrelationID: 2, Frame: big}, h.now)
+	if len(pub.sent) != 2 || pub.sent[1] != 2 || pub.codes[1] != polybridge.ErrorCode_TOO_LARGE {
+		t.Fatalf("published %v with codes %v, want [1 2], the second TOO_LARGE", pub.sent, pub.codes)
+	}
+	if h.counters.Replies.Load() != 2 {
+		t.Errorf("Replies = %d, want 2", h.counters.Replies.Load())
+	}
+}
+
+func TestOutboxBoundsReplyPublicationsAgainstAFlood(t *testing.T) {
+	const maxStreams = 16
+	h := newOutboxHarness(4, maxStreams)
+	h.adder.pub(1000).subscriber = true
+	h.send(1000, 0) // a client that was there before the flood
+	h.cycle(time.Millisecond)
+	published := 1
+	high := 0
+	for i := range 3000 { // 30 s of a hostile flood: 100 frames per 10 ms, each to a new stream
+		h.send(int32(5000+i), int64(i+1))
+		published++
+		if i%100 == 99 {
+			h.send(1000, int64(-i)) // the existing client keeps being served
+			published++
+			h.cycle(10 * time.Millisecond)
+		}
+		high = max(high, len(h.streams)+len(h.closedAt))
+	}
+	if high > maxStreams {
+		t.Errorf("%d reply publications existed or lingered at once, want at most %d", high, maxStreams)
+	}
+	// Each publication lives for the reply timeout, then lingers; so about maxStreams adds
+	// per (reply timeout + linger) window.
+	if limit := maxStreams * (30/int((time.Second+publicationLinger)/time.Second) + 1); h.adder.adds > limit {
+		t.Errorf("%d publications added in 30 s, want at most %d", h.adder.adds, limit)
+	}
+	if sent := len(h.adder.pub(1000).sent); sent != 31 {
+		t.Errorf("the existing client got %d replies during the flood, want 31", sent)
+	}
+	h.accountedFor(t, published)
+}
+
+func TestOutboxAddThatFailsDropsWhatWaits(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(a *fakeAdder)
+	}{
+		{"the command cannot be sent", func(a *fakeAdder) { a.addErr = errors.New("ring buffer full") }},
+		{"the driver refuses", func(a *fakeAdder) { a.driverErr = errors.New("no such channel") }},
+		{"the driver never answers", func(a *fakeAdder) { a.slow = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newOutboxHarness(4, 8)
+			tc.set(h.adder)
+			h.send(7, 1)
+			h.send(7, 2)
+			for range 10 {
+				h.cycle(time.Second)
+			}
+			if h.counters.RepliesDropped.Load() != 2 || h.queued != 0 || h.adding != 0 {
+				t.Errorf("dropped %d, queued %d, adding %d; want 2, 0, 0", h.counters.RepliesDropped.Load(), h.queued, h.adding)
+			}
+		})
+	}
+}
+
+func TestOutboxNeverPublishesToStreamZeroOrBelow(t *testing.T) {
+	h := newOutboxHarness(4, 8)
+	for _, stream := range []int32{0, -1, -1 << 31} {
+		h.send(stream, 1)
+	}
+	h.cycle(time.Millisecond)
+	if h.adder.adds != 0 || h.counters.RepliesDropped.Load() != 3 {
+		t.Errorf("%d publications added, %d dropped; want 0 and 3", h.adder.adds, h.counters.RepliesDropped.Load())
+	}
+}
+
+// FuzzOutbox drives an outbox through arbitrary sequences of replies, subscriber changes, back
+// pressure, failing adds and time: it never panics, never holds more than --max-reply-streams
+// publications or --reply-queue replies a stream, and accounts for every reply exactly once.
+func FuzzOutbox(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte{0x10, 0x20, 0x30, 0x41, 0x52, 0x63, 0x74, 0x85, 0x96, 0xa7, 0xb8, 0xc9})
+	f.Add([]byte("a flood of replies to random streams, then silence"))
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		const queueLen, maxStreams = 3, 4
+		if len(ops) > 512 { // longer runs add nothing but time
+			ops = ops[:512]
+		}
+		h := newOutboxHarness(queueLen, maxStreams)
+		published := 0
+		for i, op := range ops {
+			stream := int32(op>>4) - 2 // -2..13: a few invalid, more than maxStreams valid
+			switch op & 0x0f {
+			case 0, 1, 2, 3, 4:
+				h.send(stream, int64(i))
+				published++
+			case 5:
+				h.adder.pub(stream).subscriber = !h.adder.pub(stream).subscriber
+			case 6:
+				h.adder.pub(stream).backPressured = !h.adder.pub(stream).backPressured
+			case 7:
+				h.adder.pub(stream).closed = true
+			case 8:
+				h.adder.pub(stream).maxLength = int(op)
+			case 9:
+				h.adder.slow = !h.adder.slow
+			case 10:
+				if h.adder.driverErr == nil {
+					h.adder.driverErr = errors.New("refused")
+				} else {
+					h.adder.driverErr = nil
+				}
+			case 11, 12:
+				h.cycle(time.Duration(op) * time.Millisecond)
+			default:
+				h.cycle(time.Duration(op) * 30 * time.Millisecond)
+			}
+			if n := len(h.streams) + len(h.closedAt); n > maxStreams {
+				t.Fatalf("%d reply publications, more than %d", n, maxStreams)
+			}
+			for _, rs := range h.streams {
+				if rs.n > queueLen || rs.id <= 0 {
+					t.Fatalf("stream %d holds %d replies", rs.id, rs.n)
+				}
+			}
+		}
+		h.accountedFor(t, published)
+	})
+}
