@@ -81,7 +81,7 @@ perf: workers perf-deps
 # exited, a process or /dev/shm entry was left, or callers stalled over 1 s.
 #   make chaos                                      180 s of chaos (~4 minutes in all)
 #   make chaos CHAOS_ARGS="--seed 42 --duration-s 600"
-#   make chaos-smoke                                30 s of chaos, under a minute in all
+#   make chaos-smoke                                25 s of chaos, under a minute in all
 CHAOS_ARGS ?=
 .PHONY: chaos chaos-smoke
 chaos: workers

@@ -16,6 +16,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Every call's outcome, recorded exactly once. A call is a {@link Call} object; each completion of
@@ -35,6 +37,7 @@ final class CallLedger
     static final long LATE_NS = TimeUnit.SECONDS.toNanos(1);
     private static final int MAX_GAPS = 100_000;
     private static final int SAMPLES_PER_CODE = 3;
+    private static final Pattern PID = Pattern.compile("\\(pid (\\d+)");
 
     /** One call: what was sent, its deadline, how often it completed. */
     static final class Call
@@ -70,6 +73,7 @@ final class CallLedger
     private final ConcurrentHashMap<String, LongAdder> failuresByCode = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, List<String>> samplesByCode = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, long[]> firstAndLastNsByCode = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Long, LongAdder> failuresByPid = new ConcurrentHashMap<>();
     private final AtomicLong lastCompletionNs = new AtomicLong();
     private final AtomicLong maxGapNs = new AtomicLong();
     private final List<Stalls.Interval> gaps = new ArrayList<>();
@@ -174,6 +178,11 @@ final class CallLedger
         failuresByCode.computeIfAbsent(code, (c) -> new LongAdder()).increment();
         firstAndLastNsByCode.merge(code, new long[]{nowNs, nowNs},
             (was, now) -> new long[]{Math.min(was[0], now[0]), Math.max(was[1], now[1])});
+        final Matcher pid = PID.matcher(message);
+        if (pid.find())
+        {
+            failuresByPid.computeIfAbsent(Long.parseLong(pid.group(1)), (p) -> new LongAdder()).increment();
+        }
         sample(code, message);
     }
 
@@ -236,6 +245,12 @@ final class CallLedger
             cause = cause.getCause();
         }
         return cause;
+    }
+
+    /** When the latest completion happened ({@link System#nanoTime()}), or when measuring started. */
+    long lastCompletionNs()
+    {
+        return lastCompletionNs.get();
     }
 
     long calls()
@@ -313,6 +328,14 @@ final class CallLedger
     {
         final Map<String, Long> sorted = new TreeMap<>();
         failuresByCode.forEach((code, count) -> sorted.put(code, count.sum()));
+        return sorted;
+    }
+
+    /** Failures whose message names a worker process ("worker 'go-0' (pid 123, ..."), by that pid. */
+    Map<Long, Long> failuresByPid()
+    {
+        final Map<Long, Long> sorted = new TreeMap<>();
+        failuresByPid.forEach((pid, count) -> sorted.put(pid, count.sum()));
         return sorted;
     }
 

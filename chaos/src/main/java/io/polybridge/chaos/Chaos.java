@@ -14,6 +14,7 @@ import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -72,7 +73,15 @@ public final class Chaos
     private final List<ProcessHandle> stopped = new CopyOnWriteArrayList<>();
     private final List<HostRun> hosts = new CopyOnWriteArrayList<>();
     private final List<ClientRun> clients = new CopyOnWriteArrayList<>();
+    /** Host workers hit (SIGKILL or SIGSTOP) within this long count as not yet recovered. */
+    static final long FAULT_RECOVERY_MS = 3_000;
+    /** At most this many host workers not yet recovered at once (of 4: two stay healthy). */
+    static final int MAX_FAULTED_WORKERS = 2;
+
+    private final List<Long> recentWorkerFaultsNs = new ArrayList<>();
     private final AtomicInteger hostExits = new AtomicInteger();
+    private final java.util.concurrent.ConcurrentSkipListMap<Long, String> loadSamples =
+        new java.util.concurrent.ConcurrentSkipListMap<>();
     private final ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2, (task) ->
     {
         final Thread thread = new Thread(task, "chaos-scheduler");
@@ -195,7 +204,11 @@ public final class Chaos
                 nextReportNs += TimeUnit.SECONDS.toNanos(5);
                 final List<String> said = new ArrayList<>();
                 driverActive(dir, 1_000, said::add);
-                log("media driver #" + driverIncarnation + " pid " + started.pid() + " not answering yet; " +
+                final Path dump = ctx.logDir.resolve(started.name + "-threads-" +
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - runStartNs) + "ms.txt");
+                writeThreadDump(started, dump);
+                log("media driver #" + driverIncarnation + " pid " + started.pid() + " not answering yet (threads: " +
+                    dump + "); " +
                     (started.firstOutputNs() == 0 ? "no output yet" : "printed its first line " +
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started.firstOutputNs()) + " ms ago") +
                     "; cnc.dat check: " + said);
@@ -253,7 +266,8 @@ public final class Chaos
             "--epoch-ns", Long.toString(runStartNs)));
         host.detail = detail;
         host.jvm = ChildJvm.start("host-" + incarnation, ChaosHost.class.getName(),
-            List.of("-Xmx512m", "-XX:+UseSerialGC"), args, ctx.logDir, host::onMessage);
+            List.of("-Xmx512m", "-XX:+UseSerialGC",
+                "-Xlog:gc:file=" + ctx.logDir.resolve("host-" + incarnation + "-gc.log")), args, ctx.logDir, host::onMessage);
         hosts.add(host);
         tracker.root(host.jvm.process.toHandle(), "host JVM #" + incarnation + " pid " + host.jvm.pid());
         final Protocol.Message ready = host.jvm.await("ready", ctx.startTimeoutMs);
@@ -273,10 +287,17 @@ public final class Chaos
         final ClientRun client = new ClientRun(++clientIncarnation);
         client.jvm = ChildJvm.start("client-" + client.incarnation, ChaosClientJvm.class.getName(),
             List.of("-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"),
-            List.of("--aeron-dir", dir.toString(), "--go", "1", "--rust", "1"), ctx.logDir, null);
+            List.of("--aeron-dir", dir.toString(), "--go", "1", "--rust", "1"), ctx.logDir, client::onMessage);
         clients.add(client);
         tracker.root(client.jvm.process.toHandle(), "client JVM #" + client.incarnation + " pid " + client.jvm.pid());
         final Protocol.Message ready = client.jvm.await("ready", ctx.startTimeoutMs);
+        if (ready == null && client.launchFailure != null)
+        {
+            // Bridge.launch failed cleanly (the driver is down, say): a new client JVM once it is up.
+            event("client-launch-failed", "client JVM #" + client.incarnation + ": " + client.launchFailure);
+            scheduleClientStart(2_000);
+            return;
+        }
         if (ready == null)
         {
             errors.add("client JVM #" + client.incarnation + " did not become ready within " + ctx.startTimeoutMs +
@@ -300,11 +321,17 @@ public final class Chaos
     /** Every 100 ms: record new processes; notice a bridge JVM that exited unasked. */
     private void pollLoop()
     {
+        long polls = 0;
         while (true)
         {
             try
             {
                 tracker.poll();
+                if (polls++ % 10 == 0)
+                {
+                    final String load = readQuietly(Path.of("/proc/loadavg"));
+                    loadSamples.put(System.nanoTime(), load == null ? "?" : load.split(" ")[0]);
+                }
                 final ChildJvm currentDriver = driver;
                 if (currentDriver != null && !currentDriver.isAlive() && !driverDeliberatelyDown && !chaosOver &&
                     !driverExitCounted)
@@ -315,7 +342,7 @@ public final class Chaos
                 }
                 for (final HostRun host : hosts)
                 {
-                    if (host.jvm != null && !host.jvm.isAlive() && !host.stopRequested && !host.exitCounted)
+                    if (host.jvm != null && host.jvm.exitedAndRead() && !host.stopRequested && !host.exitCounted)
                     {
                         host.exitCounted = true;
                         hostExits.incrementAndGet();
@@ -331,8 +358,8 @@ public final class Chaos
                 }
                 for (final ClientRun client : clients)
                 {
-                    if (client.jvm != null && !client.jvm.isAlive() && !client.signalled && !client.stopRequested &&
-                        !client.exitCounted)
+                    if (client.jvm != null && client.jvm.exitedAndRead() && !client.signalled && !client.stopRequested &&
+                        !client.exitCounted && client.launchFailure == null)
                     {
                         client.exitCounted = true;
                         hostExits.incrementAndGet();
@@ -485,20 +512,29 @@ public final class Chaos
         }
     }
 
-    /** A random running, not stopped worker of the host; waits up to 3 s for one (after a driver restart). */
+    /**
+     * A random running, not stopped worker of the host, waiting up to 3 s for one (after a driver
+     * restart). At most {@link #MAX_FAULTED_WORKERS} host workers are hit within
+     * {@link #FAULT_RECOVERY_MS}: the stall measure asks whether callers of healthy workers are held
+     * up, so healthy workers must exist; with every worker hung at once, calls wait for the liveness
+     * timeout whatever the bridge does.
+     */
     private ProcessHandle randomHostWorker() throws InterruptedException
     {
         final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
         while (true)
         {
             final HostRun host = currentHost();
-            if (host != null && host.jvm.isAlive())
+            final long nowNs = System.nanoTime();
+            recentWorkerFaultsNs.removeIf((atNs) -> nowNs - atNs > TimeUnit.MILLISECONDS.toNanos(FAULT_RECOVERY_MS));
+            if (host != null && host.jvm.isAlive() && recentWorkerFaultsNs.size() < MAX_FAULTED_WORKERS)
             {
                 final List<ProcessHandle> workers = new ArrayList<>(ProcessTracker.workersOf(host.jvm.process.toHandle()));
                 workers.removeAll(stopped);
                 if (!workers.isEmpty())
                 {
                     workers.sort((a, b) -> Long.compare(a.pid(), b.pid()));
+                    recentWorkerFaultsNs.add(nowNs);
                     return workers.get(random.nextInt(workers.size()));
                 }
             }
@@ -515,7 +551,7 @@ public final class Chaos
         final ProcessHandle worker = randomHostWorker();
         if (worker == null)
         {
-            event(Action.KILL_WORKER.label(), "skipped: no running worker of the host for 3 s");
+            event(Action.KILL_WORKER.label(), "skipped: no running worker of the host to spare for 3 s");
             return;
         }
         final String description = ProcessTracker.describe(worker);
@@ -528,7 +564,7 @@ public final class Chaos
         final ProcessHandle worker = randomHostWorker();
         if (worker == null)
         {
-            event(Action.STOP_WORKER.label(), "skipped: no running worker of the host for 3 s");
+            event(Action.STOP_WORKER.label(), "skipped: no running worker of the host to spare for 3 s");
             return;
         }
         final long pauseMs = 200 + random.nextInt(2_300);
@@ -632,9 +668,18 @@ public final class Chaos
                 "workers of client JVM #" + client.incarnation + " still running 10 s after its " +
                 (kill ? "SIGKILL" : "SIGTERM") + ": " + left);
         });
-        final long relaunchMs = 500 + random.nextInt(1_500);
+        scheduleClientStart(500 + random.nextInt(1_500));
+    }
+
+    /** A new client JVM after a delay; while the driver is deliberately down, once it is back. */
+    private void scheduleClientStart(final long delayMs)
+    {
         scheduler.schedule(() ->
         {
+            while (driverDeliberatelyDown && !chaosOver)
+            {
+                sleepQuietly(50);
+            }
             if (chaosOver)
             {
                 return;
@@ -647,7 +692,7 @@ public final class Chaos
             {
                 errors.add("could not start a new client JVM: " + ex);
             }
-        }, relaunchMs, TimeUnit.MILLISECONDS);
+        }, delayMs, TimeUnit.MILLISECONDS);
     }
 
     private void hostileBurst()
@@ -753,6 +798,28 @@ public final class Chaos
         summary.gaps = gaps;
         summary.hostExits = hostExits.get();
         return summary;
+    }
+
+    /** jstack of a child into a file, for a report of where it was stuck. */
+    private static void writeThreadDump(final ChildJvm jvm, final Path file)
+    {
+        try
+        {
+            final Process jstack = new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "jstack").toString(), Long.toString(jvm.pid()))
+                .redirectErrorStream(true)
+                .redirectOutput(file.toFile())
+                .start();
+            jstack.waitFor(10, TimeUnit.SECONDS);
+        }
+        catch (final IOException ex)
+        {
+            log("could not run jstack: " + ex);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static String threadsOf(final ChildJvm jvm)
@@ -868,9 +935,11 @@ public final class Chaos
         longest.sort((a, b) -> Long.compare(Stalls.longestCountedNs(b, driverDown), Stalls.longestCountedNs(a, driverDown)));
         for (final Stalls.Interval gap : longest.subList(0, Math.min(10, longest.size())))
         {
+            final Map.Entry<Long, String> load = loadSamples.floorEntry(gap.toNs());
             json.element("+" + relativeMs(gap.fromNs()) + "..+" + relativeMs(gap.toNs()) + " ms: " +
                 TimeUnit.NANOSECONDS.toMillis(gap.lengthNs()) + " ms, counted " +
-                TimeUnit.NANOSECONDS.toMillis(Stalls.longestCountedNs(gap, driverDown)) + " ms");
+                TimeUnit.NANOSECONDS.toMillis(Stalls.longestCountedNs(gap, driverDown)) + " ms, load average " +
+                (load == null ? "?" : load.getValue()));
         }
         json.endArray();
         json.endObject();
@@ -906,6 +975,7 @@ public final class Chaos
             json.field("ready", run.ready);
             json.field("signalled", run.signalled);
             json.field("workers_gone_ms", run.workersGoneMs);
+            json.field("launch_failure", run.launchFailure == null ? "" : run.launchFailure);
             json.field("exit_code", run.jvm.isAlive() ? -1 : run.jvm.process.exitValue());
             json.endObject();
         }
@@ -941,6 +1011,10 @@ public final class Chaos
         json.endObject();
         json.beginObject("processes");
         json.field("tracked", tracker.trackedCount());
+        json.beginObject("by_pid");
+        tracker.all().stream().sorted((a, b) -> Long.compare(a.handle().pid(), b.handle().pid())).forEach(
+            (process) -> json.field(Long.toString(process.handle().pid()), process.description()));
+        json.endObject();
         json.beginArray("orphans");
         summary.orphans.forEach(json::element);
         json.endArray();
@@ -1068,10 +1142,19 @@ public final class Chaos
         volatile boolean stopRequested;
         volatile boolean exitCounted;
         volatile long workersGoneMs = -1;
+        volatile String launchFailure;
 
         ClientRun(final int incarnation)
         {
             this.incarnation = incarnation;
+        }
+
+        void onMessage(final Protocol.Message message)
+        {
+            if (message.kind().equals("launch-failed"))
+            {
+                launchFailure = message.text("error");
+            }
         }
     }
 
@@ -1206,7 +1289,7 @@ public final class Chaos
         {
             return String.join("\n",
                 "usage: java -jar chaos/target/chaos.jar [options]",
-                "  --mode smoke|full        smoke: ~30 s of chaos (make chaos-smoke); full: 180 s (make chaos)",
+                "  --mode smoke|full        smoke: 25 s of chaos (make chaos-smoke); full: 180 s (make chaos)",
                 "  --duration-s N           length of the chaos phase",
                 "  --seed N                 the schedule's seed (printed at the start)",
                 "  --go N --rust N          the host's workers (2 and 2)",
@@ -1273,7 +1356,7 @@ public final class Chaos
             final Path root = Path.of(System.getProperty("polybridge.root", "."));
             if (durationMs < 0)
             {
-                durationMs = smoke ? 30_000 : 180_000;
+                durationMs = smoke ? 25_000 : 180_000;
             }
             if (rate < 0)
             {
@@ -1299,9 +1382,9 @@ public final class Chaos
             {
                 throw new IllegalArgumentException("--go, --rust, --callers, --window and --rate must be at least 1");
             }
-            if (actions.contains(Action.KILL_DRIVER) && durationMs < 25_000)
+            if (actions.contains(Action.KILL_DRIVER) && durationMs < 20_000)
             {
-                throw new IllegalArgumentException("kill-driver needs --duration-s 25 or more (the restart and " +
+                throw new IllegalArgumentException("kill-driver needs --duration-s 20 or more (the restart and " +
                     "the reconnection take seconds), or leave it out of --actions");
             }
             return this;

@@ -1,6 +1,7 @@
 package io.polybridge.chaos;
 
 import io.polybridge.client.Bridge;
+import io.polybridge.client.WorkerState;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.BufferedReader;
@@ -105,6 +106,9 @@ public final class ChaosHost
         final Thread stats = new Thread(this::statsLoop, "chaos-stats");
         stats.setDaemon(true);
         stats.start();
+        final Thread watchdog = new Thread(this::stallWatchdog, "chaos-stall-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
 
         awaitStopCommand();
         stop();
@@ -241,6 +245,37 @@ public final class ChaosHost
         }
     }
 
+    /**
+     * When callers have seen no completion for 700 ms, log every thread's stack once per such gap:
+     * what the callers, the client agent and the supervisor were doing while nothing completed.
+     */
+    private void stallWatchdog()
+    {
+        long dumpedForNs = -1;
+        while (running)
+        {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+            final long lastNs = ledger.lastCompletionNs();
+            final long silentNs = System.nanoTime() - lastNs;
+            if (running && silentNs > TimeUnit.MILLISECONDS.toNanos(700) && lastNs != dumpedForNs)
+            {
+                dumpedForNs = lastNs;
+                final StringBuilder dump = new StringBuilder("chaos host: no completion for " +
+                    TimeUnit.NANOSECONDS.toMillis(silentNs) + " ms (" + ledger.outstanding().size() +
+                    " calls outstanding); threads:\n");
+                Thread.getAllStackTraces().forEach((thread, stack) ->
+                {
+                    dump.append('"').append(thread.getName()).append("\" ").append(thread.getState()).append('\n');
+                    for (final StackTraceElement frame : stack)
+                    {
+                        dump.append("    at ").append(frame).append('\n');
+                    }
+                });
+                System.err.print(dump);
+            }
+        }
+    }
+
     private Map<String, Object> counters()
     {
         final Map<String, Object> values = new LinkedHashMap<>();
@@ -260,9 +295,9 @@ public final class ChaosHost
         long restarts = 0;
         try
         {
-            for (final String workerId : bridge.processes().keySet())
+            for (final WorkerState state : bridge.workerStates())
             {
-                restarts += bridge.restarts(workerId);
+                restarts += state.restarts();
             }
         }
         catch (final RuntimeException ex)
@@ -300,6 +335,9 @@ public final class ChaosHost
             "+" + TimeUnit.NANOSECONDS.toMillis(firstAndLast[0] - epochNs) + "..+" +
             TimeUnit.NANOSECONDS.toMillis(firstAndLast[1] - epochNs)));
         json.endObject();
+        json.beginObject("failures_by_worker_pid");
+        ledger.failuresByPid().forEach((pid, count) -> json.field(Long.toString(pid), count));
+        json.endObject();
         json.beginObject("failure_samples");
         ledger.samples().forEach((code, samples) ->
         {
@@ -322,11 +360,13 @@ public final class ChaosHost
         }
         json.endArray();
         json.field("unmatched_responses", bridge.client().unmatchedResponses());
+        json.field("links_at_end", bridge.describeWorkers().size());
         json.field("malformed_frames", bridge.client().malformedFrames());
         json.beginArray("workers_at_end");
         try
         {
-            bridge.describeWorkers().forEach(json::element);
+            bridge.workerStates().forEach((state) -> json.element(state.toString()));
+            bridge.describeWorkers().forEach((link) -> json.element("link " + link));
         }
         catch (final RuntimeException ex)
         {

@@ -179,6 +179,12 @@ final class ChildJvm
         return process.isAlive();
     }
 
+    /** Exited, and everything it printed has been read (so its last protocol lines are in). */
+    boolean exitedAndRead()
+    {
+        return !process.isAlive() && pumpDone;
+    }
+
     /** The last lines of its log, for the report. */
     List<String> tail(final int lines)
     {

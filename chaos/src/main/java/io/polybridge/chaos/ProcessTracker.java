@@ -70,6 +70,12 @@ final class ProcessTracker
     private void add(final ProcessHandle process, final String description)
     {
         final String key = Tracked.key(process);
+        final Tracked known = tracked.get(key);
+        if (known != null && known.description().startsWith("jspawnhelper") && process.isAlive())
+        {
+            // First seen between fork and exec: describe what it became.
+            tracked.put(key, new Tracked(process, describe(process), known.firstSeenNs()));
+        }
         if (!tracked.containsKey(key) && process.isAlive())
         {
             tracked.putIfAbsent(key, new Tracked(process, description != null ? description : describe(process),
