@@ -1,5 +1,6 @@
 //! The dispatcher: from one request frame to one response frame, with no Aeron in sight.
 
+pub use crate::counters::Counters;
 use crate::handler::{Handler, HandlerError, Registry, Reply};
 use crate::wire::{self, DecodeError, Inbound, Malformed, ReplyTo};
 use polybridge_codecs::error_code::ErrorCode;
@@ -13,7 +14,8 @@ pub enum Outcome {
     Reply { reply_to: ReplyTo, code: ErrorCode },
     /// A `Cancel`: handlers run inline here, so nothing is queued that it could remove.
     Cancelled { reply_to: ReplyTo },
-    /// The frame did not decode and did not say where to reply; it was dropped.
+    /// The frame did not decode and did not say where to reply, or named a reply stream id
+    /// <= 0; it was dropped.
     Dropped(DecodeError),
 }
 
@@ -39,33 +41,12 @@ pub enum Routed<'a> {
     Answered { reply_to: ReplyTo, code: ErrorCode },
     /// A `Cancel` for the call with this reply address.
     Cancel(ReplyTo),
-    /// Undecodable and without a reply address: dropped.
+    /// Undecodable and without a reply address, or with a reply stream id <= 0: dropped.
     Dropped(DecodeError),
 }
 
-/// Running totals, for logs and tests.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counters {
-    /// Well-formed requests, whatever their outcome.
-    pub requests: u64,
-    pub ok: u64,
-    pub not_found: u64,
-    pub handler_errors: u64,
-    pub panics: u64,
-    pub too_large: u64,
-    /// Well-formed `Cancel`s received, whether or not they found a queued call.
-    pub cancels: u64,
-    /// Calls answered `CANCELLED` (cancelled while queued).
-    pub cancelled: u64,
-    /// Calls answered `TIMEOUT` (deadline passed before they ran).
-    pub timeouts: u64,
-    /// Calls refused with `OVERLOADED`.
-    pub overloaded: u64,
-    /// Malformed frames answered with `BAD_REQUEST`, plus payloads a handler rejected.
-    pub bad_requests: u64,
-    /// Malformed frames dropped because they did not say where to reply.
-    pub dropped: u64,
-}
+/// Longest prefix of an unknown handler's name quoted in `NOT_FOUND`.
+const MAX_QUOTED_NAME: usize = 200;
 
 /// Turns request frames into calls or immediate answers using a registry of handlers, and
 /// counts outcomes. It never touches Aeron and never blocks.
@@ -105,13 +86,14 @@ impl Dispatcher {
         let counter = match code {
             ErrorCode::OK => &mut self.counters.ok,
             ErrorCode::NOT_FOUND => &mut self.counters.not_found,
-            ErrorCode::BAD_REQUEST => &mut self.counters.bad_requests,
+            ErrorCode::BAD_REQUEST => &mut self.counters.bad_payloads,
             ErrorCode::HANDLER_ERROR => &mut self.counters.handler_errors,
             ErrorCode::PANIC => &mut self.counters.panics,
             ErrorCode::TOO_LARGE => &mut self.counters.too_large,
             ErrorCode::TIMEOUT => &mut self.counters.timeouts,
             ErrorCode::CANCELLED => &mut self.counters.cancelled,
             ErrorCode::OVERLOADED => &mut self.counters.overloaded,
+            ErrorCode::WORKER_UNAVAILABLE => &mut self.counters.unavailable,
             _ => return,
         };
         *counter += 1;
@@ -119,8 +101,21 @@ impl Dispatcher {
 
     /// Decodes `frame` and decides what to do with it. Answers that need no handler are
     /// written into `response` (previous contents discarded, capacity reused) and counted.
+    ///
+    /// A frame naming a reply stream id <= 0 is dropped whatever else it holds: no client
+    /// listens there, and publishing to it would only add a publication to the driver.
     pub fn route<'f>(&mut self, frame: &'f [u8], response: &mut Vec<u8>) -> Routed<'f> {
-        match wire::decode_inbound(frame) {
+        let decoded = wire::decode_inbound(frame);
+        let reply_stream_id = match &decoded {
+            Ok(Inbound::Request(request)) => Some(request.reply_stream_id),
+            Ok(Inbound::Cancel(cancel)) => Some(cancel.reply_stream_id),
+            Err(Malformed { reply_to, .. }) => reply_to.map(|r| r.reply_stream_id),
+        };
+        if let Some(found) = reply_stream_id.filter(|&id| id <= 0) {
+            self.counters.malformed_dropped += 1;
+            return Routed::Dropped(DecodeError::BadReplyStream { found });
+        }
+        match decoded {
             Ok(Inbound::Request(request)) => {
                 self.counters.requests += 1;
                 let reply_to = ReplyTo {
@@ -128,8 +123,11 @@ impl Dispatcher {
                     reply_stream_id: request.reply_stream_id,
                 };
                 let Some((name, handler, inline)) = self.registry.entry(request.handler) else {
+                    // A hostile name may be 64 KiB long: quote only its start.
+                    let quoted = wire::truncate_utf8(request.handler, MAX_QUOTED_NAME);
+                    let ellipsis = if quoted.len() < request.handler.len() { "..." } else { "" };
                     let message =
-                        format!("no handler named '{}'; this worker serves: {}", request.handler, self.served);
+                        format!("no handler named '{quoted}{ellipsis}'; this worker serves: {}", self.served);
                     return self.answer(response, reply_to, ErrorCode::NOT_FOUND, &message);
                 };
                 if request.timeout_ns < 0 {
@@ -153,10 +151,13 @@ impl Dispatcher {
                 Routed::Cancel(ReplyTo { correlation_id: cancel.correlation_id, reply_stream_id: cancel.reply_stream_id })
             }
             Err(Malformed { error, reply_to: Some(reply_to) }) => {
-                self.answer(response, reply_to, ErrorCode::BAD_REQUEST, &format!("malformed frame: {error}"))
+                self.counters.malformed_replied += 1;
+                let message = format!("malformed frame: {error}");
+                wire::encode_response(response, reply_to.correlation_id, ErrorCode::BAD_REQUEST, &message, &[]);
+                Routed::Answered { reply_to, code: ErrorCode::BAD_REQUEST }
             }
             Err(Malformed { error, reply_to: None }) => {
-                self.counters.dropped += 1;
+                self.counters.malformed_dropped += 1;
                 Routed::Dropped(error)
             }
         }

@@ -54,23 +54,43 @@ impl FromStr for IdleStrategy {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("'{0}' is not a duration like 500us, 1ms or 2s (units ns, us, µs, ms, s)")]
+#[error("'{0}' is not a duration like 500us, 1ms, 1.5s or 2s (units ns, us, µs, ms, s, m, h)")]
 pub struct BadDuration(String);
 
-/// Parses a duration the way the Go worker's flags write them: a whole number and a unit
-/// (`ns`, `us`/`µs`, `ms`, `s`), e.g. `500us`, `1ms`.
+/// Parses a duration the way the Go worker's flags write them: a number, perhaps with a
+/// fraction, and a unit (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`), e.g. `500us`, `1ms`, `1.5s`.
 pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
     let bad = || BadDuration(text.to_owned());
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(bad)?;
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    match unit {
-        "ns" => Ok(Duration::from_nanos(n)),
-        "us" | "µs" => Ok(Duration::from_micros(n)),
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        _ => Err(bad()),
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return Err(bad());
     }
+    let unit_ns: u64 = match unit {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return Err(bad()),
+    };
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+    let mut nanos = whole.checked_mul(unit_ns).ok_or_else(bad)?;
+    // The fraction, digit by digit, to the nanosecond.
+    let mut scale = unit_ns;
+    for digit in fraction.chars() {
+        let digit = u64::from(digit.to_digit(10).ok_or_else(bad)?);
+        scale /= 10;
+        nanos = nanos.checked_add(digit * scale).ok_or_else(bad)?;
+    }
+    Ok(Duration::from_nanos(nanos))
+}
+
+/// [`parse_duration`], refusing zero: for timeouts that must be positive.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, BadDuration> {
+    parse_duration(text).and_then(|d| if d.is_zero() { Err(BadDuration(text.to_owned())) } else { Ok(d) })
 }
 
 impl IdleStrategy {

@@ -4,19 +4,28 @@
 //! - [`handler`]: the [`Handler`] trait, the [`Registry`] of named handlers, `echo`;
 //! - [`dispatcher`]: request frame in, call or answer out, testable without Aeron;
 //! - [`pool`]: the bounded handler pool with cancellation and deadlines;
+//! - [`outbox`]: per-stream bounded reply outboxes, so that no reply blocks the poll loop;
+//! - [`server`]: what the poll thread does with frames and duty cycles, Aeron aside;
+//! - [`counters`]: the totals, named as in the Go worker;
+//! - [`parent`]: `--parent-pid`, noticing that the parent process is gone;
 //! - [`idle`]: idle strategies for the poll thread;
 //! - [`signals`] (with [`dom`]): the `html.signals` handler;
-//! - [`worker`]: the Aeron poll loop around a dispatcher and a pool.
+//! - [`worker`]: the Aeron poll loop around a server.
 //!
-//! No `unsafe` here: rusteron wraps the Aeron C client behind a safe API.
+//! No `unsafe` here: rusteron wraps the Aeron C client behind a safe API. Logging goes through
+//! the `log` crate; the binary sends it to stderr.
 
 #![forbid(unsafe_code)]
 
+pub mod counters;
 pub mod dispatcher;
 pub mod dom;
 pub mod handler;
 pub mod idle;
+pub mod outbox;
+pub mod parent;
 pub mod pool;
+pub mod server;
 pub mod signals;
 pub mod wire;
 pub mod worker;
@@ -24,7 +33,9 @@ pub mod worker;
 pub use dispatcher::{Call, Counters, Dispatcher, Outcome, Routed};
 pub use handler::{Echo, Handler, HandlerError, Registry, RegistryError, Reply};
 pub use idle::IdleStrategy;
+pub use outbox::{Outbox, OutboxConfig};
 pub use pool::{Pool, PoolConfig};
+pub use server::Server;
 pub use signals::{Signals, SignalsHandler};
 pub use worker::{run, RunSummary, WorkerConfig, WorkerError};
 

@@ -13,6 +13,12 @@
 //! thread later skips the call). A call whose deadline (`Request.timeoutNs` counted from when
 //! the poll thread received it) has passed when a pool thread takes it is answered `TIMEOUT`
 //! without running. A call already running runs to the end: handlers are not interrupted.
+//!
+//! Stopping ([`Pool::stop_taking_calls`]): calls still queued are answered `WORKER_UNAVAILABLE`
+//! without running (the poll thread takes them off the queue itself, so they need not wait
+//! for a busy pool thread), running handlers finish, and their completions come back as
+//! usual. The poll thread waits for them only as long as it chooses (the worker's
+//! `--drain-timeout`): dropping the pool never waits for a handler.
 
 use crate::dispatcher::{run_handler, Call};
 use crate::handler::Handler;
@@ -105,6 +111,10 @@ pub struct Pool {
     config: PoolConfig,
     shared: Arc<Shared>,
     jobs: Option<Sender<Job>>,
+    /// The job queue's other end, so that the poll thread can answer queued calls itself
+    /// when stopping, and its completion channel (which has room for every slot).
+    queue: Receiver<Job>,
+    done: Sender<Completion>,
     completions: Receiver<Completion>,
     free: Vec<usize>,
     /// Calls that can still be cancelled, by (correlation id, reply stream id).
@@ -132,6 +142,8 @@ impl Pool {
             config,
             shared,
             jobs: Some(jobs),
+            queue: queue.clone(),
+            done: done.clone(),
             completions,
             free: (0..slots).rev().collect(),
             cancellable: HashMap::with_capacity(slots),
@@ -214,21 +226,31 @@ impl Pool {
         self.shared.recycle(frame);
     }
 
-    /// From now on queued calls are dropped unanswered instead of run (the worker is going
-    /// away); the first step of [`Pool::shutdown`].
-    pub fn stop_taking_calls(&self) {
+    /// Stops taking calls: calls still queued are answered `WORKER_UNAVAILABLE` without
+    /// running (their completions are ready at once), later submissions are refused, running
+    /// handlers finish and complete as usual. The first step of stopping a worker.
+    pub fn stop_taking_calls(&mut self) {
         self.shared.stopping.store(true, Ordering::Release);
-    }
-
-    /// Stops the pool: queued calls are dropped unanswered (the worker is going away), running
-    /// handlers finish, then the threads are joined.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        self.stop_taking_calls();
+        // Closing the queue lets idle threads exit once it is empty.
         self.jobs = None;
+        while let Ok(job) = self.queue.try_recv() {
+            let completion = unavailable(&self.shared, job);
+            // Never fails: the channel has room for every slot, and the pool holds a receiver.
+            let _ = self.done.try_send(completion);
+        }
+    }
+
+    /// Whether every pool thread has exited (after [`Pool::stop_taking_calls`], once the
+    /// running handlers have finished).
+    pub fn is_stopped(&self) -> bool {
+        self.threads.iter().all(JoinHandle::is_finished)
+    }
+
+    /// Stops taking calls (see [`Pool::stop_taking_calls`]) and waits for running handlers
+    /// to finish, however long they take; the threads are joined. Completions not taken yet
+    /// are discarded.
+    pub fn shutdown(mut self) {
+        self.stop_taking_calls();
         for thread in self.threads.drain(..) {
             // A pool thread cannot panic (handlers run under catch_unwind); nothing to report.
             let _ = thread.join();
@@ -236,39 +258,64 @@ impl Pool {
     }
 }
 
+/// Dropping the pool stops it without waiting: a handler still running finishes on its own
+/// thread (or dies with the process) and its completion is discarded.
 impl Drop for Pool {
     fn drop(&mut self) {
-        self.stop();
+        self.shared.stopping.store(true, Ordering::Release);
+        self.jobs = None;
     }
+}
+
+/// The answer to a call that was still queued when the pool stopped: `WORKER_UNAVAILABLE`,
+/// or nothing when it had been cancelled (its `CANCELLED` answer already went out).
+fn unavailable(shared: &Shared, job: Job) -> Completion {
+    let claimed =
+        shared.states[job.slot].compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_ok();
+    let mut frame = Vec::new();
+    let code = claimed.then(|| {
+        frame = shared.buffer();
+        let message = format!("handler '{}' not started: the worker is stopping", job.name);
+        wire::encode_response(&mut frame, job.reply_to.correlation_id, ErrorCode::WORKER_UNAVAILABLE, &message, &[]);
+        ErrorCode::WORKER_UNAVAILABLE
+    });
+    shared.recycle(job.payload);
+    Completion { reply_to: job.reply_to, code, frame, slot: job.slot }
 }
 
 /// A pool thread: takes jobs until the queue closes.
 fn serve(shared: &Shared, queue: &Receiver<Job>, done: &Sender<Completion>) {
     while let Ok(job) = queue.recv() {
-        if shared.stopping.load(Ordering::Acquire) {
-            shared.recycle(job.payload);
-            continue;
-        }
-        let started =
-            shared.states[job.slot].compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_ok();
-        let correlation_id = job.reply_to.correlation_id;
-        let mut frame = Vec::new();
-        let code = if !started {
-            None
-        } else if job.deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            frame = shared.buffer();
-            let message = format!("handler '{}' not started: the caller's deadline passed while queued", job.name);
-            wire::encode_response(&mut frame, correlation_id, ErrorCode::TIMEOUT, &message, &[]);
-            Some(ErrorCode::TIMEOUT)
+        let completion = if shared.stopping.load(Ordering::Acquire) {
+            unavailable(shared, job)
         } else {
-            frame = shared.buffer();
-            Some(run_handler(&job.name, &*job.handler, &job.payload, correlation_id, shared.max_frame_length, &mut frame))
+            run(shared, job)
         };
-        shared.recycle(job.payload);
-        let completion = Completion { reply_to: job.reply_to, code, frame, slot: job.slot };
         // Never blocks: the channel has room for every slot. It fails only when the pool is
         // being dropped, and then nobody waits for the answer.
         let _ = done.try_send(completion);
         shared.poll_thread.unpark();
     }
+}
+
+/// Runs one job, or answers `TIMEOUT` when its deadline passed in the queue, or nothing when
+/// it was cancelled there.
+fn run(shared: &Shared, job: Job) -> Completion {
+    let started =
+        shared.states[job.slot].compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_ok();
+    let correlation_id = job.reply_to.correlation_id;
+    let mut frame = Vec::new();
+    let code = if !started {
+        None
+    } else if job.deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        frame = shared.buffer();
+        let message = format!("handler '{}' not started: the caller's deadline passed while queued", job.name);
+        wire::encode_response(&mut frame, correlation_id, ErrorCode::TIMEOUT, &message, &[]);
+        Some(ErrorCode::TIMEOUT)
+    } else {
+        frame = shared.buffer();
+        Some(run_handler(&job.name, &*job.handler, &job.payload, correlation_id, shared.max_frame_length, &mut frame))
+    };
+    shared.recycle(job.payload);
+    Completion { reply_to: job.reply_to, code, frame, slot: job.slot }
 }

@@ -56,6 +56,8 @@ pub enum DecodeError {
     VarDataPastFrame { field: &'static str, offset: usize, claimed: usize, length: usize },
     #[error("field '{field}' is not valid UTF-8")]
     NotUtf8 { field: &'static str },
+    #[error("reply stream id {found} names no stream a worker replies on (it must be > 0)")]
+    BadReplyStream { found: i32 },
 }
 
 /// Where to send an answer about a frame: readable even from some malformed frames.

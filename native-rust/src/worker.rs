@@ -1,23 +1,28 @@
-//! The Aeron side of a worker: connect, announce, poll, dispatch, reply.
+//! The Aeron side of a worker: connect, announce, poll, reply, watch the driver and the parent.
 //!
 //! Aeron lives on the calling thread, the poll thread. rusteron's handles (built without its
 //! `multi-threaded` feature) are neither `Send` nor `Sync`, so the thread that creates the
 //! client is the one that polls and publishes. Handlers run on a [`Pool`]; their response
-//! frames come back to this thread through a bounded channel and are published here.
+//! frames come back to this thread through a bounded channel and are published here, through
+//! the outboxes of [`crate::outbox`]. Nothing in the loop waits for anything: liveness
+//! (announcements) means "the process is alive and polling".
 
-use crate::dispatcher::{run_handler, Counters, Dispatcher, Routed};
+use crate::counters::Counters;
+use crate::dispatcher::Dispatcher;
 use crate::handler::Registry;
 use crate::idle::{IdleStrategy, Idler};
+use crate::outbox::{Offered, Outbox, OutboxConfig, ReplyTransport};
+use crate::parent::{ParentError, ParentWatch};
 use crate::pool::{Pool, PoolConfig, PoolError};
-use crate::wire::{self, Announcement, AnnouncementError, ReplyTo};
+use crate::server::Server;
+use crate::wire::{self, Announcement, AnnouncementError};
 use polybridge_codecs::language::Language;
 use rusteron_client::{
-    Aeron, AeronCError, AeronContext, AeronFragmentClosureAssembler, AeronHeader, AeronOfferError,
-    AeronPublication, AeronSubscription, BackoffIdleStrategy, Handlers, IdleStrategy as _,
+    Aeron, AeronAsyncAddPublication, AeronCError, AeronContext, AeronFragmentClosureAssembler, AeronHeader,
+    AeronOfferError, AeronPublication, AeronSubscription, Handlers,
 };
-use polybridge_codecs::error_code::ErrorCode;
-use std::collections::HashMap;
 use std::ffi::CString;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,6 +33,7 @@ pub const DEFAULT_REQUEST_STREAM_ID: i32 = 200;
 pub const DEFAULT_CONTROL_STREAM_ID: i32 = 10;
 pub const DEFAULT_ANNOUNCE_INTERVAL: Duration = Duration::from_millis(1000);
 pub const DEFAULT_QUEUE_DEPTH: usize = 256;
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Default pool size: one thread per available core.
 pub fn default_pool_size() -> usize {
@@ -36,14 +42,23 @@ pub fn default_pool_size() -> usize {
 
 /// Fragments taken per poll: bounds the work between announcement checks.
 const FRAGMENT_LIMIT: usize = 10;
-/// How long adding a subscription or publication may take before giving up.
+/// How long adding the request subscription and the control publication may take at startup.
 const ADD_RESOURCE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a reply may wait for back pressure to clear, or for a brand-new reply
-/// publication to connect, before it is dropped (the client's own timeout then fires).
-const REPLY_OFFER_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest sleep of the Aeron C client's conductor thread when idle (its default is 16 ms).
 const CONDUCTOR_IDLE_SLEEP_ENV: &str = "AERON_CLIENT_IDLE_SLEEP_DURATION";
 const CONDUCTOR_IDLE_SLEEP: &str = "1ms";
+/// A media driver whose heartbeat is older than this is taken for dead (the C client's default
+/// is 10 s). A driver updates its heartbeat once per `aeron.timer.interval`, 1 s by default
+/// (Java and C drivers alike), so the timeout must exceed that: at 1 s exactly, a live driver
+/// under load was taken for dead (age 1001-1004 ms seen in tests). 1.5 s leaves half a second
+/// for a late heartbeat. `AERON_DRIVER_TIMEOUT` (ms), when set, wins.
+const DRIVER_TIMEOUT_ENV: &str = "AERON_DRIVER_TIMEOUT";
+const DRIVER_TIMEOUT: Duration = Duration::from_millis(1500);
+/// How often the C client's conductor sends its keepalive and checks the driver's heartbeat
+/// (its default is 500 ms): a dead driver is noticed within DRIVER_TIMEOUT plus this.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_millis(100);
+/// How often `--parent-pid` is checked.
+const PARENT_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Settings of one worker, mirroring the command line in `docs/protocol.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +73,12 @@ pub struct WorkerConfig {
     pub pool: PoolConfig,
     /// What the poll thread does when a duty cycle found nothing to do.
     pub idle: IdleStrategy,
+    /// Bounds of the reply outboxes and reply publications.
+    pub outbox: OutboxConfig,
+    /// How long running handlers may finish, and replies be flushed, after a stop is asked.
+    pub drain_timeout: Duration,
+    /// Stop (with an error) when this process is gone.
+    pub parent_pid: Option<u32>,
 }
 
 impl WorkerConfig {
@@ -72,6 +93,9 @@ impl WorkerConfig {
             announce_interval: DEFAULT_ANNOUNCE_INTERVAL,
             pool: PoolConfig { size: default_pool_size(), queue_depth: DEFAULT_QUEUE_DEPTH },
             idle: IdleStrategy::default(),
+            outbox: OutboxConfig::default(),
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            parent_pid: None,
         }
     }
 }
@@ -87,205 +111,94 @@ pub enum WorkerError {
     AddResource { what: &'static str, channel: String, stream_id: i32, source: AeronCError },
     #[error("cannot encode the announcement: {0}")]
     Announcement(#[from] AnnouncementError),
-    #[error("the media driver went away: {0}")]
-    DriverLost(String),
+    #[error("the media driver in '{dir}' is gone: {message}")]
+    DriverLost { dir: String, message: String },
     #[error("polling the request stream failed: {0}")]
     Poll(AeronCError),
     #[error(transparent)]
     Pool(#[from] PoolError),
-}
-
-/// Why one reply could not be published. The worker logs it and carries on.
-#[derive(Debug, Error)]
-pub enum ReplyError {
-    #[error("cannot add the reply publication: {0}")]
-    AddPublication(AeronCError),
-    #[error("no reply after {0:?}: {1}")]
-    TimedOut(Duration, AeronOfferError),
-    #[error("the client's reply stream has no subscriber any more")]
-    ClientGone,
-    #[error("offer failed: {0}")]
-    Offer(AeronOfferError),
-    #[error("shutting down")]
-    ShuttingDown,
+    #[error(transparent)]
+    Parent(#[from] ParentError),
 }
 
 /// Totals of a finished run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RunSummary {
-    pub dispatch: Counters,
-    pub replies_sent: u64,
-    pub replies_failed: u64,
+    pub counters: Counters,
     pub announcements: u64,
+    /// The most reply publications that existed at once.
+    pub reply_streams_peak: usize,
+    /// Calls still running when the drain timeout ended the run: their callers got no reply.
+    pub abandoned: usize,
 }
 
-/// A cached reply publication and whether a reply has gone through it yet.
-struct ReplyPublication {
-    publication: AeronPublication,
-    delivered: bool,
+/// The final log line: the counters, then the rest.
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} announcements={} reply_streams_peak={} abandoned={}",
+            self.counters, self.announcements, self.reply_streams_peak, self.abandoned
+        )
+    }
 }
 
-/// Publishes responses, with one lazily added publication per reply stream.
-struct Replies<'a> {
+/// Reply publications through the Aeron C client, added with `aeron_async_add_publication`
+/// and polled once per duty cycle, never waited for.
+pub struct AeronTransport {
     aeron: Aeron,
     channel: CString,
-    publications: HashMap<i32, ReplyPublication>,
-    shutdown: &'a AtomicBool,
-    sent: u64,
-    failed: u64,
 }
 
-impl Replies<'_> {
-    fn publication(&mut self, stream_id: i32) -> Result<&mut ReplyPublication, ReplyError> {
-        use std::collections::hash_map::Entry;
-        match self.publications.entry(stream_id) {
-            Entry::Occupied(entry) => Ok(entry.into_mut()),
-            Entry::Vacant(entry) => {
-                let publication = self
-                    .aeron
-                    .async_add_publication(&self.channel, stream_id)
-                    .and_then(|add| add.poll_blocking(ADD_RESOURCE_TIMEOUT))
-                    .map_err(ReplyError::AddPublication)?;
-                Ok(entry.insert(ReplyPublication { publication, delivered: false }))
-            }
+impl ReplyTransport for AeronTransport {
+    type Adding = AeronAsyncAddPublication;
+    type Publication = AeronPublication;
+    type Error = AeronCError;
+
+    fn add(&mut self, stream_id: i32) -> Result<Self::Adding, Self::Error> {
+        self.aeron.async_add_publication(&self.channel, stream_id)
+    }
+
+    fn poll_add(&mut self, adding: &Self::Adding) -> Result<Option<Self::Publication>, Self::Error> {
+        adding.poll()
+    }
+
+    fn offer(&mut self, publication: &Self::Publication, frame: &[u8]) -> Offered {
+        match publication.offer(frame) {
+            Ok(_) => Offered::Sent,
+            Err(AeronOfferError::NotConnected) => Offered::NotConnected,
+            Err(AeronOfferError::BackPressured | AeronOfferError::AdminAction) => Offered::BackPressured,
+            Err(AeronOfferError::Closed | AeronOfferError::MaxPositionExceeded) => Offered::Unusable,
+            Err(AeronOfferError::TooManyParts | AeronOfferError::Error(_)) => Offered::Rejected,
         }
     }
 
-    fn send(&mut self, stream_id: i32, frame: &[u8]) -> Result<(), ReplyError> {
-        let shutdown = self.shutdown;
-        let reply = self.publication(stream_id)?;
-        let deadline = Instant::now() + REPLY_OFFER_TIMEOUT;
-        let mut idle = BackoffIdleStrategy::new();
-        loop {
-            match reply.publication.offer(frame) {
-                Ok(_) => {
-                    reply.delivered = true;
-                    return Ok(());
-                }
-                // A publication that has delivered before and lost its subscriber means
-                // the client is gone: waiting would only stall every other caller.
-                Err(AeronOfferError::NotConnected) if reply.delivered => return Err(ReplyError::ClientGone),
-                Err(error) if error.is_retryable() => {
-                    if shutdown.load(Ordering::Relaxed) {
-                        return Err(ReplyError::ShuttingDown);
-                    }
-                    if Instant::now() >= deadline {
-                        return Err(ReplyError::TimedOut(REPLY_OFFER_TIMEOUT, error));
-                    }
-                    idle.idle(0);
-                }
-                Err(error) => {
-                    // Closed or past its maximum position: a fresh one is added next time.
-                    self.publications.remove(&stream_id);
-                    return Err(ReplyError::Offer(error));
-                }
-            }
-        }
-    }
-}
-
-/// State the fragment callback works on.
-struct PollState<'a> {
-    dispatcher: Dispatcher,
-    /// `None` when handlers run inline on this thread.
-    pool: Option<Pool>,
-    response: Vec<u8>,
-    replies: Replies<'a>,
-}
-
-impl PollState<'_> {
-    fn publish(&mut self, reply_to: ReplyTo, code: ErrorCode, frame: &[u8]) {
-        match self.replies.send(reply_to.reply_stream_id, frame) {
-            Ok(()) => self.replies.sent += 1,
-            Err(error) => {
-                self.replies.failed += 1;
-                let failed = self.replies.failed;
-                if failed <= 10 || failed.is_power_of_two() {
-                    eprintln!(
-                        "polybridge-worker-rust: reply {code:?} to correlation id {} on stream {} \
-                         not sent: {error} ({failed} failed so far)",
-                        reply_to.correlation_id, reply_to.reply_stream_id
-                    );
-                }
-            }
-        }
+    fn is_connected(&mut self, publication: &Self::Publication) -> bool {
+        publication.is_connected()
     }
 
-    /// Publishes what the pool has finished; returns how many it took.
-    fn drain_completions(&mut self) -> usize {
-        let mut taken = 0;
-        while let Some(completion) = self.pool.as_mut().and_then(Pool::try_complete) {
-            taken += 1;
-            if let Some(code) = completion.code {
-                self.dispatcher.record(code);
-                self.publish(completion.reply_to, code, &completion.frame);
-            }
-            if let Some(pool) = &self.pool {
-                pool.recycle(completion.frame);
-            }
+    fn close(&mut self, publication: Self::Publication) {
+        if let Err(error) = publication.close() {
+            log::warn!("closing a reply publication failed: {error}");
         }
-        taken
     }
 }
 
 /// Called by Aeron's fragment assembler with whole messages: an unfragmented message is
 /// passed straight from the log buffer, a fragmented one after one copy per fragment.
-fn on_message(state: &mut PollState<'_>, frame: &[u8], _header: AeronHeader) {
-    let mut response = std::mem::take(&mut state.response);
-    match state.dispatcher.route(frame, &mut response) {
-        Routed::Call(call) => {
-            let reply_to = call.reply_to;
-            let code = match state.pool.as_mut().filter(|_| !call.inline) {
-                Some(pool) => match pool.submit(&call, Instant::now()) {
-                    Ok(()) => None,
-                    Err(rejected) => {
-                        let message = rejected.to_string();
-                        wire::encode_response(&mut response, reply_to.correlation_id, ErrorCode::OVERLOADED, &message, &[]);
-                        Some(ErrorCode::OVERLOADED)
-                    }
-                },
-                None => Some(run_handler(
-                    &call.name,
-                    &*call.handler,
-                    call.payload,
-                    reply_to.correlation_id,
-                    state.dispatcher.max_frame_length(),
-                    &mut response,
-                )),
-            };
-            if let Some(code) = code {
-                state.dispatcher.record(code);
-                state.publish(reply_to, code, &response);
-            }
-        }
-        Routed::Answered { reply_to, code } => state.publish(reply_to, code, &response),
-        Routed::Cancel(reply_to) => {
-            if state.pool.as_mut().is_some_and(|pool| pool.cancel(reply_to)) {
-                let message = "cancelled by the caller before it started";
-                wire::encode_response(&mut response, reply_to.correlation_id, ErrorCode::CANCELLED, message, &[]);
-                state.dispatcher.record(ErrorCode::CANCELLED);
-                state.publish(reply_to, ErrorCode::CANCELLED, &response);
-            }
-        }
-        Routed::Dropped(error) => {
-            let dropped = state.dispatcher.counters().dropped;
-            if dropped <= 10 || dropped.is_power_of_two() {
-                eprintln!(
-                    "polybridge-worker-rust: dropped a {}-byte frame: {error} ({dropped} dropped so far)",
-                    frame.len()
-                );
-            }
-        }
-    }
-    state.response = response;
+fn on_message(server: &mut Server<AeronTransport>, frame: &[u8], _header: AeronHeader) {
+    server.on_message(frame, Instant::now());
 }
 
 fn c_string(value: &str, what: &'static str) -> Result<CString, WorkerError> {
     CString::new(value).map_err(|_| WorkerError::NulByte { what })
 }
 
-/// Runs a worker until `shutdown` is set (returns the totals) or the driver goes away.
+/// Runs a worker until `shutdown` is set (then drains, and returns the totals), the media
+/// driver goes away, or the `--parent-pid` process is gone.
 pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool) -> Result<RunSummary, WorkerError> {
+    // Before connecting: a parent gone already is reported at once.
+    let parent = config.parent_pid.map(ParentWatch::new).transpose()?;
     let dir = c_string(&config.aeron_dir, "--aeron-dir")?;
     let channel = c_string(&config.channel, "--channel")?;
     let connect_error = |source| WorkerError::Connect { dir: config.aeron_dir.clone(), source };
@@ -305,11 +218,15 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
     let context = AeronContext::new().map_err(connect_error)?;
     context.set_dir(&dir).map_err(connect_error)?;
     context.set_client_name(c"polybridge-worker-rust").map_err(connect_error)?;
+    if std::env::var_os(DRIVER_TIMEOUT_ENV).is_none() {
+        context.set_driver_timeout_ms(millis(DRIVER_TIMEOUT)).map_err(connect_error)?;
+    }
+    context.set_keepalive_interval_ns(nanos(KEEPALIVE_INTERVAL)).map_err(connect_error)?;
     {
         let last_error = Arc::clone(&last_error);
         context
             .set_error_handler(Some(move |code: i32, message: &str| {
-                eprintln!("polybridge-worker-rust: aeron error {code}: {message}");
+                log::error!("aeron error {code}: {message}");
                 if let Ok(mut last) = last_error.lock() {
                     *last = message.to_owned();
                 }
@@ -346,14 +263,15 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
             worker_id: &config.worker_id,
         },
     )?;
-    eprintln!(
-        "polybridge-worker-rust: worker '{}' serving [{}] on '{}' stream {} (control stream {}, aeron dir '{}')",
+    log::info!(
+        "worker '{}' serving [{}] on '{}' stream {} (control stream {}, aeron dir '{}'{})",
         config.worker_id,
         names.join(", "),
         config.channel,
         config.request_stream_id,
         config.control_stream_id,
-        config.aeron_dir
+        config.aeron_dir,
+        parent.as_ref().map_or(String::new(), |p| format!(", parent process {}", p.pid()))
     );
 
     let mut dispatcher = Dispatcher::new(Arc::clone(&registry));
@@ -364,66 +282,95 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         0 => None,
         _ => Some(Pool::start(config.pool, dispatcher.max_frame_length(), std::thread::current())?),
     };
-    let mut state = PollState {
-        dispatcher,
-        pool,
-        response: Vec::with_capacity(64 * 1024),
-        replies: Replies {
-            aeron: aeron.clone(),
-            channel,
-            publications: HashMap::new(),
-            shutdown,
-            sent: 0,
-            failed: 0,
-        },
+    let transport = AeronTransport { aeron: aeron.clone(), channel };
+    let mut server = Server::new(dispatcher, pool, Outbox::new(transport, config.outbox));
+    let driver_lost = || {
+        let message = last_error.lock().map(|m| m.clone()).unwrap_or_default();
+        let message = if message.is_empty() { "the Aeron client closed".to_owned() } else { message };
+        WorkerError::DriverLost { dir: config.aeron_dir.clone(), message }
     };
-    let poll_error = |error: AeronCError| {
-        if aeron.is_closed() {
-            driver_lost(&last_error)
-        } else {
-            WorkerError::Poll(error)
-        }
-    };
+    let poll_error = |error: AeronCError| if aeron.is_closed() { driver_lost() } else { WorkerError::Poll(error) };
     let mut assembler = AeronFragmentClosureAssembler::new().map_err(poll_error)?;
     let mut idle: Idler = config.idle.idler();
     let mut announcements = 0u64;
     let mut next_announcement = Instant::now();
+    let mut next_parent_check = Instant::now() + PARENT_CHECK_INTERVAL;
+    let mut drain_until: Option<Instant> = None;
 
-    while !shutdown.load(Ordering::Relaxed) {
-        let fragments = assembler
-            .poll(&subscription, &mut state, on_message, FRAGMENT_LIMIT)
-            .map_err(poll_error)?;
-        let mut work = usize::try_from(fragments).unwrap_or(0);
-        work += state.drain_completions();
-        if aeron.is_closed() {
-            return Err(driver_lost(&last_error));
+    let outcome: Result<(), WorkerError> = 'serve: loop {
+        if drain_until.is_none() && shutdown.load(Ordering::Relaxed) {
+            log::info!(
+                "stopping: {} calls in flight, {} replies queued; draining for up to {:?}",
+                server.in_flight(),
+                server.outbox().queued(),
+                config.drain_timeout
+            );
+            server.stop_taking_calls();
+            drain_until = Some(Instant::now() + config.drain_timeout);
         }
+        if let Some(until) = drain_until {
+            if server.is_drained() || Instant::now() >= until {
+                break 'serve Ok(());
+            }
+        }
+        // While draining, requests are still read, and answered WORKER_UNAVAILABLE at once.
+        let fragments = match assembler.poll(&subscription, &mut server, on_message, FRAGMENT_LIMIT) {
+            Ok(fragments) => fragments,
+            Err(error) => break 'serve Err(poll_error(error)),
+        };
         let now = Instant::now();
-        if now >= next_announcement {
+        let mut work = usize::try_from(fragments).unwrap_or(0);
+        work += server.do_work(now);
+        if aeron.is_closed() {
+            break 'serve Err(driver_lost());
+        }
+        if now >= next_parent_check {
+            next_parent_check = now + PARENT_CHECK_INTERVAL;
+            if let Some(Err(gone)) = parent.as_ref().map(ParentWatch::check) {
+                break 'serve Err(gone.into());
+            }
+        }
+        if drain_until.is_none() && now >= next_announcement {
             next_announcement = now + config.announce_interval;
             match control.offer(&announcement) {
                 Ok(_) => announcements += 1,
                 // Nobody listening yet, or a busy control stream: the next period repeats it.
                 Err(error) if error.is_retryable() => {}
-                Err(error) => eprintln!("polybridge-worker-rust: announcement not sent: {error}"),
+                Err(error) => log::warn!("announcement not sent: {error}"),
             }
             work += 1;
         }
         idle.idle(work);
-    }
+    };
 
-    if let Some(pool) = state.pool.take() {
-        pool.shutdown();
+    let abandoned = server.in_flight();
+    if outcome.is_ok() && abandoned > 0 {
+        log::warn!(
+            "{abandoned} calls still running after the drain timeout of {:?}; their callers get no reply",
+            config.drain_timeout
+        );
     }
-    Ok(RunSummary {
-        dispatch: state.dispatcher.counters(),
-        replies_sent: state.replies.sent,
-        replies_failed: state.replies.failed,
+    server.close();
+    let summary = RunSummary {
+        counters: server.counters(),
         announcements,
-    })
+        reply_streams_peak: server.outbox().peak_streams(),
+        abandoned,
+    };
+    match outcome {
+        Ok(()) => Ok(summary),
+        Err(error) => {
+            // The counters, also when the run ends in an error (logged by the caller).
+            log::info!("stopped: {summary}");
+            Err(error)
+        }
+    }
 }
 
-fn driver_lost(last_error: &Mutex<String>) -> WorkerError {
-    let message = last_error.lock().map(|m| m.clone()).unwrap_or_default();
-    WorkerError::DriverLost(if message.is_empty() { "the Aeron client closed".to_owned() } else { message })
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }

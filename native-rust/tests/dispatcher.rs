@@ -44,8 +44,8 @@ fn ok_response_written_in_place_equals_the_generated_encoding() {
 fn echo_of_an_empty_payload_is_empty() {
     let mut dispatcher = dispatcher();
     let mut response = Vec::new();
-    let frame = encode_request(0, 0, 0, "echo", &[]);
-    assert_eq!(dispatcher.dispatch(&frame, &mut response), reply(0, 0, ErrorCode::OK));
+    let frame = encode_request(0, 0, 1, "echo", &[]);
+    assert_eq!(dispatcher.dispatch(&frame, &mut response), reply(0, 1, ErrorCode::OK));
     let decoded = decode_response(&response);
     assert_eq!(decoded.code, ErrorCode::OK);
     assert!(decoded.payload.is_empty());
@@ -88,7 +88,7 @@ fn bad_request(frame: &[u8], correlation_id: i64, reply_stream_id: i32) -> Strin
     assert_eq!(decoded.correlation_id, correlation_id);
     assert_eq!(decoded.code, ErrorCode::BAD_REQUEST);
     assert!(decoded.payload.is_empty());
-    assert_eq!(dispatcher.counters().bad_requests, 1);
+    assert_eq!(dispatcher.counters().malformed_replied, 1);
     assert_eq!(dispatcher.counters().requests, 0);
     decoded.message
 }
@@ -99,8 +99,8 @@ fn dropped(frame: &[u8]) -> DecodeError {
     let Outcome::Dropped(error) = dispatcher.dispatch(frame, &mut response) else {
         panic!("expected the frame to be dropped");
     };
-    assert_eq!(dispatcher.counters().dropped, 1);
-    assert_eq!(dispatcher.counters().bad_requests, 0);
+    assert_eq!(dispatcher.counters().malformed_dropped, 1);
+    assert_eq!(dispatcher.counters().malformed_replied, 0);
     error
 }
 
@@ -223,7 +223,40 @@ fn dispatcher_keeps_working_after_bad_frames() {
     assert_eq!(dispatcher.dispatch(&encode_request(3, 0, 5, "echo", b"ok"), &mut response), reply(3, 5, ErrorCode::OK));
     assert_eq!(decode_response(&response).payload, b"ok");
     let counters = dispatcher.counters();
-    assert_eq!((counters.dropped, counters.bad_requests, counters.ok), (1, 1, 1));
+    assert_eq!((counters.malformed_dropped, counters.malformed_replied, counters.ok), (1, 1, 1));
+}
+
+#[test]
+fn a_reply_stream_id_of_zero_or_below_is_dropped_unanswered_whatever_the_frame() {
+    let cancel = common::encode_cancel(7, 0);
+    let mut wrong_version = encode_request(8, 0, -5, "echo", b"x");
+    wrong_version[6..8].copy_from_slice(&2u16.to_le_bytes());
+    for (frame, stream) in [
+        (encode_request(1, 0, 0, "echo", b"x"), 0),
+        (encode_request(2, 0, -1, "echo", b"x"), -1),
+        (encode_request(3, 0, i32::MIN, "nope", b"x"), i32::MIN),
+        (encode_request(4, -1, 0, "echo", b"x"), 0),
+        (wrong_version, -5),
+    ] {
+        assert_eq!(dropped(&frame), DecodeError::BadReplyStream { found: stream });
+    }
+    let mut dispatcher = dispatcher();
+    let mut response = Vec::new();
+    let outcome = dispatcher.dispatch(&cancel, &mut response);
+    assert!(matches!(outcome, Outcome::Dropped(DecodeError::BadReplyStream { found: 0 })), "{outcome:?}");
+    assert_eq!(dispatcher.counters().cancels, 0);
+}
+
+#[test]
+fn an_enormous_unknown_handler_name_is_quoted_only_in_part() {
+    let mut dispatcher = dispatcher();
+    let mut response = Vec::new();
+    let name = "x".repeat(65_000);
+    let frame = encode_request(9, 0, 1001, &name, b"");
+    assert_eq!(dispatcher.dispatch(&frame, &mut response), reply(9, 1001, ErrorCode::NOT_FOUND));
+    let message = decode_response(&response).message;
+    assert!(message.len() < 400, "{} bytes", message.len());
+    assert!(message.starts_with(&format!("no handler named '{}...'", &name[..200])), "{message}");
 }
 
 fn registry_with(name: &str, handler: impl polybridge_worker::Handler + 'static) -> Dispatcher {

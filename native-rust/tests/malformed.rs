@@ -46,12 +46,14 @@ fn every_shared_malformed_frame_has_its_expected_outcome() {
                     if decoded.correlation_id != 77 || decoded.code != ErrorCode::BAD_REQUEST || decoded.message.is_empty() {
                         problems.push(format!("{file} ({what}): answered {decoded:?}"));
                     }
-                    assert_eq!(after.bad_requests, before.bad_requests + 1, "{file}: not counted");
+                    assert_eq!(after.malformed_replied, before.malformed_replied + 1, "{file}: not counted");
                 }
                 other => problems.push(format!("{file} ({what}): expected BAD_REQUEST to 77/1001, got {other:?}")),
             },
             "dropped" => match outcome {
-                Outcome::Dropped(_) => assert_eq!(after.dropped, before.dropped + 1, "{file}: not counted"),
+                Outcome::Dropped(_) => {
+                    assert_eq!(after.malformed_dropped, before.malformed_dropped + 1, "{file}: not counted")
+                }
                 other => problems.push(format!("{file} ({what}): expected it dropped, got {other:?}")),
             },
             other => panic!("{file}: unknown expected outcome '{other}' in the manifest"),

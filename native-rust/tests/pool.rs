@@ -193,16 +193,42 @@ fn panics_and_errors_in_pooled_handlers_are_answered_and_the_pool_keeps_serving(
 }
 
 #[test]
-fn shutdown_drops_queued_calls_and_joins_the_threads() {
+fn stopping_answers_queued_calls_worker_unavailable_and_lets_the_running_one_finish() {
     let mut pool = pool(1, 4);
     let (handler, started, gate) = gated();
     pool.submit(&call(1, "gated", Arc::clone(&handler), &[1], 0), Instant::now()).unwrap();
     assert_eq!(started.recv().unwrap(), 1);
     pool.submit(&call(2, "gated", Arc::clone(&handler), &[2], 0), Instant::now()).unwrap();
+    pool.submit(&call(3, "gated", Arc::clone(&handler), &[3], 0), Instant::now()).unwrap();
+    assert!(pool.cancel(ReplyTo { correlation_id: 3, reply_stream_id: 1000 }));
     pool.stop_taking_calls();
+    // The queued calls are answered at once, while the running one still holds its thread.
+    let queued = next(&mut pool);
+    assert_eq!((queued.reply_to.correlation_id, queued.code), (2, Some(ErrorCode::WORKER_UNAVAILABLE)));
+    let response = decode_response(&queued.frame);
+    assert_eq!(response.message, "handler 'gated' not started: the worker is stopping");
+    let cancelled = next(&mut pool);
+    assert_eq!((cancelled.reply_to.correlation_id, cancelled.code), (3, None), "its CANCELLED went out already");
+    assert_eq!(pool.submit(&call(4, "gated", Arc::clone(&handler), &[4], 0), Instant::now()), Err(Rejected::Stopped));
+    assert!(!pool.is_stopped());
     open(&gate);
-    pool.shutdown(); // returns once the running call has finished
-    assert!(started.try_recv().is_err(), "the queued call was dropped, not run");
+    let running = next(&mut pool);
+    assert_eq!((running.reply_to.correlation_id, running.code), (1, Some(ErrorCode::OK)));
+    assert_eq!(pool.in_flight(), 0);
+    pool.shutdown();
+    assert!(started.try_recv().is_err(), "no queued call was run");
+}
+
+#[test]
+fn dropping_the_pool_does_not_wait_for_a_running_handler() {
+    let mut pool = pool(1, 4);
+    let (handler, started, gate) = gated();
+    pool.submit(&call(1, "gated", handler, &[1], 0), Instant::now()).unwrap();
+    assert_eq!(started.recv().unwrap(), 1);
+    let before = Instant::now();
+    drop(pool);
+    assert!(before.elapsed() < Duration::from_secs(5), "dropped in {:?}", before.elapsed());
+    open(&gate); // lets the detached thread end
 }
 
 #[test]
@@ -218,7 +244,12 @@ fn idle_strategies_and_park_durations_parse_as_the_go_worker_writes_them() {
     assert_eq!(parse_duration("500us"), Ok(Duration::from_micros(500)));
     assert_eq!(parse_duration("1ms"), Ok(Duration::from_millis(1)));
     assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-    assert!(parse_duration("1.5ms").is_err());
+    assert_eq!(parse_duration("1.5ms"), Ok(Duration::from_micros(1500)));
+    assert_eq!(parse_duration("0.25s"), Ok(Duration::from_millis(250)));
+    assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+    assert!(parse_duration(".ms").is_err());
+    assert!(parse_duration("1.2.3s").is_err());
+    assert!(polybridge_worker::idle::parse_positive_duration("0s").is_err());
     assert!(parse_duration("ms").is_err());
     assert!(parse_duration("10").is_err());
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a client's side of the envelope.
 #![allow(dead_code)]
 
+pub mod driver;
+
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::codecs::message_header_codec::MessageHeaderDecoder;
 use polybridge_worker::codecs::request_codec::RequestEncoder;
@@ -33,6 +35,17 @@ pub fn encode_request(
             .payload(payload);
         assert_eq!(8 + request.encoded_length(), length);
     }
+    frame
+}
+
+/// A `Cancel` frame (header: block 12, template 3, schema 7101, version 1).
+pub fn encode_cancel(correlation_id: i64, reply_stream_id: i32) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(20);
+    for v in [12u16, 3, SBE_SCHEMA_ID, SBE_SCHEMA_VERSION] {
+        frame.extend_from_slice(&v.to_le_bytes());
+    }
+    frame.extend_from_slice(&correlation_id.to_le_bytes());
+    frame.extend_from_slice(&reply_stream_id.to_le_bytes());
     frame
 }
 

@@ -1,0 +1,451 @@
+//! Replies that never block the poll loop: one bounded outbox per reply stream.
+//!
+//! A reply is offered at once when its stream's publication is ready and nothing is queued
+//! before it; otherwise it is copied into that stream's outbox, and [`Outbox::do_work`]
+//! (once per duty cycle) offers each stream's oldest reply once, never retrying in a loop.
+//! A reply is dropped, and counted in `replies_dropped`, when
+//! - it is still unpublished `reply_timeout` after it was queued (no subscriber, back
+//!   pressure, or a publication still being added),
+//! - its stream had a subscriber that has gone (the client closed or died),
+//! - its stream's outbox is full (`reply_queue` frames, or [`MAX_QUEUED_BYTES`] in all),
+//! - or it needs a new publication while `max_reply_streams` already exist and none of them
+//!   can be closed (one without a subscriber and with nothing queued can).
+//!
+//! Publications are added asynchronously ([`ReplyTransport::add`], then polled each duty
+//! cycle): a reply waits in its outbox meanwhile. A publication that has had no subscriber
+//! for `reply_timeout`, with nothing left to send, is closed: a hostile flood of random reply
+//! stream ids therefore holds at most `max_reply_streams` publications (each one a log buffer
+//! in the driver's shared memory) and adds at most that many per reply timeout.
+//!
+//! Aeron is behind [`ReplyTransport`], so the outbox is tested without a media driver.
+
+use crate::wire::ReplyTo;
+use polybridge_codecs::error_code::ErrorCode;
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+pub const DEFAULT_REPLY_QUEUE: usize = 1024;
+pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+pub const DEFAULT_MAX_REPLY_STREAMS: usize = 64;
+/// Bytes all outboxes together may hold: `reply_queue` frames of up to 2 MiB on each of
+/// `max_reply_streams` streams would be far more memory than a worker should ever take.
+pub const MAX_QUEUED_BYTES: usize = 64 << 20;
+/// Spare frame buffers kept for later copies, and the largest capacity kept.
+const MAX_SPARE_BUFFERS: usize = 64;
+const MAX_SPARE_CAPACITY: usize = 256 << 10;
+
+/// Bounds of the outboxes; see the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// Replies one stream's outbox may hold (`--reply-queue`).
+    pub reply_queue: usize,
+    /// How long a reply may wait to be published, and how long a publication may stay
+    /// without a subscriber before it is closed (`--reply-timeout`).
+    pub reply_timeout: Duration,
+    /// Reply publications that may exist at once (`--max-reply-streams`).
+    pub max_reply_streams: usize,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            reply_queue: DEFAULT_REPLY_QUEUE,
+            reply_timeout: DEFAULT_REPLY_TIMEOUT,
+            max_reply_streams: DEFAULT_MAX_REPLY_STREAMS,
+        }
+    }
+}
+
+/// What one offer of a frame did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    Sent,
+    /// Back pressure or an administrative action: try again next duty cycle.
+    BackPressured,
+    /// No subscriber on the stream.
+    NotConnected,
+    /// This frame can never be sent (too long, for instance); the publication is fine.
+    Rejected,
+    /// The publication is closed or exhausted: it must be replaced.
+    Unusable,
+}
+
+/// How replies reach Aeron: the worker implements it with the Aeron C client, tests with
+/// fakes. Every method must return at once.
+pub trait ReplyTransport {
+    /// A publication being added; dropping it gives up the add.
+    type Adding;
+    type Publication;
+    type Error: fmt::Display;
+
+    /// Starts adding a publication on `stream_id`.
+    fn add(&mut self, stream_id: i32) -> Result<Self::Adding, Self::Error>;
+    /// The publication, once the driver has added it.
+    fn poll_add(&mut self, adding: &Self::Adding) -> Result<Option<Self::Publication>, Self::Error>;
+    fn offer(&mut self, publication: &Self::Publication, frame: &[u8]) -> Offered;
+    fn is_connected(&mut self, publication: &Self::Publication) -> bool;
+    fn close(&mut self, publication: Self::Publication);
+}
+
+/// Why a reply was dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Undeliverable {
+    #[error("reply stream id {0} is not a stream to reply on")]
+    BadStream(i32),
+    #[error("not published within the reply timeout of {0:?} (no subscriber, or back pressure)")]
+    TimedOut(Duration),
+    #[error("the reply stream's subscriber has gone")]
+    SubscriberGone,
+    #[error("the stream's outbox is full ({0} replies)")]
+    QueueFull(usize),
+    #[error("the outboxes hold {MAX_QUEUED_BYTES} bytes already")]
+    OutOfMemory,
+    #[error("{0} reply publications are open already (--max-reply-streams) and none is idle")]
+    TooManyStreams(usize),
+    #[error("cannot add the reply publication: {0}")]
+    AddFailed(String),
+    #[error("Aeron refused the frame of {0} bytes")]
+    Rejected(usize),
+    #[error("the worker stopped before it could be published")]
+    Stopped,
+}
+
+struct Queued {
+    reply_to: ReplyTo,
+    code: ErrorCode,
+    frame: Vec<u8>,
+    deadline: Instant,
+}
+
+enum Link<T: ReplyTransport> {
+    Adding(T::Adding),
+    Ready(T::Publication),
+    Closed,
+}
+
+struct Stream<T: ReplyTransport> {
+    link: Link<T>,
+    queue: VecDeque<Queued>,
+    /// Whether a subscriber was ever seen: losing it then means the client has gone.
+    connected_before: bool,
+    /// Since when the stream has had no subscriber (or has been adding); `None` while connected.
+    unconnected_since: Option<Instant>,
+    last_used: Instant,
+}
+
+/// Publishes replies, each stream through its own bounded outbox.
+pub struct Outbox<T: ReplyTransport> {
+    transport: T,
+    config: OutboxConfig,
+    streams: HashMap<i32, Stream<T>>,
+    queued_bytes: usize,
+    spare: Vec<Vec<u8>>,
+    sent: u64,
+    dropped: u64,
+    peak_streams: usize,
+}
+
+impl<T: ReplyTransport> Outbox<T> {
+    pub fn new(transport: T, config: OutboxConfig) -> Self {
+        Self {
+            transport,
+            config,
+            streams: HashMap::new(),
+            queued_bytes: 0,
+            spare: Vec::new(),
+            sent: 0,
+            dropped: 0,
+            peak_streams: 0,
+        }
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    pub fn config(&self) -> OutboxConfig {
+        self.config
+    }
+
+    /// Replies published.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Replies dropped.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Reply streams with a publication (or one being added) now.
+    pub fn streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// The most reply streams that existed at once.
+    pub fn peak_streams(&self) -> usize {
+        self.peak_streams
+    }
+
+    /// Replies waiting in outboxes.
+    pub fn queued(&self) -> usize {
+        self.streams.values().map(|stream| stream.queue.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.streams.values().all(|stream| stream.queue.is_empty())
+    }
+
+    /// Publishes `frame` (a `Response` for `reply_to`) now if it can, else queues a copy.
+    pub fn send(&mut self, reply_to: ReplyTo, code: ErrorCode, frame: &[u8], now: Instant) {
+        let stream_id = reply_to.reply_stream_id;
+        if stream_id <= 0 {
+            self.drop_reply(reply_to, code, &Undeliverable::BadStream(stream_id));
+            return;
+        }
+        if !self.streams.contains_key(&stream_id) {
+            if let Err(why) = self.open(stream_id, now) {
+                self.drop_reply(reply_to, code, &why);
+                return;
+            }
+        }
+        let Some(stream) = self.streams.get_mut(&stream_id) else { return };
+        stream.last_used = now;
+        if stream.queue.is_empty() {
+            if let Link::Ready(publication) = &stream.link {
+                match self.transport.offer(publication, frame) {
+                    Offered::Sent => {
+                        stream.connected_before = true;
+                        stream.unconnected_since = None;
+                        self.sent += 1;
+                        return;
+                    }
+                    Offered::NotConnected if stream.connected_before => {
+                        stream.unconnected_since.get_or_insert(now);
+                        self.drop_reply(reply_to, code, &Undeliverable::SubscriberGone);
+                        return;
+                    }
+                    Offered::NotConnected | Offered::BackPressured => {}
+                    Offered::Rejected => {
+                        self.drop_reply(reply_to, code, &Undeliverable::Rejected(frame.len()));
+                        return;
+                    }
+                    Offered::Unusable => {
+                        if let Err(why) = replace(&mut self.transport, stream, stream_id) {
+                            self.drop_reply(reply_to, code, &why);
+                            self.remove(stream_id);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        let Some(stream) = self.streams.get_mut(&stream_id) else { return };
+        if stream.queue.len() >= self.config.reply_queue {
+            self.drop_reply(reply_to, code, &Undeliverable::QueueFull(self.config.reply_queue));
+            return;
+        }
+        if self.queued_bytes + frame.len() > MAX_QUEUED_BYTES {
+            self.drop_reply(reply_to, code, &Undeliverable::OutOfMemory);
+            return;
+        }
+        let mut copy = self.spare.pop().unwrap_or_default();
+        copy.extend_from_slice(frame);
+        self.queued_bytes += copy.len();
+        stream.queue.push_back(Queued { reply_to, code, frame: copy, deadline: now + self.config.reply_timeout });
+    }
+
+    /// One duty cycle: completes adds, offers each stream's queued replies (stopping at the
+    /// first that does not go), drops expired replies, closes publications without a
+    /// subscriber for the reply timeout. Returns the amount of work done.
+    pub fn do_work(&mut self, now: Instant) -> usize {
+        let mut work = 0;
+        let mut dropped: Vec<(ReplyTo, ErrorCode, Undeliverable)> = Vec::new();
+        let mut recycled: Vec<Vec<u8>> = Vec::new();
+        let Self { transport, streams, config, queued_bytes, sent, .. } = self;
+        streams.retain(|&stream_id, stream| {
+            if let Link::Adding(adding) = &stream.link {
+                match transport.poll_add(adding) {
+                    Ok(Some(publication)) => {
+                        stream.link = Link::Ready(publication);
+                        work += 1;
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        let why = Undeliverable::AddFailed(error.to_string());
+                        for queued in stream.queue.drain(..) {
+                            *queued_bytes -= queued.frame.len();
+                            dropped.push((queued.reply_to, queued.code, why.clone()));
+                            recycled.push(queued.frame);
+                        }
+                        return false;
+                    }
+                }
+            }
+            while stream.queue.front().is_some_and(|queued| queued.deadline <= now) {
+                if let Some(queued) = stream.queue.pop_front() {
+                    *queued_bytes -= queued.frame.len();
+                    dropped.push((queued.reply_to, queued.code, Undeliverable::TimedOut(config.reply_timeout)));
+                    recycled.push(queued.frame);
+                }
+            }
+            if let Link::Ready(publication) = &stream.link {
+                if transport.is_connected(publication) {
+                    stream.connected_before = true;
+                    stream.unconnected_since = None;
+                } else {
+                    stream.unconnected_since.get_or_insert(now);
+                }
+                let mut replace_publication = false;
+                while let Some(queued) = stream.queue.front() {
+                    match transport.offer(publication, &queued.frame) {
+                        Offered::Sent => {
+                            stream.connected_before = true;
+                            stream.unconnected_since = None;
+                            *sent += 1;
+                            work += 1;
+                        }
+                        Offered::BackPressured => break,
+                        Offered::NotConnected if stream.connected_before => {
+                            for queued in stream.queue.drain(..) {
+                                *queued_bytes -= queued.frame.len();
+                                dropped.push((queued.reply_to, queued.code, Undeliverable::SubscriberGone));
+                                recycled.push(queued.frame);
+                            }
+                            break;
+                        }
+                        Offered::NotConnected => break,
+                        Offered::Rejected => {
+                            let why = Undeliverable::Rejected(queued.frame.len());
+                            dropped.push((queued.reply_to, queued.code, why));
+                        }
+                        Offered::Unusable => {
+                            replace_publication = true;
+                            break;
+                        }
+                    }
+                    if let Some(queued) = stream.queue.pop_front() {
+                        *queued_bytes -= queued.frame.len();
+                        recycled.push(queued.frame);
+                    }
+                }
+                if replace_publication {
+                    if let Err(why) = replace(transport, stream, stream_id) {
+                        for queued in stream.queue.drain(..) {
+                            *queued_bytes -= queued.frame.len();
+                            dropped.push((queued.reply_to, queued.code, why.clone()));
+                            recycled.push(queued.frame);
+                        }
+                        return false;
+                    }
+                }
+            }
+            let idle_too_long =
+                stream.unconnected_since.is_some_and(|since| now.saturating_duration_since(since) >= config.reply_timeout);
+            if stream.queue.is_empty() && idle_too_long {
+                close(transport, stream);
+                return false;
+            }
+            true
+        });
+        for (reply_to, code, why) in dropped {
+            self.drop_reply(reply_to, code, &why);
+        }
+        for frame in recycled {
+            self.recycle(frame);
+        }
+        work
+    }
+
+    /// Drops every queued reply (counted) and closes every publication.
+    pub fn close(&mut self) {
+        let streams: Vec<i32> = self.streams.keys().copied().collect();
+        for stream_id in streams {
+            self.remove(stream_id);
+        }
+    }
+
+    /// Adds a stream. When there are `max_reply_streams` already, the least recently used
+    /// one without a subscriber and with nothing queued is closed first; a stream with a
+    /// subscriber is never closed to make room (a flood must not push out the real clients).
+    fn open(&mut self, stream_id: i32, now: Instant) -> Result<(), Undeliverable> {
+        if self.streams.len() >= self.config.max_reply_streams {
+            let idle = self
+                .streams
+                .iter()
+                .filter(|(_, stream)| {
+                    stream.queue.is_empty()
+                        && stream.unconnected_since.is_some()
+                        && matches!(stream.link, Link::Ready(_))
+                })
+                .min_by_key(|(_, stream)| stream.last_used)
+                .map(|(&id, _)| id);
+            match idle {
+                Some(id) => self.remove(id),
+                None => return Err(Undeliverable::TooManyStreams(self.streams.len())),
+            }
+        }
+        let adding = self.transport.add(stream_id).map_err(|error| Undeliverable::AddFailed(error.to_string()))?;
+        self.streams.insert(
+            stream_id,
+            Stream {
+                link: Link::Adding(adding),
+                queue: VecDeque::new(),
+                connected_before: false,
+                unconnected_since: Some(now),
+                last_used: now,
+            },
+        );
+        self.peak_streams = self.peak_streams.max(self.streams.len());
+        Ok(())
+    }
+
+    /// Removes a stream: its queued replies are dropped (counted), its publication closed.
+    fn remove(&mut self, stream_id: i32) {
+        let Some(mut stream) = self.streams.remove(&stream_id) else { return };
+        for queued in std::mem::take(&mut stream.queue) {
+            self.queued_bytes -= queued.frame.len();
+            self.drop_reply(queued.reply_to, queued.code, &Undeliverable::Stopped);
+            self.recycle(queued.frame);
+        }
+        close(&mut self.transport, &mut stream);
+    }
+
+    fn recycle(&mut self, mut frame: Vec<u8>) {
+        if self.spare.len() < MAX_SPARE_BUFFERS && frame.capacity() <= MAX_SPARE_CAPACITY {
+            frame.clear();
+            self.spare.push(frame);
+        }
+    }
+
+    fn drop_reply(&mut self, reply_to: ReplyTo, code: ErrorCode, why: &Undeliverable) {
+        self.dropped += 1;
+        let dropped = self.dropped;
+        if dropped <= 10 || dropped.is_power_of_two() {
+            log::warn!(
+                "reply {code:?} to correlation id {} on stream {} dropped: {why} ({dropped} dropped so far)",
+                reply_to.correlation_id,
+                reply_to.reply_stream_id
+            );
+        }
+    }
+}
+
+/// Closes a stream's publication (or gives up its add).
+fn close<T: ReplyTransport>(transport: &mut T, stream: &mut Stream<T>) {
+    if let Link::Ready(publication) = std::mem::replace(&mut stream.link, Link::Closed) {
+        transport.close(publication);
+    }
+}
+
+/// Replaces an unusable publication with a new one being added.
+fn replace<T: ReplyTransport>(transport: &mut T, stream: &mut Stream<T>, stream_id: i32) -> Result<(), Undeliverable> {
+    let adding = transport.add(stream_id).map_err(|error| Undeliverable::AddFailed(error.to_string()))?;
+    if let Link::Ready(old) = std::mem::replace(&mut stream.link, Link::Adding(adding)) {
+        transport.close(old);
+    }
+    stream.connected_before = false;
+    Ok(())
+}
