@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -386,7 +387,7 @@ final class ClientAgent implements Agent
             final byte[] payload = new byte[responseDecoder.payloadLength()];
             responseDecoder.getPayload(payload, 0, payload.length);
             call.outcome(payload);
-            completionExecutor.execute(call);
+            complete(call);
         }
         else
         {
@@ -494,7 +495,21 @@ final class ClientAgent implements Agent
     private void fail(final CallFuture call, final ErrorCode code, final String message)
     {
         call.outcome(new PolybridgeException(code, message));
-        completionExecutor.execute(call);
+        complete(call);
+    }
+
+    /** Every call completes, even when the executor refuses (shut down, saturated): then here. */
+    private void complete(final CallFuture call)
+    {
+        try
+        {
+            completionExecutor.execute(call);
+        }
+        catch (final RejectedExecutionException ex)
+        {
+            errorHandler.onError(ex);
+            call.run();
+        }
     }
 
     /**

@@ -408,6 +408,25 @@ class PolybridgeClientTest
     }
 
     @Test
+    void agentErrorsGoToTheErrorHandlerAndTheCallStillCompletes()
+    {
+        client.close();
+        final java.util.concurrent.ConcurrentLinkedQueue<Throwable> errors = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        client = PolybridgeClient.connect(new PolybridgeClient.Context()
+            .aeronDirectoryName(driver.aeronDirectoryName())
+            .errorHandler(errors::add)
+            .completionExecutor((task) ->
+            {
+                throw new java.util.concurrent.RejectedExecutionException("the test's executor is shut down");
+            }));
+        final Worker handle = announcedWorker();
+        final CompletableFuture<byte[]> call = handle.call("echo", new byte[]{ 3 });
+        worker.reply(worker.awaitRequests(1).get(0), ErrorCode.OK, "", new byte[]{ 3 });
+        assertArrayEquals(new byte[]{ 3 }, call.join());
+        assertTrue(errors.stream().anyMatch((error) -> error.getMessage().contains("the test's executor")), "" + errors);
+    }
+
+    @Test
     void driverTimeoutIsValidated()
     {
         final IllegalArgumentException thrown = assertThrows(IllegalArgumentException.class,
