@@ -92,6 +92,7 @@ public final class Chaos
     private volatile boolean driverDeliberatelyDown;
     private volatile boolean chaosOver;
     private volatile boolean driverExitCounted;
+    private volatile boolean cleaningUp;
     private HostileFrames hostile;
     private Set<String> shmBefore;
     private int driverIncarnation;
@@ -327,6 +328,11 @@ public final class Chaos
             try
             {
                 tracker.poll();
+                if (cleaningUp)
+                {
+                    Thread.sleep(100);
+                    continue;
+                }
                 if (polls++ % 10 == 0)
                 {
                     final String load = readQuietly(Path.of("/proc/loadavg"));
@@ -384,6 +390,10 @@ public final class Chaos
 
     private void restartHostQuietly()
     {
+        if (chaosOver)
+        {
+            return;
+        }
         try
         {
             startHost();
@@ -850,6 +860,8 @@ public final class Chaos
     /** Last resort, also on Ctrl-C: continue, kill and remove everything the run started and made. */
     private synchronized void forceCleanup()
     {
+        chaosOver = true;
+        cleaningUp = true; // the poller stops judging exits: everything is being killed now
         for (final ProcessHandle worker : stopped)
         {
             ProcessTracker.signal(worker, "CONT");
