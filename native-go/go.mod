@@ -6,6 +6,7 @@ require (
 	github.com/lirm/aeron-go v0.0.0-20240606170339-8b05ad14e456
 	github.com/polybridge/polybridge/codecs/go v0.0.0-00010101000000-000000000000
 	github.com/projectdiscovery/wappalyzergo v0.2.82
+	github.com/tetratelabs/wazero v1.12.0
 	go.uber.org/zap v1.26.0
 )
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/polybridge/polybridge/native-go/fingerprint"
+	"github.com/polybridge/polybridge/native-go/wasm"
 	"github.com/polybridge/polybridge/native-go/worker"
 )
 
@@ -37,18 +38,16 @@ func run(args []string, stderr io.Writer) int {
 	idleName := fs.String("idle", "backoff", "poll loop idle strategy: "+worker.IdleStrategies)
 	idlePark := fs.Duration("idle-park", time.Millisecond, "longest park of the backoff strategy, period of the sleep strategy")
 	debugHandlers := fs.Bool("debug-handlers", false, "also serve debug.sleep (payload: uint32 milliseconds, little-endian), a handler that ignores deadlines, for tests of timeouts and cancellation")
-	drainTimeout := fs.Duration("drain-timeout", worker.DefaultDrainTimeout, "on SIGTERM, how long running handlers may take to finish and reply, and queued replies to be published")
-	replyQueue := fs.Int("reply-queue", worker.DefaultReplyQueue, "replies one reply stream may hold while they cannot be published (back pressure, a new stream); beyond that they are dropped and counted")
-	replyTimeout := fs.Duration("reply-timeout", worker.DefaultReplyTimeout, "how long a reply may wait to be published before it is dropped, and a reply publication may go without a subscriber before it is closed")
-	maxReplyStreams := fs.Int("max-reply-streams", worker.DefaultMaxReplyStreams, "reply publications that may exist at once (each is a log buffer in the driver's shared memory); replies to more streams are dropped and counted")
-	parentPID := fs.Int("parent-pid", 0, "exit (status 1) within a second once this process is gone, e.g. the JVM that spawned the worker (0: none)")
+	drainTimeout := fs.Duration("drain-timeout", worker.DefaultDrainTimeout, "on SIGTERM, how long running handlers may take to finish and reply")
+	modulesDir := fs.String("modules", "", "serve every NAME.wasm in DIR as the handler wasm.NAME (WebAssembly, docs/wasm.md); files added, changed or removed are picked up within about a second, without a restart")
+	wasmMemoryLimit := fs.Int("wasm-memory-limit", wasm.DefaultMemoryLimit>>20, "MiB of linear memory one WebAssembly instance may have (--modules); a module asking for more is answered HANDLER_ERROR")
+	wasmCache := fs.String("wasm-cache", "", "directory keeping compiled WebAssembly modules between runs (--modules; it holds native code: writable by this user only); default: compile in memory at each start")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: polybridge-worker-go --aeron-dir DIR [options]\n\n"+
 			"Serves Go handlers (echo, wappalyzer.fingerprint) to polybridge clients through an\n"+
 			"Aeron media driver. Handlers run on a pool of --pool-size goroutines fed by a queue of\n"+
 			"--queue-depth requests; echo runs inline on the poll goroutine.\n"+
-			"Exits 0 on SIGTERM or SIGINT (after the drain), 1 if the media driver or the\n"+
-			"--parent-pid process goes away, 2 for a bad command line.\n"+
+			"Exits 0 on SIGTERM or SIGINT, non-zero if the media driver goes away.\n"+
 			"Options take one dash or two (-aeron-dir or --aeron-dir).\n\nOptions:\n")
 		fs.PrintDefaults()
 	}
@@ -77,15 +76,20 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "polybridge-worker-go: --announce-interval-ms must be positive, got %d\n", *announceMs)
 		return 2
 	}
-	if *replyQueue < 1 || *replyTimeout <= 0 || *maxReplyStreams < 1 || *parentPID < 0 {
-		fmt.Fprintf(stderr, "polybridge-worker-go: --reply-queue must be at least 1 (got %d), --reply-timeout positive (got %v), --max-reply-streams at least 1 (got %d), --parent-pid not negative (got %d)\n",
-			*replyQueue, *replyTimeout, *maxReplyStreams, *parentPID)
-		return 2
-	}
 	if *poolSize < 1 || *queueDepth < 0 || *drainTimeout <= 0 {
 		fmt.Fprintf(stderr, "polybridge-worker-go: --pool-size must be at least 1 (got %d), --queue-depth at least 0 (got %d), --drain-timeout positive (got %v)\n",
 			*poolSize, *queueDepth, *drainTimeout)
 		return 2
+	}
+	if *wasmMemoryLimit < 1 || *wasmMemoryLimit > 4096 {
+		fmt.Fprintf(stderr, "polybridge-worker-go: --wasm-memory-limit must be 1 to 4096 MiB, got %d\n", *wasmMemoryLimit)
+		return 2
+	}
+	if *modulesDir != "" {
+		if info, err := os.Stat(*modulesDir); err != nil || !info.IsDir() {
+			fmt.Fprintf(stderr, "polybridge-worker-go: --modules %s is not a directory\n", *modulesDir)
+			return 2
+		}
 	}
 	idle, err := worker.NewIdleStrategy(*idleName, *idlePark)
 	if err != nil {
@@ -121,6 +125,21 @@ func run(args []string, stderr io.Writer) int {
 			return 1
 		}
 	}
+	var watcher *wasm.Watcher
+	if *modulesDir != "" {
+		host, err := wasm.NewHost(context.Background(), wasm.Config{
+			MemoryLimit:      uint64(*wasmMemoryLimit) << 20,
+			MaxIdleInstances: *poolSize,
+			CacheDir:         *wasmCache,
+			Logger:           logger,
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "polybridge-worker-go: --modules: %v\n", err)
+			return 2
+		}
+		defer host.Close(context.Background())
+		watcher = wasm.NewWatcher(host, registry, *modulesDir, logger)
+	}
 	w, err := worker.New(worker.Config{
 		AeronDir:         *aeronDir,
 		Channel:          *channel,
@@ -132,10 +151,6 @@ func run(args []string, stderr io.Writer) int {
 		QueueDepth:       *queueDepth,
 		Idle:             idle,
 		DrainTimeout:     *drainTimeout,
-		ReplyQueue:       *replyQueue,
-		ReplyTimeout:     *replyTimeout,
-		MaxReplyStreams:  *maxReplyStreams,
-		ParentPID:        *parentPID,
 		Logger:           logger,
 	}, registry)
 	if err != nil {
@@ -145,6 +160,19 @@ func run(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if watcher != nil {
+		// Modules compile in the background, the first scan too: the built-in handlers are
+		// served and announced at once, each module as soon as it is compiled (the worker
+		// re-announces when the registry changes).
+		watched := make(chan struct{})
+		go func() { watcher.Run(ctx); close(watched) }()
+		defer func() {
+			select { // a module still compiling is not waited for past a second
+			case <-watched:
+			case <-time.After(time.Second):
+			}
+		}()
+	}
 	if err := w.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "polybridge-worker-go: %v\n", err)
 		return 1
