@@ -121,9 +121,12 @@ final class CallCommand
     private int call(final byte[] request, final OutputStream out, final PrintStream err)
     {
         PolybridgeCli.configureLogging(launch.verbose);
+        boolean served = false;
+        boolean module = false;
         try (Session session = Session.open(launch, err))
         {
-            session.awaitHandler(handler);
+            served = session.awaitHandler(handler);
+            module = session.isModule(handler);
             final CompletableFuture<byte[]> call = session.bridge().call(handler, request, timeout);
             final byte[] response = call.get(timeout.plus(COMPLETION_GRACE).toMillis(), TimeUnit.MILLISECONDS);
             out.write(response);
@@ -132,7 +135,14 @@ final class CallCommand
         }
         catch (final ExecutionException ex)
         {
-            return PolybridgeCli.failed("call", ex.getCause(), err);
+            final int status = PolybridgeCli.failed("call", ex.getCause(), err);
+            if (!served && module)
+            {
+                err.println("polybridge-cli call: " + launch.modules + " holds the module of " + handler + ", but no " +
+                    "Go worker announced it within " + Session.MODULES_TIMEOUT.toSeconds() + " s: it may not compile " +
+                    "or may import what the sandbox refuses; --verbose shows why in the Go worker's log");
+            }
+            return status;
         }
         catch (final TimeoutException ex)
         {

@@ -31,7 +31,9 @@ final class LaunchOptions
                               --announce-interval-ms, ...) before its own, as workers built on the
                               Go and Rust SDKs accept
           --modules DIR       serve the WebAssembly modules in DIR from the Go workers spawned
-                              (passed to them as --modules DIR; NAME.wasm is the handler wasm.NAME)
+                              (passed to them as --modules DIR; NAME.wasm is the handler wasm.NAME).
+                              A module is announced once compiled: call wasm.NAME and workers wait
+                              for DIR's modules, at most 30 s (one that does not compile never is)
           --discover-ms N     with --aeron-dir: how long to listen for workers' announcements
                               (default 2000; workers started on their own announce every second)
           --verbose           the workers' logs and the driver's directory on stderr

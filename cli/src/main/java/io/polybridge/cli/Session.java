@@ -5,7 +5,11 @@ import io.polybridge.client.PolybridgeException;
 import io.polybridge.client.WorkerInfo;
 import io.polybridge.client.WorkerSpec;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -27,6 +31,8 @@ final class Session implements AutoCloseable
     /** Workers started on their own announce every second: three missed announcements make one dead. */
     private static final Duration ATTACHED_LIVENESS = Duration.ofSeconds(3);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** Compiling a module takes from milliseconds to seconds (a Go-built one, on a busy machine). */
+    static final Duration MODULES_TIMEOUT = Duration.ofSeconds(30);
 
     private final LaunchOptions options;
     private final Bridge bridge;
@@ -115,36 +121,108 @@ final class Session implements AutoCloseable
     }
 
     /**
-     * Wait until a live worker serves the handler (with an attached driver, at most the
-     * --discover-ms window), and until the request streams of those serving it are connected, so the
-     * first call is not lost to a publication the driver has not linked yet.
+     * Wait until a live worker serves the handler and, with an attached driver, until the request
+     * streams of those serving it are connected, so the first call is not lost to a publication the
+     * driver has not linked yet. How long: with an attached driver, the --discover-ms window; for a
+     * module of --modules DIR, {@link #MODULES_TIMEOUT} (the Go workers announce a module once it
+     * has compiled, after they started); otherwise not at all (the bridge's launch waited for its
+     * workers).
      *
      * @param handler the handler about to be called.
+     * @return whether a live worker serves it.
      */
-    void awaitHandler(final String handler)
+    boolean awaitHandler(final String handler)
     {
-        final long deadlineNs = System.nanoTime() + options.discover.toNanos();
+        final long startNs = System.nanoTime();
+        final long waitNs = isModule(handler) ? MODULES_TIMEOUT.toNanos() :
+            options.attached() ? options.discover.toNanos() : 0;
         List<WorkerInfo> serving = serving(handler);
-        while (serving.isEmpty() && options.attached() && System.nanoTime() - deadlineNs < 0)
+        while (serving.isEmpty() && System.nanoTime() - startNs < waitNs)
         {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
             serving = serving(handler);
         }
-        if (!options.attached())
+        if (options.attached())
         {
-            return; // the bridge's launch waited until its workers' request streams were connected
+            for (final WorkerInfo info : serving)
+            {
+                try
+                {
+                    bridge.client().awaitWorker(info.workerId(), CONNECT_TIMEOUT);
+                }
+                catch (final PolybridgeException ex)
+                {
+                    // Another schema, or gone meanwhile: the call itself says why no worker could take it.
+                }
+            }
         }
-        for (final WorkerInfo info : serving)
+        return !serving.isEmpty();
+    }
+
+    /**
+     * @param handler a handler name.
+     * @return whether it is {@code wasm.NAME} and --modules DIR holds {@code NAME.wasm}.
+     */
+    boolean isModule(final String handler)
+    {
+        return moduleHandlers().contains(handler);
+    }
+
+    /**
+     * With --modules, wait until every spawned Go worker announces a handler for each module in the
+     * folder, at most {@link #MODULES_TIMEOUT}: one that does not compile is never announced.
+     */
+    void awaitModules()
+    {
+        final Set<String> expected = moduleHandlers();
+        final long deadlineNs = System.nanoTime() + MODULES_TIMEOUT.toNanos();
+        while (!expected.isEmpty() && !goWorkersServe(expected) && System.nanoTime() - deadlineNs < 0)
         {
-            try
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+        }
+    }
+
+    private boolean goWorkersServe(final Set<String> handlers)
+    {
+        final Set<String> goWorkers = new HashSet<>();
+        for (final String workerId : bridge.processes().keySet())
+        {
+            if (workerId.startsWith(WorkerSpec.GO + "-"))
             {
-                bridge.client().awaitWorker(info.workerId(), CONNECT_TIMEOUT);
-            }
-            catch (final PolybridgeException ex)
-            {
-                // Another schema, or gone meanwhile: the call itself says why no worker could take it.
+                goWorkers.add(workerId);
             }
         }
+        for (final WorkerInfo info : bridge.liveWorkers())
+        {
+            if (goWorkers.contains(info.workerId()) && info.handlers().containsAll(handlers))
+            {
+                goWorkers.remove(info.workerId());
+            }
+        }
+        return goWorkers.isEmpty();
+    }
+
+    /** wasm.NAME for each NAME.wasm in --modules DIR (as the Go worker names them); empty without --modules. */
+    private Set<String> moduleHandlers()
+    {
+        final Set<String> handlers = new HashSet<>();
+        if (options.modules == null || options.goInstances() == 0)
+        {
+            return handlers;
+        }
+        try (DirectoryStream<Path> modules = Files.newDirectoryStream(options.modules, "*.wasm"))
+        {
+            for (final Path module : modules)
+            {
+                final String file = module.getFileName().toString();
+                handlers.add("wasm." + file.substring(0, file.length() - ".wasm".length()));
+            }
+        }
+        catch (final IOException ex)
+        {
+            // Unreadable now: nothing to wait for; the workers say what they make of it.
+        }
+        return handlers;
     }
 
     private List<WorkerInfo> serving(final String handler)

@@ -99,6 +99,7 @@ final class WorkersCommand
         final List<Row> rows = new ArrayList<>();
         try (Session session = Session.open(launch, err))
         {
+            session.awaitModules();
             session.discover();
             final PolybridgeClient client = session.bridge().client();
             for (final WorkerInfo info : client.workers())

@@ -29,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The built jar as a user runs it: {@code java -jar polybridge-cli.jar ...} in a child process with no
@@ -192,6 +193,26 @@ class CliJarIT
             others.clear();
             deleteRecursively(aeronDir);
         }
+    }
+
+    @Test
+    void callWithModulesReachesAWebAssemblyModuleThroughTheGoWorker() throws Exception
+    {
+        final Path built = root.resolve("native-go/bin/wasm-modules/wat_echo.wasm");
+        assumeTrue(Files.isRegularFile(built), built + " is not built (make wasm-modules)");
+        final Process help = new ProcessBuilder(goWorker().toString(), "--help").redirectErrorStream(true).start();
+        final String options = new String(help.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        help.waitFor();
+        assumeTrue(options.contains("-modules"), "this Go worker build takes no --modules (make workers)");
+        final Path modules = Files.createDirectories(tmp.resolve("modules"));
+        Files.copy(built, modules.resolve("upper.wasm")); // one small module: compiled in milliseconds
+
+        final Run run = run(root, "through wasm".getBytes(StandardCharsets.UTF_8),
+            "call", "--verbose", "--rust", "0", "--modules", modules.toString(), "wasm.upper");
+
+        assertEquals(0, run.status, run.err);
+        assertEquals("THROUGH WASM", run.stdout());
+        assertNothingLeft(run);
     }
 
     @Test
