@@ -385,7 +385,7 @@ public final class Bridge implements AutoCloseable
         private Duration drainTimeout = Duration.ofSeconds(5);
         private List<String> awaitHandlers = List.of();
         private boolean shutdownHook = true;
-        private boolean parentPid = false; // TEMP until workers take --parent-pid
+        private boolean parentPid = true;
         private final PolybridgeClient.Context client = new PolybridgeClient.Context();
 
         Context conclude()

@@ -82,15 +82,19 @@ final class DriverConnection
     }
 
     /**
-     * After a loss: close the client and the embedded driver (its directory goes with it), so open
-     * starts afresh.
+     * After a loss: close the client, whose Aeron client is finished, and the embedded driver if its
+     * heartbeat has stopped too (its directory goes with it), so open starts afresh. An embedded driver
+     * still heartbeating was only starved of CPU past the client's driver timeout: it is kept.
      */
     void closeAfterLoss()
     {
         final long startNs = System.nanoTime();
         CloseHelper.quietClose(client);
-        if (embedded != null)
+        if (embedded != null &&
+            !CommonContext.isDriverActive(new File(directory), DRIVER_ACTIVE_TIMEOUT_MS, (message) -> { }))
         {
+            LOG.log(System.Logger.Level.WARNING, "the embedded media driver in " + directory + " is dead; " +
+                "closing it and launching a new one");
             CloseHelper.quietClose(embedded);
             embedded = null;
         }

@@ -111,10 +111,13 @@ final class Supervisor implements Router.Streams
             }
         }
         launched = true;
-        for (final SupervisedWorker worker : workers)
+        onSupervisorThread(() ->
         {
-            execute(worker::checkReady); // LIVE now, for workerStates() right after launch
-        }
+            for (final SupervisedWorker worker : workers)
+            {
+                worker.checkReady(); // LIVE now, for workerStates() right after launch
+            }
+        });
     }
 
     private boolean servedByLiveWorker(final String handler)
@@ -207,8 +210,8 @@ final class Supervisor implements Router.Streams
             final String dir = connection.aeronDirectoryName();
             driverLost = "the media driver at " + dir + " is gone since " +
                 Instant.now().truncatedTo(ChronoUnit.MILLIS) + "; " + (connection.isEmbedded() ?
-                "relaunching the embedded driver" : "waiting for a driver at that directory") +
-                ", then the workers are respawned";
+                "reconnecting to the embedded driver (relaunched if it is dead)" :
+                "waiting for a driver at that directory") + ", then the workers are respawned";
             LOG.log(System.Logger.Level.ERROR, driverLost + ". Calls fail WORKER_UNAVAILABLE until then; stopping " +
                 workers.size() + " workers; checking every " + RECONNECT_INTERVAL_MS + " ms");
             for (final SupervisedWorker worker : workers)
