@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/lirm/aeron-go/aeron"
 	aeronatomic "github.com/lirm/aeron-go/aeron/atomic"
+	"github.com/lirm/aeron-go/aeron/counters"
 	"github.com/lirm/aeron-go/aeron/idlestrategy"
 	"github.com/polybridge/polybridge/codecs/go/polybridge"
 )
@@ -26,11 +28,18 @@ const (
 	DefaultAnnounceInterval = time.Second
 	DefaultReplyTimeout     = time.Second
 	// DefaultDriverTimeout is how long the media driver may go without a heartbeat before the
-	// worker takes it for dead and exits. The driver heartbeats every millisecond; aeron-go
-	// checks every 500 ms, so a dead driver is noticed 1-1.5 s after it died.
+	// worker takes it for dead and exits, when the driver's process cannot be watched (see
+	// hungDriverTimeout). Java drivers heartbeat every few ms to 100 ms; aeron-go checks every
+	// 500 ms, so a dead driver is noticed 1-1.5 s after it died.
 	DefaultDriverTimeout = time.Second
-	fragmentLimit        = 16
-	conductorIdleSleep   = time.Millisecond // aeron-go's default is 4 ms; see Run
+	// hungDriverTimeout replaces DriverTimeout when the driver's process can be watched (its
+	// pid, from cnc.dat, is visible in /proc): its death is then seen within
+	// parentCheckInterval, and a driver that is alive but silent (starved on a loaded
+	// machine, stopped with SIGSTOP) is given this long. With 1 s, three workers on a 2-vCPU
+	// machine at load average 23 took a Java driver that had just started for dead.
+	hungDriverTimeout  = 10 * time.Second
+	fragmentLimit      = 16
+	conductorIdleSleep = time.Millisecond // aeron-go's default is 4 ms; see Run
 	// housekeepingInterval paces what need not run every duty cycle: closing reply
 	// publications without a subscriber, forgetting gone images.
 	housekeepingInterval = 100 * time.Millisecond
@@ -63,7 +72,9 @@ type Config struct {
 	// death, recognising pid reuse by the process's start time.
 	ParentPID int
 	// DriverTimeout is how long the media driver may go without a heartbeat before Run
-	// returns an error naming its directory. Default DefaultDriverTimeout.
+	// returns an error naming its directory, when its process cannot be watched; when it can,
+	// Run returns within about 200 ms of the process's death and allows a live but silent
+	// driver hungDriverTimeout (or DriverTimeout, if longer). Default DefaultDriverTimeout.
 	DriverTimeout time.Duration
 	// Idle is the poll loop's idle strategy; default: spin 10, yield 20, then park 1µs..1ms.
 	// A WakeableIdler is woken when a pooled handler finishes.
@@ -178,6 +189,8 @@ type Worker struct {
 	failed     atomic.Bool // fatal has been sent
 	goneImage  chan int32
 	publishers atomic.Int64 // reply publications, for ReplyPublications
+
+	driverTimeout time.Duration // the Aeron client's, see DriverTimeout
 }
 
 // New returns a worker over registry (DefaultRegistry if nil); Run starts it.
@@ -226,13 +239,26 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 
 	InstallAeronFatalHook()
+	// A driver whose process can be watched is taken for dead when the process goes; the
+	// heartbeat then only catches a hung one. Otherwise the heartbeat timeout is short
+	// (aeron-go's default is 5 s) so a worker whose driver died goes within ~1.5 s.
+	if err := awaitDriver(ctx, w.cfg.AeronDir, hungDriverTimeout); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting: nothing was served
+		}
+		return err
+	}
+	driver, driverWatchable := driverProcess(w.cfg.AeronDir)
+	w.driverTimeout = w.cfg.DriverTimeout
+	if driverWatchable {
+		w.driverTimeout = max(w.cfg.DriverTimeout, hungDriverTimeout)
+	}
 	// aeron-go's conductor, and every blocking AddPublication/AddSubscription waiting on it,
 	// sleeps 4 ms when idle by default: most of the worker's cold start. 1 ms costs about a
-	// thousand wake-ups a second of an otherwise idle goroutine. The driver timeout is short
-	// (aeron-go's default is 5 s) so a worker whose driver died goes within ~1.5 s.
+	// thousand wake-ups a second of an otherwise idle goroutine.
 	actx := aeron.NewContext().
 		AeronDir(w.cfg.AeronDir).
-		MediaDriverTimeout(w.cfg.DriverTimeout).
+		MediaDriverTimeout(w.driverTimeout).
 		IdleStrategy(idlestrategy.Sleeping{SleepFor: conductorIdleSleep}).
 		ErrorHandler(w.onAeronError)
 	client, err := aeron.Connect(actx)
@@ -286,15 +312,21 @@ func (w *Worker) Run(ctx context.Context) error {
 		"handlers", strings.Join(w.registry.Names(), ","),
 		"poolSize", w.cfg.PoolSize, "queueDepth", w.cfg.QueueDepth,
 		"replyQueue", w.cfg.ReplyQueue, "replyTimeout", w.cfg.ReplyTimeout,
-		"maxReplyStreams", w.cfg.MaxReplyStreams, "parentPid", w.cfg.ParentPID)
+		"maxReplyStreams", w.cfg.MaxReplyStreams, "parentPid", w.cfg.ParentPID,
+		"driverPid", driver.pid, "driverTimeout", w.driverTimeout)
 
 	var stopping atomic.Bool
 	stop := context.AfterFunc(ctx, func() { stopping.Store(true) })
 	defer stop()
+	watchCtx, stopWatching := context.WithCancel(context.Background())
+	defer stopWatching()
 	if parent.pid != 0 {
-		watchCtx, stopWatching := context.WithCancel(context.Background())
-		defer stopWatching()
 		go parent.watch(watchCtx, parentCheckInterval, w.fail)
+	}
+	if driverWatchable {
+		go driver.watch(watchCtx, parentCheckInterval, func(error) {
+			w.fail(&driverGoneError{dir: w.cfg.AeronDir, detail: fmt.Sprintf("its process %d has exited", driver.pid)})
+		})
 	}
 
 	handler := w.assembler.FragmentHandler()
@@ -373,12 +405,50 @@ func (w *Worker) drain(pool *Pool, wait bool) {
 var ErrDriverGone = errors.New("media driver is gone")
 
 type driverGoneError struct {
-	dir     string
-	timeout time.Duration
+	dir    string
+	detail string // how it was noticed
 }
 
 func (e *driverGoneError) Error() string {
-	return fmt.Sprintf("media driver in %s is gone: no heartbeat for %v", e.dir, e.timeout)
+	return fmt.Sprintf("media driver in %s is gone: %s", e.dir, e.detail)
+}
+
+// awaitDriver waits until dir's cnc.dat is initialised, as Aeron's Java and C clients do: a
+// driver that has just created the file has not written its version yet, and aeron-go's
+// Connect fails at once on that.
+func awaitDriver(ctx context.Context, dir string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		_, cnc, err := counters.MapFile(filepath.Join(dir, "cnc.dat"))
+		if err == nil {
+			return cnc.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no media driver ready in %s after %v: %w", dir, limit, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the media driver in %s: %w", dir, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// driverProcess identifies the media driver's process from the pid in dir's cnc.dat; false
+// if that is not possible (no such pid here: the driver runs in another pid namespace, or
+// the cnc.dat cannot be read yet).
+func driverProcess(dir string) (processIdentity, bool) {
+	meta, cnc, err := counters.MapFile(filepath.Join(dir, "cnc.dat"))
+	if err != nil {
+		return processIdentity{}, false
+	}
+	pid := meta.DriverPid.Get()
+	_ = cnc.Close()
+	if pid <= 0 || pid > math.MaxInt32 {
+		return processIdentity{}, false
+	}
+	p, err := identifyProcess(int(pid))
+	return p, err == nil
 }
 
 func (e *driverGoneError) Is(target error) bool { return target == ErrDriverGone }
@@ -422,7 +492,7 @@ func (w *Worker) onAeronError(err error) {
 	switch {
 	case strings.Contains(err.Error(), "MediaDriver keepalive"):
 		// aeron-go's own message gets the heartbeat's age wrong (milliseconds read as nanoseconds).
-		w.fail(&driverGoneError{dir: w.cfg.AeronDir, timeout: w.cfg.DriverTimeout})
+		w.fail(&driverGoneError{dir: w.cfg.AeronDir, detail: fmt.Sprintf("no heartbeat for %v", w.driverTimeout)})
 	case conductorStopped(err):
 		w.fail(fmt.Errorf("aeron client of the media driver in %s stopped: %w", w.cfg.AeronDir, err))
 	case w.failed.Load():
