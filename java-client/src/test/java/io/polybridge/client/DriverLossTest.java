@@ -8,6 +8,7 @@ import io.polybridge.codecs.ErrorCode;
 import io.polybridge.codecs.Language;
 import io.polybridge.codecs.MessageHeaderEncoder;
 import io.polybridge.codecs.WorkerAnnouncementEncoder;
+import io.polybridge.driver.EmbeddedMediaDriver;
 import io.polybridge.driver.PolybridgeMediaDriver;
 import org.agrona.CloseHelper;
 import org.agrona.ExpandableArrayBuffer;
@@ -31,6 +32,7 @@ import java.util.function.BooleanSupplier;
 import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -158,6 +160,11 @@ class DriverLossTest
         final long closeMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closeNs);
         assertTrue(closeMs < 2_000, "closing after the loss took " + closeMs + " ms");
         assertEquals(0, client.inFlight(), "window slots leaked");
+
+        // What the dead driver left in /dev/shm goes with the next launch's reclaim.
+        assertFalse(PolybridgeMediaDriver.isDriverActive(aeronDir.toString()));
+        assertTrue(EmbeddedMediaDriver.reclaimStaleDirectories().contains(aeronDir), "stale " + aeronDir + " kept");
+        assertFalse(Files.exists(aeronDir));
     }
 
     @Test

@@ -175,6 +175,20 @@ public final class PolybridgeMediaDriver
     }
 
     /**
+     * Whether a driver runs (or is starting) in a directory: its cnc.dat heartbeat is younger than
+     * the driver timeout, or younger than 10 s while its process exists. Unlike Aeron's
+     * {@code CommonContext.isDriverActive} it never waits and never throws.
+     *
+     * @param aeronDirectoryName the driver's directory.
+     * @return true when a client may expect to connect there now.
+     */
+    public static boolean isDriverActive(final String aeronDirectoryName)
+    {
+        return DriverDirectories.state(Path.of(aeronDirectoryName), DEFAULT_DRIVER_TIMEOUT_MS) ==
+            DriverDirectories.State.ACTIVE;
+    }
+
+    /**
      * {@link #reclaimStaleDirectories()} under another base directory.
      *
      * @param base where to look for {@code polybridge-*} directories.

@@ -77,6 +77,11 @@ class StaleDirectoriesTest
             Thread.sleep(waitMs);
         }
 
+        assertTrue(PolybridgeMediaDriver.isDriverActive(liveDir.toString()));
+        assertTrue(!PolybridgeMediaDriver.isDriverActive(killedDir.toString()) &&
+            !PolybridgeMediaDriver.isDriverActive(closedDir.toString()) &&
+            !PolybridgeMediaDriver.isDriverActive(base.resolve("nowhere").toString()));
+
         final List<Path> removed = PolybridgeMediaDriver.reclaimStaleDirectories(base);
 
         assertEquals(Set.of(closedDir, embeddedDir, killedDir, oldEmpty), new HashSet<>(removed));
