@@ -8,14 +8,15 @@
 //!   pressure, or a publication still being added),
 //! - its stream had a subscriber that has gone (the client closed or died),
 //! - its stream's outbox is full (`reply_queue` frames, or [`MAX_QUEUED_BYTES`] in all),
-//! - or it needs a new publication while `max_reply_streams` already exist and none of them
-//!   can be closed (one without a subscriber and with nothing queued can).
+//! - or it needs a new publication while `max_reply_streams` exist already, counting those
+//!   closed less than [`PUBLICATION_LINGER`] ago.
 //!
 //! Publications are added asynchronously ([`ReplyTransport::add`], then polled each duty
 //! cycle): a reply waits in its outbox meanwhile. A publication that has had no subscriber
-//! for `reply_timeout`, with nothing left to send, is closed: a hostile flood of random reply
-//! stream ids therefore holds at most `max_reply_streams` publications (each one a log buffer
-//! in the driver's shared memory) and adds at most that many per reply timeout.
+//! for `reply_timeout`, with nothing left to send, is closed. Each publication is a log buffer
+//! in the driver's shared memory (48 MiB with polybridge's 16 MiB IPC terms), which the driver
+//! keeps for its publication linger after the close: a hostile flood of random reply stream ids
+//! therefore makes at most `max_reply_streams` of them exist at once.
 //!
 //! Aeron is behind [`ReplyTransport`], so the outbox is tested without a media driver.
 
@@ -32,6 +33,9 @@ pub const DEFAULT_MAX_REPLY_STREAMS: usize = 64;
 /// Bytes all outboxes together may hold: `reply_queue` frames of up to 2 MiB on each of
 /// `max_reply_streams` streams would be far more memory than a worker should ever take.
 pub const MAX_QUEUED_BYTES: usize = 64 << 20;
+/// How long a closed publication's log buffer is taken to stay in the driver's shared memory:
+/// Aeron's default publication linger (5 s) and a margin, as in the Go worker.
+pub const PUBLICATION_LINGER: Duration = Duration::from_secs(6);
 /// Spare frame buffers kept for later copies, and the largest capacity kept.
 const MAX_SPARE_BUFFERS: usize = 64;
 const MAX_SPARE_CAPACITY: usize = 256 << 10;
@@ -102,7 +106,7 @@ pub enum Undeliverable {
     QueueFull(usize),
     #[error("the outboxes hold {MAX_QUEUED_BYTES} bytes already")]
     OutOfMemory,
-    #[error("{0} reply publications are open already (--max-reply-streams) and none is idle")]
+    #[error("{0} reply publications exist already, open or lingering after their close (--max-reply-streams)")]
     TooManyStreams(usize),
     #[error("cannot add the reply publication: {0}")]
     AddFailed(String),
@@ -132,7 +136,6 @@ struct Stream<T: ReplyTransport> {
     connected_before: bool,
     /// Since when the stream has had no subscriber (or has been adding); `None` while connected.
     unconnected_since: Option<Instant>,
-    last_used: Instant,
 }
 
 /// Publishes replies, each stream through its own bounded outbox.
@@ -140,6 +143,8 @@ pub struct Outbox<T: ReplyTransport> {
     transport: T,
     config: OutboxConfig,
     streams: HashMap<i32, Stream<T>>,
+    /// When publications were closed, oldest first, while they may still linger.
+    closed_at: VecDeque<Instant>,
     queued_bytes: usize,
     spare: Vec<Vec<u8>>,
     sent: u64,
@@ -153,6 +158,7 @@ impl<T: ReplyTransport> Outbox<T> {
             transport,
             config,
             streams: HashMap::new(),
+            closed_at: VecDeque::new(),
             queued_bytes: 0,
             spare: Vec::new(),
             sent: 0,
@@ -184,6 +190,14 @@ impl<T: ReplyTransport> Outbox<T> {
         self.streams.len()
     }
 
+    /// Reply publications closed less than [`PUBLICATION_LINGER`] before `now`.
+    pub fn lingering(&mut self, now: Instant) -> usize {
+        while self.closed_at.front().is_some_and(|&at| now.saturating_duration_since(at) >= PUBLICATION_LINGER) {
+            self.closed_at.pop_front();
+        }
+        self.closed_at.len()
+    }
+
     /// The most reply streams that existed at once.
     pub fn peak_streams(&self) -> usize {
         self.peak_streams
@@ -212,7 +226,6 @@ impl<T: ReplyTransport> Outbox<T> {
             }
         }
         let Some(stream) = self.streams.get_mut(&stream_id) else { return };
-        stream.last_used = now;
         if stream.queue.is_empty() {
             if let Link::Ready(publication) = &stream.link {
                 match self.transport.offer(publication, frame) {
@@ -233,6 +246,7 @@ impl<T: ReplyTransport> Outbox<T> {
                         return;
                     }
                     Offered::Unusable => {
+                        self.closed_at.push_back(now);
                         if let Err(why) = replace(&mut self.transport, stream, stream_id) {
                             self.drop_reply(reply_to, code, &why);
                             self.remove(stream_id);
@@ -264,7 +278,7 @@ impl<T: ReplyTransport> Outbox<T> {
         let mut work = 0;
         let mut dropped: Vec<(ReplyTo, ErrorCode, Undeliverable)> = Vec::new();
         let mut recycled: Vec<Vec<u8>> = Vec::new();
-        let Self { transport, streams, config, queued_bytes, sent, .. } = self;
+        let Self { transport, streams, config, queued_bytes, sent, closed_at, .. } = self;
         streams.retain(|&stream_id, stream| {
             if let Link::Adding(adding) = &stream.link {
                 match transport.poll_add(adding) {
@@ -332,6 +346,7 @@ impl<T: ReplyTransport> Outbox<T> {
                     }
                 }
                 if replace_publication {
+                    closed_at.push_back(now);
                     if let Err(why) = replace(transport, stream, stream_id) {
                         for queued in stream.queue.drain(..) {
                             *queued_bytes -= queued.frame.len();
@@ -345,7 +360,9 @@ impl<T: ReplyTransport> Outbox<T> {
             let idle_too_long =
                 stream.unconnected_since.is_some_and(|since| now.saturating_duration_since(since) >= config.reply_timeout);
             if stream.queue.is_empty() && idle_too_long {
-                close(transport, stream);
+                if close(transport, stream) {
+                    closed_at.push_back(now);
+                }
                 return false;
             }
             true
@@ -367,25 +384,13 @@ impl<T: ReplyTransport> Outbox<T> {
         }
     }
 
-    /// Adds a stream. When there are `max_reply_streams` already, the least recently used
-    /// one without a subscriber and with nothing queued is closed first; a stream with a
-    /// subscriber is never closed to make room (a flood must not push out the real clients).
+    /// Adds a stream, unless `max_reply_streams` publications exist already (open, being
+    /// added, or lingering in the driver after their close). None is closed to make room: a
+    /// closed one lingers anyway, and one with a subscriber serves a real client.
     fn open(&mut self, stream_id: i32, now: Instant) -> Result<(), Undeliverable> {
-        if self.streams.len() >= self.config.max_reply_streams {
-            let idle = self
-                .streams
-                .iter()
-                .filter(|(_, stream)| {
-                    stream.queue.is_empty()
-                        && stream.unconnected_since.is_some()
-                        && matches!(stream.link, Link::Ready(_))
-                })
-                .min_by_key(|(_, stream)| stream.last_used)
-                .map(|(&id, _)| id);
-            match idle {
-                Some(id) => self.remove(id),
-                None => return Err(Undeliverable::TooManyStreams(self.streams.len())),
-            }
+        let existing = self.streams.len() + self.lingering(now);
+        if existing >= self.config.max_reply_streams {
+            return Err(Undeliverable::TooManyStreams(existing));
         }
         let adding = self.transport.add(stream_id).map_err(|error| Undeliverable::AddFailed(error.to_string()))?;
         self.streams.insert(
@@ -395,7 +400,6 @@ impl<T: ReplyTransport> Outbox<T> {
                 queue: VecDeque::new(),
                 connected_before: false,
                 unconnected_since: Some(now),
-                last_used: now,
             },
         );
         self.peak_streams = self.peak_streams.max(self.streams.len());
@@ -410,7 +414,9 @@ impl<T: ReplyTransport> Outbox<T> {
             self.drop_reply(queued.reply_to, queued.code, &Undeliverable::Stopped);
             self.recycle(queued.frame);
         }
-        close(&mut self.transport, &mut stream);
+        if close(&mut self.transport, &mut stream) {
+            self.closed_at.push_back(Instant::now());
+        }
     }
 
     fn recycle(&mut self, mut frame: Vec<u8>) {
@@ -433,10 +439,17 @@ impl<T: ReplyTransport> Outbox<T> {
     }
 }
 
-/// Closes a stream's publication (or gives up its add).
-fn close<T: ReplyTransport>(transport: &mut T, stream: &mut Stream<T>) {
-    if let Link::Ready(publication) = std::mem::replace(&mut stream.link, Link::Closed) {
-        transport.close(publication);
+/// Closes a stream's publication (or gives up its add); returns whether there was one, which
+/// now lingers in the driver.
+fn close<T: ReplyTransport>(transport: &mut T, stream: &mut Stream<T>) -> bool {
+    match std::mem::replace(&mut stream.link, Link::Closed) {
+        Link::Ready(publication) => {
+            transport.close(publication);
+            true
+        }
+        // The driver may have added it already: count it as lingering too.
+        Link::Adding(_) => true,
+        Link::Closed => false,
     }
 }
 

@@ -48,10 +48,11 @@ const ADD_RESOURCE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONDUCTOR_IDLE_SLEEP_ENV: &str = "AERON_CLIENT_IDLE_SLEEP_DURATION";
 const CONDUCTOR_IDLE_SLEEP: &str = "1ms";
 /// A media driver whose heartbeat is older than this is taken for dead (the C client's default
-/// is 10 s). A driver updates its heartbeat once per `aeron.timer.interval`, 1 s by default
-/// (Java and C drivers alike), so the timeout must exceed that: at 1 s exactly, a live driver
-/// under load was taken for dead (age 1001-1004 ms seen in tests). 1.5 s leaves half a second
-/// for a late heartbeat. `AERON_DRIVER_TIMEOUT` (ms), when set, wins.
+/// is 10 s). A driver updates its heartbeat once per `aeron.timer.interval`: 100 ms in
+/// polybridge's drivers, but 1 s in a stock Aeron driver (Java and C alike), against which a
+/// 1 s timeout took a live driver under load for dead (ages of 1001-1004 ms seen in tests).
+/// 1.5 s leaves half a second for a late heartbeat even there. `AERON_DRIVER_TIMEOUT` (ms),
+/// when set, wins.
 const DRIVER_TIMEOUT_ENV: &str = "AERON_DRIVER_TIMEOUT";
 const DRIVER_TIMEOUT: Duration = Duration::from_millis(1500);
 /// How often the C client's conductor sends its keepalive and checks the driver's heartbeat

@@ -56,7 +56,7 @@ fn classpath() -> Result<String, String> {
 }
 
 /// Aeron's Java media driver in a child process, with 64 KiB IPC terms (192 KiB of shared
-/// memory per publication, so that a test may add many).
+/// memory per publication, so that a test may add many) and polybridge's 100 ms timer.
 pub struct MediaDriver {
     child: Option<Child>,
     pub dir: String,
@@ -81,6 +81,8 @@ impl MediaDriver {
             .args(["-XX:+UseSerialGC", "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", &classpath])
             .arg(format!("-Daeron.dir={dir}"))
             .args(["-Daeron.ipc.term.buffer.length=65536", "-Daeron.threading.mode=SHARED"])
+            // Heartbeats every 100 ms, as polybridge's drivers do (Aeron's default is 1 s).
+            .arg("-Daeron.timer.interval=100ms")
             .args(["-Daeron.dir.delete.on.start=true", "-Daeron.dir.delete.on.shutdown=true"])
             .arg("io.aeron.driver.MediaDriver")
             .stdout(Stdio::null())
