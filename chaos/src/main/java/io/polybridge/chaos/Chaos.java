@@ -418,16 +418,21 @@ public final class Chaos
             final double slot = 0.8 / driverKills;
             plan.add(new Planned((long)(span * (0.15 + slot * i + slot * 0.5 * random.nextDouble())), Action.KILL_DRIVER));
         }
-        final int clientKills = ctx.actions.contains(Action.KILL_CLIENT) ? (int)Math.max(1, span / 30_000) : 0;
-        for (int i = 0; i < clientKills; i++)
+        final List<Action> clientFaults = new ArrayList<>();
+        for (final Action action : List.of(Action.KILL_CLIENT, Action.TERM_CLIENT))
         {
-            plan.add(new Planned((long)(span * (0.05 + 0.8 * random.nextDouble())), Action.KILL_CLIENT));
-        }
-        if (ctx.actions.contains(Action.TERM_CLIENT))
-        {
-            for (int i = 0; i < Math.max(1, span / 90_000); i++)
+            if (ctx.actions.contains(action))
             {
-                plan.add(new Planned((long)(span * (0.05 + 0.8 * random.nextDouble())), Action.TERM_CLIENT));
+                clientFaults.add(action);
+                plan.add(new Planned((long)(span * (0.05 + 0.8 * random.nextDouble())), action)); // at least once
+            }
+        }
+        if (!clientFaults.isEmpty())
+        {
+            long at = 0;
+            while ((at += (long)(-Math.log(1 - random.nextDouble()) * ctx.meanClientFaultIntervalMs)) < span * 0.9)
+            {
+                plan.add(new Planned(at, clientFaults.get(random.nextInt(clientFaults.size()))));
             }
         }
         if (ctx.actions.contains(Action.HOSTILE_BURST))
@@ -665,18 +670,27 @@ public final class Chaos
         scheduler.execute(() ->
         {
             final long deadlineNs = signalledNs + TimeUnit.SECONDS.toNanos(10);
-            while (workers.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() - deadlineNs < 0)
+            List<String> aliveAtJvmExit = null;
+            while ((workers.stream().anyMatch(ProcessHandle::isAlive) || client.jvm.isAlive()) &&
+                System.nanoTime() - deadlineNs < 0)
             {
+                if (aliveAtJvmExit == null && !client.jvm.isAlive())
+                {
+                    client.jvmExitMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalledNs);
+                    aliveAtJvmExit = workers.stream().filter(ProcessHandle::isAlive).map(ProcessTracker::describe).toList();
+                    client.workersAliveAtJvmExit = aliveAtJvmExit;
+                }
                 sleepQuietly(10);
             }
             final long goneMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalledNs);
             final List<String> left = workers.stream().filter(ProcessHandle::isAlive).map(ProcessTracker::describe).toList();
             client.workersGoneMs = left.isEmpty() ? goneMs : -1;
-            event("client-workers-gone", left.isEmpty() ?
+            event("client-workers-gone", (left.isEmpty() ?
                 "the workers of client JVM #" + client.incarnation + " exited " + goneMs + " ms after its " +
                 (kill ? "SIGKILL" : "SIGTERM") :
                 "workers of client JVM #" + client.incarnation + " still running 10 s after its " +
-                (kill ? "SIGKILL" : "SIGTERM") + ": " + left);
+                (kill ? "SIGKILL" : "SIGTERM") + ": " + left) + "; the JVM exited after " + client.jvmExitMs +
+                " ms, leaving running " + client.workersAliveAtJvmExit);
         });
         scheduleClientStart(500 + random.nextInt(1_500));
     }
@@ -911,6 +925,7 @@ public final class Chaos
         json.field("max_payload", ctx.maxPayload);
         json.field("hostile_frames_per_s", ctx.hostileRate);
         json.field("mean_worker_fault_interval_ms", ctx.meanWorkerFaultIntervalMs);
+        json.field("mean_client_fault_interval_ms", ctx.meanClientFaultIntervalMs);
         json.field("max_stall_ms", ctx.maxStallMs);
         json.endObject();
         json.beginObject("summary");
@@ -987,6 +1002,10 @@ public final class Chaos
             json.field("ready", run.ready);
             json.field("signalled", run.signalled);
             json.field("workers_gone_ms", run.workersGoneMs);
+            json.field("jvm_exit_ms", run.jvmExitMs);
+            json.beginArray("workers_alive_at_jvm_exit");
+            run.workersAliveAtJvmExit.forEach(json::element);
+            json.endArray();
             json.field("launch_failure", run.launchFailure == null ? "" : run.launchFailure);
             json.field("exit_code", run.jvm.isAlive() ? -1 : run.jvm.process.exitValue());
             json.endObject();
@@ -1155,6 +1174,8 @@ public final class Chaos
         volatile boolean exitCounted;
         volatile long workersGoneMs = -1;
         volatile String launchFailure;
+        volatile long jvmExitMs = -1;
+        volatile List<String> workersAliveAtJvmExit = List.of();
 
         ClientRun(final int incarnation)
         {
@@ -1292,6 +1313,7 @@ public final class Chaos
         long graceMs = 3_000;
         int hostileRate = 200;
         long meanWorkerFaultIntervalMs = -1;
+        long meanClientFaultIntervalMs = 30_000;
         long maxStallMs = 1_000;
         long startTimeoutMs = 60_000;
         long orphanGraceMs = 5_000;
@@ -1309,6 +1331,7 @@ public final class Chaos
                 "  --rate N                 calls per second over all callers (smoke 400, full 600)",
                 "  --hostile-rate N         hostile frames per second (200)",
                 "  --worker-fault-ms N      mean time between worker SIGKILL/SIGSTOP (smoke 3000, full 4000)",
+                "  --client-fault-ms N      mean time between client JVM SIGKILL/SIGTERM (30000; each at least once)",
                 "  --actions a,b,...        kill-worker,stop-worker,kill-driver,kill-client,term-client,hostile-burst",
                 "  --max-stall-ms N         the stall limit (1000)",
                 "  --report FILE            the JSON report (chaos/target/chaos-report.json)",
@@ -1338,6 +1361,7 @@ public final class Chaos
                     case "--rate" -> ctx.rate = Integer.parseInt(value);
                     case "--hostile-rate" -> ctx.hostileRate = Integer.parseInt(value);
                     case "--worker-fault-ms" -> ctx.meanWorkerFaultIntervalMs = Long.parseLong(value);
+                    case "--client-fault-ms" -> ctx.meanClientFaultIntervalMs = Long.parseLong(value);
                     case "--max-stall-ms" -> ctx.maxStallMs = Long.parseLong(value);
                     case "--report" -> ctx.report = Path.of(value);
                     case "--logs" -> ctx.logDir = Path.of(value);
