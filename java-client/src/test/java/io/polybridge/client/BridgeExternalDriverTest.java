@@ -1,5 +1,6 @@
 package io.polybridge.client;
 
+import io.polybridge.codecs.ErrorCode;
 import io.polybridge.codecs.Language;
 import io.polybridge.driver.PolybridgeMediaDriver;
 import org.agrona.IoUtil;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -42,6 +44,11 @@ class BridgeExternalDriverTest
     {
         aeronDir = Path.of(Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : System.getProperty("java.io.tmpdir"),
             "polybridge-external-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        driver = startDriver(aeronDir);
+    }
+
+    private static Process startDriver(final Path aeronDir) throws Exception
+    {
         final List<String> command = new ArrayList<>(List.of(
             Path.of(System.getProperty("java.home"), "bin", "java").toString(),
             "--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED",
@@ -49,13 +56,14 @@ class BridgeExternalDriverTest
             "-Daeron.dir=" + aeronDir,
             "-cp", System.getProperty("java.class.path"),
             PolybridgeMediaDriver.class.getName()));
-        driver = new ProcessBuilder(command)
+        final Process driver = new ProcessBuilder(command)
             .redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.appendTo(Path.of("target", "external-driver.log").toFile()))
             .start();
-        BridgeLifecycleTest.awaitTrue(() -> Files.exists(aeronDir.resolve("cnc.dat")) || !driver.isAlive(),
-            "standalone driver started");
+        BridgeLifecycleTest.awaitTrue(() -> io.aeron.CommonContext.isDriverActive(aeronDir.toFile(), 1_000,
+            (message) -> { }) || !driver.isAlive(), "standalone driver started");
         assertTrue(driver.isAlive(), "standalone driver exited; see target/external-driver.log");
+        return driver;
     }
 
     @AfterEach
@@ -109,6 +117,58 @@ class BridgeExternalDriverTest
             final byte[] page = "<title>Theirs</title>".getBytes(StandardCharsets.UTF_8);
             assertEquals("Theirs", bridge.signals("https://x.example/", page, Duration.ofSeconds(30)).join().title());
             assertEquals("rust-external", bridge.liveWorkers().get(0).workerId());
+        }
+    }
+
+    @Test
+    void killNineOfTheDriverFailsCallsFastKeepsTheHostAliveAndARestartedDriverIsServedAgain() throws Exception
+    {
+        final Bridge.Context ctx = new Bridge.Context().aeronDirectoryName(aeronDir.toString())
+            .rustOptions(List.of("--debug-handlers"));
+        try (Bridge bridge = Bridge.launch(ctx))
+        {
+            assertArrayEquals(new byte[]{ 1 }, bridge.call("echo", new byte[]{ 1 }).join());
+            final CompletableFuture<byte[]> inFlight =
+                bridge.call("debug.sleep", BridgeLifecycleTest.littleEndian(30_000), Duration.ofSeconds(60));
+            final CompletableFuture<Long> failedAtNs = inFlight.handle((r, e) -> System.nanoTime());
+
+            driver.destroyForcibly(); // kill -9
+            driver.waitFor();
+            final long killNs = System.nanoTime();
+            final PolybridgeException lost = BridgeLifecycleTest.failure(inFlight);
+            final long failMs = TimeUnit.NANOSECONDS.toMillis(failedAtNs.get() - killNs);
+            assertEquals(ErrorCode.WORKER_UNAVAILABLE, lost.errorCode(), lost.getMessage());
+            assertTrue(failMs < 2_000, "the call in flight failed " + failMs + " ms after the driver died");
+            BridgeLifecycleTest.awaitTrue(() -> bridge.workerStates().stream()
+                .allMatch((s) -> s.status() == WorkerState.Status.DRIVER_LOST), "every worker DRIVER_LOST");
+            final PolybridgeException refused = BridgeLifecycleTest.failure(bridge.call("echo", new byte[]{ 2 }));
+            assertEquals(ErrorCode.WORKER_UNAVAILABLE, refused.errorCode());
+            assertTrue(refused.getMessage().contains(aeronDir.toString()), refused.getMessage());
+
+            final long restartNs = System.nanoTime();
+            driver = startDriver(aeronDir); // the same directory
+            long servedNs = 0;
+            while (servedNs == 0 && System.nanoTime() - restartNs < TimeUnit.SECONDS.toNanos(30))
+            {
+                final CompletableFuture<byte[]> call = bridge.call("echo", new byte[]{ 3 }, Duration.ofSeconds(5));
+                try
+                {
+                    call.get(10, TimeUnit.SECONDS);
+                    servedNs = System.nanoTime();
+                }
+                catch (final java.util.concurrent.ExecutionException ex)
+                {
+                    TimeUnit.MILLISECONDS.sleep(50);
+                }
+            }
+            final long servedMs = TimeUnit.NANOSECONDS.toMillis(servedNs - restartNs);
+            System.out.println("driver kill -9: in-flight call failed after " + failMs + " ms; served again " +
+                servedMs + " ms after the driver restarted");
+            assertTrue(servedNs != 0, "not served again within 30 s of the driver's restart: " + bridge.workerStates());
+            assertEquals("External", bridge.signals("https://x.example/",
+                "<title>External</title>".getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(30)).join().title());
+            BridgeLifecycleTest.awaitTrue(() -> bridge.workerStates().stream()
+                .allMatch((s) -> s.status() == WorkerState.Status.LIVE), "every worker LIVE again");
         }
     }
 }
