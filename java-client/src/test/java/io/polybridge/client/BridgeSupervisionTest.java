@@ -196,8 +196,9 @@ class BridgeSupervisionTest
             }
             final long replacementMs = replacedNs == 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(replacedNs - killNs);
             System.out.printf("kill -9 under load: %d ok, %d failed, longest gap after the kill %d ms, pending " +
-                "calls failed within %d ms, replacement live after %d ms%n",
-                okCount.get(), failedCount.get(), maxGapMs, slowestFailureMs, replacementMs);
+                "calls failed within %d ms, replacement live after %d ms, late responses %d%n",
+                okCount.get(), failedCount.get(), maxGapMs, slowestFailureMs, replacementMs,
+                bridge.client().unmatchedResponses());
 
             assertEquals(List.of(), problems.stream().limit(10).toList(), problems.size() + " problems");
             for (int i = 0, n = Math.min(issued.get(), capacity); i < n; i++)
