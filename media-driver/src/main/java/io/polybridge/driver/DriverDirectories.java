@@ -29,7 +29,8 @@ import java.util.concurrent.TimeUnit;
  * ({@code cnc.dat} in it, or in its {@code aeron} subdirectory for an embedded driver's private
  * directory) or an empty leftover of one, and its driver is dead:
  * <ul>
- *     <li>the heartbeat is older than {@link #STALE_HEARTBEAT_MS}, or the driver closed cleanly; or</li>
+ *     <li>the heartbeat is older than {@link #STALE_HEARTBEAT_MS} and its process is not stopped
+ *     (SIGSTOP), or the driver closed cleanly; or</li>
  *     <li>the heartbeat is older than the driver timeout and the process that wrote it is gone.</li>
  * </ul>
  * A cnc.dat that is not initialised yet (a driver starting) counts as live for
@@ -260,9 +261,13 @@ final class DriverDirectories
                     .consumerHeartbeatTime();
                 final long pid = metaData.getLong(CncFileDescriptor.pidOffset(0));
                 final long ageMs = System.currentTimeMillis() - heartbeatMs;
-                if (heartbeatMs <= 0 || ageMs > STALE_HEARTBEAT_MS)
+                if (heartbeatMs <= 0)
                 {
-                    return State.DEAD; // closed cleanly (the heartbeat is reset), or silent for long
+                    return State.DEAD; // closed cleanly: the heartbeat is reset
+                }
+                if (ageMs > STALE_HEARTBEAT_MS)
+                {
+                    return isStopped(pid) ? State.ACTIVE : State.DEAD; // silent for long, unless SIGSTOPped
                 }
                 final boolean processGone = pid > 0 && ProcessHandle.of(pid).map((p) -> !p.isAlive()).orElse(true);
                 return processGone && ageMs > driverTimeoutMs ? State.DEAD : State.ACTIVE;
@@ -275,6 +280,22 @@ final class DriverDirectories
         catch (final IOException | RuntimeException ex)
         {
             return State.ACTIVE;
+        }
+    }
+
+    /** A process stopped by a signal (or a debugger) is alive and will heartbeat again when continued. */
+    static boolean isStopped(final long pid)
+    {
+        try
+        {
+            final String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            final int afterName = stat.lastIndexOf(')'); // the name may contain spaces and parentheses
+            final char state = afterName > 0 && afterName + 2 < stat.length() ? stat.charAt(afterName + 2) : '?';
+            return state == 'T' || state == 't';
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return false;
         }
     }
 

@@ -111,6 +111,23 @@ class StaleDirectoriesTest
         assertTrue(Files.exists(dir.resolve("cnc.dat")), "the live driver's directory was touched");
     }
 
+    @Test
+    void aStoppedProcessCountsAsAliveSoItsSilentDriverIsKept() throws Exception
+    {
+        final Process sleeper = new ProcessBuilder("sleep", "60").start();
+        try
+        {
+            assertTrue(!DriverDirectories.isStopped(sleeper.pid()));
+            new ProcessBuilder("kill", "-STOP", Long.toString(sleeper.pid())).start().waitFor();
+            ChildJvm.awaitTrue(() -> DriverDirectories.isStopped(sleeper.pid()), "sleep stopped");
+        }
+        finally
+        {
+            sleeper.destroyForcibly();
+            sleeper.waitFor();
+        }
+    }
+
     private static void closedWithoutDeleting(final Path aeronDir)
     {
         PolybridgeMediaDriver.launch(PolybridgeMediaDriver.context()
