@@ -182,13 +182,19 @@ type testWorker struct {
 	*Worker
 	done chan struct{} // closed when Run has returned err
 	err  error
+	stop context.CancelFunc // as SIGTERM does
 }
 
-func startWorker(t *testing.T, cfg Config) *testWorker {
+func startWorker(t *testing.T, cfg Config, pooled ...any) *testWorker {
 	t.Helper()
 	registry := NewRegistry()
 	if err := registry.RegisterInline("echo", Echo); err != nil {
 		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(pooled); i += 2 { // name, Handler pairs
+		if err := registry.Register(pooled[i].(string), pooled[i+1].(Handler)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -199,7 +205,7 @@ func startWorker(t *testing.T, cfg Config) *testWorker {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	tw := &testWorker{Worker: w, done: make(chan struct{})}
+	tw := &testWorker{Worker: w, done: make(chan struct{}), stop: cancel}
 	go func() { tw.err = w.Run(ctx); close(tw.done) }()
 	t.Cleanup(func() {
 		cancel()
@@ -432,5 +438,44 @@ func TestWorkerOutlivesADriverThatIsAliveButSilent(t *testing.T) {
 	c.send(echoRequest(1, 4994, "still there"))
 	if r, _ := c.awaitReply(1, 10*time.Second); string(r.payload) != "still there" {
 		t.Errorf("reply %q", r.payload)
+	}
+}
+
+func TestStoppingAnswersQueuedCallsAndFlushesRunningOnesWithinTheDrainTimeout(t *testing.T) {
+	d := startMediaDriver(t)
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	stuck := HandlerFunc(func(context.Context, []byte) ([]byte, error) { // ignores its context
+		started <- struct{}{}
+		<-release
+		return []byte("finished"), nil
+	})
+	w := startWorker(t, Config{AeronDir: d.dir, RequestStream: 4105, ControlStream: 4015, PoolSize: 1,
+		DrainTimeout: 20 * time.Second, DriverTimeout: 30 * time.Second}, "stuck", stuck)
+	c := newTestClient(t, d.dir, 4105, 4015, 4993)
+	c.awaitAnnouncement()
+	call := func(id int64) []byte {
+		return encodeRequest(request{correlationID: id, timeoutNs: int64(time.Minute), replyStreamID: 4993, handler: "stuck"})
+	}
+	c.send(call(1))
+	<-started
+	c.send(call(2))
+	c.send(call(3))
+	poll(t, 10*time.Second, func() bool { return w.Counters.Requests.Load() == 3 })
+
+	w.stop()
+	for _, id := range []int64{2, 3} {
+		if r, _ := c.awaitReply(id, 10*time.Second); r.code != polybridge.ErrorCode_WORKER_UNAVAILABLE {
+			t.Errorf("queued call %d: %v %q, want WORKER_UNAVAILABLE", id, r.code, r.message)
+		}
+	}
+	close(release)
+	if r, _ := c.awaitReply(1, 10*time.Second); r.code != polybridge.ErrorCode_OK || string(r.payload) != "finished" {
+		t.Errorf("running call: %v %q", r.code, r.payload)
+	}
+	if err, _ := awaitExit(t, w, 10*time.Second); err != nil {
+		t.Errorf("Run returned %v after a stop", err)
+	}
+	if w.Counters.Replies.Load() != 3 || w.Counters.RepliesDropped.Load() != 0 {
+		t.Errorf("replies %d, dropped %d; want 3 and 0", w.Counters.Replies.Load(), w.Counters.RepliesDropped.Load())
 	}
 }

@@ -272,6 +272,34 @@ func TestClosingThePoolAnswersWhatIsInHand(t *testing.T) {
 	}
 }
 
+func TestStopAnswersQueuedRequestsAtOnceWhileAHandlerIgnoresItsContext(t *testing.T) {
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	stuck := HandlerFunc(func(context.Context, []byte) ([]byte, error) { // like a library call that cannot be interrupted
+		started <- struct{}{}
+		<-release
+		return []byte("late"), nil
+	})
+	h := newPoolHarness(t, pooledRegistry(t, map[string]Handler{"stuck": stuck}), 1, 4)
+	h.send(1, "stuck", nil)
+	<-started
+	h.send(2, "stuck", nil)
+	h.send(3, "stuck", nil)
+	h.pool.Stop() // the only pool goroutine is busy: the poll goroutine answers the queue itself
+	if len(h.replies) != 2 {
+		t.Fatalf("%d replies right after Stop, want the 2 queued ones", len(h.replies))
+	}
+	for _, id := range []int64{2, 3} {
+		if r := h.reply(id); r.code != polybridge.ErrorCode_WORKER_UNAVAILABLE {
+			t.Errorf("request %d: %v %q, want WORKER_UNAVAILABLE", id, r.code, r.message)
+		}
+	}
+	close(release)
+	h.await(3)
+	if r := h.reply(1); r.code != polybridge.ErrorCode_OK || h.pool.InHand() != 0 {
+		t.Errorf("the running request: %v %q, %d in hand", r.code, r.message, h.pool.InHand())
+	}
+}
+
 func TestInlineHandlersRunOnThePollGoroutineOnTheFrameItself(t *testing.T) {
 	var seen []byte
 	r := NewRegistry()
