@@ -173,7 +173,8 @@ class CliJarIT
                 "--worker-id", "go-theirs", "--request-stream", "150")
                 .redirectErrorStream(true).redirectOutput(tmp.resolve("worker.log").toFile()).start());
 
-            final Run listed = run(root, new byte[0], "workers", "--verbose", "--aeron-dir", aeronDir.toString());
+            final Run listed = run(root, new byte[0], "workers", "--verbose", "--aeron-dir", aeronDir.toString(),
+                "--discover-ms", "4000"); // it announces every second: on a loaded machine, a few chances
             assertEquals(0, listed.status, listed.err);
             assertTrue(listed.err.contains("(attached); spawned workers: none"), listed.err);
             final List<String> lines = listed.stdout().lines().toList();
@@ -181,8 +182,9 @@ class CliJarIT
             assertTrue(lines.get(1).matches("go-theirs +GO +" + others.get(1).pid() + " +150 .* live .*"), lines.get(1));
 
             final Run called = run(root, "theirs".getBytes(StandardCharsets.UTF_8),
-                "call", "--aeron-dir", aeronDir.toString(), "echo");
-            assertEquals(0, called.status, called.err);
+                "call", "--aeron-dir", aeronDir.toString(), "--discover-ms", "20000", "echo"); // returns once served
+            assertEquals(0, called.status, () -> called.err + "\nthe worker is " +
+                (others.get(1).isAlive() ? "alive" : "gone") + "; its log:\n" + read(tmp.resolve("worker.log")));
             assertEquals("theirs", called.stdout());
             assertTrue(others.get(1).isAlive(), "a worker the command did not start must outlive it");
             assertTrue(Files.exists(aeronDir.resolve("cnc.dat")), "an attached driver must outlive the command");
@@ -360,6 +362,18 @@ class CliJarIT
                     Files.deleteIfExists(path);
                 }
             }
+        }
+    }
+
+    private static String read(final Path file)
+    {
+        try
+        {
+            return Files.readString(file);
+        }
+        catch (final IOException ex)
+        {
+            return ex.toString();
         }
     }
 
