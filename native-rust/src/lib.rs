@@ -7,7 +7,7 @@
 //! - [`outbox`]: per-stream bounded reply outboxes, so that no reply blocks the poll loop;
 //! - [`server`]: what the poll thread does with frames and duty cycles, Aeron aside;
 //! - [`counters`]: the totals, named as in the Go worker;
-//! - [`parent`]: `--parent-pid`, noticing that the parent process is gone;
+//! - [`watch`]: noticing that a process is gone (`--parent-pid`, the media driver's);
 //! - [`idle`]: idle strategies for the poll thread;
 //! - [`signals`] (with [`dom`]): the `html.signals` handler;
 //! - [`worker`]: the Aeron poll loop around a server.
@@ -23,10 +23,10 @@ pub mod dom;
 pub mod handler;
 pub mod idle;
 pub mod outbox;
-pub mod parent;
 pub mod pool;
 pub mod server;
 pub mod signals;
+pub mod watch;
 pub mod wire;
 pub mod worker;
 

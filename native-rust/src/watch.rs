@@ -1,6 +1,6 @@
-//! `--parent-pid`: notice that the process which started the worker (the JVM of a Bridge) is
-//! gone, even when the worker was started through a wrapper and its own parent is someone
-//! else, so that a SIGKILLed JVM leaves no worker behind.
+//! Watching another process: `--parent-pid` (the JVM of a Bridge, so that a SIGKILLed JVM
+//! leaves no worker behind, even one started through a wrapper whose own parent is someone
+//! else) and the media driver's process (its pid is in its CnC file).
 //!
 //! On Linux the process is identified by its pid and its start time (field 22 of
 //! `/proc/PID/stat`, read once at startup), so a recycled pid is not mistaken for the parent.
@@ -11,16 +11,16 @@ use std::io;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
-pub enum ParentError {
-    #[error("parent process {pid} is gone")]
+pub enum WatchError {
+    #[error("process {pid} is gone")]
     Gone { pid: u32 },
-    #[error("cannot watch parent process {pid}: {reason}")]
+    #[error("cannot watch process {pid}: {reason}")]
     Unsupported { pid: u32, reason: String },
 }
 
 /// A process whose end the worker watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParentWatch {
+pub struct ProcessWatch {
     pid: u32,
     how: How,
 }
@@ -33,21 +33,21 @@ enum How {
     OwnParent,
 }
 
-impl ParentWatch {
+impl ProcessWatch {
     /// Starts watching `pid`; fails when it is gone already.
-    pub fn new(pid: u32) -> Result<Self, ParentError> {
+    pub fn new(pid: u32) -> Result<Self, WatchError> {
         match process_start_time(pid) {
             Ok(Some(start_time)) => Ok(Self { pid, how: How::StartTime(start_time) }),
-            Ok(None) => Err(ParentError::Gone { pid }),
+            Ok(None) => Err(WatchError::Gone { pid }),
             Err(error) if proc_is_missing() => {
                 if std::os::unix::process::parent_id() == pid {
                     Ok(Self { pid, how: How::OwnParent })
                 } else {
                     let reason = format!("no /proc ({error}) and it is not this process's parent");
-                    Err(ParentError::Unsupported { pid, reason })
+                    Err(WatchError::Unsupported { pid, reason })
                 }
             }
-            Err(error) => Err(ParentError::Unsupported { pid, reason: error.to_string() }),
+            Err(error) => Err(WatchError::Unsupported { pid, reason: error.to_string() }),
         }
     }
 
@@ -64,11 +64,11 @@ impl ParentWatch {
     }
 
     /// `Ok(())` while the process runs, else the error the worker stops with.
-    pub fn check(&self) -> Result<(), ParentError> {
+    pub fn check(&self) -> Result<(), WatchError> {
         if self.is_alive() {
             Ok(())
         } else {
-            Err(ParentError::Gone { pid: self.pid })
+            Err(WatchError::Gone { pid: self.pid })
         }
     }
 }

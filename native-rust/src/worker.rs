@@ -12,7 +12,7 @@ use crate::dispatcher::Dispatcher;
 use crate::handler::Registry;
 use crate::idle::{IdleStrategy, Idler};
 use crate::outbox::{Offered, Outbox, OutboxConfig, ReplyTransport};
-use crate::parent::{ParentError, ParentWatch};
+use crate::watch::{ProcessWatch, WatchError};
 use crate::pool::{Pool, PoolConfig, PoolError};
 use crate::server::Server;
 use crate::wire::{self, Announcement, AnnouncementError};
@@ -23,6 +23,8 @@ use rusteron_client::{
 };
 use std::ffi::CString;
 use std::fmt;
+use std::io::Read;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,19 +49,29 @@ const ADD_RESOURCE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest sleep of the Aeron C client's conductor thread when idle (its default is 16 ms).
 const CONDUCTOR_IDLE_SLEEP_ENV: &str = "AERON_CLIENT_IDLE_SLEEP_DURATION";
 const CONDUCTOR_IDLE_SLEEP: &str = "1ms";
-/// A media driver whose heartbeat is older than this is taken for dead (the C client's default
-/// is 10 s). A driver updates its heartbeat once per `aeron.timer.interval`: 100 ms in
-/// polybridge's drivers, but 1 s in a stock Aeron driver (Java and C alike), against which a
-/// 1 s timeout took a live driver under load for dead (ages of 1001-1004 ms seen in tests).
-/// 1.5 s leaves half a second for a late heartbeat even there. `AERON_DRIVER_TIMEOUT` (ms),
-/// when set, wins.
+/// How the worker notices that its media driver is gone, as the Go worker does:
+/// - the driver's process (its pid is in the CnC file), checked every [`WATCH_INTERVAL`] when
+///   it is visible from here: a SIGKILLed driver is noticed within a few hundred ms, and a
+///   live driver that is merely slow (a GC pause in the JVM that embeds it) is given the C
+///   client's default driver timeout, 10 s, before its silence counts;
+/// - otherwise (another pid namespace, say) its heartbeat alone, with a 1.5 s timeout. A driver
+///   heartbeats once per `aeron.timer.interval`: 100 ms in polybridge's drivers, but 1 s in a
+///   stock Aeron driver (Java and C alike), against which a 1 s timeout took a live driver
+///   under load for dead (ages of 1001-1004 ms seen in tests); 1.5 s leaves half a second.
+///
+/// `AERON_DRIVER_TIMEOUT` (ms), when set, wins over both timeouts.
 const DRIVER_TIMEOUT_ENV: &str = "AERON_DRIVER_TIMEOUT";
+const DRIVER_TIMEOUT_WATCHED: Duration = Duration::from_secs(10);
 const DRIVER_TIMEOUT: Duration = Duration::from_millis(1500);
 /// How often the C client's conductor sends its keepalive and checks the driver's heartbeat
 /// (its default is 500 ms): a dead driver is noticed within DRIVER_TIMEOUT plus this.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_millis(100);
-/// How often `--parent-pid` is checked.
-const PARENT_CHECK_INTERVAL: Duration = Duration::from_millis(200);
+/// How often `--parent-pid` and the driver's process are checked.
+const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// Where the CnC file keeps the driver's pid: `aeron_cnc_metadata_t` (CnC version 0.2.x) has
+/// six i32s, the client liveness timeout and start timestamp (i64 each), then the pid (i64).
+const CNC_FILE: &str = "cnc.dat";
+const CNC_PID_OFFSET: usize = 40;
 
 /// Settings of one worker, mirroring the command line in `docs/protocol.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,8 +130,10 @@ pub enum WorkerError {
     Poll(AeronCError),
     #[error(transparent)]
     Pool(#[from] PoolError),
-    #[error(transparent)]
-    Parent(#[from] ParentError),
+    #[error("parent process {pid} is gone")]
+    ParentGone { pid: u32 },
+    #[error("cannot watch the parent process: {0}")]
+    ParentWatch(WatchError),
 }
 
 /// Totals of a finished run.
@@ -199,7 +213,16 @@ fn c_string(value: &str, what: &'static str) -> Result<CString, WorkerError> {
 /// driver goes away, or the `--parent-pid` process is gone.
 pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool) -> Result<RunSummary, WorkerError> {
     // Before connecting: a parent gone already is reported at once.
-    let parent = config.parent_pid.map(ParentWatch::new).transpose()?;
+    let parent = config
+        .parent_pid
+        .map(|pid| {
+            ProcessWatch::new(pid).map_err(|error| match error {
+                WatchError::Gone { pid } => WorkerError::ParentGone { pid },
+                other => WorkerError::ParentWatch(other),
+            })
+        })
+        .transpose()?;
+    let driver_process = driver_pid(&config.aeron_dir).and_then(|pid| ProcessWatch::new(pid).ok());
     let dir = c_string(&config.aeron_dir, "--aeron-dir")?;
     let channel = c_string(&config.channel, "--channel")?;
     let connect_error = |source| WorkerError::Connect { dir: config.aeron_dir.clone(), source };
@@ -220,7 +243,8 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
     context.set_dir(&dir).map_err(connect_error)?;
     context.set_client_name(c"polybridge-worker-rust").map_err(connect_error)?;
     if std::env::var_os(DRIVER_TIMEOUT_ENV).is_none() {
-        context.set_driver_timeout_ms(millis(DRIVER_TIMEOUT)).map_err(connect_error)?;
+        let timeout = if driver_process.is_some() { DRIVER_TIMEOUT_WATCHED } else { DRIVER_TIMEOUT };
+        context.set_driver_timeout_ms(millis(timeout)).map_err(connect_error)?;
     }
     context.set_keepalive_interval_ns(nanos(KEEPALIVE_INTERVAL)).map_err(connect_error)?;
     {
@@ -265,13 +289,14 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         },
     )?;
     log::info!(
-        "worker '{}' serving [{}] on '{}' stream {} (control stream {}, aeron dir '{}'{})",
+        "worker '{}' serving [{}] on '{}' stream {} (control stream {}, aeron dir '{}', {}{})",
         config.worker_id,
         names.join(", "),
         config.channel,
         config.request_stream_id,
         config.control_stream_id,
         config.aeron_dir,
+        driver_process.as_ref().map_or("driver heartbeat watched".to_owned(), |p| format!("driver process {}", p.pid())),
         parent.as_ref().map_or(String::new(), |p| format!(", parent process {}", p.pid()))
     );
 
@@ -295,7 +320,7 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
     let mut idle: Idler = config.idle.idler();
     let mut announcements = 0u64;
     let mut next_announcement = Instant::now();
-    let mut next_parent_check = Instant::now() + PARENT_CHECK_INTERVAL;
+    let mut next_watch = Instant::now() + WATCH_INTERVAL;
     let mut drain_until: Option<Instant> = None;
 
     let outcome: Result<(), WorkerError> = 'serve: loop {
@@ -325,10 +350,14 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         if aeron.is_closed() {
             break 'serve Err(driver_lost());
         }
-        if now >= next_parent_check {
-            next_parent_check = now + PARENT_CHECK_INTERVAL;
-            if let Some(Err(gone)) = parent.as_ref().map(ParentWatch::check) {
-                break 'serve Err(gone.into());
+        if now >= next_watch {
+            next_watch = now + WATCH_INTERVAL;
+            if let Some(parent) = parent.as_ref().filter(|p| !p.is_alive()) {
+                break 'serve Err(WorkerError::ParentGone { pid: parent.pid() });
+            }
+            if let Some(driver) = driver_process.as_ref().filter(|p| !p.is_alive()) {
+                let message = format!("its process {} has exited", driver.pid());
+                break 'serve Err(WorkerError::DriverLost { dir: config.aeron_dir.clone(), message });
             }
         }
         if drain_until.is_none() && now >= next_announcement {
@@ -366,6 +395,20 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
             Err(error)
         }
     }
+}
+
+/// The media driver's pid from its CnC file, if the file is there, of a known layout, and
+/// complete (the driver writes the version last).
+fn driver_pid(dir: &str) -> Option<u32> {
+    let mut metadata = [0u8; CNC_PID_OFFSET + 8];
+    std::fs::File::open(Path::new(dir).join(CNC_FILE)).ok()?.read_exact(&mut metadata).ok()?;
+    let version = i32::from_le_bytes(metadata[..4].try_into().ok()?);
+    // Semantic version major.minor.patch in one int: only major 0 has this layout.
+    if version == 0 || version >> 16 != 0 {
+        return None;
+    }
+    let pid = i64::from_le_bytes(metadata[CNC_PID_OFFSET..].try_into().ok()?);
+    u32::try_from(pid).ok().filter(|&pid| pid > 0)
 }
 
 fn millis(duration: Duration) -> u64 {
