@@ -186,6 +186,26 @@ class DriverLossTest
     }
 
     @Test
+    void closingBeforeTheLossIsNoticedIsPromptAndQuietToo() throws Exception
+    {
+        final ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
+        final AtomicInteger lossCalls = new AtomicInteger();
+        client = PolybridgeClient.connect(new PolybridgeClient.Context()
+            .aeronDirectoryName(aeronDir.toString())
+            .errorHandler(errors::add)
+            .driverLostHandler((reason) -> lossCalls.incrementAndGet()));
+        client.publication(REQUEST_STREAM); // something to close
+        driver.destroyForcibly();
+        driver.waitFor();
+        final long closeNs = System.nanoTime();
+        client.close();
+        final long closeMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closeNs);
+        assertTrue(closeMs < 2_000, "close took " + closeMs + " ms");
+        Thread.sleep(PolybridgeMediaDriver.DEFAULT_DRIVER_TIMEOUT_MS + 500);
+        assertEquals(0, lossCalls.get(), "a closed client reports nothing");
+    }
+
+    @Test
     void connectingWhereNoDriverRunsFailsWithWorkerUnavailableNamingTheDirectory() throws Exception
     {
         driver.destroyForcibly();
