@@ -38,7 +38,11 @@ func run(args []string, stderr io.Writer) int {
 	idleName := fs.String("idle", "backoff", "poll loop idle strategy: "+worker.IdleStrategies)
 	idlePark := fs.Duration("idle-park", time.Millisecond, "longest park of the backoff strategy, period of the sleep strategy")
 	debugHandlers := fs.Bool("debug-handlers", false, "also serve debug.sleep (payload: uint32 milliseconds, little-endian), a handler that ignores deadlines, for tests of timeouts and cancellation")
-	drainTimeout := fs.Duration("drain-timeout", worker.DefaultDrainTimeout, "on SIGTERM, how long running handlers may take to finish and reply")
+	drainTimeout := fs.Duration("drain-timeout", worker.DefaultDrainTimeout, "on SIGTERM, how long running handlers may take to finish and reply, and queued replies to be published")
+	replyQueue := fs.Int("reply-queue", worker.DefaultReplyQueue, "replies one reply stream may hold while they cannot be published (back pressure, a new stream); beyond that they are dropped and counted")
+	replyTimeout := fs.Duration("reply-timeout", worker.DefaultReplyTimeout, "how long a reply may wait to be published before it is dropped, and a reply publication may go without a subscriber before it is closed")
+	maxReplyStreams := fs.Int("max-reply-streams", worker.DefaultMaxReplyStreams, "reply publications that may exist at once (each is a log buffer in the driver's shared memory); replies to more streams are dropped and counted")
+	parentPID := fs.Int("parent-pid", 0, "exit (status 1) within a second once this process is gone, e.g. the JVM that spawned the worker (0: none)")
 	modulesDir := fs.String("modules", "", "serve every NAME.wasm in DIR as the handler wasm.NAME (WebAssembly, docs/wasm.md); files added, changed or removed are picked up within about a second, without a restart")
 	wasmMemoryLimit := fs.Int("wasm-memory-limit", wasm.DefaultMemoryLimit>>20, "MiB of linear memory one WebAssembly instance may have (--modules); a module asking for more is answered HANDLER_ERROR")
 	wasmCache := fs.String("wasm-cache", "", "directory keeping compiled WebAssembly modules between runs (--modules; it holds native code: writable by this user only); default: compile in memory at each start")
@@ -47,7 +51,8 @@ func run(args []string, stderr io.Writer) int {
 			"Serves Go handlers (echo, wappalyzer.fingerprint) to polybridge clients through an\n"+
 			"Aeron media driver. Handlers run on a pool of --pool-size goroutines fed by a queue of\n"+
 			"--queue-depth requests; echo runs inline on the poll goroutine.\n"+
-			"Exits 0 on SIGTERM or SIGINT, non-zero if the media driver goes away.\n"+
+			"Exits 0 on SIGTERM or SIGINT (after the drain), 1 if the media driver or the\n"+
+			"--parent-pid process goes away, 2 for a bad command line.\n"+
 			"Options take one dash or two (-aeron-dir or --aeron-dir).\n\nOptions:\n")
 		fs.PrintDefaults()
 	}
@@ -74,6 +79,11 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if *announceMs <= 0 {
 		fmt.Fprintf(stderr, "polybridge-worker-go: --announce-interval-ms must be positive, got %d\n", *announceMs)
+		return 2
+	}
+	if *replyQueue < 1 || *replyTimeout <= 0 || *maxReplyStreams < 1 || *parentPID < 0 {
+		fmt.Fprintf(stderr, "polybridge-worker-go: --reply-queue must be at least 1 (got %d), --reply-timeout positive (got %v), --max-reply-streams at least 1 (got %d), --parent-pid not negative (got %d)\n",
+			*replyQueue, *replyTimeout, *maxReplyStreams, *parentPID)
 		return 2
 	}
 	if *poolSize < 1 || *queueDepth < 0 || *drainTimeout <= 0 {
@@ -151,6 +161,10 @@ func run(args []string, stderr io.Writer) int {
 		QueueDepth:       *queueDepth,
 		Idle:             idle,
 		DrainTimeout:     *drainTimeout,
+		ReplyQueue:       *replyQueue,
+		ReplyTimeout:     *replyTimeout,
+		MaxReplyStreams:  *maxReplyStreams,
+		ParentPID:        *parentPID,
 		Logger:           logger,
 	}, registry)
 	if err != nil {
