@@ -64,10 +64,18 @@ final class ChildJvm implements AutoCloseable
     {
         Files.deleteIfExists(log); // its first line tells this driver is up, not a previous one's cnc.dat
         final ChildJvm jvm = start(log, List.of("-Daeron.dir=" + dir), PolybridgeMediaDriver.class);
-        awaitTrue(() -> logSays(log, "polybridge media driver running") || !jvm.process.isAlive(),
-            "standalone driver started in " + dir);
-        assertTrue(jvm.process.isAlive(), "standalone driver exited; see " + log);
-        return jvm;
+        try
+        {
+            awaitTrue(() -> logSays(log, "polybridge media driver running") || !jvm.process.isAlive(),
+                "standalone driver started in " + dir);
+            assertTrue(jvm.process.isAlive(), "standalone driver exited; see " + log);
+            return jvm;
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            jvm.process.destroyForcibly(); // never leave a driver behind a failed test
+            throw ex;
+        }
     }
 
     private static boolean logSays(final Path log, final String text)
