@@ -31,8 +31,10 @@ import java.util.regex.Pattern;
 
 /**
  * An executable shipped inside a jar as a classpath resource (a worker binary), made runnable: extracted once
- * per content hash into an owner-only cache, verified against its SHA-256 every time it is resolved, and never
- * handed out when the hash does not match.
+ * per content hash into an owner-only cache, verified against its SHA-256, and never handed out when the hash
+ * does not match. A cached copy is hashed again whenever it changed since it was last verified (its size, inode,
+ * modification or change time differ from {@code <name>.verified} next to it), so an unchanged cache costs a
+ * {@code stat}, not a hash of ten megabytes.
  * <p>
  * Resource layout, one folder per platform ({@link #platform()}):
  * <pre>
@@ -72,6 +74,7 @@ public final class ExecutableResource
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
     private static final Duration STALE_TEMPORARY_FILE = Duration.ofMinutes(10);
     private static final String TEMPORARY_SUFFIX = ".tmp";
+    private static final String STAMP_SUFFIX = ".verified";
 
     private ExecutableResource()
     {
@@ -200,6 +203,7 @@ public final class ExecutableResource
                 final Path extracted = extractInto(context.classLoader, resource, name, expected, temporary);
                 extracted.getParent().toFile().deleteOnExit();
                 extracted.toFile().deleteOnExit();
+                extracted.resolveSibling(name + STAMP_SUFFIX).toFile().deleteOnExit();
                 LOGGER.log(System.Logger.Level.WARNING, "no writable cache for " + name + " (" +
                     String.join("; ", failures) + "); extracted to " + extracted + " for this run only");
                 return extracted;
@@ -268,9 +272,14 @@ public final class ExecutableResource
         final Path target = directory.resolve(name);
         if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS))
         {
+            if (Files.isExecutable(target) && stamp(target, expected).equals(readStamp(directory, name)))
+            {
+                return target; // verified before and not written to since
+            }
             final String actual = sha256(target);
             if (actual.equals(expected) && Files.isExecutable(target))
             {
+                writeStamp(directory, name, stamp(target, expected));
                 return target;
             }
             // Truncated, tampered with or not executable: never run it, replace it.
@@ -310,8 +319,59 @@ public final class ExecutableResource
         {
             Files.deleteIfExists(temporary);
         }
+        writeStamp(directory, name, stamp(target, expected));
         removeStaleTemporaryFiles(directory, name);
         return target;
+    }
+
+    /**
+     * What the file was when its hash was last checked: size, inode, modification and change times. Hashing a
+     * 12 MB executable in a fresh JVM takes hundreds of milliseconds (the digest runs interpreted at first), so a
+     * later lookup hashes again only when this changed. Any write to the file or its mode moves its change time,
+     * which no unprivileged process can set back; the stamp is as trustworthy as the owner-only directory it is
+     * in.
+     */
+    private static String stamp(final Path file, final String sha256) throws IOException
+    {
+        final var attributes = Files.readAttributes(file, "unix:size,ino,lastModifiedTime,ctime", LinkOption.NOFOLLOW_LINKS);
+        return sha256 + " " + attributes.get("size") + " " + attributes.get("ino") + " " +
+            ((FileTime)attributes.get("lastModifiedTime")).to(java.util.concurrent.TimeUnit.NANOSECONDS) + " " +
+            ((FileTime)attributes.get("ctime")).to(java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+
+    private static String readStamp(final Path directory, final String name)
+    {
+        try
+        {
+            return Files.readString(directory.resolve(name + STAMP_SUFFIX), StandardCharsets.US_ASCII).trim();
+        }
+        catch (final IOException ex)
+        {
+            return "";
+        }
+    }
+
+    private static void writeStamp(final Path directory, final String name, final String stamp)
+    {
+        try
+        {
+            final Path temporary = Files.createTempFile(directory, name + ".", TEMPORARY_SUFFIX,
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            try
+            {
+                Files.writeString(temporary, stamp + "\n", StandardCharsets.US_ASCII);
+                Files.move(temporary, directory.resolve(name + STAMP_SUFFIX), StandardCopyOption.ATOMIC_MOVE);
+            }
+            finally
+            {
+                Files.deleteIfExists(temporary);
+            }
+        }
+        catch (final IOException ex)
+        {
+            // Only an optimisation: the next lookup hashes the file again.
+            LOGGER.log(System.Logger.Level.DEBUG, "cannot write " + name + STAMP_SUFFIX + " in " + directory, ex);
+        }
     }
 
     /**

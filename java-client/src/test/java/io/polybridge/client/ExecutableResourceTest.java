@@ -66,7 +66,8 @@ class ExecutableResourceTest
         assertEquals(inode, Files.getAttribute(second, "unix:ino"), "the cached copy was reused, not rewritten");
         try (var files = Files.list(first.getParent()))
         {
-            assertEquals(List.of(first), files.toList(), "no temporary file is left behind");
+            assertEquals(List.of("hello", "hello.verified"),
+                files.map(path -> path.getFileName().toString()).sorted().toList(), "no temporary file is left behind");
         }
     }
 
@@ -89,6 +90,21 @@ class ExecutableResourceTest
         final Path again = ExecutableResource.extract("hello", context());
         assertArrayEquals(SCRIPT, Files.readAllBytes(again));
         assertEquals("hello from the jar", run(again));
+    }
+
+    @Test
+    void reExtractsACachedCopyRewrittenWithTheSameSizeAndModificationTime() throws Exception
+    {
+        addResource("hello", SCRIPT, true);
+        final Path first = ExecutableResource.extract("hello", context());
+        final var modified = Files.getLastModifiedTime(first);
+        final byte[] forged = SCRIPT.clone();
+        forged[forged.length - 2] = 'X'; // same length, different bytes
+        Files.write(first, forged);
+        Files.setLastModifiedTime(first, modified); // what a careless copy might do; the change time still moves
+
+        final Path again = ExecutableResource.extract("hello", context());
+        assertArrayEquals(SCRIPT, Files.readAllBytes(again));
     }
 
     @Test
@@ -181,6 +197,7 @@ class ExecutableResourceTest
         finally
         {
             Files.delete(extracted);
+            Files.deleteIfExists(extracted.resolveSibling("hello.verified"));
             Files.delete(extracted.getParent());
             Files.delete(extracted.getParent().getParent());
         }
@@ -258,7 +275,7 @@ class ExecutableResourceTest
         }
         try (var files = Files.list(cache.resolve(expected)))
         {
-            assertEquals(List.of(cache.resolve(expected).resolve("big")), files.toList());
+            assertEquals(List.of("big", "big.verified"), files.map(path -> path.getFileName().toString()).sorted().toList());
         }
     }
 
