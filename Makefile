@@ -46,12 +46,14 @@ test-rust:
 test-java:
 	$(MVN) verify
 
-# A user's project outside this repository (issue 12): examples/consumer is copied to a temporary
-# directory, built there against the installed artifacts and run with `java -jar` on corpus pages.
+# A user's projects outside this repository (issue 12): examples/consumer is copied to a temporary
+# directory, built there against the installed artifacts and run with `java -jar` on corpus pages;
+# examples/consumer-go and consumer-rust are built there on the SDKs and called from Java.
 .PHONY: test-consumers
 test-consumers:
 	$(MVN) -q install -DskipTests
 	./examples/consumer/run-outside.sh 3
+	./examples/run-sdk-consumers.sh
 
 clean:
 	$(MVN) -q clean

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# CI for the Go and Rust SDKs used from outside (issue 12): copies examples/consumer-go and
+# examples/consumer-rust to a temporary directory outside the repository, builds each there against
+# this checkout (Go: a go.work workspace, no replace; Rust: a path dependency), and has Java
+# (examples/consumer's CallWorker, through Bridge) start each one and call its handler.
+# Needs `mvn install -DskipTests` at the repository root (for examples/consumer) and Go, Rust, cmake.
+#   examples/run-sdk-consumers.sh
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/polybridge-sdk-consumers.XXXXXX")"
+cleanup() { rm -rf "$tmp"; }
+trap cleanup EXIT
+fail() { echo "sdk-consumers: FAIL: $*" >&2; exit 1; }
+
+cp -r "$here/consumer-go" "$here/consumer-rust" "$tmp/"
+mkdir -p "$tmp/java" && cp -r "$here/consumer/pom.xml" "$here/consumer/src" "$tmp/java/"
+
+echo "sdk-consumers: Go module in $tmp/consumer-go" >&2
+cat > "$tmp/consumer-go/go.work" <<WORK
+go 1.25.0
+
+use (
+	.
+	$repo/native-go
+	$repo/codecs/go
+)
+WORK
+(cd "$tmp/consumer-go" && CGO_ENABLED=0 go build -o polybridge-consumer-go .) || fail "go build outside the repository"
+if (cd "$tmp/consumer-go" && go list -deps . | grep -q wappalyzergo); then
+    fail "the Go SDK pulls in wappalyzergo"
+fi
+
+echo "sdk-consumers: Rust crate in $tmp/consumer-rust" >&2
+sed -i "s|path = \"../../native-rust\"|path = \"$repo/native-rust\"|" "$tmp/consumer-rust/Cargo.toml"
+grep -q "path = \"$repo/native-rust\"" "$tmp/consumer-rust/Cargo.toml" || fail "could not point Cargo.toml at $repo"
+# Same versions as the SDK's own lock; the SDK's target directory, so the bundled Aeron C client
+# already built there (same flags: cargo.sh) is reused instead of built again.
+cp "$repo/native-rust/Cargo.lock" "$tmp/consumer-rust/"
+CARGO_TARGET_DIR="${POLYBRIDGE_CONSUMER_TARGET:-$repo/native-rust/target}" \
+    "$repo/native-rust/cargo.sh" build --release --manifest-path "$tmp/consumer-rust/Cargo.toml" \
+    || fail "cargo build outside the repository"
+cp "${POLYBRIDGE_CONSUMER_TARGET:-$repo/native-rust/target}/release/polybridge-consumer-rust" "$tmp/consumer-rust/"
+
+echo "sdk-consumers: Java caller in $tmp/java" >&2
+(cd "$tmp/java" && mvn -B -ntp -q package) || fail "mvn package of the Java caller"
+
+call() { # executable handler text expected
+    local got
+    got="$(cd "$tmp" && java -cp "$tmp/java/target/consumer.jar" \
+        --add-opens java.base/jdk.internal.misc=ALL-UNNAMED --add-opens java.base/java.nio=ALL-UNNAMED \
+        com.example.consumer.CallWorker "$1" "$2" "$3")" || fail "calling $2 on $1"
+    [[ "$got" == "$4" ]] || fail "$2 answered '$got', expected '$4'"
+    echo "sdk-consumers: Java -> $(basename "$1") $2('$3') = '$got'" >&2
+}
+call "$tmp/consumer-go/polybridge-consumer-go" consumer.upper "hello from java" "HELLO FROM JAVA"
+call "$tmp/consumer-rust/polybridge-consumer-rust" consumer.reverse "hello from java" "avaj morf olleh"
+
+sleep 1
+if pgrep -f "$tmp/consumer-" >/dev/null; then
+    pgrep -af "$tmp/consumer-" >&2
+    fail "worker processes outlived the Java caller"
+fi
+echo "sdk-consumers: OK" >&2
