@@ -468,6 +468,12 @@ func TestStoppingAnswersQueuedCallsAndFlushesRunningOnesWithinTheDrainTimeout(t 
 			t.Errorf("queued call %d: %v %q, want WORKER_UNAVAILABLE", id, r.code, r.message)
 		}
 	}
+	// Still draining (call 1 runs): a request that arrives now is read and refused at once,
+	// inline handler or not.
+	c.send(echoRequest(4, 4993, "too late"))
+	if r, _ := c.awaitReply(4, 10*time.Second); r.code != polybridge.ErrorCode_WORKER_UNAVAILABLE {
+		t.Errorf("call during the drain: %v %q, want WORKER_UNAVAILABLE", r.code, r.message)
+	}
 	close(release)
 	if r, _ := c.awaitReply(1, 10*time.Second); r.code != polybridge.ErrorCode_OK || string(r.payload) != "finished" {
 		t.Errorf("running call: %v %q", r.code, r.payload)
@@ -475,7 +481,7 @@ func TestStoppingAnswersQueuedCallsAndFlushesRunningOnesWithinTheDrainTimeout(t 
 	if err, _ := awaitExit(t, w, 10*time.Second); err != nil {
 		t.Errorf("Run returned %v after a stop", err)
 	}
-	if w.Counters.Replies.Load() != 3 || w.Counters.RepliesDropped.Load() != 0 {
-		t.Errorf("replies %d, dropped %d; want 3 and 0", w.Counters.Replies.Load(), w.Counters.RepliesDropped.Load())
+	if w.Counters.Replies.Load() != 4 || w.Counters.RepliesDropped.Load() != 0 {
+		t.Errorf("replies %d, dropped %d; want 4 and 0", w.Counters.Replies.Load(), w.Counters.RepliesDropped.Load())
 	}
 }

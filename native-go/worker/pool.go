@@ -137,11 +137,11 @@ func (p *Pool) OnMessage(msg []byte) {
 		p.publishIf(reply, ok)
 		return
 	}
-	if e.inline {
+	if e.inline && !p.closed {
 		p.publishIf(p.runInline(e, &f))
 		return
 	}
-	p.submit(e, &f)
+	p.submit(e, &f) // answered WORKER_UNAVAILABLE at once when the pool has stopped
 }
 
 func (p *Pool) publishIf(reply Reply, ok bool) {

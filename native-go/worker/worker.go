@@ -17,6 +17,7 @@ import (
 	aeronatomic "github.com/lirm/aeron-go/aeron/atomic"
 	"github.com/lirm/aeron-go/aeron/counters"
 	"github.com/lirm/aeron-go/aeron/idlestrategy"
+	"github.com/lirm/aeron-go/aeron/logbuffer/term"
 	"github.com/polybridge/polybridge/codecs/go/polybridge"
 )
 
@@ -29,9 +30,11 @@ const (
 	DefaultReplyTimeout     = time.Second
 	// DefaultDriverTimeout is how long the media driver may go without a heartbeat before the
 	// worker takes it for dead and exits, when the driver's process cannot be watched (see
-	// hungDriverTimeout). Java drivers heartbeat every few ms to 100 ms; aeron-go checks every
-	// 500 ms, so a dead driver is noticed 1-1.5 s after it died.
-	DefaultDriverTimeout = time.Second
+	// hungDriverTimeout). A driver heartbeats once per aeron.timer.interval: 100 ms in
+	// polybridge's drivers, up to 1 s in a stock one (where 1 s took a live driver for dead in
+	// the Rust worker's tests); 1.5 s as the Rust worker. aeron-go checks every 500 ms, so a dead
+	// driver is noticed 1.5-2 s after it died.
+	DefaultDriverTimeout = 1500 * time.Millisecond
 	// hungDriverTimeout replaces DriverTimeout when the driver's process can be watched (its
 	// pid, from cnc.dat, is visible in /proc): its death is then seen within
 	// parentCheckInterval, and a driver that is alive but silent (starved on a loaded
@@ -366,21 +369,26 @@ func (w *Worker) Run(ctx context.Context) error {
 	if fatal != nil {
 		log.Error("worker stopping", "worker", w.cfg.WorkerID, "err", fatal)
 	}
-	w.drain(pool, fatal == nil)
+	w.drain(pool, requests, handler, fatal == nil)
 	log.Info("worker stopped", append([]any{"worker", w.cfg.WorkerID}, w.Counters.LogAttrs()...)...)
 	return fatal
 }
 
 // drain stops the pool (queued requests are answered WORKER_UNAVAILABLE without running,
 // running handlers see their context cancelled), publishes what finishes and flushes the
-// outboxes, until nothing is left or the drain timeout passes. wait is false when the driver
-// or the parent has gone: nobody is left to answer, so it makes one pass and returns.
-func (w *Worker) drain(pool *Pool, wait bool) {
+// outboxes, until nothing is left or the drain timeout passes. Requests that arrive meanwhile
+// are read and answered WORKER_UNAVAILABLE at once, so their callers need not wait for their
+// deadline (as the Rust worker does). wait is false when the driver or the parent has gone:
+// nobody is left to answer, so it makes one pass and returns.
+func (w *Worker) drain(pool *Pool, requests *aeron.Subscription, handler term.FragmentHandler, wait bool) {
 	deadline := time.Now().Add(w.cfg.DrainTimeout)
 	pool.Stop()
 	wake := time.NewTimer(time.Millisecond)
 	defer wake.Stop()
 	for {
+		if wait {
+			requests.Poll(handler, fragmentLimit)
+		}
 		pool.Drain()
 		now := time.Now()
 		w.outbox.flush(now)
