@@ -92,6 +92,19 @@ class CliJarIT
     }
 
     @Test
+    void theJarRunsOutsideTheCheckoutWithTheWorkersItCarries() throws Exception
+    {
+        final Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
+        final Path copy = Files.copy(jar, elsewhere.resolve("polybridge-cli.jar"));
+
+        final Run run = run(elsewhere, copy, "anywhere".getBytes(StandardCharsets.UTF_8), "call", "--verbose", "echo");
+
+        assertEquals(0, run.status, run.err);
+        assertEquals("anywhere", run.stdout());
+        assertNothingLeft(run);
+    }
+
+    @Test
     void callToAHandlerNobodyServesExitsWithNotFoundAndNamesIt() throws Exception
     {
         final Run run = run(root, new byte[]{ 1, 2, 3 }, "call", "--verbose", "no.such.handler");
@@ -255,6 +268,11 @@ class CliJarIT
 
     /** The jar in a child JVM with no flags, stdin from a file, stdout and stderr to files (no pipe to fill up). */
     private Run run(final Path cwd, final byte[] stdin, final String... args) throws Exception
+    {
+        return run(cwd, jar, stdin, args);
+    }
+
+    private Run run(final Path cwd, final Path jar, final byte[] stdin, final String... args) throws Exception
     {
         final Path in = Files.write(Files.createTempFile(tmp, "stdin", ""), stdin);
         final Path out = Files.createTempFile(tmp, "stdout", "");
