@@ -20,7 +20,7 @@ demo:
 	@$(MVN) -q install -DskipTests 1>&2
 	@java -jar cli/target/polybridge-cli.jar scan $(SCAN_ARGS)
 
-test: workers test-go test-rust test-java test-consumers perf-smoke
+test: workers wasm-modules test-go test-rust test-java test-consumers perf-smoke
 
 # System packages and cmake for the Rust worker's bundled Aeron C client; checks the toolchains.
 deps:
@@ -34,6 +34,16 @@ deps:
 workers: deps
 	cd native-go && CGO_ENABLED=0 go build -o bin/polybridge-worker-go ./cmd/polybridge-worker-go
 	./native-rust/cargo.sh build --release --locked --bin polybridge-worker-rust
+
+# WebAssembly test modules (native-go/wasm, docs/wasm.md): installs wat2wasm (Debian's wabt) and
+# Rust's wasm32-wasip1 target, builds the Go, Rust and WAT modules from source into
+# native-go/bin/wasm-modules, then runs their echo test once without -race, which leaves their
+# compiled code in native-go/bin/wasm-cache: under -race wazero's compiler is ~10x slower.
+.PHONY: wasm-modules
+wasm-modules:
+	./native-go/wasm/install-deps.sh
+	./native-go/wasm/build-modules.sh
+	cd native-go && go test -count=1 -run '^TestEchoModules' ./wasm
 
 test-go:
 	cd native-go && go vet ./... && go test -race ./... && ./fuzz.sh
