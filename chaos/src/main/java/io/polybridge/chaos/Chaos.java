@@ -649,7 +649,7 @@ public final class Chaos
     {
         final Action action = kill ? Action.KILL_CLIENT : Action.TERM_CLIENT;
         final ClientRun client = currentClient();
-        if (client == null || !client.ready || !client.jvm.isAlive())
+        if (client == null || !client.ready || client.signalled || !client.jvm.isAlive())
         {
             event(action.label(), "skipped: no client JVM running");
             return;
@@ -663,7 +663,9 @@ public final class Chaos
         }
         else
         {
-            client.jvm.process.destroy();
+            // Not Process.destroy(): it also closes the child's stdin, which the client JVM reads as
+            // "stop" and closes its bridge from main, racing the shutdown hook under test.
+            ProcessTracker.signal(client.jvm.process.toHandle(), "TERM");
         }
         event(action.label(), (kill ? "SIGKILL" : "SIGTERM") + " client JVM #" + client.incarnation + " pid " +
             client.jvm.pid() + " with workers " + workers.stream().map(ProcessTracker::describe).toList());
@@ -681,6 +683,10 @@ public final class Chaos
                     client.workersAliveAtJvmExit = aliveAtJvmExit;
                 }
                 sleepQuietly(10);
+            }
+            if (client.jvmExitMs < 0 && !client.jvm.isAlive())
+            {
+                client.jvmExitMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalledNs); // at most this
             }
             final long goneMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalledNs);
             final List<String> left = workers.stream().filter(ProcessHandle::isAlive).map(ProcessTracker::describe).toList();
@@ -771,12 +777,17 @@ public final class Chaos
             }
             host.detailJson = readQuietly(host.detail);
         }
-        final ClientRun client = currentClient();
-        if (client != null && client.jvm.isAlive())
+        for (final ClientRun client : clients)
         {
-            client.stopRequested = true;
-            client.jvm.send("stop");
-            if (!client.jvm.process.waitFor(40, TimeUnit.SECONDS))
+            if (client.jvm.isAlive() && !client.signalled)
+            {
+                client.stopRequested = true;
+                client.jvm.send("stop");
+            }
+        }
+        for (final ClientRun client : clients)
+        {
+            if (client.stopRequested && !client.jvm.process.waitFor(40, TimeUnit.SECONDS))
             {
                 summary.hostHangs++;
                 errors.add("client JVM #" + client.incarnation + " did not exit within 40 s of stop: " +

@@ -36,6 +36,7 @@ public final class ChaosClientJvm
         final PrintStream protocol = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
         System.setOut(System.err);
         final Args options = new Args(args);
+        ChaosHost.reportUncaughtExceptions();
         Runtime.getRuntime().addShutdownHook(new Thread(() ->
         {
             if (!expectedExit)
@@ -43,6 +44,7 @@ public final class ChaosClientJvm
                 System.err.println("chaos client JVM: exiting without having been asked to");
                 protocol.println(Protocol.line("exiting", Map.of("expected", false)));
             }
+            ChaosHost.witnessBridgeShutdown();
         }, "chaos-client-exit-witness"));
 
         final Bridge bridge;

@@ -72,6 +72,7 @@ public final class ChaosHost
 
     private void run() throws Exception
     {
+        reportUncaughtExceptions();
         Runtime.getRuntime().addShutdownHook(new Thread(this::onShutdown, "chaos-host-exit-witness"));
         final long launchStartNs = System.nanoTime();
         try
@@ -406,6 +407,47 @@ public final class ChaosHost
             System.err.print(trace);
         });
         send("exiting", Map.of("expected", false));
+    }
+
+    /** Threads that die of an exception say so on stderr (System.Logger output is lost once the JVM shuts down). */
+    static void reportUncaughtExceptions()
+    {
+        Thread.setDefaultUncaughtExceptionHandler((thread, error) ->
+        {
+            System.err.println("chaos: thread '" + thread.getName() + "' died of an uncaught exception:");
+            error.printStackTrace();
+        });
+    }
+
+    /**
+     * From a shutdown hook: wait for polybridge's own shutdown hook (the threads it runs are named
+     * polybridge-shutdown*), then say on stderr which child processes are still running, so a
+     * report can tell whether the bridge stopped its workers before the JVM exits.
+     */
+    static void witnessBridgeShutdown()
+    {
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // let the other hooks start
+        System.err.println("chaos: shutting down; threads: " + Thread.getAllStackTraces().keySet().stream()
+            .map(Thread::getName).sorted().toList());
+        final long startNs = System.nanoTime();
+        for (final Thread thread : Thread.getAllStackTraces().keySet())
+        {
+            if (thread.getName().startsWith("polybridge-shutdown"))
+            {
+                try
+                {
+                    thread.join(TimeUnit.SECONDS.toMillis(20));
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+        System.err.println("chaos: at exit, after " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs) +
+            " ms waiting for polybridge's shutdown hook, child processes still running: " +
+            ProcessHandle.current().children().filter(ProcessHandle::isAlive)
+                .map((child) -> child.pid() + " " + child.info().command().orElse("?")).toList());
     }
 
     private synchronized void send(final String kind, final Map<String, ?> values)
