@@ -171,6 +171,16 @@ final class SupervisedWorker
             incarnation.requestStreamId + ") " + reason, reason);
     }
 
+    void restartIfExitedDuringLaunch()
+    {
+        final String reason = launchFailure;
+        if (reason != null && state.status() == WorkerState.Status.STOPPED)
+        {
+            launchFailure = null;
+            scheduleRestart("worker '" + workerId + "' " + reason + " while the bridge was launching", reason);
+        }
+    }
+
     private void scheduleRestart(final String what, final String reason)
     {
         final RestartPolicy.Decision decision = policy.onExit(System.nanoTime());

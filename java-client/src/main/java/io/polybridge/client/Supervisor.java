@@ -116,6 +116,7 @@ final class Supervisor implements Router.Streams
             for (final SupervisedWorker worker : workers)
             {
                 worker.checkReady(); // LIVE now, for workerStates() right after launch
+                worker.restartIfExitedDuringLaunch(); // it died after it was awaited: restart it as usual
             }
         });
     }

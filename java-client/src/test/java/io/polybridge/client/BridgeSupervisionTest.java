@@ -52,6 +52,8 @@ class BridgeSupervisionTest
     private static final long MAX_GAP_MS = 500;
     private static final long PENDING_FAIL_MS = 1_000;
     private static final long REPLACEMENT_MS = 2_000;
+    /** Held: java.util.logging keeps loggers weakly, and a collected one would lose the test's handler. */
+    private static final Logger BRIDGE_LOG = Logger.getLogger("polybridge.bridge");
 
     @BeforeAll
     static void buildWorkers() throws Exception
@@ -259,10 +261,16 @@ class BridgeSupervisionTest
             final PolybridgeException refused = failure(bridge.call("echo", new byte[]{ 1 }));
             assertEquals(ErrorCode.WORKER_UNAVAILABLE, refused.errorCode(), refused.getMessage());
 
+            awaitTrue(() ->
+            {
+                synchronized (log)
+                {
+                    return log.stream().anyMatch((m) -> m.contains("restart budget of 2") &&
+                        m.contains("stays down") && m.contains("then started again"));
+                }
+            }, "the log says it stays down and when it is tried again");
             synchronized (log)
             {
-                assertTrue(log.stream().anyMatch((m) -> m.contains("restart budget of 2") &&
-                    m.contains("stays down") && m.contains("then started again")), log::toString);
                 assertFalse(log.stream().anyMatch((m) -> m.contains("restart 3 of 2")), log::toString);
             }
 
@@ -275,7 +283,7 @@ class BridgeSupervisionTest
         }
         finally
         {
-            Logger.getLogger("polybridge.bridge").removeHandler(capture);
+            BRIDGE_LOG.removeHandler(capture);
         }
     }
 
@@ -325,7 +333,7 @@ class BridgeSupervisionTest
             {
             }
         };
-        Logger.getLogger("polybridge.bridge").addHandler(handler);
+        BRIDGE_LOG.addHandler(handler);
         return handler;
     }
 }
