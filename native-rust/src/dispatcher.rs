@@ -54,13 +54,30 @@ pub struct Dispatcher {
     registry: Arc<Registry>,
     served: String,
     max_frame_length: usize,
+    /// Stream ids that are never reply streams besides those <= 0: the worker's own request
+    /// and control streams.
+    refused_reply_streams: Vec<i32>,
     counters: Counters,
 }
 
 impl Dispatcher {
     pub fn new(registry: Arc<Registry>) -> Self {
         let served = registry.names().collect::<Vec<_>>().join(", ");
-        Self { registry, served, max_frame_length: usize::MAX, counters: Counters::default() }
+        Self {
+            registry,
+            served,
+            max_frame_length: usize::MAX,
+            refused_reply_streams: Vec::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Frames naming one of these as their reply stream are dropped like those naming a
+    /// stream id <= 0 (the worker passes its request and control streams, as the Go worker
+    /// does: a response there would only be read back as a malformed frame, or by every
+    /// client watching announcements).
+    pub fn refuse_reply_streams(&mut self, streams: &[i32]) {
+        self.refused_reply_streams = streams.to_vec();
     }
 
     /// Responses longer than this are replaced by `TOO_LARGE` (Aeron's largest message is
@@ -102,8 +119,9 @@ impl Dispatcher {
     /// Decodes `frame` and decides what to do with it. Answers that need no handler are
     /// written into `response` (previous contents discarded, capacity reused) and counted.
     ///
-    /// A frame naming a reply stream id <= 0 is dropped whatever else it holds: no client
-    /// listens there, and publishing to it would only add a publication to the driver.
+    /// A frame naming a reply stream id <= 0 (or one of [`Dispatcher::refuse_reply_streams`])
+    /// is dropped whatever else it holds: no client listens there, and publishing to it would
+    /// only add a publication to the driver.
     pub fn route<'f>(&mut self, frame: &'f [u8], response: &mut Vec<u8>) -> Routed<'f> {
         let decoded = wire::decode_inbound(frame);
         let reply_stream_id = match &decoded {
@@ -111,7 +129,7 @@ impl Dispatcher {
             Ok(Inbound::Cancel(cancel)) => Some(cancel.reply_stream_id),
             Err(Malformed { reply_to, .. }) => reply_to.map(|r| r.reply_stream_id),
         };
-        if let Some(found) = reply_stream_id.filter(|&id| id <= 0) {
+        if let Some(found) = reply_stream_id.filter(|&id| id <= 0 || self.refused_reply_streams.contains(&id)) {
             self.counters.malformed_dropped += 1;
             return Routed::Dropped(DecodeError::BadReplyStream { found });
         }

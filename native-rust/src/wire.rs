@@ -56,7 +56,7 @@ pub enum DecodeError {
     VarDataPastFrame { field: &'static str, offset: usize, claimed: usize, length: usize },
     #[error("field '{field}' is not valid UTF-8")]
     NotUtf8 { field: &'static str },
-    #[error("reply stream id {found} names no stream a worker replies on (it must be > 0)")]
+    #[error("reply stream id {found} names no stream a worker replies on (it must be > 0, and not the worker's request or control stream)")]
     BadReplyStream { found: i32 },
 }
 

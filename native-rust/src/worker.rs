@@ -301,6 +301,7 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
     );
 
     let mut dispatcher = Dispatcher::new(Arc::clone(&registry));
+    dispatcher.refuse_reply_streams(&[config.request_stream_id, config.control_stream_id]);
     if let Ok(constants) = control.get_constants() {
         dispatcher.set_max_frame_length(constants.max_message_length());
     }

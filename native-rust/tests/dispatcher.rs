@@ -248,6 +248,19 @@ fn a_reply_stream_id_of_zero_or_below_is_dropped_unanswered_whatever_the_frame()
 }
 
 #[test]
+fn the_workers_own_request_and_control_streams_are_refused_as_reply_streams() {
+    let mut dispatcher = dispatcher();
+    dispatcher.refuse_reply_streams(&[200, 10]);
+    let mut response = Vec::new();
+    for stream in [200, 10] {
+        let outcome = dispatcher.dispatch(&encode_request(1, 0, stream, "echo", b"x"), &mut response);
+        assert_eq!(outcome, Outcome::Dropped(DecodeError::BadReplyStream { found: stream }));
+    }
+    assert_eq!(dispatcher.counters().malformed_dropped, 2);
+    assert_eq!(dispatcher.dispatch(&encode_request(2, 0, 11, "echo", b"x"), &mut response), reply(2, 11, ErrorCode::OK));
+}
+
+#[test]
 fn an_enormous_unknown_handler_name_is_quoted_only_in_part() {
     let mut dispatcher = dispatcher();
     let mut response = Vec::new();
