@@ -73,7 +73,8 @@ struct Cli {
     reply_timeout: Duration,
 
     /// Reply publications that may exist at once (each is a log buffer in the driver's shared
-    /// memory); a reply that needs one more while none is idle is dropped.
+    /// memory; closed ones count for 6 s, while they linger); a reply that needs one more is
+    /// dropped (and counted).
     #[arg(long, value_name = "N", default_value_t = outbox::DEFAULT_MAX_REPLY_STREAMS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     max_reply_streams: usize,
