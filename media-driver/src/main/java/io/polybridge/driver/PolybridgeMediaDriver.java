@@ -28,8 +28,9 @@ import java.util.stream.Stream;
  *     <li>{@code aeron.ipc.term.buffer.length=16m}: the largest message is a term / 8 = 2 MiB, room
  *     for a 1 MiB payload and its envelope, with a log of 48 MiB per publication;</li>
  *     <li>{@code aeron.timer.interval=100ms}, {@code aeron.client.liveness.timeout=1.5s},
- *     {@code aeron.driver.timeout=1s}: a dead driver, worker or client is noticed within about a
- *     second or two instead of ten (see the constants);</li>
+ *     {@code aeron.driver.timeout=1s}, {@code aeron.publication.unblock.timeout=2s}: a dead driver,
+ *     worker or client, or a frame left half-written by one, is noticed within about a second or two
+ *     instead of ten or fifteen (see the constants);</li>
  *     <li>the directory is deleted when the driver closes, and everything in it is kept readable and
  *     writable by its owner only while it runs ({@link #launch(MediaDriver.Context)}).</li>
  * </ul>
@@ -65,6 +66,15 @@ public final class PolybridgeMediaDriver
      * over its directory after 1 s instead of failing with "Active media driver detected".
      */
     public static final long DEFAULT_DRIVER_TIMEOUT_MS = 1000;
+
+    /**
+     * A frame claimed on a shared log but not committed for this long (its writer SIGKILLed in the
+     * middle) is padded over so the frames behind it flow again, when
+     * {@code aeron.publication.unblock.timeout} is not set: 2 s rather than Aeron's 15 s; it must
+     * exceed the client liveness timeout. A writer that is merely paused that long mid-frame loses
+     * that frame (its call then ends at its deadline or with its worker).
+     */
+    public static final long DEFAULT_PUBLICATION_UNBLOCK_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(2);
 
     static final Set<PosixFilePermission> OWNER_DIR = PosixFilePermissions.fromString("rwx------");
     static final Set<PosixFilePermission> OWNER_FILE = PosixFilePermissions.fromString("rw-------");
@@ -105,6 +115,10 @@ public final class PolybridgeMediaDriver
         if (System.getProperty("aeron.client.liveness.timeout") == null)
         {
             ctx.clientLivenessTimeoutNs(DEFAULT_CLIENT_LIVENESS_TIMEOUT_NS);
+        }
+        if (System.getProperty("aeron.publication.unblock.timeout") == null)
+        {
+            ctx.publicationUnblockTimeoutNs(DEFAULT_PUBLICATION_UNBLOCK_TIMEOUT_NS);
         }
         if (System.getProperty("aeron.driver.timeout") == null)
         {

@@ -78,7 +78,7 @@ final class ChildJvm implements AutoCloseable
         }
     }
 
-    private static boolean logSays(final Path log, final String text)
+    static boolean logSays(final Path log, final String text)
     {
         try
         {

@@ -2,7 +2,9 @@ package io.polybridge.driver;
 
 import io.aeron.Aeron;
 import io.aeron.Publication;
+import io.aeron.Subscription;
 import io.aeron.driver.MediaDriver;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -12,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 import static io.polybridge.driver.ChildJvm.awaitTrue;
@@ -49,6 +52,7 @@ class DriverTimeoutsTest
         assertEquals(PolybridgeMediaDriver.DEFAULT_TIMER_INTERVAL_NS, ctx.timerIntervalNs());
         assertEquals(PolybridgeMediaDriver.DEFAULT_CLIENT_LIVENESS_TIMEOUT_NS, ctx.clientLivenessTimeoutNs());
         assertEquals(PolybridgeMediaDriver.DEFAULT_DRIVER_TIMEOUT_MS, ctx.driverTimeoutMs());
+        assertEquals(PolybridgeMediaDriver.DEFAULT_PUBLICATION_UNBLOCK_TIMEOUT_NS, ctx.publicationUnblockTimeoutNs());
     }
 
     @Test
@@ -78,6 +82,40 @@ class DriverTimeoutsTest
                 "liveness timeout " + TimeUnit.NANOSECONDS.toMillis(driver.context().clientLivenessTimeoutNs()) +
                 " ms, timer " + TimeUnit.NANOSECONDS.toMillis(driver.context().timerIntervalNs()) + " ms)");
             assertTrue(goneMs < 5_000, "the dead subscription held on for " + goneMs + " ms");
+        }
+    }
+
+    @Test
+    void frameLeftHalfWrittenByASigkilledWriterHoldsTheLogBackOnlyUntilTheUnblockTimeout() throws Exception
+    {
+        try (EmbeddedMediaDriver driver = EmbeddedMediaDriver.launch();
+            Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+            Subscription subscription = aeron.addSubscription("aeron:ipc", 778);
+            Publication publication = aeron.addPublication("aeron:ipc", 778)) // shares the log with the child's
+        {
+            final Path log = LOGS.resolve("claimant.log");
+            Files.deleteIfExists(log);
+            final ChildJvm claimant = ChildJvm.start(log, List.of(), Probes.Claimant.class,
+                driver.aeronDirectoryName(), "778");
+            try
+            {
+                awaitTrue(() -> ChildJvm.logSays(log, "claimed") || !claimant.process.isAlive(), "the child claimed");
+            }
+            finally
+            {
+                claimant.kill(); // the claimed frame is never committed
+            }
+            final long killedNs = System.nanoTime();
+            final UnsafeBuffer message = new UnsafeBuffer(new byte[]{ 1, 2, 3 });
+            awaitTrue(() -> publication.offer(message) > 0, "offered behind the hole");
+            final AtomicInteger received = new AtomicInteger();
+            awaitTrue(() -> subscription.poll((buffer, offset, length, header) -> received.incrementAndGet(), 10) >= 0 &&
+                received.get() > 0, "the frame behind the hole delivered");
+            final long heldMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedNs);
+            System.out.println("a frame behind a SIGKILLed writer's half-written one was delivered after " + heldMs +
+                " ms (unblock timeout " +
+                TimeUnit.NANOSECONDS.toMillis(driver.context().publicationUnblockTimeoutNs()) + " ms from the claim)");
+            assertTrue(heldMs < 8_000, "held back for " + heldMs + " ms");
         }
     }
 

@@ -35,6 +35,23 @@ final class Probes
         }
     }
 
+    /** Claim a frame on stream args[1] of the driver in args[0], never commit it, and sleep. */
+    static final class Claimant
+    {
+        public static void main(final String[] args) throws InterruptedException
+        {
+            final Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(args[0]).errorHandler((e) -> { }));
+            final io.aeron.Publication publication = aeron.addPublication("aeron:ipc", Integer.parseInt(args[1]));
+            final io.aeron.logbuffer.BufferClaim claim = new io.aeron.logbuffer.BufferClaim();
+            while (publication.tryClaim(64, claim) <= 0)
+            {
+                Thread.sleep(1);
+            }
+            System.out.println("claimed at " + System.currentTimeMillis());
+            Thread.sleep(Long.MAX_VALUE);
+        }
+    }
+
     /** Subscribe to args[1] on the driver in args[0] with Aeron's default client settings, then sleep. */
     static final class Subscriber
     {
