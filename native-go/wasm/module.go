@@ -237,10 +237,11 @@ func (m *Module) runCommand(ctx context.Context, payload []byte) ([]byte, error,
 	if mod != nil {
 		defer mod.Close(context.Background())
 	}
+	if stdout.overflow && ctx.Err() == nil && mem.refused() == 0 {
+		// Whatever the module did after its write failed, this is why.
+		return nil, fmt.Errorf("module %s wrote more than %s to stdout", m.name, mib(uint64(stdout.limit))), nil
+	}
 	if err == nil && ctx.Err() == nil {
-		if stdout.overflow {
-			return nil, fmt.Errorf("module %s wrote more than %s to stdout", m.name, mib(uint64(stdout.limit))), nil
-		}
 		return stdout.buf.Bytes(), nil, nil
 	}
 	if err == nil {

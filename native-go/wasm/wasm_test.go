@@ -308,3 +308,34 @@ func assertStillServes(t *testing.T) {
 		t.Fatalf("after the failure, wat_echo answers %v", got)
 	}
 }
+
+func TestAReplyLargerThanTheMemoryLimitIsRefused(t *testing.T) {
+	got := callModule(t, load(t, "wat_flood", 16<<20), nil, time.Minute)
+	if got.code != polybridge.ErrorCode_HANDLER_ERROR || !strings.Contains(got.message, "wrote more than 16 MiB to stdout") {
+		t.Fatalf("a module writing without end: %v", got)
+	}
+}
+
+func TestAReactorsReplyFlagsChooseTheErrorCode(t *testing.T) {
+	m := load(t, "wat_flags_reactor", 0)
+	cases := []struct {
+		payload string
+		code    polybridge.ErrorCode
+		want    string
+	}{
+		{"plain", polybridge.ErrorCode_OK, ""},
+		{"e", polybridge.ErrorCode_HANDLER_ERROR, "module wasm.wat_flags_reactor: custom failure"},
+		{"b", polybridge.ErrorCode_BAD_REQUEST, "module wasm.wat_flags_reactor rejected its payload: custom failure"},
+		{"o", polybridge.ErrorCode_HANDLER_ERROR, "outside its 0.1 MiB of memory"},
+		{"plain again", polybridge.ErrorCode_OK, ""}, // after a bad pointer, a fresh instance
+	}
+	for _, tc := range cases {
+		got := callModule(t, m, []byte(tc.payload), 10*time.Second)
+		if got.code != tc.code || !strings.Contains(got.message, tc.want) {
+			t.Errorf("payload %q: %v, want %v containing %q", tc.payload, got, tc.code, tc.want)
+		}
+		if tc.code == polybridge.ErrorCode_OK && string(got.payload) != tc.payload {
+			t.Errorf("payload %q came back as %q", tc.payload, got.payload)
+		}
+	}
+}
