@@ -473,8 +473,10 @@ public final class Chaos
         return plan;
     }
 
-    private void runSchedule(final List<Planned> plan) throws InterruptedException
+    private void runSchedule(final List<Planned> planned) throws InterruptedException
     {
+        List<Planned> plan = new ArrayList<>(planned);
+        final Set<Action> injected = EnumSet.noneOf(Action.class);
         final long chaosStartNs = System.nanoTime();
         long nextProgressMs = 10_000;
         int next = 0;
@@ -492,7 +494,20 @@ public final class Chaos
             }
             if (next < plan.size() && plan.get(next).atMs() <= nowMs)
             {
-                perform(plan.get(next++).action());
+                final Action action = plan.get(next++).action();
+                if (!perform(action) && !injected.contains(action) && nowMs + 3_000 < ctx.durationMs)
+                {
+                    // Every kind of fault at least once: try a skipped one again in 2 s.
+                    final List<Planned> rest = new ArrayList<>(plan.subList(next, plan.size()));
+                    rest.add(new Planned(nowMs + 2_000, action));
+                    rest.sort((a, b) -> Long.compare(a.atMs(), b.atMs()));
+                    plan = new ArrayList<>(plan.subList(0, next));
+                    plan.addAll(rest);
+                }
+                else
+                {
+                    injected.add(action);
+                }
                 continue;
             }
             Thread.sleep(20);
@@ -513,17 +528,27 @@ public final class Chaos
         return message == null ? "?" : message.text(key);
     }
 
-    private void perform(final Action action) throws InterruptedException
+    /** @return false when the fault could not be injected now (no target), so it is tried again later. */
+    private boolean perform(final Action action) throws InterruptedException
     {
         switch (action)
         {
-            case KILL_WORKER -> killWorker();
-            case STOP_WORKER -> stopWorker();
-            case KILL_DRIVER -> killAndRestartDriver();
-            case KILL_CLIENT -> signalClient(true);
-            case TERM_CLIENT -> signalClient(false);
-            case HOSTILE_BURST -> hostileBurst();
-            default -> throw new IllegalStateException("unknown action " + action);
+            case KILL_WORKER:
+                return killWorker();
+            case STOP_WORKER:
+                return stopWorker();
+            case KILL_DRIVER:
+                killAndRestartDriver();
+                return true;
+            case KILL_CLIENT:
+                return signalClient(true);
+            case TERM_CLIENT:
+                return signalClient(false);
+            case HOSTILE_BURST:
+                hostileBurst();
+                return true;
+            default:
+                throw new IllegalStateException("unknown action " + action);
         }
     }
 
@@ -561,33 +586,34 @@ public final class Chaos
         }
     }
 
-    private void killWorker() throws InterruptedException
+    private boolean killWorker() throws InterruptedException
     {
         final ProcessHandle worker = randomHostWorker();
         if (worker == null)
         {
             event(Action.KILL_WORKER.label(), "skipped: no running worker of the host to spare for 3 s");
-            return;
+            return false;
         }
         final String description = ProcessTracker.describe(worker);
         worker.destroyForcibly();
         event(Action.KILL_WORKER.label(), "SIGKILL " + description);
+        return true;
     }
 
-    private void stopWorker() throws InterruptedException
+    private boolean stopWorker() throws InterruptedException
     {
         final ProcessHandle worker = randomHostWorker();
         if (worker == null)
         {
             event(Action.STOP_WORKER.label(), "skipped: no running worker of the host to spare for 3 s");
-            return;
+            return false;
         }
         final long pauseMs = 200 + random.nextInt(2_300);
         final String description = ProcessTracker.describe(worker);
         if (!ProcessTracker.signal(worker, "STOP"))
         {
             event(Action.STOP_WORKER.label(), "could not SIGSTOP " + description);
-            return;
+            return false;
         }
         stopped.add(worker);
         event(Action.STOP_WORKER.label(), "SIGSTOP " + description + " for " + pauseMs + " ms");
@@ -597,6 +623,7 @@ public final class Chaos
             stopped.remove(worker);
             event("cont-worker", (sent ? "SIGCONT " : "not continued (it is gone) ") + description);
         }, pauseMs, TimeUnit.MILLISECONDS);
+        return true;
     }
 
     /**
@@ -645,16 +672,18 @@ public final class Chaos
     }
 
     /** SIGKILL (or SIGTERM) the client JVM, time its workers' exit, start a new one a little later. */
-    private void signalClient(final boolean kill)
+    private boolean signalClient(final boolean kill)
     {
         final Action action = kill ? Action.KILL_CLIENT : Action.TERM_CLIENT;
         final ClientRun client = currentClient();
         if (client == null || !client.ready || client.signalled || !client.jvm.isAlive())
         {
             event(action.label(), "skipped: no client JVM running");
-            return;
+            return false;
         }
         final List<ProcessHandle> workers = ProcessTracker.workersOf(client.jvm.process.toHandle());
+        final Map<ProcessHandle, String> described = new java.util.HashMap<>();
+        workers.forEach((worker) -> described.put(worker, ProcessTracker.describe(worker)));
         client.signalled = true;
         final long signalledNs = System.nanoTime();
         if (kill)
@@ -679,7 +708,7 @@ public final class Chaos
                 if (aliveAtJvmExit == null && !client.jvm.isAlive())
                 {
                     client.jvmExitMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalledNs);
-                    aliveAtJvmExit = workers.stream().filter(ProcessHandle::isAlive).map(ProcessTracker::describe).toList();
+                    aliveAtJvmExit = workers.stream().filter(ProcessHandle::isAlive).map(described::get).toList();
                     client.workersAliveAtJvmExit = aliveAtJvmExit;
                 }
                 sleepQuietly(10);
@@ -689,7 +718,7 @@ public final class Chaos
                 client.jvmExitMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalledNs); // at most this
             }
             final long goneMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalledNs);
-            final List<String> left = workers.stream().filter(ProcessHandle::isAlive).map(ProcessTracker::describe).toList();
+            final List<String> left = workers.stream().filter(ProcessHandle::isAlive).map(described::get).toList();
             client.workersGoneMs = left.isEmpty() ? goneMs : -1;
             event("client-workers-gone", (left.isEmpty() ?
                 "the workers of client JVM #" + client.incarnation + " exited " + goneMs + " ms after its " +
@@ -699,6 +728,7 @@ public final class Chaos
                 " ms, leaving running " + client.workersAliveAtJvmExit);
         });
         scheduleClientStart(500 + random.nextInt(1_500));
+        return true;
     }
 
     /** A new client JVM after a delay; while the driver is deliberately down, once it is back. */
