@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -68,7 +69,7 @@ func startMediaDriver(t *testing.T) *testDriver {
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	// The driver dies with the test binary even if the test never gets to its cleanup.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := startOnSpawnerThread(cmd); err != nil {
 		t.Skipf("cannot start the media driver: %v", err)
 	}
 	d := &testDriver{dir: dir, cmd: cmd, exited: make(chan struct{})}
@@ -88,6 +89,27 @@ func startMediaDriver(t *testing.T) *testDriver {
 			t.Fatalf("the media driver in %s did not start within 30 s: %s", dir, stderr.String())
 		}
 	}
+}
+
+// Pdeathsig fires when the OS thread that forked the child exits, not the process: aeron-go's
+// conductor goroutine locks its thread and never unlocks it, so when a client closes, Go
+// ends that thread, and a driver forked from it earlier was SIGKILLed in the middle of a test.
+// Drivers are forked from one goroutine locked to a thread that lives as long as the process.
+var spawns = make(chan func())
+
+func init() {
+	go func() {
+		runtime.LockOSThread() // never unlocked, never exits: the thread lives on
+		for f := range spawns {
+			f()
+		}
+	}()
+}
+
+func startOnSpawnerThread(cmd *exec.Cmd) error {
+	done := make(chan error)
+	spawns <- func() { done <- cmd.Start() }
+	return <-done
 }
 
 // driverAnswers connects a client, adds and closes a publication: the driver is ready.
@@ -232,24 +254,11 @@ type testClient struct {
 func newTestClient(t *testing.T, dir string, requestStream, controlStream, replyStream int32) *testClient {
 	t.Helper()
 	InstallAeronFatalHook()
-	// A long driver timeout: a loaded machine can starve the driver for seconds, and the test
-	// client is not what is tested.
-	client, err := aeron.Connect(aeron.NewContext().AeronDir(dir).MediaDriverTimeout(30 * time.Second).
-		ErrorHandler(func(err error) { t.Logf("test client: %v", err) }))
-	if err != nil {
+	c := &testClient{t: t}
+	if err := c.connect(dir, requestStream, controlStream, replyStream); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = client.Close() })
-	c := &testClient{t: t, client: client}
-	if c.control, err = client.AddSubscription(DefaultChannel, controlStream); err != nil {
-		t.Fatal(err)
-	}
-	if c.replies, err = client.AddSubscription(DefaultChannel, replyStream); err != nil {
-		t.Fatal(err)
-	}
-	if c.requests, err = client.AddPublication(DefaultChannel, requestStream); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { _ = c.client.Close() })
 	c.asm = NewAssembler(func(m []byte, _ int32) {
 		r, err := decodeResponse(m)
 		if err != nil {
@@ -259,6 +268,30 @@ func newTestClient(t *testing.T, dir string, requestStream, controlStream, reply
 		c.got = append(c.got, r)
 	})
 	return c
+}
+
+func (c *testClient) connect(dir string, requestStream, controlStream, replyStream int32) (err error) {
+	client, err := aeron.Connect(aeron.NewContext().AeronDir(dir).MediaDriverTimeout(10 * time.Second).
+		ErrorHandler(func(err error) { c.t.Logf("test client: %v", err) }))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = client.Close()
+		}
+	}()
+	if c.control, err = client.AddSubscription(DefaultChannel, controlStream); err != nil {
+		return err
+	}
+	if c.replies, err = client.AddSubscription(DefaultChannel, replyStream); err != nil {
+		return err
+	}
+	if c.requests, err = client.AddPublication(DefaultChannel, requestStream); err != nil {
+		return err
+	}
+	c.client = client
+	return nil
 }
 
 // awaitAnnouncement waits until the worker has announced itself: it is serving.
