@@ -38,8 +38,8 @@ const (
 	// hungDriverTimeout replaces DriverTimeout when the driver's process can be watched (its
 	// pid, from cnc.dat, is visible in /proc): its death is then seen within
 	// parentCheckInterval, and a driver that is alive but silent (starved on a loaded
-	// machine, stopped with SIGSTOP) is given this long. With 1 s, three workers on a 2-vCPU
-	// machine at load average 23 took a Java driver that had just started for dead.
+	// machine, stopped with SIGSTOP) is given this long. With 1 s, three workers took a live
+	// stock Aeron driver, which heartbeats once a second (ages up to 1.14 s), for dead.
 	hungDriverTimeout  = 10 * time.Second
 	fragmentLimit      = 16
 	conductorIdleSleep = time.Millisecond // aeron-go's default is 4 ms; see Run
