@@ -77,7 +77,9 @@ class GoFingerprintParityTest
         outDir = Path.of("target", "go-fingerprint-parity").toAbsolutePath();
         Files.createDirectories(outDir);
         final Path goDir = root.resolve("native-go");
-        run(goDir, List.of("go", "build", "-o", "bin/polybridge-worker-go", "./cmd/polybridge-worker-go"));
+        // CGO_ENABLED=0 as in make workers: this binary is also what the polybridge-workers jar ships.
+        run(goDir, List.of("env", "CGO_ENABLED=0", "go", "build", "-o", "bin/polybridge-worker-go",
+            "./cmd/polybridge-worker-go"));
         run(goDir, List.of("go", "build", "-o", "bin/fingerprint-reference", "./cmd/fingerprint-reference"));
 
         driver = EmbeddedMediaDriver.launch();

@@ -37,8 +37,9 @@ final class NativeWorkers
             return;
         }
         final Path root = Path.of(System.getProperty("polybridge.root", ".."));
+        // CGO_ENABLED=0 as in make workers: this binary is also what the polybridge-workers jar ships.
         run(root.resolve("native-go"), List.of(
-            "go", "build", "-o", "bin/polybridge-worker-go", "./cmd/polybridge-worker-go"));
+            "env", "CGO_ENABLED=0", "go", "build", "-o", "bin/polybridge-worker-go", "./cmd/polybridge-worker-go"));
         run(root.resolve("native-rust"), List.of(
             "./cargo.sh", "build", "--release", "--locked", "--bin", "polybridge-worker-rust"));
         assertTrue(WorkerProcess.binary(Language.GO).toFile().canExecute());
