@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -37,6 +38,11 @@ func BenchmarkUpperCase(b *testing.B) {
 		{"command-wat", "wat_echo_command"},
 		{"command-rust", "rust_echo"},
 		{"command-go", "go_echo"},
+		// The same modules without WithCloseOnContextDone: what enforcing the deadline
+		// inside the guest costs (a check at every loop iteration).
+		{"reactor-wat-unenforced", "wat_echo"},
+		{"reactor-rust-unenforced", "rust_echo_reactor"},
+		{"reactor-go-unenforced", "go_echo_reactor"},
 	}
 	sizes := []struct {
 		name string
@@ -46,7 +52,10 @@ func BenchmarkUpperCase(b *testing.B) {
 		for _, size := range sizes {
 			b.Run(h.name+"/"+size.name, func(b *testing.B) {
 				handle := upperASCII
-				if h.module != "" {
+				switch {
+				case strings.HasSuffix(h.name, "-unenforced"):
+					handle = loadUnenforced(b, h.module).Handle
+				case h.module != "":
 					handle = load(b, h.module, 0).Handle
 				}
 				payload := mixedCase(size.n)
@@ -64,4 +73,23 @@ func BenchmarkUpperCase(b *testing.B) {
 			})
 		}
 	}
+}
+
+var unenforced *Host
+
+// loadUnenforced loads a test module in a host that does not stop guests at their deadline.
+func loadUnenforced(b *testing.B, name string) *Module {
+	b.Helper()
+	if unenforced == nil {
+		h, err := NewHost(context.Background(), Config{CacheDir: testCacheDir, Logger: quietLogger(b), unenforcedDeadlines: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		unenforced = h
+	}
+	m, err := unenforced.Load(context.Background(), HandlerPrefix+name, moduleBytes(b, name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
 }
