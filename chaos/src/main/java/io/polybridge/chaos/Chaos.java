@@ -73,12 +73,12 @@ public final class Chaos
     private final List<ProcessHandle> stopped = new CopyOnWriteArrayList<>();
     private final List<HostRun> hosts = new CopyOnWriteArrayList<>();
     private final List<ClientRun> clients = new CopyOnWriteArrayList<>();
-    /** Host workers hit (SIGKILL or SIGSTOP) within this long count as not yet recovered. */
+    /** A host worker hit (SIGKILL or SIGSTOP) within this long is not hit again, nor counted healthy. */
     static final long FAULT_RECOVERY_MS = 3_000;
-    /** At most this many host workers not yet recovered at once (of 4: two stay healthy). */
-    static final int MAX_FAULTED_WORKERS = 2;
+    /** Workers that must stay LIVE and untouched when the harness faults another. */
+    static final int MIN_HEALTHY_WORKERS = 2;
 
-    private final List<Long> recentWorkerFaultsNs = new ArrayList<>();
+    private final Map<Long, Long> recentlyFaultedNs = new java.util.concurrent.ConcurrentHashMap<>();
     private final AtomicInteger hostExits = new AtomicInteger();
     private final java.util.concurrent.ConcurrentSkipListMap<Long, String> loadSamples =
         new java.util.concurrent.ConcurrentSkipListMap<>();
@@ -553,11 +553,12 @@ public final class Chaos
     }
 
     /**
-     * A random running, not stopped worker of the host, waiting up to 3 s for one (after a driver
-     * restart). At most {@link #MAX_FAULTED_WORKERS} host workers are hit within
-     * {@link #FAULT_RECOVERY_MS}: the stall measure asks whether callers of healthy workers are held
-     * up, so healthy workers must exist; with every worker hung at once, calls wait for the liveness
-     * timeout whatever the bridge does.
+     * A random worker of the host to fault, waiting up to 3 s for one. Only a worker the bridge
+     * reports LIVE (in the host's latest stats), not hit in the last {@link #FAULT_RECOVERY_MS}, and
+     * only while at least {@link #MIN_HEALTHY_WORKERS} other such workers remain: the stall measure
+     * asks whether callers are held up while healthy workers exist. With every worker hung or down
+     * at once (harness faults, plus workers whose restart budget is spent), calls wait for the
+     * liveness timeout whatever the bridge does.
      */
     private ProcessHandle randomHostWorker() throws InterruptedException
     {
@@ -566,16 +567,33 @@ public final class Chaos
         {
             final HostRun host = currentHost();
             final long nowNs = System.nanoTime();
-            recentWorkerFaultsNs.removeIf((atNs) -> nowNs - atNs > TimeUnit.MILLISECONDS.toNanos(FAULT_RECOVERY_MS));
-            if (host != null && host.jvm.isAlive() && recentWorkerFaultsNs.size() < MAX_FAULTED_WORKERS)
+            recentlyFaultedNs.values().removeIf((atNs) -> nowNs - atNs > TimeUnit.MILLISECONDS.toNanos(FAULT_RECOVERY_MS));
+            final Protocol.Message stats = host == null ? null : host.lastStats;
+            if (host != null && host.jvm.isAlive() && stats != null)
             {
-                final List<ProcessHandle> workers = new ArrayList<>(ProcessTracker.workersOf(host.jvm.process.toHandle()));
-                workers.removeAll(stopped);
-                if (!workers.isEmpty())
+                final Set<Long> live = new java.util.HashSet<>();
+                for (final String pid : stats.text("live_pids").split(","))
                 {
-                    workers.sort((a, b) -> Long.compare(a.pid(), b.pid()));
-                    recentWorkerFaultsNs.add(nowNs);
-                    return workers.get(random.nextInt(workers.size()));
+                    if (!pid.isEmpty())
+                    {
+                        live.add(Long.parseLong(pid));
+                    }
+                }
+                final List<ProcessHandle> healthy = new ArrayList<>();
+                for (final ProcessHandle worker : ProcessTracker.workersOf(host.jvm.process.toHandle()))
+                {
+                    if (live.contains(worker.pid()) && !stopped.contains(worker) &&
+                        !recentlyFaultedNs.containsKey(worker.pid()))
+                    {
+                        healthy.add(worker);
+                    }
+                }
+                if (healthy.size() > MIN_HEALTHY_WORKERS)
+                {
+                    healthy.sort((a, b) -> Long.compare(a.pid(), b.pid()));
+                    final ProcessHandle chosen = healthy.get(random.nextInt(healthy.size()));
+                    recentlyFaultedNs.put(chosen.pid(), nowNs);
+                    return chosen;
                 }
             }
             if (System.nanoTime() - deadlineNs > 0)
@@ -591,7 +609,7 @@ public final class Chaos
         final ProcessHandle worker = randomHostWorker();
         if (worker == null)
         {
-            event(Action.KILL_WORKER.label(), "skipped: no running worker of the host to spare for 3 s");
+            event(Action.KILL_WORKER.label(), "skipped: for 3 s no LIVE worker of the host could be spared");
             return false;
         }
         final String description = ProcessTracker.describe(worker);
@@ -605,7 +623,7 @@ public final class Chaos
         final ProcessHandle worker = randomHostWorker();
         if (worker == null)
         {
-            event(Action.STOP_WORKER.label(), "skipped: no running worker of the host to spare for 3 s");
+            event(Action.STOP_WORKER.label(), "skipped: for 3 s no LIVE worker of the host could be spared");
             return false;
         }
         final long pauseMs = 200 + random.nextInt(2_300);

@@ -288,7 +288,29 @@ public final class ChaosHost
         values.put("wrong_payload", ledger.wrongPayload());
         values.put("late", ledger.late());
         values.put("restarts", restarts());
+        values.put("live_pids", livePids());
         return values;
+    }
+
+    /** Pids of the workers the bridge has LIVE now: the harness only faults workers while others are healthy. */
+    private String livePids()
+    {
+        try
+        {
+            final StringBuilder pids = new StringBuilder();
+            for (final WorkerState state : bridge.workerStates())
+            {
+                if (state.status() == WorkerState.Status.LIVE)
+                {
+                    pids.append(pids.length() == 0 ? "" : ",").append(state.pid());
+                }
+            }
+            return pids.toString();
+        }
+        catch (final RuntimeException ex)
+        {
+            return "";
+        }
     }
 
     private long restarts()
