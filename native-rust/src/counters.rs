@@ -11,9 +11,9 @@ pub struct Counters {
     pub requests: u64,
     /// Responses published.
     pub replies: u64,
-    /// Responses that could not be published and were dropped: no subscriber on the reply
-    /// stream, back pressure past the reply timeout, a full outbox, or no room for another
-    /// reply publication.
+    /// Responses that could not be published and were dropped: the reply stream's subscriber
+    /// has gone, or the stream made no progress for the reply timeout (stuck or missing
+    /// subscriber), or no room for another reply publication.
     pub replies_dropped: u64,
     /// Malformed frames answered with `BAD_REQUEST`.
     pub malformed_replied: u64,

@@ -4,7 +4,8 @@
 //! - [`handler`]: the [`Handler`] trait, the [`Registry`] of named handlers, `echo`;
 //! - [`dispatcher`]: request frame in, call or answer out, testable without Aeron;
 //! - [`pool`]: the bounded handler pool with cancellation and deadlines;
-//! - [`outbox`]: per-stream bounded reply outboxes, so that no reply blocks the poll loop;
+//! - [`outbox`]: per-stream reply outboxes, so that no reply blocks the poll loop, with flow
+//!   control (intake pauses) instead of drops when they fill up;
 //! - [`server`]: what the poll thread does with frames and duty cycles, Aeron aside;
 //! - [`counters`]: the totals, named as in the Go worker;
 //! - [`watch`]: noticing that a process is gone (`--parent-pid`, the media driver's);

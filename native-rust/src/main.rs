@@ -61,14 +61,15 @@ struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "1ms", value_parser = parse_duration)]
     idle_park: Duration,
 
-    /// Replies one reply stream's outbox may hold while they cannot be published; more are
-    /// dropped (and counted).
+    /// Replies one reply stream's outbox may hold while they cannot be published; beyond that
+    /// (or 64 MiB in all outboxes) the worker takes no new requests until they are down to half.
     #[arg(long, value_name = "N", default_value_t = outbox::DEFAULT_REPLY_QUEUE,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     reply_queue: usize,
 
-    /// How long a reply may wait to be published (no subscriber, back pressure) before it is
-    /// dropped, and how long a reply publication may have no subscriber before it is closed.
+    /// How long a reply stream with replies queued may make no progress (no reply published:
+    /// a stuck or missing subscriber) before they are dropped (and counted), and how long a
+    /// reply publication may have no subscriber before it is closed.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_positive_duration)]
     reply_timeout: Duration,
 
@@ -144,6 +145,7 @@ fn main() -> ExitCode {
         reply_queue: cli.reply_queue,
         reply_timeout: cli.reply_timeout,
         max_reply_streams: cli.max_reply_streams,
+        ..OutboxConfig::default()
     };
     config.drain_timeout = cli.drain_timeout;
     config.parent_pid = Some(cli.parent_pid).filter(|&pid| pid != 0);

@@ -1,15 +1,29 @@
-//! Replies that never block the poll loop: one bounded outbox per reply stream.
+//! Replies that never block the poll loop: one outbox per reply stream, and flow control
+//! instead of dropping when the outboxes fill up.
 //!
 //! A reply is offered at once when its stream's publication is ready and nothing is queued
 //! before it; otherwise it is copied into that stream's outbox, and [`Outbox::do_work`]
-//! (once per duty cycle) offers each stream's oldest reply once, never retrying in a loop.
-//! A reply is dropped, and counted in `replies_dropped`, when
-//! - it is still unpublished `reply_timeout` after it was queued (no subscriber, back
-//!   pressure, or a publication still being added),
-//! - its stream had a subscriber that has gone (the client closed or died),
-//! - its stream's outbox is full (`reply_queue` frames, or [`MAX_QUEUED_BYTES`] in all),
-//! - or it needs a new publication while `max_reply_streams` exist already, counting those
-//!   closed less than [`PUBLICATION_LINGER`] ago.
+//! (once per duty cycle) offers each stream's queued replies, in order, until one does not go,
+//! never retrying in a loop.
+//!
+//! **Flow control.** When the outboxes hold more than their budget (more than
+//! `max_queued_bytes` in all, or more than `reply_queue` replies on one stream),
+//! [`Outbox::intake_paused`] says so and the worker stops polling its request stream: new
+//! requests wait in the Aeron log, so clients feel back pressure on their publications, while
+//! the loop keeps draining the outboxes, announcing and watching. Intake resumes once the
+//! outboxes are down to half of both bounds (a low-water mark, so intake does not flap). A full
+//! outbox never drops a reply: memory is bounded by the budget plus what is already being
+//! answered when intake pauses (one poll's fragments and the pool's calls in hand).
+//!
+//! **Dropped by progress, not age.** A reply is dropped, and counted in `replies_dropped`, when
+//! - its stream has made no progress (no successful offer) for `reply_timeout` while it had
+//!   replies queued: a stuck subscriber (a stopped or killed client whose image lingers), a
+//!   stream that never got a subscriber, or a publication still not added. All its queued
+//!   replies go, and later ones too until an offer succeeds again;
+//! - its stream had a subscriber that has gone (`NOT_CONNECTED` after being connected);
+//! - it needs a new publication while `max_reply_streams` exist already, counting those closed
+//!   less than [`PUBLICATION_LINGER`] ago;
+//! - or Aeron refuses the frame itself, or the publication cannot be added.
 //!
 //! Publications are added asynchronously ([`ReplyTransport::add`], then polled each duty
 //! cycle): a reply waits in its outbox meanwhile. A publication that has had no subscriber
@@ -30,9 +44,10 @@ use thiserror::Error;
 pub const DEFAULT_REPLY_QUEUE: usize = 1024;
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_MAX_REPLY_STREAMS: usize = 64;
-/// Bytes all outboxes together may hold: `reply_queue` frames of up to 2 MiB on each of
-/// `max_reply_streams` streams would be far more memory than a worker should ever take.
-pub const MAX_QUEUED_BYTES: usize = 64 << 20;
+/// Bytes all outboxes together may hold before intake pauses: `reply_queue` frames of up to
+/// 2 MiB on each of `max_reply_streams` streams would be far more memory than a worker should
+/// ever take.
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 64 << 20;
 /// How long a closed publication's log buffer is taken to stay in the driver's shared memory:
 /// Aeron's default publication linger (5 s) and a margin, as in the Go worker.
 pub const PUBLICATION_LINGER: Duration = Duration::from_secs(6);
@@ -43,13 +58,16 @@ const MAX_SPARE_CAPACITY: usize = 256 << 10;
 /// Bounds of the outboxes; see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxConfig {
-    /// Replies one stream's outbox may hold (`--reply-queue`).
+    /// Replies one stream's outbox may hold before intake pauses (`--reply-queue`).
     pub reply_queue: usize,
-    /// How long a reply may wait to be published, and how long a publication may stay
-    /// without a subscriber before it is closed (`--reply-timeout`).
+    /// How long a stream with replies queued may go without progress before they are dropped,
+    /// and how long a publication may stay without a subscriber before it is closed
+    /// (`--reply-timeout`).
     pub reply_timeout: Duration,
     /// Reply publications that may exist at once (`--max-reply-streams`).
     pub max_reply_streams: usize,
+    /// Bytes all outboxes together may hold before intake pauses.
+    pub max_queued_bytes: usize,
 }
 
 impl Default for OutboxConfig {
@@ -58,6 +76,7 @@ impl Default for OutboxConfig {
             reply_queue: DEFAULT_REPLY_QUEUE,
             reply_timeout: DEFAULT_REPLY_TIMEOUT,
             max_reply_streams: DEFAULT_MAX_REPLY_STREAMS,
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 }
@@ -98,14 +117,10 @@ pub trait ReplyTransport {
 pub enum Undeliverable {
     #[error("reply stream id {0} is not a stream to reply on")]
     BadStream(i32),
-    #[error("not published within the reply timeout of {0:?} (no subscriber, or back pressure)")]
-    TimedOut(Duration),
+    #[error("the reply stream made no progress for the reply timeout of {0:?} (a stuck or missing subscriber)")]
+    Stalled(Duration),
     #[error("the reply stream's subscriber has gone")]
     SubscriberGone,
-    #[error("the stream's outbox is full ({0} replies)")]
-    QueueFull(usize),
-    #[error("the outboxes hold {MAX_QUEUED_BYTES} bytes already")]
-    OutOfMemory,
     #[error("{0} reply publications exist already, open or lingering after their close (--max-reply-streams)")]
     TooManyStreams(usize),
     #[error("cannot add the reply publication: {0}")]
@@ -120,7 +135,6 @@ struct Queued {
     reply_to: ReplyTo,
     code: ErrorCode,
     frame: Vec<u8>,
-    deadline: Instant,
 }
 
 enum Link<T: ReplyTransport> {
@@ -136,6 +150,17 @@ struct Stream<T: ReplyTransport> {
     connected_before: bool,
     /// Since when the stream has had no subscriber (or has been adding); `None` while connected.
     unconnected_since: Option<Instant>,
+    /// Since when the stream has had replies queued without a successful offer: set when a
+    /// reply is queued, moved to `now` by each successful offer, cleared when that empties the
+    /// queue. Kept when a stall drops the queue, so that later replies to a stream that still
+    /// makes no progress are dropped at once instead of pausing intake again.
+    waiting_since: Option<Instant>,
+}
+
+impl<T: ReplyTransport> Stream<T> {
+    fn stalled(&self, now: Instant, timeout: Duration) -> bool {
+        self.waiting_since.is_some_and(|since| now.saturating_duration_since(since) >= timeout)
+    }
 }
 
 /// Publishes replies, each stream through its own bounded outbox.
@@ -146,6 +171,10 @@ pub struct Outbox<T: ReplyTransport> {
     /// When publications were closed, oldest first, while they may still linger.
     closed_at: VecDeque<Instant>,
     queued_bytes: usize,
+    /// Since when intake has been paused (the outboxes over their budget).
+    paused_since: Option<Instant>,
+    pauses: u64,
+    paused_total: Duration,
     spare: Vec<Vec<u8>>,
     sent: u64,
     dropped: u64,
@@ -160,6 +189,9 @@ impl<T: ReplyTransport> Outbox<T> {
             streams: HashMap::new(),
             closed_at: VecDeque::new(),
             queued_bytes: 0,
+            paused_since: None,
+            pauses: 0,
+            paused_total: Duration::ZERO,
             spare: Vec::new(),
             sent: 0,
             dropped: 0,
@@ -208,8 +240,29 @@ impl<T: ReplyTransport> Outbox<T> {
         self.streams.values().map(|stream| stream.queue.len()).sum()
     }
 
+    /// Bytes of replies waiting in outboxes.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
     pub fn is_empty(&self) -> bool {
         self.streams.values().all(|stream| stream.queue.is_empty())
+    }
+
+    /// Whether the outboxes are over their budget: the worker must not take new requests
+    /// until this is false again (it keeps calling [`Outbox::do_work`]).
+    pub fn intake_paused(&self) -> bool {
+        self.paused_since.is_some()
+    }
+
+    /// How many times intake has paused.
+    pub fn intake_pauses(&self) -> u64 {
+        self.pauses
+    }
+
+    /// How long intake has been paused in all, up to `now`.
+    pub fn intake_paused_for(&self, now: Instant) -> Duration {
+        self.paused_total + self.paused_since.map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
     }
 
     /// Publishes `frame` (a `Response` for `reply_to`) now if it can, else queues a copy.
@@ -232,6 +285,7 @@ impl<T: ReplyTransport> Outbox<T> {
                     Offered::Sent => {
                         stream.connected_before = true;
                         stream.unconnected_since = None;
+                        stream.waiting_since = None;
                         self.sent += 1;
                         return;
                     }
@@ -257,23 +311,26 @@ impl<T: ReplyTransport> Outbox<T> {
             }
         }
         let Some(stream) = self.streams.get_mut(&stream_id) else { return };
-        if stream.queue.len() >= self.config.reply_queue {
-            self.drop_reply(reply_to, code, &Undeliverable::QueueFull(self.config.reply_queue));
-            return;
-        }
-        if self.queued_bytes + frame.len() > MAX_QUEUED_BYTES {
-            self.drop_reply(reply_to, code, &Undeliverable::OutOfMemory);
+        if stream.stalled(now, self.config.reply_timeout) {
+            // Still no progress since its queue was dropped: this one would only wait as long.
+            self.drop_reply(reply_to, code, &Undeliverable::Stalled(self.config.reply_timeout));
             return;
         }
         let mut copy = self.spare.pop().unwrap_or_default();
         copy.extend_from_slice(frame);
         self.queued_bytes += copy.len();
-        stream.queue.push_back(Queued { reply_to, code, frame: copy, deadline: now + self.config.reply_timeout });
+        stream.waiting_since.get_or_insert(now);
+        stream.queue.push_back(Queued { reply_to, code, frame: copy });
+        let over_queue = stream.queue.len() > self.config.reply_queue;
+        if over_queue || self.queued_bytes > self.config.max_queued_bytes {
+            self.pause(now);
+        }
     }
 
     /// One duty cycle: completes adds, offers each stream's queued replies (stopping at the
-    /// first that does not go), drops expired replies, closes publications without a
-    /// subscriber for the reply timeout. Returns the amount of work done.
+    /// first that does not go), drops the queues of streams without progress for the reply
+    /// timeout, closes publications without a subscriber for the reply timeout, and pauses or
+    /// resumes intake. Returns the amount of work done.
     pub fn do_work(&mut self, now: Instant) -> usize {
         let mut work = 0;
         let mut dropped: Vec<(ReplyTo, ErrorCode, Undeliverable)> = Vec::new();
@@ -298,13 +355,6 @@ impl<T: ReplyTransport> Outbox<T> {
                     }
                 }
             }
-            while stream.queue.front().is_some_and(|queued| queued.deadline <= now) {
-                if let Some(queued) = stream.queue.pop_front() {
-                    *queued_bytes -= queued.frame.len();
-                    dropped.push((queued.reply_to, queued.code, Undeliverable::TimedOut(config.reply_timeout)));
-                    recycled.push(queued.frame);
-                }
-            }
             if let Link::Ready(publication) = &stream.link {
                 if transport.is_connected(publication) {
                     stream.connected_before = true;
@@ -313,11 +363,13 @@ impl<T: ReplyTransport> Outbox<T> {
                     stream.unconnected_since.get_or_insert(now);
                 }
                 let mut replace_publication = false;
+                let mut progressed = false;
                 while let Some(queued) = stream.queue.front() {
                     match transport.offer(publication, &queued.frame) {
                         Offered::Sent => {
                             stream.connected_before = true;
                             stream.unconnected_since = None;
+                            progressed = true;
                             *sent += 1;
                             work += 1;
                         }
@@ -345,6 +397,9 @@ impl<T: ReplyTransport> Outbox<T> {
                         recycled.push(queued.frame);
                     }
                 }
+                if progressed {
+                    stream.waiting_since = if stream.queue.is_empty() { None } else { Some(now) };
+                }
                 if replace_publication {
                     closed_at.push_back(now);
                     if let Err(why) = replace(transport, stream, stream_id) {
@@ -355,6 +410,15 @@ impl<T: ReplyTransport> Outbox<T> {
                         }
                         return false;
                     }
+                }
+            }
+            // No progress for the reply timeout: a subscriber that is stuck (stopped, or killed
+            // while its image lingers), one that never came, or an add that never completed.
+            if !stream.queue.is_empty() && stream.stalled(now, config.reply_timeout) {
+                for queued in stream.queue.drain(..) {
+                    *queued_bytes -= queued.frame.len();
+                    dropped.push((queued.reply_to, queued.code, Undeliverable::Stalled(config.reply_timeout)));
+                    recycled.push(queued.frame);
                 }
             }
             let idle_too_long =
@@ -373,7 +437,47 @@ impl<T: ReplyTransport> Outbox<T> {
         for frame in recycled {
             self.recycle(frame);
         }
+        self.update_intake(now);
         work
+    }
+
+    /// Pauses intake (the outboxes are over their budget).
+    fn pause(&mut self, now: Instant) {
+        if self.paused_since.is_some() {
+            return;
+        }
+        self.paused_since = Some(now);
+        self.pauses += 1;
+        let pauses = self.pauses;
+        if pauses <= 10 || pauses.is_power_of_two() {
+            log::info!(
+                "taking no requests until the outboxes drain: {} replies ({} bytes) queued, over the budget of {} \
+                 bytes or {} replies on one stream ({pauses} pauses so far)",
+                self.queued(),
+                self.queued_bytes,
+                self.config.max_queued_bytes,
+                self.config.reply_queue
+            );
+        }
+    }
+
+    /// Pauses intake when the outboxes are over their budget; resumes it once they are down to
+    /// half of it (a low-water mark, so that intake does not flap at the edge).
+    fn update_intake(&mut self, now: Instant) {
+        let longest = self.streams.values().map(|stream| stream.queue.len()).max().unwrap_or(0);
+        match self.paused_since {
+            Some(since) => {
+                if self.queued_bytes <= self.config.max_queued_bytes / 2 && longest <= self.config.reply_queue / 2 {
+                    self.paused_since = None;
+                    self.paused_total += now.saturating_duration_since(since);
+                }
+            }
+            None => {
+                if self.queued_bytes > self.config.max_queued_bytes || longest > self.config.reply_queue {
+                    self.pause(now);
+                }
+            }
+        }
     }
 
     /// Drops every queued reply (counted) and closes every publication.
@@ -400,6 +504,7 @@ impl<T: ReplyTransport> Outbox<T> {
                 queue: VecDeque::new(),
                 connected_before: false,
                 unconnected_since: Some(now),
+                waiting_since: None,
             },
         );
         self.peak_streams = self.peak_streams.max(self.streams.len());

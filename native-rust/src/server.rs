@@ -110,6 +110,13 @@ impl<T: ReplyTransport> Server<T> {
         }
     }
 
+    /// Whether the outboxes are over their budget: the poll loop then takes no requests (they
+    /// wait in the Aeron log, and clients feel back pressure) and keeps calling
+    /// [`Server::do_work`], which drains them. See [`crate::outbox`].
+    pub fn intake_paused(&self) -> bool {
+        self.outbox.intake_paused()
+    }
+
     pub fn is_stopping(&self) -> bool {
         self.stopping
     }

@@ -143,6 +143,10 @@ pub struct RunSummary {
     pub announcements: u64,
     /// The most reply publications that existed at once.
     pub reply_streams_peak: usize,
+    /// Times the worker stopped taking requests because its outboxes were over their budget,
+    /// and for how long in all.
+    pub intake_pauses: u64,
+    pub intake_paused: Duration,
     /// Calls still running when the drain timeout ended the run: their callers got no reply.
     pub abandoned: usize,
 }
@@ -152,8 +156,13 @@ impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} announcements={} reply_streams_peak={} abandoned={}",
-            self.counters, self.announcements, self.reply_streams_peak, self.abandoned
+            "{} announcements={} reply_streams_peak={} abandoned={} intake_pauses={} intake_paused_ms={}",
+            self.counters,
+            self.announcements,
+            self.reply_streams_peak,
+            self.abandoned,
+            self.intake_pauses,
+            self.intake_paused.as_millis()
         )
     }
 }
@@ -340,10 +349,16 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
                 break 'serve Ok(());
             }
         }
-        // While draining, requests are still read, and answered WORKER_UNAVAILABLE at once.
-        let fragments = match assembler.poll(&subscription, &mut server, on_message, FRAGMENT_LIMIT) {
-            Ok(fragments) => fragments,
-            Err(error) => break 'serve Err(poll_error(error)),
+        // Flow control: while the outboxes are over their budget, requests wait in the Aeron log
+        // (clients feel back pressure) and the loop only drains, announces and watches. While
+        // draining, requests are still read, and answered WORKER_UNAVAILABLE at once.
+        let fragments = if server.intake_paused() {
+            0
+        } else {
+            match assembler.poll(&subscription, &mut server, on_message, FRAGMENT_LIMIT) {
+                Ok(fragments) => fragments,
+                Err(error) => break 'serve Err(poll_error(error)),
+            }
         };
         let now = Instant::now();
         let mut work = usize::try_from(fragments).unwrap_or(0);
@@ -387,6 +402,8 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         announcements,
         reply_streams_peak: server.outbox().peak_streams(),
         abandoned,
+        intake_pauses: server.outbox().intake_pauses(),
+        intake_paused: server.outbox().intake_paused_for(Instant::now()),
     };
     match outcome {
         Ok(()) => Ok(summary),

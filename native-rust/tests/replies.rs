@@ -27,8 +27,9 @@ const TIMEOUT: Duration = Duration::from_secs(1);
 struct Driver {
     /// Streams with a subscriber.
     subscribed: HashSet<i32>,
-    /// Streams whose publication is back-pressured.
-    pressured: HashSet<i32>,
+    /// Offers a stream's publication takes before it is back-pressured (a slow or stuck
+    /// subscriber); a stream not listed takes every offer.
+    credit: HashMap<i32, usize>,
     /// Publications added (started), and those alive now (adding or open).
     adds: usize,
     live: usize,
@@ -67,6 +68,11 @@ struct Fake(Shared);
 impl Fake {
     fn subscribe(&self, stream: i32) {
         self.0.borrow_mut().subscribed.insert(stream);
+    }
+
+    /// Lets the stream's subscriber take `offers` more frames, then back-pressures it.
+    fn credit(&self, stream: i32, offers: usize) {
+        self.0.borrow_mut().credit.insert(stream, offers);
     }
 
     fn unsubscribe(&self, stream: i32) {
@@ -109,9 +115,12 @@ impl ReplyTransport for Fake {
         let mut driver = self.0.borrow_mut();
         if !driver.subscribed.contains(&publication.stream) {
             Offered::NotConnected
-        } else if driver.pressured.contains(&publication.stream) {
+        } else if driver.credit.get(&publication.stream) == Some(&0) {
             Offered::BackPressured
         } else {
+            if let Some(credit) = driver.credit.get_mut(&publication.stream) {
+                *credit -= 1;
+            }
             driver.published.entry(publication.stream).or_default().push(frame.to_vec());
             Offered::Sent
         }
@@ -138,9 +147,21 @@ fn to(stream: i32, correlation_id: i64) -> ReplyTo {
 }
 
 fn outbox(max_reply_streams: usize, reply_queue: usize) -> (Outbox<Fake>, Fake) {
+    outbox_with(OutboxConfig { reply_queue, reply_timeout: TIMEOUT, max_reply_streams, ..OutboxConfig::default() })
+}
+
+fn outbox_with(config: OutboxConfig) -> (Outbox<Fake>, Fake) {
     let fake = Fake::default();
-    let config = OutboxConfig { reply_queue, reply_timeout: TIMEOUT, max_reply_streams };
     (Outbox::new(fake.clone(), config), fake)
+}
+
+/// An outbox with a publication to `stream` ready and connected.
+fn connected(outbox: &mut Outbox<Fake>, fake: &Fake, stream: i32, now: Instant) {
+    fake.subscribe(stream);
+    outbox.send(to(stream, 0), ErrorCode::OK, &response(0), now);
+    outbox.do_work(now);
+    outbox.do_work(now);
+    assert_eq!(fake.ids(stream), [0]);
 }
 
 #[test]
@@ -236,28 +257,122 @@ fn a_flood_of_random_reply_streams_holds_at_most_max_reply_streams_publications(
 }
 
 #[test]
-fn back_pressure_keeps_replies_in_order_up_to_the_queue_bound_and_the_timeout() {
-    let (mut outbox, fake) = outbox(64, 3);
-    fake.subscribe(4);
+fn a_slow_but_progressing_subscriber_never_loses_a_reply_and_intake_pauses_instead() {
+    let (mut outbox, fake) = outbox(64, 8);
+    let mut now = Instant::now();
+    connected(&mut outbox, &fake, 4, now);
+    fake.credit(4, 0);
+    for id in 1..=100 {
+        outbox.send(to(4, id), ErrorCode::OK, &response(id), now);
+        if id == 8 {
+            assert!(!outbox.intake_paused(), "8 replies are within --reply-queue");
+        }
+    }
+    assert!(outbox.intake_paused(), "over --reply-queue: intake pauses");
+    assert_eq!((outbox.queued(), outbox.dropped()), (100, 0), "a full outbox drops nothing");
+    // The subscriber takes one reply per 0.9 reply timeout: 90 timeouts' worth of waiting in
+    // all, and nothing is lost, because the stream keeps progressing.
+    let mut resumed_at = None;
+    while outbox.queued() > 0 {
+        now += TIMEOUT * 9 / 10;
+        fake.credit(4, 1);
+        outbox.do_work(now);
+        assert_eq!(outbox.dropped(), 0, "dropped with {} queued", outbox.queued());
+        if !outbox.intake_paused() && resumed_at.is_none() {
+            resumed_at = Some(outbox.queued());
+        }
+    }
+    assert_eq!(fake.ids(4), (0..=100).collect::<Vec<_>>(), "every reply, in order");
+    assert_eq!(resumed_at, Some(4), "intake resumes at half of --reply-queue, not at its edge");
+    assert_eq!(outbox.intake_pauses(), 1);
+    // Back to normal: replies go out at once.
+    fake.0.borrow_mut().credit.remove(&4);
+    outbox.send(to(4, 101), ErrorCode::OK, &response(101), now);
+    assert_eq!((outbox.sent(), outbox.queued(), outbox.dropped()), (102, 0, 0));
+}
+
+#[test]
+fn the_byte_budget_of_all_outboxes_together_pauses_intake_until_they_are_down_to_half() {
+    let frame_len = response(0).len();
+    let config = OutboxConfig {
+        reply_queue: 1024,
+        reply_timeout: TIMEOUT,
+        max_reply_streams: 64,
+        max_queued_bytes: 10 * frame_len,
+    };
+    let (mut outbox, fake) = outbox_with(config);
+    let now = Instant::now();
+    for stream in 1..=3 {
+        connected(&mut outbox, &fake, stream, now);
+        fake.credit(stream, 0);
+    }
+    // Six replies to stream 3, then three each to streams 1 and 2.
+    for id in 1..=12 {
+        let stream = if id <= 6 { 3 } else { 1 + id as i32 % 2 };
+        outbox.send(to(stream, id), ErrorCode::OK, &response(id), now);
+        assert_eq!(outbox.intake_paused(), id > 10, "after {id} replies of {frame_len} bytes");
+    }
+    // Streams 1 and 2 drain; stream 3 keeps its 6, still more than half the budget.
+    fake.0.borrow_mut().credit.retain(|&stream, _| stream == 3);
+    outbox.do_work(now);
+    assert_eq!(outbox.queued(), 6);
+    assert!(outbox.intake_paused());
+    fake.credit(3, 1);
+    outbox.do_work(now);
+    assert!(!outbox.intake_paused(), "5 frames of a budget of 10: resumed");
+    assert_eq!((outbox.dropped(), outbox.intake_pauses()), (0, 1));
+}
+
+#[test]
+fn a_stuck_stream_is_dropped_after_the_reply_timeout_and_intake_resumes() {
+    let (mut outbox, fake) = outbox(64, 8);
     let t0 = Instant::now();
-    outbox.send(to(4, 0), ErrorCode::OK, &response(0), t0);
-    outbox.do_work(t0);
-    outbox.do_work(t0);
-    assert_eq!(fake.ids(4), [0]);
-    fake.0.borrow_mut().pressured.insert(4);
-    for id in 1..=5 {
+    connected(&mut outbox, &fake, 4, t0);
+    connected(&mut outbox, &fake, 5, t0);
+    // A stopped (or killed) client whose image lingers: connected, but it never takes a frame.
+    fake.credit(4, 0);
+    for id in 1..=20 {
         outbox.send(to(4, id), ErrorCode::OK, &response(id), t0);
     }
-    outbox.do_work(t0);
-    assert_eq!((outbox.queued(), outbox.dropped()), (3, 2), "a full outbox drops");
-    fake.0.borrow_mut().pressured.remove(&4);
-    outbox.do_work(t0 + Duration::from_millis(10));
-    assert_eq!(fake.ids(4), [0, 1, 2, 3]);
+    assert!(outbox.intake_paused());
+    outbox.do_work(t0 + TIMEOUT - Duration::from_millis(1));
+    assert_eq!((outbox.queued(), outbox.dropped()), (20, 0), "not before the reply timeout");
+    assert!(outbox.intake_paused());
+    // Another client is still answered meanwhile (its replies come from calls already in hand).
+    outbox.send(to(5, 100), ErrorCode::OK, &response(100), t0 + TIMEOUT - Duration::from_millis(1));
+    assert_eq!(fake.ids(5), [0, 100]);
 
-    fake.0.borrow_mut().pressured.insert(4);
-    outbox.send(to(4, 6), ErrorCode::OK, &response(6), t0);
+    let t1 = t0 + TIMEOUT;
+    outbox.do_work(t1);
+    assert_eq!((outbox.queued(), outbox.dropped()), (0, 20), "no progress for the reply timeout: dropped");
+    assert!(!outbox.intake_paused(), "and intake resumes");
+    // Still stuck: a later reply to it is dropped at once rather than pausing intake again.
+    outbox.send(to(4, 21), ErrorCode::OK, &response(21), t1);
+    assert_eq!((outbox.queued(), outbox.dropped()), (0, 21));
+    assert_eq!(outbox.streams(), 2, "its publication stays: the client may resume");
+    // Once it takes a frame again, it is served as before.
+    fake.0.borrow_mut().credit.remove(&4);
+    outbox.send(to(4, 22), ErrorCode::OK, &response(22), t1 + Duration::from_millis(1));
+    fake.credit(4, 0);
+    outbox.send(to(4, 23), ErrorCode::OK, &response(23), t1 + Duration::from_millis(2));
+    assert_eq!((outbox.queued(), outbox.dropped()), (1, 21), "queued again: the stream made progress");
+    assert_eq!(fake.ids(4), [0, 22]);
+}
+
+#[test]
+fn a_stream_that_never_gets_a_subscriber_is_dropped_after_the_reply_timeout_and_intake_resumes() {
+    let (mut outbox, _fake) = outbox(64, 2);
+    let t0 = Instant::now();
+    for id in 1..=5 {
+        outbox.send(to(6, id), ErrorCode::OK, &response(id), t0);
+    }
+    assert!(outbox.intake_paused());
+    outbox.do_work(t0);
+    outbox.do_work(t0 + TIMEOUT / 2);
+    assert_eq!((outbox.queued(), outbox.dropped()), (5, 0));
     outbox.do_work(t0 + TIMEOUT);
-    assert_eq!((outbox.queued(), outbox.dropped()), (0, 3), "back pressure past the timeout drops");
+    assert_eq!((outbox.queued(), outbox.dropped(), outbox.streams()), (0, 5, 0), "dropped, publication closed");
+    assert!(!outbox.intake_paused());
 }
 
 #[test]
@@ -311,7 +426,7 @@ fn server(registry: Registry, pool_size: usize, queue_depth: usize, max_reply_st
     let dispatcher = Dispatcher::new(Arc::new(registry));
     let pool = Pool::start(PoolConfig { size: pool_size, queue_depth }, usize::MAX, std::thread::current()).unwrap();
     let fake = Fake::default();
-    let config = OutboxConfig { reply_queue: 1024, reply_timeout: TIMEOUT, max_reply_streams };
+    let config = OutboxConfig { reply_queue: 1024, reply_timeout: TIMEOUT, max_reply_streams, ..OutboxConfig::default() };
     (Server::new(dispatcher, Some(pool), Outbox::new(fake.clone(), config)), fake)
 }
 

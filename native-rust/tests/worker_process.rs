@@ -1,7 +1,8 @@
 //! The worker binary against a real media driver (see `common/driver.rs`; skipped with a
 //! message when no Java driver is found): replies that cannot be delivered do not hold up the
-//! others, hostile reply streams, shutdown, `--parent-pid`, a SIGKILLed driver. Time limits
-//! are generous: the machine may be a loaded 2-core one.
+//! others, hostile reply streams, flow control (a slow client and a stuck one), shutdown,
+//! `--parent-pid`, a SIGKILLed driver. Time limits are generous: the machine may be a loaded
+//! 2-core one.
 
 mod common;
 
@@ -87,6 +88,49 @@ fn replies_that_cannot_be_delivered_never_hold_up_the_others_and_are_counted() {
     assert_eq!(worker.final_counter("replies_dropped"), 1 + flood as u64);
     let peak = worker.final_counter("reply_streams_peak");
     assert!((2..=4).contains(&peak), "{peak} reply publications at once");
+}
+
+#[test]
+fn full_outboxes_pause_intake_a_slow_client_loses_nothing_and_a_stuck_one_is_dropped_after_the_reply_timeout() {
+    let Some(driver) = MediaDriver::start("flow") else { return };
+    // The test driver's 64 KiB terms let a reply publication run 32 KiB ahead of its
+    // subscriber: 30 replies of 2 KiB fill that and then more than 4 queued replies.
+    let mut worker = start_worker(&driver, &["--reply-queue", "4", "--reply-timeout", "2s", "--pool-size", "1"]);
+    let mut slow = client(&driver);
+    let payload = vec![7u8; 2048];
+    let burst = |client: &Client, first: i64| {
+        for id in first..first + 30 {
+            client.send(&encode_request(id, 0, REPLIES, "echo", &payload));
+        }
+    };
+
+    // A client that reads late, but well within the reply timeout: intake pauses, nothing is lost.
+    burst(&slow, 1);
+    worker.wait_for_line("taking no requests", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    for id in 1..=30 {
+        assert_eq!(expect_response(&mut slow, &worker, id, Duration::from_secs(10)).0.payload, payload);
+    }
+
+    // The same client stops reading for good (its image lingers, as a SIGSTOPped one's would):
+    // after the reply timeout its replies are dropped and intake resumes, so another client on
+    // the same request stream, whose request waited in the log meanwhile, is answered.
+    burst(&slow, 100);
+    worker.wait_for_line("taking no requests", Duration::from_secs(10));
+    let mut other = Client::connect(&driver.dir, REQUESTS, REPLIES + 1, CONTROL);
+    other.send(&encode_request(1000, 0, REPLIES + 1, "echo", b"other"));
+    let (response, _) = expect_response(&mut other, &worker, 1000, Duration::from_secs(15));
+    assert_eq!(response.payload, b"other");
+
+    worker.signal("-TERM");
+    assert!(worker.wait_exit(Duration::from_secs(10)).success());
+    let (requests, replies, dropped) =
+        (worker.final_counter("requests"), worker.final_counter("replies"), worker.final_counter("replies_dropped"));
+    eprintln!("flow control: requests={requests} replies={replies} replies_dropped={dropped}");
+    assert_eq!(requests, 61);
+    assert_eq!(replies + dropped, requests);
+    assert!(dropped >= 5, "{dropped} replies to the stuck client dropped");
+    assert!(worker.final_counter("intake_pauses") >= 2);
 }
 
 #[test]
