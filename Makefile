@@ -20,7 +20,7 @@ demo:
 	@$(MVN) -q install -DskipTests 1>&2
 	@java -jar cli/target/polybridge-cli.jar scan $(SCAN_ARGS)
 
-test: workers wasm-modules test-go test-rust test-java test-consumers perf-smoke
+test: workers wasm-modules test-go test-rust test-java test-consumers perf-smoke chaos-smoke
 
 # System packages and cmake for the Rust worker's bundled Aeron C client; checks the toolchains.
 deps:
@@ -96,10 +96,12 @@ perf: workers perf-deps
 #   make chaos-smoke                                25 s of chaos, under a minute in all
 CHAOS_ARGS ?=
 .PHONY: chaos chaos-smoke
+CHAOS_BUILD := $(MVN) -q package -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true -pl chaos -am
 chaos: workers
-	$(MVN) -q package -DskipTests -pl chaos -am
+	$(CHAOS_BUILD)
 	java -Dpolybridge.root=$(CURDIR) -jar chaos/target/chaos.jar --mode full $(CHAOS_ARGS)
 
+# Part of make test: 25 s of every kind of fault, under a minute in all.
 chaos-smoke: workers
-	$(MVN) -q package -DskipTests -pl chaos -am
+	$(CHAOS_BUILD)
 	java -Dpolybridge.root=$(CURDIR) -jar chaos/target/chaos.jar --mode smoke $(CHAOS_ARGS)
