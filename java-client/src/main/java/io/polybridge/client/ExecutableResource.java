@@ -68,7 +68,6 @@ public final class ExecutableResource
      */
     public static final List<String> PLATFORMS = List.of("linux-x86_64", "linux-aarch64");
 
-    private static final System.Logger LOGGER = System.getLogger(ExecutableResource.class.getName());
     private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> OWNER_ONLY_EXECUTABLE = PosixFilePermissions.fromString("rwx------");
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
@@ -78,6 +77,12 @@ public final class ExecutableResource
 
     private ExecutableResource()
     {
+    }
+
+    /** Looked up only when something is logged: initialising logging costs a cold JVM tens of milliseconds. */
+    private static System.Logger logger()
+    {
+        return System.getLogger(ExecutableResource.class.getName());
     }
 
     /**
@@ -189,7 +194,7 @@ public final class ExecutableResource
             catch (final IOException | UnsupportedOperationException | SecurityException ex)
             {
                 failures.add(cacheDirectory + ": " + ex);
-                LOGGER.log(System.Logger.Level.DEBUG, "cannot cache " + name + " in " + cacheDirectory, ex);
+                logger().log(System.Logger.Level.DEBUG, "cannot cache " + name + " in " + cacheDirectory, ex);
             }
         }
         if (context.privateTemporaryFallback)
@@ -204,7 +209,7 @@ public final class ExecutableResource
                 extracted.getParent().toFile().deleteOnExit();
                 extracted.toFile().deleteOnExit();
                 extracted.resolveSibling(name + STAMP_SUFFIX).toFile().deleteOnExit();
-                LOGGER.log(System.Logger.Level.WARNING, "no writable cache for " + name + " (" +
+                logger().log(System.Logger.Level.WARNING, "no writable cache for " + name + " (" +
                     String.join("; ", failures) + "); extracted to " + extracted + " for this run only");
                 return extracted;
             }
@@ -283,7 +288,7 @@ public final class ExecutableResource
                 return target;
             }
             // Truncated, tampered with or not executable: never run it, replace it.
-            LOGGER.log(System.Logger.Level.WARNING, target + " has SHA-256 " + actual + ", expected " + expected +
+            logger().log(System.Logger.Level.WARNING, target + " has SHA-256 " + actual + ", expected " + expected +
                 " (or is not executable); extracting " + resource + " again");
         }
 
@@ -370,7 +375,7 @@ public final class ExecutableResource
         catch (final IOException ex)
         {
             // Only an optimisation: the next lookup hashes the file again.
-            LOGGER.log(System.Logger.Level.DEBUG, "cannot write " + name + STAMP_SUFFIX + " in " + directory, ex);
+            logger().log(System.Logger.Level.DEBUG, "cannot write " + name + STAMP_SUFFIX + " in " + directory, ex);
         }
     }
 
@@ -436,7 +441,7 @@ public final class ExecutableResource
         }
         catch (final IOException ex)
         {
-            LOGGER.log(System.Logger.Level.DEBUG, "cannot clean up " + directory, ex);
+            logger().log(System.Logger.Level.DEBUG, "cannot clean up " + directory, ex);
         }
     }
 
