@@ -21,10 +21,12 @@ skip() { # language, reason
     echo "$2" > "$out/SKIPPED-$1"
 }
 
-# Write to a temporary name and rename, so a worker watching OUT never loads a half-written file.
+# Write to a temporary name and rename, so a worker watching OUT never loads a half-written
+# file; the name is this process's own, so two builds at once (go test in two packages, a
+# Java test) do not trip over each other.
 install_module() { # built-file, module-name
-    cp "$1" "$out/.$2.wasm.tmp"
-    mv "$out/.$2.wasm.tmp" "$out/$2.wasm"
+    cp "$1" "$out/.$2.wasm.$$.tmp"
+    mv "$out/.$2.wasm.$$.tmp" "$out/$2.wasm"
 }
 
 if command -v go >/dev/null 2>&1; then
@@ -61,8 +63,8 @@ fi
 if command -v wat2wasm >/dev/null 2>&1; then
     for f in "$src"/wat/*.wat; do
         name="$(basename "$f" .wat)"
-        wat2wasm "$f" -o "$out/.wat_$name.wasm.tmp"
-        mv "$out/.wat_$name.wasm.tmp" "$out/wat_$name.wasm"
+        wat2wasm "$f" -o "$out/.wat_$name.wasm.$$.tmp"
+        mv "$out/.wat_$name.wasm.$$.tmp" "$out/wat_$name.wasm"
     done
 else
     skip wat "wat2wasm is not installed (Debian: apt-get install wabt; native-go/wasm/install-deps.sh does)"
