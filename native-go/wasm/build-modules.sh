@@ -24,14 +24,20 @@ skip() { # language, reason
 # Write to a temporary name and rename, so a worker watching OUT never loads a half-written
 # file; the name is this process's own, so two builds at once (go test in two packages, a
 # Java test) do not trip over each other.
+# An unchanged module is left alone (its modification time too: go test's cache and a
+# watching worker see no change).
 install_module() { # built-file, module-name
+    if cmp -s "$1" "$out/$2.wasm"; then
+        return
+    fi
     cp "$1" "$out/.$2.wasm.$$.tmp"
     mv "$out/.$2.wasm.$$.tmp" "$out/$2.wasm"
 }
 
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
 if command -v go >/dev/null 2>&1; then
-    tmp="$(mktemp -d)"
-    trap 'rm -rf "$tmp"' EXIT
     # commands/ is one multi-call binary (see its main.go), installed under each command's
     # name: go_echo, go_stats, ... (one file per command in commands/ besides main.go).
     (cd "$src/go" && GOOS=wasip1 GOARCH=wasm go build -o "$tmp/commands.wasm" ./commands)
@@ -63,8 +69,8 @@ fi
 if command -v wat2wasm >/dev/null 2>&1; then
     for f in "$src"/wat/*.wat; do
         name="$(basename "$f" .wat)"
-        wat2wasm "$f" -o "$out/.wat_$name.wasm.$$.tmp"
-        mv "$out/.wat_$name.wasm.$$.tmp" "$out/wat_$name.wasm"
+        wat2wasm "$f" -o "$tmp/wat_$name.wasm"
+        install_module "$tmp/wat_$name.wasm" "wat_$name"
     done
 else
     skip wat "wat2wasm is not installed (Debian: apt-get install wabt; native-go/wasm/install-deps.sh does)"
