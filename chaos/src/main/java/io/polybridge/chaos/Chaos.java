@@ -139,6 +139,7 @@ public final class Chaos
         try
         {
             shmBefore = SharedMemory.snapshot();
+            clearLogs();
             poller.start();
             startDriver();
             startHost();
@@ -174,6 +175,10 @@ public final class Chaos
         System.out.println(summary.line());
         final List<String> reasons = summary.verdict(ctx, errors);
         writeReport(summary, reasons);
+        if (!reasons.isEmpty())
+        {
+            keepFailedRun();
+        }
         log(reasons.isEmpty() ? "PASSED; report " + ctx.report : "FAILED: " + String.join("; ", reasons) + "; report " +
             ctx.report + ", logs " + ctx.logDir);
         try
@@ -319,7 +324,7 @@ public final class Chaos
         return clients.isEmpty() ? null : clients.get(clients.size() - 1);
     }
 
-    /** Every 100 ms: record new processes; notice a bridge JVM that exited unasked. */
+    /** Every 250 ms: record new processes; notice a bridge JVM that exited unasked; sample the load. */
     private void pollLoop()
     {
         long polls = 0;
@@ -330,10 +335,10 @@ public final class Chaos
                 tracker.poll();
                 if (cleaningUp)
                 {
-                    Thread.sleep(100);
+                    Thread.sleep(250);
                     continue;
                 }
-                if (polls++ % 10 == 0)
+                if (polls++ % 4 == 0)
                 {
                     final String load = readQuietly(Path.of("/proc/loadavg"));
                     loadSamples.put(System.nanoTime(), load == null ? "?" : load.split(" ")[0]);
@@ -375,7 +380,7 @@ public final class Chaos
                         event("client-exit", what);
                     }
                 }
-                Thread.sleep(100);
+                Thread.sleep(250);
             }
             catch (final InterruptedException ex)
             {
@@ -1144,6 +1149,45 @@ public final class Chaos
             }
         }
         return described.isEmpty() ? "" : " " + described;
+    }
+
+    /** The previous run's child logs go: file names repeat (host-1.log), incarnation counts do not. */
+    private void clearLogs() throws IOException
+    {
+        if (Files.isDirectory(ctx.logDir))
+        {
+            try (java.util.stream.Stream<Path> logs = Files.list(ctx.logDir))
+            {
+                for (final Path log : logs.toList())
+                {
+                    Files.deleteIfExists(log);
+                }
+            }
+        }
+    }
+
+    /** A failed run's report and logs are copied aside, so the next run does not overwrite them. */
+    private void keepFailedRun()
+    {
+        final Path kept = ctx.logDir.resolveSibling("chaos-failed-" + ctx.mode + "-" + ctx.seed);
+        try
+        {
+            Files.createDirectories(kept);
+            Files.copy(ctx.report, kept.resolve(ctx.report.getFileName()),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            try (java.util.stream.Stream<Path> logs = Files.list(ctx.logDir))
+            {
+                for (final Path log : logs.toList())
+                {
+                    Files.copy(log, kept.resolve(log.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            log("the report and logs of this failed run are kept in " + kept);
+        }
+        catch (final IOException ex)
+        {
+            log("could not keep the failed run in " + kept + ": " + ex);
+        }
     }
 
     private long relativeMs(final long ns)

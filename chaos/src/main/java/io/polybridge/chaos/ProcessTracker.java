@@ -51,14 +51,14 @@ final class ProcessTracker
         roots.add(root);
     }
 
-    /** Record the descendants of every root, and now and then every process naming the marker. */
+    /**
+     * Record the harness's descendants (every root is a child of the harness: one scan of the
+     * process table covers them all), and every fourth time every process naming the marker.
+     */
     synchronized void poll()
     {
-        for (final ProcessHandle root : roots)
-        {
-            root.descendants().forEach((descendant) -> add(descendant, null));
-        }
-        if (polls++ % 5 == 0)
+        ProcessHandle.current().descendants().forEach((descendant) -> add(descendant, null));
+        if (polls++ % 4 == 0)
         {
             ProcessHandle.allProcesses()
                 .filter((process) -> process.pid() != ProcessHandle.current().pid())
