@@ -98,8 +98,9 @@ final class DriverConnection
             CloseHelper.quietClose(embedded);
             embedded = null;
         }
-        LOG.log(System.Logger.Level.DEBUG, "closed the client of the lost driver in " +
-            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs) + " ms");
+        final long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs);
+        LOG.log(tookMs > 500 ? System.Logger.Level.WARNING : System.Logger.Level.DEBUG,
+            "closed the client of the lost driver in " + tookMs + " ms");
     }
 
     /** Close the client, then the embedded driver; an external driver keeps running. */

@@ -162,9 +162,11 @@ final class SupervisedWorker
             publish(WorkerState.Status.STOPPED, null, reason);
             return;
         }
-        if (supervisor.driverLost() != null)
+        if (supervisor.driverLost() != null || incarnation.client.isDriverLost())
         {
-            publish(WorkerState.Status.DRIVER_LOST, null, supervisor.driverLost());
+            // Workers exit by themselves when the driver dies, often before the client says so.
+            publish(WorkerState.Status.DRIVER_LOST, null, supervisor.driverLost() != null ?
+                supervisor.driverLost() : incarnation.client.driverLostReason());
             return;
         }
         scheduleRestart("worker '" + workerId + "' (pid " + incarnation.pid() + ", request stream " +
@@ -210,12 +212,18 @@ final class SupervisedWorker
         {
             return;
         }
+        final PolybridgeClient client = supervisor.client();
         try
         {
-            start(supervisor.client());
+            start(client);
         }
         catch (final RuntimeException ex)
         {
+            if (client.isDriverLost())
+            {
+                publish(WorkerState.Status.DRIVER_LOST, null, client.driverLostReason()); // respawned on reconnect
+                return;
+            }
             LOG.log(System.Logger.Level.ERROR, "could not restart worker '" + workerId + "': " + ex.getMessage(), ex);
             scheduleRestart("worker '" + workerId + "' could not be started", "could not start: " + ex.getMessage());
         }

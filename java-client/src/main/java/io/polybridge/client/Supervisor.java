@@ -128,7 +128,11 @@ final class Supervisor implements Router.Streams
             final WorkerInfo info = link.info;
             if (link.live && info != null && Router.compatible(info) && info.handlers().contains(handler))
             {
-                return true;
+                final Publication publication = publication(client(), link.requestStreamId);
+                if (publication != null && publication.isConnected())
+                {
+                    return true; // subscribed too: a worker may announce itself before it subscribes
+                }
             }
         }
         return false;
@@ -234,6 +238,12 @@ final class Supervisor implements Router.Streams
         }
         if (!connection.driverAvailable())
         {
+            final long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - driverLostNs);
+            if (waitedMs / 10_000 != (waitedMs - RECONNECT_INTERVAL_MS) / 10_000)
+            {
+                LOG.log(System.Logger.Level.WARNING, "still no media driver at " + connection.aeronDirectoryName() +
+                    " after " + waitedMs + " ms; checking every " + RECONNECT_INTERVAL_MS + " ms");
+            }
             schedule(this::reconnect, Duration.ofMillis(RECONNECT_INTERVAL_MS));
             return;
         }

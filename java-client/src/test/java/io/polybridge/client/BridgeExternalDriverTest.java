@@ -132,9 +132,9 @@ class BridgeExternalDriverTest
                 bridge.call("debug.sleep", BridgeLifecycleTest.littleEndian(30_000), Duration.ofSeconds(60));
             final CompletableFuture<Long> failedAtNs = inFlight.handle((r, e) -> System.nanoTime());
 
+            final long killNs = System.nanoTime();
             driver.destroyForcibly(); // kill -9
             driver.waitFor();
-            final long killNs = System.nanoTime();
             final PolybridgeException lost = BridgeLifecycleTest.failure(inFlight);
             final long failMs = TimeUnit.NANOSECONDS.toMillis(failedAtNs.get() - killNs);
             assertEquals(ErrorCode.WORKER_UNAVAILABLE, lost.errorCode(), lost.getMessage());

@@ -198,7 +198,7 @@ class BridgeLifecycleTest
             }
 
             // Supervision: go-0 comes back on its own, and new calls reach it.
-            awaitTrue(() -> bridge.restarts("go-0") == 1 && bridge.isReady("go-0"), "go-0 restarted");
+            awaitTrue(() -> bridge.restarts("go-0") >= 1 && bridge.isReady("go-0"), "go-0 restarted");
             final ProcessHandle replacement = bridge.processes().get("go-0");
             seen.add(replacement);
             assertNotEquals(victim.pid(), replacement.pid());
@@ -235,7 +235,7 @@ class BridgeLifecycleTest
             assertTrue(tookMs < FAIL_FAST_BOUND.toMillis(), "a call to the hung worker took " + tookMs + " ms to fail");
 
             // The supervisor kills the hung process and starts another.
-            awaitTrue(() -> bridge.restarts("rust-0") == 1 && bridge.isReady("rust-0"), "rust-0 replaced");
+            awaitTrue(() -> bridge.restarts("rust-0") >= 1 && bridge.isReady("rust-0"), "rust-0 replaced");
             assertNotEquals(hung.pid(), bridge.processes().get("rust-0").pid());
             assertArrayEquals(new byte[]{ 3 }, bridge.call("echo", new byte[]{ 3 }).join());
         }
