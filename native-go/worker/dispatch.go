@@ -44,7 +44,7 @@ const (
 type Counters struct {
 	Requests         atomic.Uint64 // Request frames that decoded and reached handler lookup
 	Replies          atomic.Uint64 // responses published on their reply stream
-	RepliesDropped   atomic.Uint64 // responses given up: no subscriber, outbox full, not published within the reply timeout, too many reply streams
+	RepliesDropped   atomic.Uint64 // responses given up: subscriber gone, no progress on the reply stream for the reply timeout, too many reply streams
 	MalformedReplied atomic.Uint64 // undecodable frames answered with BAD_REQUEST
 	MalformedDropped atomic.Uint64 // frames dropped unanswered: no readable correlation id, or a reply stream that cannot be one (<= 0)
 	Overloaded       atomic.Uint64 // requests refused with OVERLOADED: the pool's queue was full

@@ -17,10 +17,13 @@ import (
 const (
 	DefaultReplyQueue      = 1024
 	DefaultMaxReplyStreams = 64
-	// maxQueuedReplyBytes bounds the bytes waiting in all outboxes together, so
-	// --reply-queue frames of up to 2 MiB on --max-reply-streams streams cannot add up to
-	// gigabytes. A reply beyond it is dropped like one beyond --reply-queue.
-	maxQueuedReplyBytes = 256 << 20
+	// maxQueuedReplyBytes is the byte budget of all outboxes together (as the Rust worker's
+	// DEFAULT_MAX_QUEUED_BYTES): beyond it intake pauses, so --reply-queue frames of up to
+	// 2 MiB on --max-reply-streams streams never add up to gigabytes. Nothing is dropped for it.
+	maxQueuedReplyBytes = 64 << 20
+	// pauseLogCount: the first pauses of intake are logged, then only every power of two, so
+	// a client that keeps the worker at its budget does not fill the log.
+	pauseLogCount = 10
 	// publicationLinger is how long a closed reply publication's log buffer is assumed to stay
 	// in the driver's shared memory: Aeron's default publication linger (5 s) plus a margin.
 	// It counts against MaxReplyStreams meanwhile, so closing and re-adding cannot exceed it.
@@ -104,9 +107,23 @@ func (e *tooLargeError) Error() string { return fmt.Sprintf("message too large: 
 
 // outbox publishes replies without ever waiting: a reply that cannot be published at once
 // (back pressure, a publication still being added or not yet connected) waits in its reply
-// stream's bounded queue and is tried again once per duty cycle (flush) until it is
-// published or its reply timeout passes. It also bounds how many reply publications exist,
-// and closes those that have had no subscriber for the reply timeout.
+// stream's queue and is tried again once per duty cycle (flush), in order.
+//
+// Flow control, not drops, bounds the queues: when they hold more than their budget (more than
+// queueLen replies on one stream, or more than maxBytes in all), intakePaused says so and the
+// worker stops polling its request stream (requests wait in the Aeron log, so clients feel back
+// pressure on their publications) while its duty cycle keeps draining the outboxes. Intake
+// resumes once both are down to half (a low-water mark, so it does not flap). What arrives while
+// paused (handlers already running, one poll's worth of frames) is still queued: memory is the
+// budget plus what was in hand when intake paused.
+//
+// Replies are dropped by progress, not by age: a stream's queued replies go (RepliesDropped)
+// when it has made no progress (no successful offer) for the reply timeout while it had replies
+// queued (a stuck subscriber: a stopped client, or a killed one whose image lingers; one that
+// never connected; an add that never completed), when its subscriber has gone (NOT_CONNECTED
+// after it was connected), or when Aeron refuses the frame or the publication. A reply that
+// needs one publication more than maxStreams, counting those lingering after their close, is
+// dropped too. Publications without a subscriber for the reply timeout are closed.
 //
 // Threading: used only by the poll goroutine. Its clock is the now passed in, so tests drive
 // it without sleeping.
@@ -114,8 +131,9 @@ type outbox struct {
 	adder      publicationAdder
 	counters   *Counters
 	log        *slog.Logger
-	queueLen   int           // replies one stream may hold
-	timeout    time.Duration // reply timeout
+	queueLen   int           // replies one stream may hold before intake pauses (--reply-queue)
+	maxBytes   int           // bytes all streams may hold before intake pauses
+	timeout    time.Duration // reply timeout: how long a stream may go without progress
 	maxStreams int
 
 	streams  map[int32]*replyStream
@@ -126,8 +144,13 @@ type outbox struct {
 	free     [][]byte    // recycled frame buffers
 	scratch  []byte      // TOO_LARGE replacement responses
 
-	// What the Worker reports (ReplyPublications), written here and read by anyone.
-	gauge *atomic.Int64
+	// Flow control: intake is paused since pausedSince (zero while it is not).
+	pausedSince time.Time
+	pausedTotal time.Duration // of the pauses that have ended
+
+	// What the Worker reports (ReplyPublications, IntakePauses), written here and read by anyone.
+	gauge  *atomic.Int64
+	pauses *atomic.Uint64
 
 	dropsSinceLog int
 	lastDropLog   time.Time
@@ -141,22 +164,27 @@ type replyStream struct {
 	addedAt        time.Time
 	everConnected  bool      // it has had a subscriber: NOT_CONNECTED now means the subscriber left
 	lastSubscriber time.Time // last time it was seen with a subscriber (or when it was added)
-	queue          []queuedReply
-	head, n        int // ring over queue
+	// waitingSince is since when the stream has had replies queued without a successful offer:
+	// set when a reply is queued, moved to now by each successful offer, zero once one empties
+	// the queue. A stall keeps it when it drops the queue, so later replies to a stream that
+	// still makes no progress are dropped at once instead of pausing intake again.
+	waitingSince time.Time
+	queue        []queuedReply
+	head, n      int // ring over queue
 }
 
 type queuedReply struct {
 	frame         []byte // owned copy
 	correlationID int64
-	deadline      time.Time
 }
 
 func newOutbox(adder publicationAdder, counters *Counters, log *slog.Logger, queueLen int, timeout time.Duration, maxStreams int) *outbox {
 	return &outbox{
 		adder: adder, counters: counters, log: log,
-		queueLen: queueLen, timeout: timeout, maxStreams: maxStreams,
+		queueLen: queueLen, maxBytes: maxQueuedReplyBytes, timeout: timeout, maxStreams: maxStreams,
 		streams: make(map[int32]*replyStream),
 		gauge:   new(atomic.Int64),
+		pauses:  new(atomic.Uint64),
 	}
 }
 
@@ -169,8 +197,8 @@ const (
 	dropped                    // never: counted and logged
 )
 
-// publish sends reply now if it can, queues it otherwise, or drops it. reply.Frame is read
-// only during the call.
+// publish sends reply now if it can, queues it otherwise (pausing intake when that takes the
+// outboxes over their budget), or drops it. reply.Frame is read only during the call.
 func (o *outbox) publish(reply Reply, now time.Time) {
 	if reply.StreamID <= 0 { // the dispatcher never lets one through; belt and braces
 		o.drop(reply.StreamID, reply.CorrelationID, "reply stream id is not positive", now)
@@ -183,11 +211,29 @@ func (o *outbox) publish(reply Reply, now time.Time) {
 		}
 	}
 	if rs.pub != nil && rs.n == 0 { // in order: nothing may overtake queued replies
-		if o.offer(rs, reply.Frame, reply.CorrelationID, now) != retry {
+		switch o.offer(rs, reply.Frame, reply.CorrelationID, now) {
+		case offered:
+			rs.waitingSince = time.Time{}
+			return
+		case dropped:
 			return
 		}
 	}
+	if o.stalled(rs, now) {
+		// Still no progress since its queue was dropped: this one would only wait as long.
+		o.drop(rs.id, reply.CorrelationID, o.stallReason(), now)
+		return
+	}
 	o.enqueue(rs, reply, now)
+}
+
+// stalled reports whether rs has had replies waiting without progress for the reply timeout.
+func (o *outbox) stalled(rs *replyStream, now time.Time) bool {
+	return !rs.waitingSince.IsZero() && now.Sub(rs.waitingSince) >= o.timeout
+}
+
+func (o *outbox) stallReason() string {
+	return fmt.Sprintf("the reply stream made no progress for the reply timeout (%v): a stuck or missing subscriber", o.timeout)
 }
 
 // open adds a publication for a new reply stream, or drops the reply if there are too many.
@@ -239,18 +285,11 @@ func (o *outbox) offer(rs *replyStream, frame []byte, correlationID int64, now t
 	return retry // back pressured, admin action, or a new publication not connected yet
 }
 
-// enqueue keeps a copy of reply until the next flush.
+// enqueue keeps a copy of reply until a flush publishes it; past the budget it pauses intake
+// rather than drop anything.
 func (o *outbox) enqueue(rs *replyStream, reply Reply, now time.Time) {
-	switch {
-	case rs.n >= o.queueLen:
-		o.drop(rs.id, reply.CorrelationID, fmt.Sprintf("outbox full: %d replies wait for this stream (--reply-queue)", rs.n), now)
-		return
-	case o.bytes+len(reply.Frame) > maxQueuedReplyBytes:
-		o.drop(rs.id, reply.CorrelationID, fmt.Sprintf("outboxes full: %d bytes of replies wait", o.bytes), now)
-		return
-	}
 	if rs.n == len(rs.queue) { // grow the ring, unrolling it
-		grown := make([]queuedReply, min(max(4, 2*len(rs.queue)), o.queueLen))
+		grown := make([]queuedReply, max(4, 2*len(rs.queue)))
 		for i := range rs.n {
 			grown[i] = rs.queue[(rs.head+i)%len(rs.queue)]
 		}
@@ -258,17 +297,26 @@ func (o *outbox) enqueue(rs *replyStream, reply Reply, now time.Time) {
 	}
 	frame := o.buffer(len(reply.Frame))
 	copy(frame, reply.Frame)
-	rs.queue[(rs.head+rs.n)%len(rs.queue)] = queuedReply{frame: frame, correlationID: reply.CorrelationID, deadline: now.Add(o.timeout)}
+	rs.queue[(rs.head+rs.n)%len(rs.queue)] = queuedReply{frame: frame, correlationID: reply.CorrelationID}
 	rs.n++
 	o.queued++
 	o.bytes += len(frame)
+	if rs.waitingSince.IsZero() {
+		rs.waitingSince = now
+	}
+	if rs.n > o.queueLen || o.bytes > o.maxBytes {
+		o.pause(now)
+	}
 }
 
 // flush completes adds in progress, tries each stream's queued replies in order (stopping at
-// the first that cannot go yet) and drops those whose reply timeout has passed. It returns
-// how many replies it published or dropped.
+// the first that cannot go yet), drops the queues of streams without progress for the reply
+// timeout, and pauses or resumes intake. It returns how many replies it published or dropped.
 func (o *outbox) flush(now time.Time) int {
 	if o.queued == 0 && o.adding == 0 {
+		if o.intakePaused() {
+			o.updateIntake(now) // emptied by publish's drops, or by housekeep's closes
+		}
 		return 0
 	}
 	work := 0
@@ -276,22 +324,74 @@ func (o *outbox) flush(now time.Time) int {
 		if rs.pub == nil && !o.completeAdd(rs, now) && o.streams[rs.id] != rs {
 			continue // the add failed: rs is gone, and what it held was dropped
 		}
+		progressed := false
 		for rs.pub != nil && rs.n > 0 {
 			q := &rs.queue[rs.head]
-			if o.offer(rs, q.frame, q.correlationID, now) == retry {
+			result := o.offer(rs, q.frame, q.correlationID, now)
+			if result == retry {
 				break
 			}
+			progressed = progressed || result == offered
 			o.pop(rs)
 			work++
 		}
-		for rs.n > 0 && !now.Before(rs.queue[rs.head].deadline) {
-			q := rs.queue[rs.head]
-			o.drop(rs.id, q.correlationID, fmt.Sprintf("not published within the reply timeout (%v)", o.timeout), now)
-			o.pop(rs)
-			work++
+		if progressed {
+			rs.waitingSince = now
+			if rs.n == 0 {
+				rs.waitingSince = time.Time{}
+			}
+		}
+		// No progress for the reply timeout: a subscriber that is stuck (stopped, or killed
+		// while its image lingers), one that never came, or an add that never completed.
+		if rs.n > 0 && o.stalled(rs, now) {
+			work += rs.n
+			o.abandon(rs, o.stallReason(), now)
 		}
 	}
+	o.updateIntake(now)
 	return work
+}
+
+// intakePaused reports whether the outboxes are over their budget: the worker must not take
+// new requests until it is false again (it keeps calling flush, which drains them).
+func (o *outbox) intakePaused() bool { return !o.pausedSince.IsZero() }
+
+// intakePausedFor returns how long intake has been paused in all, up to now.
+func (o *outbox) intakePausedFor(now time.Time) time.Duration {
+	if o.intakePaused() {
+		return o.pausedTotal + now.Sub(o.pausedSince)
+	}
+	return o.pausedTotal
+}
+
+// pause pauses intake (the outboxes are over their budget).
+func (o *outbox) pause(now time.Time) {
+	if o.intakePaused() {
+		return
+	}
+	o.pausedSince = now
+	if n := o.pauses.Add(1); n <= pauseLogCount || n&(n-1) == 0 {
+		o.log.Info("taking no requests until the outboxes drain", "repliesQueued", o.queued, "bytesQueued", o.bytes,
+			"maxBytes", o.maxBytes, "replyQueue", o.queueLen, "pauses", n)
+	}
+}
+
+// updateIntake pauses intake when the outboxes are over their budget and resumes it once they
+// are down to half of it (a low-water mark, so that intake does not flap at the edge).
+func (o *outbox) updateIntake(now time.Time) {
+	longest := 0
+	for _, rs := range o.streams {
+		longest = max(longest, rs.n)
+	}
+	switch {
+	case !o.intakePaused():
+		if longest > o.queueLen || o.bytes > o.maxBytes {
+			o.pause(now)
+		}
+	case longest <= o.queueLen/2 && o.bytes <= o.maxBytes/2:
+		o.pausedTotal += now.Sub(o.pausedSince)
+		o.pausedSince = time.Time{}
+	}
 }
 
 // completeAdd checks on an add in progress; false while it is still in progress or failed.

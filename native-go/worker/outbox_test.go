@@ -16,7 +16,9 @@ import (
 type fakePub struct {
 	subscriber    bool // a subscriber is there: offers succeed unless back pressured
 	backPressured bool
-	maxLength     int // 0: any length
+	limited       bool // a slow subscriber: room frames fit in the log before back pressure
+	room          int  // the test adds room as the subscriber reads
+	maxLength     int  // 0: any length
 	closed        bool
 	sent          []int64 // correlation ids of the frames published, in order
 	codes         []polybridge.ErrorCode
@@ -31,9 +33,10 @@ func (p *fakePub) Offer(frame []byte) (int64, error) {
 		return 0, &tooLargeError{cause: fmt.Sprintf("%d > %d", len(frame), p.maxLength)}
 	case !p.subscriber:
 		return aeron.NotConnected, nil
-	case p.backPressured:
+	case p.backPressured, p.limited && p.room <= 0:
 		return aeron.BackPressured, nil
 	}
+	p.room--
 	r, err := decodeResponse(frame)
 	if err != nil {
 		panic(fmt.Sprintf("published frame is not a Response: %v", err))
@@ -114,8 +117,22 @@ func newOutboxHarness(queueLen, maxStreams int) *outboxHarness {
 }
 
 func (h *outboxHarness) send(stream int32, correlationID int64) {
-	frame := writeResponse(nil, correlationID, polybridge.ErrorCode_OK, "", []byte("reply"))
+	h.sendSized(stream, correlationID, len("reply"))
+}
+
+// sendSized publishes a reply with a payload of size bytes.
+func (h *outboxHarness) sendSized(stream int32, correlationID int64, size int) {
+	frame := writeResponse(nil, correlationID, polybridge.ErrorCode_OK, "", make([]byte, size))
 	h.publish(Reply{StreamID: stream, CorrelationID: correlationID, Frame: frame}, h.now)
+}
+
+// longest is the most replies one stream holds.
+func (h *outboxHarness) longest() int {
+	n := 0
+	for _, rs := range h.streams {
+		n = max(n, rs.n)
+	}
+	return n
 }
 
 // cycle advances the clock and runs what one duty cycle runs.
@@ -183,10 +200,25 @@ func TestOutboxOutcomes(t *testing.T) {
 				{set: func(p *fakePub) { p.backPressured = false }, advance: 400 * time.Millisecond},
 			},
 			wantSent: []int64{1, 2, 3}},
-		{name: "back pressure past the reply timeout: dropped",
+		{name: "no progress for the reply timeout: dropped",
 			steps: []step{
 				{set: func(p *fakePub) { p.subscriber, p.backPressured = true, true }, send: []int64{1, 2}},
-				{advance: 1001 * time.Millisecond},
+				{advance: 999 * time.Millisecond, send: []int64{3}},
+				{advance: time.Millisecond},
+			},
+			wantDropped: 3},
+		{name: "slow but progressing past the reply timeout: nothing dropped",
+			steps: []step{
+				{set: func(p *fakePub) { p.subscriber, p.limited = true, true }, send: []int64{1, 2, 3}},
+				{advance: 900 * time.Millisecond, set: func(p *fakePub) { p.room = 1 }},
+				{advance: 900 * time.Millisecond, set: func(p *fakePub) { p.room = 1 }},
+				{advance: 900 * time.Millisecond, set: func(p *fakePub) { p.room = 1 }},
+			},
+			wantSent: []int64{1, 2, 3}},
+		{name: "never connected within the reply timeout: dropped",
+			steps: []step{
+				{send: []int64{1, 2}},
+				{advance: time.Second},
 			},
 			wantDropped: 2},
 		{name: "late subscriber within the reply timeout: published",
@@ -202,13 +234,13 @@ func TestOutboxOutcomes(t *testing.T) {
 				{advance: time.Millisecond, set: func(p *fakePub) { p.subscriber = false }, send: []int64{2, 3}},
 			},
 			wantSent: []int64{1}, wantDropped: 2},
-		{name: "outbox full: the excess is dropped",
+		{name: "more than --reply-queue: nothing is dropped (intake pauses instead)",
 			steps: []step{
 				{set: func(p *fakePub) { p.subscriber, p.backPressured = true, true }, send: []int64{1, 2, 3, 4, 5, 6}},
 				{advance: time.Millisecond, set: func(p *fakePub) { p.backPressured = false }},
 				{advance: time.Millisecond},
 			},
-			wantSent: []int64{1, 2, 3, 4}, wantDropped: 2},
+			wantSent: []int64{1, 2, 3, 4, 5, 6}},
 		{name: "publication closed under us: dropped",
 			steps: []step{
 				{set: func(p *fakePub) { p.subscriber = true }, send: []int64{1}},
@@ -245,6 +277,202 @@ func TestOutboxOutcomes(t *testing.T) {
 			h.accountedFor(t, published)
 		})
 	}
+}
+
+func TestOutboxPausesIntakeOverTheReplyQueueAndResumesAtHalf(t *testing.T) {
+	h := newOutboxHarness(8, 8)
+	pub := h.adder.pub(7)
+	pub.subscriber, pub.limited, pub.room = true, true, 1
+	h.send(7, 0)
+	h.cycle(time.Millisecond) // the add completes, 0 is published, the log is full
+	for id := int64(1); id <= 8; id++ {
+		h.send(7, id)
+	}
+	if h.intakePaused() {
+		t.Fatalf("intake paused at %d replies queued, --reply-queue 8", h.queued)
+	}
+	h.send(7, 9)
+	if !h.intakePaused() || h.pauses.Load() != 1 {
+		t.Fatalf("intake paused %v (%d pauses) at %d replies queued, want paused once over --reply-queue 8",
+			h.intakePaused(), h.pauses.Load(), h.queued)
+	}
+	h.send(7, 10) // a pooled handler that was running when intake paused: still queued
+	for _, step := range []struct {
+		room       int
+		wantPaused bool
+	}{{3, true}, {2, true}, {1, false}} { // 10 queued: 7 and 5 are above half of 8, 4 is not
+		pub.room = step.room
+		h.cycle(time.Millisecond)
+		if h.intakePaused() != step.wantPaused {
+			t.Fatalf("%d replies queued: intake paused %v, want %v", h.queued, h.intakePaused(), step.wantPaused)
+		}
+	}
+	pub.limited = false
+	h.cycle(time.Millisecond)
+	if h.counters.RepliesDropped.Load() != 0 || len(pub.sent) != 11 {
+		t.Errorf("dropped %d, published %d; want 0 and 11", h.counters.RepliesDropped.Load(), len(pub.sent))
+	}
+	if paused := h.intakePausedFor(h.now); paused != 3*time.Millisecond {
+		t.Errorf("intake paused for %v in all, want 3ms", paused)
+	}
+	h.accountedFor(t, 11)
+}
+
+func TestOutboxPausesIntakeOverTheByteBudget(t *testing.T) {
+	h := newOutboxHarness(1000, 8)
+	h.maxBytes = 10_000
+	for _, stream := range []int32{7, 8} { // the budget is over all streams together
+		pub := h.adder.pub(stream)
+		pub.subscriber, pub.backPressured = true, true
+	}
+	for id := int64(0); h.bytes <= h.maxBytes; id++ {
+		if h.intakePaused() {
+			t.Fatalf("intake paused at %d bytes queued, budget %d", h.bytes, h.maxBytes)
+		}
+		h.sendSized(7+int32(id%2), id, 900)
+	}
+	if !h.intakePaused() {
+		t.Fatalf("intake not paused at %d bytes queued, budget %d", h.bytes, h.maxBytes)
+	}
+	h.adder.pub(8).backPressured = false // 8's 5 replies go: 7's 6 are still more than half
+	h.cycle(time.Millisecond)
+	if !h.intakePaused() || h.bytes <= h.maxBytes/2 {
+		t.Fatalf("intake paused %v at %d bytes queued, want paused above %d", h.intakePaused(), h.bytes, h.maxBytes/2)
+	}
+	h.adder.pub(7).limited, h.adder.pub(7).backPressured = true, false
+	h.adder.pub(7).room = 1
+	h.cycle(time.Millisecond)
+	if h.intakePaused() {
+		t.Errorf("intake still paused at %d bytes queued, budget %d", h.bytes, h.maxBytes)
+	}
+	if h.counters.RepliesDropped.Load() != 0 {
+		t.Errorf("%d replies dropped, want none", h.counters.RepliesDropped.Load())
+	}
+}
+
+// A client that reads slowly but steadily, much slower than the worker answers: replies wait in
+// the outbox far longer than the reply timeout, intake pauses and resumes, none is lost, and
+// the outbox never holds much more than its budget.
+func TestOutboxSlowButProgressingSubscriberNeverLosesAReply(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		queueLen  int
+		maxBytes  int
+		replySize int
+	}{
+		{"over --reply-queue", 256, maxQueuedReplyBytes, 100},
+		{"over the byte budget", 100_000, 1 << 20, 32 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const inHand = 16 // replies that reach the outbox per duty cycle: one poll's fragments
+			h := newOutboxHarness(tc.queueLen, 8)
+			h.maxBytes = tc.maxBytes
+			pub := h.adder.pub(7)
+			pub.subscriber, pub.limited = true, true
+			published, longest, most, pausedCycles := 0, 0, 0, 0
+			for cycle := range 6000 { // 60 s of 10 ms duty cycles
+				if !h.intakePaused() {
+					for range inHand {
+						h.sendSized(7, int64(published), tc.replySize)
+						published++
+					}
+				} else {
+					pausedCycles++
+				}
+				longest, most = max(longest, h.longest()), max(most, h.bytes)
+				if cycle%50 == 0 { // every 500 ms the subscriber reads a few replies: slow, but never stuck
+					pub.room += 20
+				}
+				h.cycle(10 * time.Millisecond)
+			}
+			t.Logf("%d replies published, %d sent, longest queue %d, most bytes %d, %d pauses, paused %d of 6000 cycles",
+				published, len(pub.sent), longest, most, h.pauses.Load(), pausedCycles)
+			if h.counters.RepliesDropped.Load() != 0 {
+				t.Errorf("%d replies dropped from a slow but progressing subscriber", h.counters.RepliesDropped.Load())
+			}
+			if h.pauses.Load() == 0 || pausedCycles < 3000 {
+				t.Errorf("intake paused %d times, for %d of 6000 cycles; want it paused most of the time", h.pauses.Load(), pausedCycles)
+			}
+			if longest > tc.queueLen+inHand || most > tc.maxBytes+inHand*(tc.replySize+64) {
+				t.Errorf("the outbox held up to %d replies and %d bytes, want at most the budget (%d, %d) and one cycle's replies",
+					longest, most, tc.queueLen, tc.maxBytes)
+			}
+			for i, id := range pub.sent {
+				if id != int64(i) {
+					t.Fatalf("reply %d published as number %d: out of order", id, i)
+				}
+			}
+			h.accountedFor(t, published)
+		})
+	}
+}
+
+// A stream that makes no progress (a SIGSTOPped client, or a SIGKILLed one whose image lingers)
+// loses its replies after the reply timeout, and intake resumes; its later replies are dropped
+// at once, without pausing intake again, until it makes progress again.
+func TestOutboxStuckStreamIsDroppedAfterTheReplyTimeoutAndIntakeResumes(t *testing.T) {
+	h := newOutboxHarness(8, 8)
+	stuck, other := h.adder.pub(7), h.adder.pub(8)
+	stuck.subscriber, other.subscriber = true, true
+	h.send(7, 0)
+	h.send(8, 0)
+	h.cycle(time.Millisecond)
+	stuck.backPressured = true
+	for id := int64(1); id <= 9; id++ {
+		h.send(7, id)
+	}
+	if !h.intakePaused() {
+		t.Fatal("intake not paused with 9 replies queued, --reply-queue 8")
+	}
+	h.cycle(999 * time.Millisecond)
+	if !h.intakePaused() || h.counters.RepliesDropped.Load() != 0 {
+		t.Fatalf("before the reply timeout: intake paused %v, %d dropped; want paused, none dropped",
+			h.intakePaused(), h.counters.RepliesDropped.Load())
+	}
+	h.cycle(time.Millisecond)
+	if h.intakePaused() || h.counters.RepliesDropped.Load() != 9 {
+		t.Fatalf("after the reply timeout: intake paused %v, %d dropped; want resumed, 9 dropped",
+			h.intakePaused(), h.counters.RepliesDropped.Load())
+	}
+	h.send(7, 10) // still stuck: dropped at once, intake does not pause again
+	h.send(8, 1)  // the other client is served meanwhile
+	if h.counters.RepliesDropped.Load() != 10 || h.queued != 0 || len(other.sent) != 2 {
+		t.Errorf("dropped %d, queued %d, other stream got %d; want 10, 0, 2",
+			h.counters.RepliesDropped.Load(), h.queued, len(other.sent))
+	}
+	stuck.backPressured = false // it runs again: its next reply goes, and it is not stalled any more
+	h.send(7, 11)
+	stuck.backPressured = true
+	h.send(7, 12)
+	h.cycle(500 * time.Millisecond)
+	if fmt.Sprint(stuck.sent) != "[0 11]" || h.queued != 1 || h.counters.RepliesDropped.Load() != 10 {
+		t.Errorf("stuck stream got %v, %d queued, %d dropped; want [0 11], 1, 10", stuck.sent, h.queued, h.counters.RepliesDropped.Load())
+	}
+	h.accountedFor(t, 15)
+}
+
+// A subscriber that goes away while its replies fill the outbox loses them at once, and intake
+// resumes at once: nothing waits for the reply timeout.
+func TestOutboxSubscriberGoneDropsItsRepliesAtOnceAndIntakeResumes(t *testing.T) {
+	h := newOutboxHarness(8, 8)
+	pub := h.adder.pub(7)
+	pub.subscriber = true
+	h.send(7, 0)
+	h.cycle(time.Millisecond)
+	pub.backPressured = true
+	for id := int64(1); id <= 9; id++ {
+		h.send(7, id)
+	}
+	pub.subscriber = false
+	h.cycle(time.Millisecond)
+	if h.intakePaused() || h.counters.RepliesDropped.Load() != 9 || h.queued != 0 {
+		t.Errorf("intake paused %v, %d dropped, %d queued; want resumed, 9, 0", h.intakePaused(), h.counters.RepliesDropped.Load(), h.queued)
+	}
+	h.send(7, 10)
+	if h.counters.RepliesDropped.Load() != 10 || h.queued != 0 {
+		t.Errorf("a reply after the subscriber left: %d dropped, %d queued; want 10, 0", h.counters.RepliesDropped.Load(), h.queued)
+	}
+	h.accountedFor(t, 11)
 }
 
 func TestOutboxTooLargeReplyBecomesATooLargeResponse(t *testing.T) {
@@ -331,25 +559,41 @@ func TestOutboxNeverPublishesToStreamZeroOrBelow(t *testing.T) {
 }
 
 // FuzzOutbox drives an outbox through arbitrary sequences of replies, subscriber changes, back
-// pressure, failing adds and time: it never panics, never holds more than --max-reply-streams
-// publications or --reply-queue replies a stream, and accounts for every reply exactly once.
+// pressure, failing adds and time, taking new requests only while intake is not paused (as the
+// worker does): it never panics, never holds more than --max-reply-streams publications, holds
+// no more than its budget plus what was in hand when intake paused, pauses intake only while
+// over the budget and until it is down to half, accounts for every reply exactly once, and
+// once every subscriber is healthy again it empties and takes requests again.
 func FuzzOutbox(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
 	f.Add([]byte{0x10, 0x20, 0x30, 0x41, 0x52, 0x63, 0x74, 0x85, 0x96, 0xa7, 0xb8, 0xc9})
 	f.Add([]byte("a flood of replies to random streams, then silence"))
+	f.Add([]byte{0x35, 0x30, 0x30, 0x30, 0x30, 0x36, 0x30, 0x30, 0x30, 0x33, 0x33, 0x33, 0x34, 0x34, 0x0b, 0xfd, 0xfd, 0xfd})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		const queueLen, maxStreams = 3, 4
-		if len(ops) > 512 { // longer runs add nothing but time
+		const queueLen, maxStreams, inHand, maxBytes = 3, 4, 4, 600
+		const largest = 0xff + 64 // reply payloads are up to 0xff bytes, plus the frame's header
+		if len(ops) > 512 {       // longer runs add nothing but time
 			ops = ops[:512]
 		}
 		h := newOutboxHarness(queueLen, maxStreams)
-		published := 0
+		h.maxBytes = maxBytes
+		published, sincePause := 0, 0
 		for i, op := range ops {
 			stream := int32(op>>4) - 2 // -2..13: a few invalid, more than maxStreams valid
 			switch op & 0x0f {
-			case 0, 1, 2, 3, 4:
-				h.send(stream, int64(i))
-				published++
+			case 0, 1, 2: // a request answered at once: not taken while intake is paused
+				if !h.intakePaused() {
+					h.sendSized(stream, int64(i), int(op))
+					published++
+				}
+			case 3, 4: // a pooled handler finishing: happens while paused, up to what was in hand
+				if !h.intakePaused() || sincePause < inHand {
+					h.sendSized(stream, int64(i), int(op))
+					published++
+					if h.intakePaused() {
+						sincePause++
+					}
+				}
 			case 5:
 				h.adder.pub(stream).subscriber = !h.adder.pub(stream).subscriber
 			case 6:
@@ -371,14 +615,38 @@ func FuzzOutbox(f *testing.F) {
 			default:
 				h.cycle(time.Duration(op) * 30 * time.Millisecond)
 			}
+			if !h.intakePaused() {
+				sincePause = 0
+			}
 			if n := len(h.streams) + len(h.closedAt); n > maxStreams {
 				t.Fatalf("%d reply publications, more than %d", n, maxStreams)
 			}
 			for _, rs := range h.streams {
-				if rs.n > queueLen || rs.id <= 0 {
+				if rs.n > queueLen+1+inHand || rs.id <= 0 {
 					t.Fatalf("stream %d holds %d replies", rs.id, rs.n)
 				}
 			}
+			if h.bytes > maxBytes+(1+inHand)*largest {
+				t.Fatalf("the outboxes hold %d bytes, budget %d", h.bytes, maxBytes)
+			}
+			if over := h.longest() > queueLen || h.bytes > maxBytes; over && !h.intakePaused() {
+				t.Fatalf("intake not paused with %d replies on a stream and %d bytes queued", h.longest(), h.bytes)
+			}
+			if op&0x0f >= 11 && h.intakePaused() && h.longest() <= queueLen/2 && h.bytes <= maxBytes/2 {
+				t.Fatalf("intake still paused after a duty cycle with %d replies on a stream and %d bytes queued", h.longest(), h.bytes)
+			}
+		}
+		h.accountedFor(t, published)
+
+		// Every subscriber healthy again: what waits goes, and intake resumes.
+		h.adder.slow, h.adder.driverErr, h.adder.subscribed = false, nil, true
+		for _, p := range h.adder.pubs {
+			p.subscriber, p.backPressured, p.maxLength = true, false, 0
+		}
+		h.cycle(time.Millisecond)
+		h.cycle(time.Millisecond)
+		if h.queued != 0 || h.intakePaused() {
+			t.Fatalf("with every subscriber healthy: %d replies still queued, intake paused %v", h.queued, h.intakePaused())
 		}
 		h.accountedFor(t, published)
 	})

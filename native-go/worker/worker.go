@@ -57,13 +57,16 @@ type Config struct {
 	ControlStream    int32         // where announcements go
 	WorkerID         string        // name in announcements and logs
 	AnnounceInterval time.Duration // announcement period
-	// ReplyTimeout bounds how long a reply waits in its stream's outbox (back pressure, a new
-	// reply publication not yet added or connected) before it is dropped and counted, and how
-	// long a reply publication may go without a subscriber before it is closed. The poll loop
-	// never waits for a reply: it tries each queued one once per duty cycle.
+	// ReplyTimeout bounds how long a reply stream with replies in its outbox may make no
+	// progress (no reply published: a stuck or missing subscriber, a publication never added)
+	// before they are dropped and counted, and how long a reply publication may go without a
+	// subscriber before it is closed. A slow subscriber that keeps taking replies loses none,
+	// however long they wait. The poll loop never waits for a reply: it tries each queued one
+	// once per duty cycle.
 	ReplyTimeout time.Duration
-	// ReplyQueue is how many replies one reply stream's outbox holds; beyond it they are
-	// dropped and counted. Default DefaultReplyQueue.
+	// ReplyQueue is how many replies one reply stream's outbox holds before the worker stops
+	// taking requests (they wait in the Aeron log) until the outboxes are down to half; 64 MiB
+	// in all outboxes does the same. Nothing is dropped for it. Default DefaultReplyQueue.
 	ReplyQueue int
 	// MaxReplyStreams bounds the reply publications that exist at once, counting those closed
 	// less than the driver's publication linger ago (each is a log buffer in the driver's
@@ -191,7 +194,8 @@ type Worker struct {
 	fatal      chan error  // capacity 1: why Run must stop (driver or parent gone)
 	failed     atomic.Bool // fatal has been sent
 	goneImage  chan int32
-	publishers atomic.Int64 // reply publications, for ReplyPublications
+	publishers atomic.Int64  // reply publications, for ReplyPublications
+	pauses     atomic.Uint64 // times intake paused, for IntakePauses
 
 	driverTimeout time.Duration // the Aeron client's, see DriverTimeout
 }
@@ -220,6 +224,12 @@ func New(cfg Config, registry *Registry) (*Worker, error) {
 // added); safe to call from any goroutine.
 func (w *Worker) ReplyPublications() int {
 	return int(w.publishers.Load())
+}
+
+// IntakePauses returns how many times the worker has stopped taking requests because its
+// reply outboxes were over their budget; safe to call from any goroutine.
+func (w *Worker) IntakePauses() uint64 {
+	return w.pauses.Load()
 }
 
 // Run connects to the media driver, announces the worker and serves requests until ctx is
@@ -304,7 +314,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.dispatcher.RefuseReplyStreams(w.cfg.RequestStream, w.cfg.ControlStream)
 	w.outbox = newOutbox(&aeronAdder{client: client, channel: w.cfg.Channel}, w.Counters, log,
 		w.cfg.ReplyQueue, w.cfg.ReplyTimeout, w.cfg.MaxReplyStreams)
-	w.outbox.gauge = &w.publishers
+	w.outbox.gauge, w.outbox.pauses = &w.publishers, &w.pauses
 	pool, err := NewPool(w.dispatcher, w.cfg.PoolSize, w.cfg.QueueDepth, w.publish)
 	if err != nil {
 		return err
@@ -337,7 +347,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	var nextAnnounce, nextHousekeeping time.Time
 	var fatal error
 	for !stopping.Load() && fatal == nil {
-		work := requests.Poll(handler, fragmentLimit)
+		work := 0
+		// Flow control: while the outboxes are over their budget, requests wait in the Aeron
+		// log (clients feel back pressure) and the loop only drains, announces and watches.
+		if !w.outbox.intakePaused() {
+			work += requests.Poll(handler, fragmentLimit)
+		}
 		work += pool.Drain()
 		now := time.Now()
 		work += w.outbox.flush(now)
@@ -370,7 +385,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		log.Error("worker stopping", "worker", w.cfg.WorkerID, "err", fatal)
 	}
 	w.drain(pool, requests, handler, fatal == nil)
-	log.Info("worker stopped", append([]any{"worker", w.cfg.WorkerID}, w.Counters.LogAttrs()...)...)
+	log.Info("worker stopped", append(append([]any{"worker", w.cfg.WorkerID}, w.Counters.LogAttrs()...),
+		"intake_pauses", w.pauses.Load(), "intake_paused_ms", w.outbox.intakePausedFor(time.Now()).Milliseconds())...)
 	return fatal
 }
 
@@ -378,7 +394,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // running handlers see their context cancelled), publishes what finishes and flushes the
 // outboxes, until nothing is left or the drain timeout passes. Requests that arrive meanwhile
 // are read and answered WORKER_UNAVAILABLE at once, so their callers need not wait for their
-// deadline (as the Rust worker does). wait is false when the driver or the parent has gone:
+// deadline (as the Rust worker does), unless intake is paused (the outboxes over budget). wait is false when the driver or the parent has gone:
 // nobody is left to answer, so it makes one pass and returns.
 func (w *Worker) drain(pool *Pool, requests *aeron.Subscription, handler term.FragmentHandler, wait bool) {
 	deadline := time.Now().Add(w.cfg.DrainTimeout)
@@ -386,7 +402,7 @@ func (w *Worker) drain(pool *Pool, requests *aeron.Subscription, handler term.Fr
 	wake := time.NewTimer(time.Millisecond)
 	defer wake.Stop()
 	for {
-		if wait {
+		if wait && !w.outbox.intakePaused() {
 			requests.Poll(handler, fragmentLimit)
 		}
 		pool.Drain()
