@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -207,14 +208,23 @@ type testWorker struct {
 	stop context.CancelFunc // as SIGTERM does
 }
 
+// inline marks a handler startWorker registers inline (on the poll goroutine).
+type inline struct{ Handler }
+
 func startWorker(t *testing.T, cfg Config, pooled ...any) *testWorker {
 	t.Helper()
 	registry := NewRegistry()
 	if err := registry.RegisterInline("echo", Echo); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i+1 < len(pooled); i += 2 { // name, Handler pairs
-		if err := registry.Register(pooled[i].(string), pooled[i+1].(Handler)); err != nil {
+	for i := 0; i+1 < len(pooled); i += 2 { // name, Handler (pooled) or inline pairs
+		var err error
+		if h, ok := pooled[i+1].(inline); ok {
+			err = registry.RegisterInline(pooled[i].(string), h.Handler)
+		} else {
+			err = registry.Register(pooled[i].(string), pooled[i+1].(Handler))
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -451,6 +461,116 @@ func TestFloodOfRandomReplyStreamsCreatesAtMostMaxReplyStreamsPublications(t *te
 	poll(t, 20*time.Second, func() bool {
 		return w.Counters.Replies.Load()+w.Counters.RepliesDropped.Load() == flood+2
 	})
+}
+
+// syncBuffer collects a worker's log for a test's failure message.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// grow answers each request with 4000 bytes: small requests, large replies, so that a client
+// can have many requests in the worker's request log while its replies fill its own.
+var grow = inline{HandlerFunc(func(context.Context, []byte) ([]byte, error) { return make([]byte, 4000), nil })}
+
+func growRequest(correlationID int64, replyStream int32) []byte {
+	return encodeRequest(request{correlationID: correlationID, timeoutNs: int64(time.Minute), replyStreamID: replyStream, handler: "grow"})
+}
+
+// A client that reads its replies slowly, but steadily, for several reply timeouts: the worker
+// stops taking its requests while the outbox is over --reply-queue, and every reply arrives.
+func TestSlowReplySubscriberPausesIntakeAndLosesNoReply(t *testing.T) {
+	d := startMediaDriver(t)
+	// Each reply waits a fraction of a second; the reply timeout is generous because the driver
+	// (which moves the publication's limit) and this reader share a loaded machine.
+	logs := new(syncBuffer)
+	w := startWorker(t, Config{AeronDir: d.dir, RequestStream: 4106, ControlStream: 4016, ReplyQueue: 8,
+		ReplyTimeout: 3 * time.Second, DriverTimeout: 30 * time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))},
+		"grow", grow)
+	c := newTestClient(t, d.dir, 4106, 4016, 4992)
+	c.awaitAnnouncement()
+	const calls = 200 // ~16 KiB of requests: they fit in the request log's window without being read
+	start := time.Now()
+	for id := int64(1); id <= calls; id++ {
+		c.send(growRequest(id, 4992))
+	}
+	got := 0
+	asm := NewAssembler(func(m []byte, _ int32) {
+		r, err := decodeResponse(m)
+		if err != nil || r.code != polybridge.ErrorCode_OK || r.correlationID != int64(got+1) || len(r.payload) != 4000 {
+			t.Errorf("reply %d: %v %d %q (%d bytes), %v", got+1, r.code, r.correlationID, r.message, len(r.payload), err)
+		}
+		got++
+	})
+	deadline := time.Now().Add(time.Minute)
+	longest, last := time.Duration(0), time.Now()
+	for got < calls && w.Counters.RepliesDropped.Load() == 0 && time.Now().Before(deadline) {
+		if c.replies.Poll(asm.FragmentHandler(), 1) > 0 { // one MTU-sized fragment every 5 ms: ~1 reply in 15 ms
+			longest, last = max(longest, time.Since(last)), time.Now()
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("%d replies in %v (longest wait between fragments %v), intake paused %d times",
+		got, time.Since(start), longest, w.IntakePauses())
+	if got != calls || w.Counters.RepliesDropped.Load() != 0 {
+		t.Errorf("%d of %d replies arrived, %d dropped; want all, none dropped; worker's log:\n%s",
+			got, calls, w.Counters.RepliesDropped.Load(), logs.String())
+	}
+	if w.IntakePauses() == 0 {
+		t.Errorf("intake never paused with %d replies for a slow reader and --reply-queue 8", calls)
+	}
+}
+
+// A client that stops reading (SIGSTOPped, or SIGKILLed while its image lingers) pauses intake
+// only until its stream has made no progress for the reply timeout: then its replies are
+// dropped, the worker takes requests again, and its later replies are dropped at once.
+func TestStuckReplySubscriberIsDroppedAfterTheReplyTimeoutAndIntakeResumes(t *testing.T) {
+	d := startMediaDriver(t)
+	w := startWorker(t, Config{AeronDir: d.dir, RequestStream: 4107, ControlStream: 4017, ReplyQueue: 8,
+		DriverTimeout: 30 * time.Second}, "grow", grow)
+	stuck := newTestClient(t, d.dir, 4107, 4017, 4991) // subscribes to 4991, never reads it
+	c := newTestClient(t, d.dir, 4107, 4017, 4990)
+	c.awaitAnnouncement()
+	c.send(echoRequest(1, 4990, "before"))
+	c.awaitReply(1, 10*time.Second)
+
+	const calls = 60
+	for id := int64(1); id <= calls; id++ {
+		stuck.send(growRequest(id, 4991))
+	}
+	c.send(echoRequest(2, 4990, "behind the stuck client's requests"))
+	r, took := c.awaitReply(2, 20*time.Second)
+	t.Logf("the next client's reply took %v; replies %d, dropped %d, intake paused %d times",
+		took, w.Counters.Replies.Load(), w.Counters.RepliesDropped.Load(), w.IntakePauses())
+	if r.code != polybridge.ErrorCode_OK {
+		t.Errorf("reply %v %q", r.code, r.message)
+	}
+	if took < DefaultReplyTimeout/2 || w.IntakePauses() != 1 {
+		t.Errorf("the reply took %v, intake paused %d times; want intake paused once, until the stuck stream's reply timeout (%v)",
+			took, w.IntakePauses(), DefaultReplyTimeout)
+	}
+	// The stuck client's log holds a few replies (8 KiB of a 64 KiB term's window); the rest
+	// were dropped: those queued when the stream stalled, and later ones at once.
+	poll(t, 10*time.Second, func() bool { return w.Counters.Replies.Load()+w.Counters.RepliesDropped.Load() == calls+2 })
+	if dropped := w.Counters.RepliesDropped.Load(); dropped < calls-16 {
+		t.Errorf("%d replies to the stuck client dropped, want most of %d", dropped, calls)
+	}
+	c.send(echoRequest(3, 4990, "after"))
+	if _, took := c.awaitReply(3, 10*time.Second); took > DefaultReplyTimeout/2 {
+		t.Errorf("a reply after the stuck stream was dropped took %v", took)
+	}
 }
 
 func TestWorkerOutlivesADriverThatIsAliveButSilent(t *testing.T) {
