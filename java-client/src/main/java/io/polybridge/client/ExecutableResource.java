@@ -50,6 +50,9 @@ import java.util.regex.Pattern;
  * exits. A cache directory is used only when this user owns it and no one else can write to it. Extraction
  * writes to a temporary name in the same directory and renames it into place, so two JVMs extracting the same
  * binary at once each see either no file or a whole one.
+ * <p>
+ * Over 400 lines for one job: most of it is the handling of each bad input (missing resource, unwritable or
+ * foreign cache, hash mismatch, unsupported platform) with a message that says what to do, and its javadoc.
  */
 public final class ExecutableResource
 {
