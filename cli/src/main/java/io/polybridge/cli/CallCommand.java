@@ -60,6 +60,11 @@ final class CallCommand
             PolybridgeCli.print(out, HELP);
             return ExitStatus.OK;
         }
+        if (in == System.in && System.console() != null)
+        {
+            err.println("polybridge-cli call: reading the request from the terminal; end it with Ctrl-D " +
+                "(or give it with < file, or an empty one with < /dev/null)");
+        }
         final byte[] request;
         try
         {

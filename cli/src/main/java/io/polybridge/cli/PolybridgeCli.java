@@ -47,6 +47,9 @@ public final class PolybridgeCli
 
         """ + EXIT_STATUS_HELP;
 
+    /** Held here: JUL keeps loggers weakly, and a collected one would forget its level. */
+    private static final Logger WORKER_LOGS = Logger.getLogger("polybridge.worker");
+
     private PolybridgeCli()
     {
     }
@@ -154,8 +157,9 @@ public final class PolybridgeCli
     }
 
     /**
-     * Workers' output goes to the Java log at INFO: shown with --verbose, otherwise only warnings, so
-     * that stdout and stderr carry what the command is for.
+     * Without --verbose, stderr carries the command's own messages and the bridge's warnings only:
+     * the workers' output (logged as {@code polybridge.worker.<id>}) is hidden, since a worker that
+     * fails to start is reported with its last lines anyway. With --verbose, everything at INFO.
      *
      * @param verbose whether to show everything.
      */
@@ -168,6 +172,7 @@ public final class PolybridgeCli
         {
             handler.setLevel(level);
         }
+        WORKER_LOGS.setLevel(verbose ? Level.INFO : Level.OFF);
     }
 
     /**

@@ -80,6 +80,7 @@ final class ScanCommand
                 }
             }
         }
+        PolybridgeCli.configureLogging(scanArgs.contains("--verbose")); // Scan quietens the rest itself
         final PrintStream jsonLines = out instanceof PrintStream stream ?
             stream : new PrintStream(out, false, StandardCharsets.UTF_8);
         return Scan.run(scanArgs.toArray(new String[0]), jsonLines, err, (ctx) -> Session.configure(ctx, launch));
