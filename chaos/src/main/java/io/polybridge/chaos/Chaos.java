@@ -70,6 +70,7 @@ public final class Chaos
     private final List<Event> events = new CopyOnWriteArrayList<>();
     private final List<String> errors = new CopyOnWriteArrayList<>();
     private final List<Stalls.Interval> driverDown = new CopyOnWriteArrayList<>();
+    private final List<Stalls.Interval> hostStarved = new CopyOnWriteArrayList<>();
     private final List<ProcessHandle> stopped = new CopyOnWriteArrayList<>();
     private final List<HostRun> hosts = new CopyOnWriteArrayList<>();
     private final List<ClientRun> clients = new CopyOnWriteArrayList<>();
@@ -882,7 +883,9 @@ public final class Chaos
         }
         final List<Stalls.Interval> gaps = new ArrayList<>();
         hosts.forEach((run) -> gaps.addAll(run.gaps));
-        summary.maxStallNs = Stalls.maxStallNs(gaps, driverDown);
+        hosts.forEach((run) -> hostStarved.addAll(run.starved));
+        summary.maxStallNs = Stalls.maxStallNs(gaps, notCounted());
+        summary.maxStallDriverDownOnlyNs = Stalls.maxStallNs(gaps, driverDown);
         summary.gaps = gaps;
         summary.hostExits = hostExits.get();
         return summary;
@@ -1014,7 +1017,15 @@ public final class Chaos
         json.beginObject("stall");
         json.field("measured", "longest time between two consecutive completions (ok or failed) seen by the host's " +
             "caller callbacks, from the callers' start to their stop, not counting time while the driver was " +
-            "deliberately down (SIGKILL until the restarted driver answers)");
+            "deliberately down (SIGKILL until the restarted driver answers) nor time the host JVM's threads were " +
+            "not scheduled (a 10 ms sleep waking over 100 ms late)");
+        json.field("max_stall_ms_not_counting_driver_down_only",
+            TimeUnit.NANOSECONDS.toMillis(summary.maxStallDriverDownOnlyNs));
+        json.field("host_unscheduled_intervals", hostStarved.size());
+        json.field("host_unscheduled_longest_ms", hostStarved.stream().mapToLong(Stalls.Interval::lengthNs).max()
+            .stream().map(TimeUnit.NANOSECONDS::toMillis).findFirst().orElse(0));
+        json.field("host_unscheduled_total_ms", TimeUnit.NANOSECONDS.toMillis(
+            hostStarved.stream().mapToLong(Stalls.Interval::lengthNs).sum()));
         json.beginArray("driver_down_ms");
         for (final Stalls.Interval down : driverDown)
         {
@@ -1023,13 +1034,16 @@ public final class Chaos
         json.endArray();
         json.beginArray("longest_gaps");
         final List<Stalls.Interval> longest = new ArrayList<>(summary.gaps);
-        longest.sort((a, b) -> Long.compare(Stalls.longestCountedNs(b, driverDown), Stalls.longestCountedNs(a, driverDown)));
+        final List<Stalls.Interval> excluded = notCounted();
+        longest.sort((a, b) -> Long.compare(Stalls.longestCountedNs(b, excluded), Stalls.longestCountedNs(a, excluded)));
         for (final Stalls.Interval gap : longest.subList(0, Math.min(10, longest.size())))
         {
             final Map.Entry<Long, String> load = loadSamples.floorEntry(gap.toNs());
             json.element("+" + relativeMs(gap.fromNs()) + "..+" + relativeMs(gap.toNs()) + " ms: " +
                 TimeUnit.NANOSECONDS.toMillis(gap.lengthNs()) + " ms, counted " +
-                TimeUnit.NANOSECONDS.toMillis(Stalls.longestCountedNs(gap, driverDown)) + " ms, load average " +
+                TimeUnit.NANOSECONDS.toMillis(Stalls.longestCountedNs(gap, excluded)) + " ms (" +
+                TimeUnit.NANOSECONDS.toMillis(Stalls.overlapNs(gap, hostStarved)) + " ms host unscheduled, " +
+                TimeUnit.NANOSECONDS.toMillis(Stalls.overlapNs(gap, driverDown)) + " ms driver down), load average " +
                 (load == null ? "?" : load.getValue()));
         }
         json.endArray();
@@ -1137,6 +1151,14 @@ public final class Chaos
         }
     }
 
+    /** Time that does not count for stalls: the driver deliberately down, the host JVM not scheduled. */
+    private List<Stalls.Interval> notCounted()
+    {
+        final List<Stalls.Interval> excluded = new ArrayList<>(driverDown);
+        excluded.addAll(hostStarved);
+        return excluded;
+    }
+
     /** The tracked processes behind the pids in a text, e.g. " (go worker go-0 pid 1 (parent 2), ...)". */
     private String describePids(final String text)
     {
@@ -1238,6 +1260,7 @@ public final class Chaos
     {
         final int incarnation;
         final List<Stalls.Interval> gaps = new CopyOnWriteArrayList<>();
+        final List<Stalls.Interval> starved = new CopyOnWriteArrayList<>();
         ChildJvm jvm;
         Path detail;
         volatile Protocol.Message lastStats;
@@ -1258,6 +1281,7 @@ public final class Chaos
             {
                 case "stats" -> lastStats = message;
                 case "gap" -> gaps.add(new Stalls.Interval(message.number("from"), message.number("to")));
+                case "starved" -> starved.add(new Stalls.Interval(message.number("from"), message.number("to")));
                 case "result" -> result = message;
                 default ->
                 {
@@ -1306,6 +1330,7 @@ public final class Chaos
         long late;
         long restarts;
         long maxStallNs;
+        long maxStallDriverDownOnlyNs;
         long closeMs = -1;
         int hostExits;
         int hostHangs;

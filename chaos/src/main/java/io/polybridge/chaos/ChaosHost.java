@@ -31,7 +31,7 @@ import java.util.concurrent.locks.LockSupport;
  * external driver with Go and Rust workers, runs caller threads issuing echo calls of mixed sizes
  * with deadlines, and records every outcome in a {@link CallLedger}. Protocol lines on stdout
  * ({@link Protocol}): {@code ready}, {@code stats} every 500 ms, {@code gap} for each gap between
- * completions over 50 ms as it ends, then after {@code stop} on stdin {@code result} and
+ * completions over 50 ms as it ends, {@code starved} for each time its threads were not scheduled, then after {@code stop} on stdin {@code result} and
  * {@code closed}. It then returns from main: a JVM that
  * does not exit by itself afterwards has a non-daemon thread left running (the harness notices).
  */
@@ -110,6 +110,9 @@ public final class ChaosHost
         final Thread watchdog = new Thread(this::stallWatchdog, "chaos-stall-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
+        final Thread probe = new Thread(this::schedulingProbe, "chaos-scheduling-probe");
+        probe.setDaemon(true);
+        probe.start();
 
         awaitStopCommand();
         stop();
@@ -273,6 +276,27 @@ public final class ChaosHost
                     }
                 });
                 System.err.print(dump);
+            }
+        }
+    }
+
+    /**
+     * Sleeps 10 ms at a time and reports every wake-up more than 100 ms late: intervals when this
+     * JVM's threads were not scheduled (an overloaded machine, a stop-the-world pause). No bridge
+     * could complete a call for a caller that is not running; the harness does not count those
+     * intervals as stalls.
+     */
+    private void schedulingProbe()
+    {
+        final long sleepNs = TimeUnit.MILLISECONDS.toNanos(10);
+        while (running)
+        {
+            final long beforeNs = System.nanoTime();
+            LockSupport.parkNanos(sleepNs);
+            final long afterNs = System.nanoTime();
+            if (afterNs - beforeNs - sleepNs > TimeUnit.MILLISECONDS.toNanos(100))
+            {
+                send("starved", Map.of("from", beforeNs + sleepNs, "to", afterNs));
             }
         }
     }

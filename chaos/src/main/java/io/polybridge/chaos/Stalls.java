@@ -6,11 +6,12 @@ import java.util.List;
 
 /**
  * max_stall_ms: the longest time callers saw no completion (successful or failed) while the media
- * driver was up. The host reports every gap between consecutive completions longer than a
+ * driver was up and the host JVM was being scheduled. The host reports every gap between consecutive completions longer than a
  * threshold (and the gap from the callers' start to the first completion, and from the last
- * completion to their stop); the harness knows when it had the driver deliberately down. A gap
- * counts by its longest part outside every driver-down interval, so a gap that spans a driver
- * restart counts only the time before the kill or after the new driver answered.
+ * completion to their stop); the harness knows when it had the driver deliberately down, and the
+ * host reports when its own threads were not scheduled. A gap counts by its longest part outside
+ * all of those, so a gap that spans a driver restart counts only the time before the kill or after
+ * the new driver answered.
  */
 final class Stalls
 {
@@ -52,6 +53,30 @@ final class Stalls
             }
         }
         return Math.max(longest, Math.max(0, gap.toNs() - cursor));
+    }
+
+    /**
+     * @param gap       a time interval.
+     * @param intervals others, in any order, may overlap.
+     * @return how much of the gap they cover together.
+     */
+    static long overlapNs(final Interval gap, final List<Interval> intervals)
+    {
+        final List<Interval> sorted = new ArrayList<>(intervals);
+        sorted.sort(Comparator.comparingLong(Interval::fromNs));
+        long covered = 0;
+        long cursor = gap.fromNs();
+        for (final Interval other : sorted)
+        {
+            final long from = Math.max(cursor, other.fromNs());
+            final long to = Math.min(gap.toNs(), other.toNs());
+            if (to > from)
+            {
+                covered += to - from;
+                cursor = to;
+            }
+        }
+        return covered;
     }
 
     /**

@@ -42,4 +42,12 @@ class StallsTest
         assertEquals(400, Stalls.longestCountedNs(interval(0, 1500), down));
         assertEquals(400, Stalls.maxStallNs(List.of(interval(0, 1500), interval(2000, 2300)), down));
     }
+
+    @Test
+    void overlapCountsTimeCoveredOnce()
+    {
+        final List<Stalls.Interval> others = List.of(interval(50, 150), interval(100, 200), interval(900, 2000));
+        assertEquals(100 + 100, Stalls.overlapNs(interval(100, 1000), others));
+        assertEquals(0, Stalls.overlapNs(interval(300, 800), others));
+    }
 }
