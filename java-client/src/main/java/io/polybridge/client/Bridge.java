@@ -169,7 +169,12 @@ public final class Bridge implements AutoCloseable
         {
             return Router.failed(ErrorCode.WORKER_UNAVAILABLE, driverLost);
         }
-        return router.call(supervisor.client(), handler, payload, offset, length, timeout);
+        final PolybridgeClient client = supervisor.client();
+        if (client.isDriverLost()) // the supervisor is about to hear of it
+        {
+            return Router.failed(ErrorCode.WORKER_UNAVAILABLE, client.driverLostReason());
+        }
+        return router.call(client, handler, payload, offset, length, timeout);
     }
 
     /**

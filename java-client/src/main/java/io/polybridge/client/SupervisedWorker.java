@@ -61,19 +61,24 @@ final class SupervisedWorker
         this.state = new WorkerState(workerId, WorkerState.Status.STARTING, -1, 0, 0, null, "");
     }
 
-    /** Spawn a new incarnation on a request stream of its own; its publication exists before it subscribes. */
+    /**
+     * Spawn a new incarnation on a request stream of its own, then open the publication to it while
+     * the process starts: the driver creates a new log for it, which can take a while on a loaded
+     * machine. Nothing is routed to it before it has announced itself and that publication is
+     * connected, so no request can be lost in between.
+     */
     void start(final PolybridgeClient client)
     {
         final int streamId = !everStarted && spec.firstRequestStream() > 0 ?
             spec.firstRequestStream() + instance : supervisor.nextStreamId();
-        supervisor.openStream(client, streamId);
-        final WorkerProcess process;
+        final WorkerProcess process = WorkerProcess.spawn(command(client, streamId), spec.environment(), workerId);
         try
         {
-            process = WorkerProcess.spawn(command(client, streamId), spec.environment(), workerId);
+            supervisor.openStream(client, streamId);
         }
         catch (final RuntimeException ex)
         {
+            process.kill();
             supervisor.retireStream(client, streamId);
             throw ex;
         }
