@@ -48,7 +48,7 @@ echo "sdk-consumers: Java caller in $tmp/java" >&2
 
 call() { # executable handler text expected
     local got
-    got="$(cd "$tmp" && java -cp "$tmp/java/target/consumer.jar" \
+    got="$(cd "$tmp" && XDG_CACHE_HOME="$tmp/cache" java -cp "$tmp/java/target/consumer.jar" \
         --add-opens java.base/jdk.internal.misc=ALL-UNNAMED --add-opens java.base/java.nio=ALL-UNNAMED \
         com.example.consumer.CallWorker "$1" "$2" "$3")" || fail "calling $2 on $1"
     [[ "$got" == "$4" ]] || fail "$2 answered '$got', expected '$4'"
