@@ -370,8 +370,20 @@ final class ClientAgent implements Agent
         CallFuture call = pendingByCorrelationId.remove(correlationId);
         if (call == null)
         {
-            registrations.drain(registrar);
-            call = pendingByCorrelationId.remove(correlationId);
+            // Its registration was enqueued before its request was published, so it is below the queue's
+            // current tail. drain() stops at a slot another caller has claimed but not yet filled (a thread
+            // descheduled between the two): drain until the head passes that tail, or the call is found.
+            final long claimed = registrations.addedCount();
+            while (true)
+            {
+                registrations.drain(registrar);
+                call = pendingByCorrelationId.remove(correlationId);
+                if (call != null || registrations.removedCount() >= claimed)
+                {
+                    break;
+                }
+                Thread.onSpinWait();
+            }
         }
         if (call == null)
         {
