@@ -20,7 +20,7 @@ demo:
 	@$(MVN) -q install -DskipTests 1>&2
 	@java -jar cli/target/polybridge-cli.jar scan $(SCAN_ARGS)
 
-test: workers wasm-modules test-go test-rust test-java test-consumers perf-smoke chaos-smoke
+test: workers media-driver-jar wasm-modules test-go test-rust test-java test-consumers perf-smoke chaos-smoke
 
 # System packages and cmake for the Rust worker's bundled Aeron C client; checks the toolchains.
 deps:
@@ -45,11 +45,17 @@ wasm-modules:
 	./native-go/wasm/build-modules.sh
 	cd native-go && go test -count=1 -run '^TestEchoModules' ./wasm
 
-test-go:
+# The standalone driver's jar (media-driver/target/*-all.jar): the Go and Rust tests that need a
+# real media driver start it, and would skip without it, so it is built before them.
+.PHONY: media-driver-jar
+media-driver-jar:
+	$(MVN) -q install -DskipTests -pl media-driver -am
+
+test-go: media-driver-jar
 	cd native-go && go vet ./... && go test -race ./... && ./fuzz.sh
 
 # --release reuses the release build of the bundled Aeron C client instead of building it twice.
-test-rust:
+test-rust: media-driver-jar
 	./native-rust/cargo.sh test --release --locked
 	./native-rust/cargo.sh clippy --all-targets --release --locked -- -D warnings
 
