@@ -25,6 +25,10 @@ import java.util.concurrent.locks.LockSupport;
  * their {@link RestartPolicy} says on fresh request streams, and, when the media driver is lost, stops
  * them, waits for a driver, reconnects and respawns them. One thread, {@code polybridge-supervisor},
  * makes every change; it never blocks on a worker, so one slow stop cannot delay another's restart.
+ * <p>
+ * Over 400 lines because launch, exits, hangs and driver loss are one state machine run by that one
+ * thread; per-worker state lives in {@link SupervisedWorker}, the driver and client in
+ * {@link DriverConnection}.
  */
 final class Supervisor implements Router.Streams
 {

@@ -28,6 +28,8 @@ import java.util.concurrent.TimeUnit;
  * else where the project's build puts them below the repository root ({@code -Dpolybridge.root},
  * default the working directory): {@code native-go/bin/polybridge-worker-go} and
  * {@code native-rust/target/release/polybridge-worker-rust}.
+ * <p>
+ * Over 400 lines only through the javadoc of its public starters, kept for the raw-API samples.
  */
 public final class WorkerProcess implements AutoCloseable
 {
