@@ -417,15 +417,16 @@ public final class Bridge implements AutoCloseable
             final List<WorkerSpec> specs = new ArrayList<>();
             if (goInstances > 0)
             {
-                final WorkerSpec go = WorkerSpec.go().instances(goInstances).options(goOptions);
-                specs.add(goBinary == null ? go : new WorkerSpec(WorkerSpec.GO, goBinary).firstRequestStream(100)
-                    .instances(goInstances).options(goOptions));
+                // Only resolve the shipped binary when none is given: resolving may extract it from the jar.
+                final WorkerSpec go = goBinary == null ?
+                    WorkerSpec.go() : new WorkerSpec(WorkerSpec.GO, goBinary).firstRequestStream(100);
+                specs.add(go.instances(goInstances).options(goOptions));
             }
             if (rustInstances > 0)
             {
-                final WorkerSpec rust = WorkerSpec.rust().instances(rustInstances).options(rustOptions);
-                specs.add(rustBinary == null ? rust : new WorkerSpec(WorkerSpec.RUST, rustBinary)
-                    .firstRequestStream(200).instances(rustInstances).options(rustOptions));
+                final WorkerSpec rust = rustBinary == null ?
+                    WorkerSpec.rust() : new WorkerSpec(WorkerSpec.RUST, rustBinary).firstRequestStream(200);
+                specs.add(rust.instances(rustInstances).options(rustOptions));
             }
             for (final WorkerSpec spec : extraWorkers)
             {

@@ -222,7 +222,8 @@ public final class WorkerProcess implements AutoCloseable
     private static boolean looksLikeTrouble(final String line)
     {
         return line.contains("level=ERROR") || line.contains("level=WARN") || line.contains(": error") ||
-            line.contains("panic") || line.contains("not sent");
+            // "panic:" (Go) and "panicked" (Rust), not the "panics=0" of a clean shutdown's counters.
+            line.contains("panic:") || line.contains("panicked") || line.contains("not sent");
     }
 
     private static List<String> command(
