@@ -74,6 +74,7 @@ final class CallLedger
     private final ConcurrentHashMap<String, List<String>> samplesByCode = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, long[]> firstAndLastNsByCode = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Long, LongAdder> failuresByPid = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, LongAdder> failuresByKind = new ConcurrentHashMap<>();
     private final AtomicLong lastCompletionNs = new AtomicLong();
     private final AtomicLong maxGapNs = new AtomicLong();
     private final List<Stalls.Interval> gaps = new ArrayList<>();
@@ -178,6 +179,13 @@ final class CallLedger
         failuresByCode.computeIfAbsent(code, (c) -> new LongAdder()).increment();
         firstAndLastNsByCode.merge(code, new long[]{nowNs, nowNs},
             (was, now) -> new long[]{Math.min(was[0], now[0]), Math.max(was[1], now[1])});
+        if (failuresByKind.size() < 200)
+        {
+            // The message with its numbers and quoted names blanked: "worker '#' (pid #, ...) died ...".
+            final String kind = message.replaceAll("'[^']*'", "'*'").replaceAll("\\d+", "#");
+            failuresByKind.computeIfAbsent(kind.length() > 120 ? kind.substring(0, 120) : kind,
+                (k) -> new LongAdder()).increment();
+        }
         final Matcher pid = PID.matcher(message);
         if (pid.find())
         {
@@ -329,6 +337,16 @@ final class CallLedger
         final Map<String, Long> sorted = new TreeMap<>();
         failuresByCode.forEach((code, count) -> sorted.put(code, count.sum()));
         return sorted;
+    }
+
+    /** Failures by their message with numbers and names blanked, most frequent first. */
+    Map<String, Long> failuresByKind()
+    {
+        final Map<String, Long> counts = new java.util.LinkedHashMap<>();
+        failuresByKind.entrySet().stream()
+            .sorted((a, b) -> Long.compare(b.getValue().sum(), a.getValue().sum()))
+            .forEach((entry) -> counts.put(entry.getKey(), entry.getValue().sum()));
+        return counts;
     }
 
     /** Failures whose message names a worker process ("worker 'go-0' (pid 123, ..."), by that pid. */

@@ -382,6 +382,9 @@ public final class ChaosHost
             "+" + TimeUnit.NANOSECONDS.toMillis(firstAndLast[0] - epochNs) + "..+" +
             TimeUnit.NANOSECONDS.toMillis(firstAndLast[1] - epochNs)));
         json.endObject();
+        json.beginObject("failures_by_message");
+        ledger.failuresByKind().forEach(json::field);
+        json.endObject();
         json.beginObject("failures_by_worker_pid");
         ledger.failuresByPid().forEach((pid, count) -> json.field(Long.toString(pid), count));
         json.endObject();
