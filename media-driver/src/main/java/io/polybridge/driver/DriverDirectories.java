@@ -16,6 +16,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -224,6 +225,60 @@ final class DriverDirectories
         catch (final IOException | RuntimeException ex)
         {
             return 0;
+        }
+    }
+
+    /**
+     * The process of the driver whose cnc.dat is in aeronDir, when this process can see it: the pid the
+     * driver wrote at start names a live process that started no later than the driver did. A driver in
+     * another pid namespace (a container) writes a pid that means nothing here: absent, or a process
+     * started later, so it is not taken for the driver. The handle's {@link ProcessHandle#isAlive()}
+     * also compares the start time, so a reused pid does not pass for the driver.
+     *
+     * @param aeronDir a driver directory.
+     * @return the driver's process, or null when there is none to watch from here.
+     */
+    static ProcessHandle driverProcess(final Path aeronDir)
+    {
+        final Path cnc = aeronDir.resolve(CncFileDescriptor.CNC_FILE);
+        try
+        {
+            if (!Files.isRegularFile(cnc, LinkOption.NOFOLLOW_LINKS) ||
+                Files.size(cnc) <= CncFileDescriptor.END_OF_METADATA_OFFSET)
+            {
+                return null;
+            }
+            final long pid;
+            final long startMs;
+            final MappedByteBuffer mapped = IoUtil.mapExistingFile(cnc.toFile(), "cnc");
+            try
+            {
+                final UnsafeBuffer metaData = CncFileDescriptor.createMetaDataBuffer(mapped);
+                final int version = metaData.getIntVolatile(CncFileDescriptor.cncVersionOffset(0));
+                if (version == 0)
+                {
+                    return null;
+                }
+                CncFileDescriptor.checkVersion(version);
+                pid = metaData.getLong(CncFileDescriptor.pidOffset(0));
+                startMs = metaData.getLong(CncFileDescriptor.startTimestampOffset(0));
+            }
+            finally
+            {
+                BufferUtil.free(mapped);
+            }
+            final ProcessHandle process = pid > 0 ? ProcessHandle.of(pid).orElse(null) : null;
+            if (process == null || !process.isAlive())
+            {
+                return null;
+            }
+            // A process started after the driver is not the driver (1 s of slack for clock granularity).
+            final long processStartMs = process.info().startInstant().map(Instant::toEpochMilli).orElse(0L);
+            return processStartMs <= startMs + 1_000 ? process : null;
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return null;
         }
     }
 

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -200,6 +201,19 @@ public final class PolybridgeMediaDriver
     {
         return DriverDirectories.state(Path.of(aeronDirectoryName), DEFAULT_DRIVER_TIMEOUT_MS) ==
             DriverDirectories.State.ACTIVE;
+    }
+
+    /**
+     * The process of the driver running in a directory, read from its cnc.dat, when it is visible from
+     * this process (not in another pid namespace). A client can watch it to notice at once that the
+     * driver exited, instead of waiting a whole driver timeout for its heartbeat to go stale.
+     *
+     * @param aeronDirectoryName the driver's directory.
+     * @return the driver's live process; empty when there is no driver there, or it cannot be seen.
+     */
+    public static Optional<ProcessHandle> driverProcess(final String aeronDirectoryName)
+    {
+        return Optional.ofNullable(DriverDirectories.driverProcess(Path.of(aeronDirectoryName)));
     }
 
     /**
