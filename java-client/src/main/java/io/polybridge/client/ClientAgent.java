@@ -51,6 +51,7 @@ final class ClientAgent implements Agent
     private static final int HEADER_LENGTH = MessageHeaderDecoder.ENCODED_LENGTH;
     private static final long TIMER_TICK_NS = 1L << 20; // ~1 ms; the wheel needs a power of two
     private static final long LIVENESS_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
+    private static final long DRIVER_PROCESS_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(100);
 
     private final Subscription replySubscription;
     private final Subscription controlSubscription;
@@ -68,6 +69,7 @@ final class ClientAgent implements Agent
     private final Consumer<String> driverLostHandler;
     private final ErrorHandler errorHandler;
     private long nextDriverCheckNs;
+    private long nextDriverProcessCheckNs;
     private final List<WorkerLink> agentLinks = new ArrayList<>();
     private final List<CallFuture> doomed = new ArrayList<>();
     private final Consumer<WorkerDeath> deathHandler = this::onDeathReport;
@@ -149,8 +151,10 @@ final class ClientAgent implements Agent
     }
 
     /**
-     * The Aeron client reports a dead driver to its error handler and then closes itself; an Aeron
-     * client passed in by the caller has its own handler, so whether it is closed is checked too.
+     * The driver's process exiting is noticed within {@link #DRIVER_PROCESS_CHECK_INTERVAL_NS}; a driver
+     * alive but silent (stopped, starved) only after the Aeron client's driver timeout, which reports it
+     * to its error handler and then closes itself. An Aeron client passed in by the caller has its own
+     * handler, so whether it is closed is checked too.
      */
     private int checkDriver(final long nowNs)
     {
@@ -162,6 +166,11 @@ final class ClientAgent implements Agent
             {
                 reason = "its Aeron client was closed (driver timeout, or closed by its owner)";
             }
+        }
+        if (reason == null && nowNs - nextDriverProcessCheckNs > 0)
+        {
+            nextDriverProcessCheckNs = nowNs + DRIVER_PROCESS_CHECK_INTERVAL_NS;
+            reason = driverWatch.checkProcess();
         }
         if (reason == null)
         {
@@ -534,10 +543,28 @@ final class ClientAgent implements Agent
         private final String aeronDirectoryName;
         private final AtomicReference<String> report = new AtomicReference<>();
         private volatile String lostReason;
+        private ProcessHandle driverProcess;
 
         DriverWatch(final String aeronDirectoryName)
         {
             this.aeronDirectoryName = aeronDirectoryName;
+        }
+
+        /**
+         * Before the agent starts: the driver's process, to notice its exit at once rather than after
+         * the driver timeout. Its {@link ProcessHandle#isAlive()} compares the start time too, so a
+         * reused pid is not taken for the driver.
+         */
+        void watchProcess(final ProcessHandle driverProcess)
+        {
+            this.driverProcess = driverProcess;
+        }
+
+        /** Agent thread: why the driver is gone when its process has exited, else null. */
+        String checkProcess()
+        {
+            final ProcessHandle process = driverProcess;
+            return process != null && !process.isAlive() ? "its process " + process.pid() + " exited" : null;
         }
 
         /** From the Aeron client's error handler: these errors mean the Aeron client has closed itself. */

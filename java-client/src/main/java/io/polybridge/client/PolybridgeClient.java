@@ -1,6 +1,7 @@
 package io.polybridge.client;
 
 import io.aeron.Aeron;
+import io.aeron.CncFileDescriptor;
 import io.aeron.CommonContext;
 import io.aeron.Publication;
 import io.aeron.Subscription;
@@ -11,6 +12,7 @@ import io.polybridge.codecs.CancelEncoder;
 import io.polybridge.codecs.ErrorCode;
 import io.polybridge.codecs.MessageHeaderEncoder;
 import io.polybridge.codecs.RequestEncoder;
+import io.polybridge.driver.PolybridgeMediaDriver;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.ErrorHandler;
@@ -24,6 +26,8 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
@@ -95,6 +99,9 @@ public final class PolybridgeClient implements AutoCloseable
         aeron = ctx.aeron() != null ? ctx.aeron() : connectAeron(ctx, driverWatch);
         try
         {
+            // A driver's exit is noticed within ~100 ms this way; the driver timeout is then only for a
+            // driver alive but silent, or one whose process cannot be seen from here (another container).
+            PolybridgeMediaDriver.driverProcess(ctx.aeronDirectoryName()).ifPresent(driverWatch::watchProcess);
             replyStreamId = ctx.replyStreamId() != 0 ?
                 ctx.replyStreamId() : Context.AUTO_REPLY_STREAM_BASE + (int)(aeron.clientId() % 1_000_000);
             final Subscription replies = aeron.addSubscription(ctx.channel(), replyStreamId);
@@ -124,6 +131,14 @@ public final class PolybridgeClient implements AutoCloseable
     {
         final long driverTimeoutNs = ctx.driverTimeout().toNanos();
         final ErrorHandler errorHandler = ctx.errorHandler();
+        final String dir = ctx.aeronDirectoryName();
+        // Aeron waits the whole driver timeout on a dead driver's cnc.dat before it gives up; with a 10 s
+        // timeout, say at once what the heartbeat and the driver's process already tell.
+        if (Files.exists(Path.of(dir, CncFileDescriptor.CNC_FILE)) && !PolybridgeMediaDriver.isDriverActive(dir))
+        {
+            throw unavailable("no media driver is running in " + dir +
+                " (start one, or check the directory): its cnc.dat was left by a driver that is gone", null);
+        }
         try
         {
             return Aeron.connect(new Aeron.Context()
@@ -190,6 +205,7 @@ public final class PolybridgeClient implements AutoCloseable
     {
         Objects.requireNonNull(workerId, "workerId");
         final long deadlineNs = System.nanoTime() + timeoutNs(timeout, "timeout");
+        ensureOpen(); // a lost driver leaves the Aeron client open (see DriverWatch): its worker looks connected
         WorkerInfo info;
         while ((info = workers.get(workerId)) == null)
         {
@@ -724,8 +740,12 @@ public final class PolybridgeClient implements AutoCloseable
         /** Reply streams chosen automatically start here, offset by the Aeron client id. */
         public static final int AUTO_REPLY_STREAM_BASE = 1000;
 
-        /** Default of {@link #driverTimeout(Duration)}: ten heartbeats of a driver polybridge starts. */
-        public static final long DEFAULT_DRIVER_TIMEOUT_MS = 1000;
+        /**
+         * Default of {@link #driverTimeout(Duration)}: 10 s, Aeron's own. A driver whose process exits is
+         * noticed within ~100 ms without it; this is for a driver alive but silent (SIGSTOPped, starved
+         * on a loaded machine, in a long GC pause), which must not be taken for dead too soon.
+         */
+        public static final long DEFAULT_DRIVER_TIMEOUT_MS = 10_000;
 
         static final Duration MIN_DRIVER_TIMEOUT = Duration.ofMillis(10);
         static final Duration MAX_DRIVER_TIMEOUT = Duration.ofHours(1);
@@ -1042,11 +1062,15 @@ public final class PolybridgeClient implements AutoCloseable
         /**
          * How long the media driver may go without a heartbeat before the client takes it for dead,
          * fails every call with WORKER_UNAVAILABLE and reports it to {@link #driverLostHandler(Consumer)}
-         * (default 1 s). Drivers polybridge starts heartbeat every 100 ms; a stock Aeron driver every
-         * {@code aeron.timer.interval} (1 s), so give such a driver 3 s or more. Calls fail about this
-         * long after the driver died (plus up to a tenth of it). Also bounds how long connecting and
-         * opening a request stream wait for the driver. Only for the Aeron client the client creates;
-         * one passed with {@link #aeron(Aeron)} keeps its own settings.
+         * (default 10 s, {@link #DEFAULT_DRIVER_TIMEOUT_MS}). A driver whose process exits (crash,
+         * SIGKILL) is noticed sooner, whatever this is: the client reads the driver's pid from its
+         * cnc.dat and checks the process every 100 ms. This timeout is for a driver alive but silent
+         * (SIGSTOPped, starved on a loaded machine) or one whose process cannot be seen from here
+         * (another pid namespace); a short one takes a live driver for dead under load. Drivers
+         * polybridge starts heartbeat every 100 ms, a stock Aeron driver every {@code aeron.timer.interval}
+         * (1 s). Also bounds how long connecting and opening a request stream wait for the driver. Only
+         * for the Aeron client the client creates; one passed with {@link #aeron(Aeron)} keeps its own
+         * settings (its driver's process is watched all the same).
          *
          * @param driverTimeout between 10 ms and 1 hour.
          * @return this.
