@@ -274,7 +274,8 @@ public final class Chaos
         host.detail = detail;
         host.jvm = ChildJvm.start("host-" + incarnation, ChaosHost.class.getName(),
             List.of("-Xmx512m", "-XX:+UseSerialGC",
-                "-Xlog:gc:file=" + ctx.logDir.resolve("host-" + incarnation + "-gc.log")), args, ctx.logDir, host::onMessage);
+                "-Xlog:gc,safepoint:file=" + ctx.logDir.resolve("host-" + incarnation + "-gc.log")), args, ctx.logDir,
+            host::onMessage);
         hosts.add(host);
         tracker.root(host.jvm.process.toHandle(), "host JVM #" + incarnation + " pid " + host.jvm.pid());
         final Protocol.Message ready = host.jvm.await("ready", ctx.startTimeoutMs);
@@ -1029,7 +1030,7 @@ public final class Chaos
         json.beginArray("driver_down_ms");
         for (final Stalls.Interval down : driverDown)
         {
-            json.element(relativeMs(down.fromNs()) + ".." + relativeMs(down.toNs()));
+            json.element(relativeMs(down.fromNs()) + ".." + relativeMs(down.toNs()) + ": " + recovery(down));
         }
         json.endArray();
         json.beginArray("longest_gaps");
@@ -1151,6 +1152,31 @@ public final class Chaos
         }
     }
 
+    /**
+     * How long after the restarted driver answered the host's calls succeeded again, from the
+     * host's stats lines (every 500 ms, so to within 500 ms).
+     */
+    private String recovery(final Stalls.Interval down)
+    {
+        for (final HostRun host : hosts)
+        {
+            final Map.Entry<Long, Long> before = host.okTimeline.floorEntry(down.toNs());
+            if (before == null)
+            {
+                continue;
+            }
+            for (final Map.Entry<Long, Long> later : host.okTimeline.tailMap(down.toNs(), false).entrySet())
+            {
+                if (later.getValue() > before.getValue())
+                {
+                    return "calls succeeded again within " + TimeUnit.NANOSECONDS.toMillis(later.getKey() - down.toNs()) +
+                        " ms of the restarted driver answering (host stats every 500 ms)";
+                }
+            }
+        }
+        return "no call succeeded after the restarted driver answered";
+    }
+
     /** Time that does not count for stalls: the driver deliberately down, the host JVM not scheduled. */
     private List<Stalls.Interval> notCounted()
     {
@@ -1261,6 +1287,8 @@ public final class Chaos
         final int incarnation;
         final List<Stalls.Interval> gaps = new CopyOnWriteArrayList<>();
         final List<Stalls.Interval> starved = new CopyOnWriteArrayList<>();
+        final java.util.concurrent.ConcurrentSkipListMap<Long, Long> okTimeline =
+            new java.util.concurrent.ConcurrentSkipListMap<>();
         ChildJvm jvm;
         Path detail;
         volatile Protocol.Message lastStats;
@@ -1279,7 +1307,11 @@ public final class Chaos
         {
             switch (message.kind())
             {
-                case "stats" -> lastStats = message;
+                case "stats" ->
+                {
+                    lastStats = message;
+                    okTimeline.put(System.nanoTime(), message.number("ok"));
+                }
                 case "gap" -> gaps.add(new Stalls.Interval(message.number("from"), message.number("to")));
                 case "starved" -> starved.add(new Stalls.Interval(message.number("from"), message.number("to")));
                 case "result" -> result = message;
