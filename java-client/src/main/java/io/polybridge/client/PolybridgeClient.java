@@ -71,6 +71,7 @@ public final class PolybridgeClient implements AutoCloseable
     public static final Duration MAX_TIMEOUT = Duration.ofDays(365);
 
     private static final long MAX_KEEPALIVE_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(500);
+    private static final long DRIVER_CHECK_WHILE_CONNECTING_NS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private static final System.Logger LOGGER = System.getLogger("polybridge.client");
 
@@ -104,8 +105,8 @@ public final class PolybridgeClient implements AutoCloseable
             PolybridgeMediaDriver.driverProcess(ctx.aeronDirectoryName()).ifPresent(driverWatch::watchProcess);
             replyStreamId = ctx.replyStreamId() != 0 ?
                 ctx.replyStreamId() : Context.AUTO_REPLY_STREAM_BASE + (int)(aeron.clientId() % 1_000_000);
-            final Subscription replies = aeron.addSubscription(ctx.channel(), replyStreamId);
-            final Subscription control = aeron.addSubscription(ctx.channel(), ctx.controlStreamId());
+            final Subscription replies = addSubscription(ctx, aeron, replyStreamId);
+            final Subscription control = addSubscription(ctx, aeron, ctx.controlStreamId());
             registrations = new ManyToOneConcurrentArrayQueue<>(ctx.registrationQueueCapacity());
             agent = new ClientAgent(
                 replies, control, registrations, inFlight, workers, ctx.completionExecutor(),
@@ -158,6 +159,42 @@ public final class PolybridgeClient implements AutoCloseable
         {
             throw unavailable("no media driver is running in " + ctx.aeronDirectoryName() +
                 " (start one, or check the directory): " + ex.getMessage(), ex);
+        }
+    }
+
+    /**
+     * Aeron's addSubscription waits the whole driver timeout (10 s) for a driver that died just before
+     * (its heartbeat still fresh at connect: a bridge reconnecting while the driver restarts); wait for
+     * the registration here instead, and give up as soon as the directory's driver is seen dead.
+     */
+    private static Subscription addSubscription(final Context ctx, final Aeron aeron, final int streamId)
+    {
+        final long registrationId = aeron.asyncAddSubscription(ctx.channel(), streamId);
+        final long startNs = System.nanoTime();
+        final long deadlineNs = startNs + ctx.driverTimeout().toNanos();
+        long nextDriverCheckNs = startNs + DRIVER_CHECK_WHILE_CONNECTING_NS;
+        while (true)
+        {
+            final Subscription subscription = aeron.getSubscription(registrationId);
+            if (subscription != null)
+            {
+                return subscription;
+            }
+            final long nowNs = System.nanoTime();
+            if (nowNs - nextDriverCheckNs > 0)
+            {
+                nextDriverCheckNs = nowNs + DRIVER_CHECK_WHILE_CONNECTING_NS;
+                if (!PolybridgeMediaDriver.isDriverActive(ctx.aeronDirectoryName()))
+                {
+                    throw new DriverTimeoutException("the media driver stopped heartbeating and its process is gone");
+                }
+            }
+            if (nowNs - deadlineNs > 0)
+            {
+                throw new DriverTimeoutException("no response from the media driver within " + ctx.driverTimeout() +
+                    " to add subscription " + ctx.channel() + " stream " + streamId);
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
     }
 
