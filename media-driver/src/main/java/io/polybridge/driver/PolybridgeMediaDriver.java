@@ -54,12 +54,14 @@ public final class PolybridgeMediaDriver
 
     /**
      * A client (a worker, a JVM) that has sent no keepalive for this long is dead and its publications
-     * and subscriptions are removed, when {@code aeron.client.liveness.timeout} is not set: 1.5 s, three
-     * of the Aeron clients' 500 ms keepalives, rather than Aeron's 10 s; a SIGKILLed worker's
-     * subscription stops holding back its request stream within ~1.6 s. It is also the longest an
-     * Aeron client's own conductor thread may go unscheduled (a GC pause) before it gives up.
+     * and subscriptions are removed, when {@code aeron.client.liveness.timeout} is not set: 3 s, six of
+     * the Aeron clients' 500 ms keepalives, rather than Aeron's 10 s. It is also the longest an Aeron
+     * client's own conductor thread may go unscheduled (a GC pause, a starved core) before that client
+     * gives up for good ({@code ConductorServiceTimeoutException}): at 1.5 s that happened to healthy
+     * clients in the test suite and the chaos harness on a loaded 2-core machine. A dead worker's
+     * lingering subscription holds nothing back meanwhile: every incarnation has a fresh request stream.
      */
-    public static final long DEFAULT_CLIENT_LIVENESS_TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(1500);
+    public static final long DEFAULT_CLIENT_LIVENESS_TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(3000);
 
     /**
      * A driver whose heartbeat in cnc.dat is older than this is dead, when {@code aeron.driver.timeout}
@@ -71,11 +73,11 @@ public final class PolybridgeMediaDriver
     /**
      * A frame claimed on a shared log but not committed for this long (its writer SIGKILLed in the
      * middle) is padded over so the frames behind it flow again, when
-     * {@code aeron.publication.unblock.timeout} is not set: 2 s rather than Aeron's 15 s; it must
-     * exceed the client liveness timeout. A writer that is merely paused that long mid-frame loses
+     * {@code aeron.publication.unblock.timeout} is not set: 4 s rather than Aeron's 15 s; Aeron requires
+     * it to exceed the client liveness timeout (3 s). A writer that is merely paused that long mid-frame loses
      * that frame (its call then ends at its deadline or with its worker).
      */
-    public static final long DEFAULT_PUBLICATION_UNBLOCK_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(2);
+    public static final long DEFAULT_PUBLICATION_UNBLOCK_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(4);
 
     static final Set<PosixFilePermission> OWNER_DIR = PosixFilePermissions.fromString("rwx------");
     static final Set<PosixFilePermission> OWNER_FILE = PosixFilePermissions.fromString("rw-------");

@@ -81,7 +81,7 @@ class DriverTimeoutsTest
             System.out.println("subscription of a SIGKILLed client removed after " + goneMs + " ms (client " +
                 "liveness timeout " + TimeUnit.NANOSECONDS.toMillis(driver.context().clientLivenessTimeoutNs()) +
                 " ms, timer " + TimeUnit.NANOSECONDS.toMillis(driver.context().timerIntervalNs()) + " ms)");
-            assertTrue(goneMs < 5_000, "the dead subscription held on for " + goneMs + " ms");
+            assertTrue(goneMs < 8_000, "the dead subscription held on for " + goneMs + " ms");
         }
     }
 
