@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -40,14 +41,21 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class Bridge implements AutoCloseable
 {
+    private static final System.Logger LOG = System.getLogger("polybridge.bridge");
     private static final long GRACEFUL_EXIT_MS = 5_000;
     private static final long FAILED_LAUNCH_GRACE_MS = 2_000;
+    /**
+     * Beyond the drain and grace periods, what a close may take: the supervisor thread finishing a
+     * spawn (up to 10 s), SIGKILL and the driver's close. Bounds how long a second close waits for the first.
+     */
+    private static final long CLOSE_OVERHEAD_MS = 15_000;
 
     private final Context ctx;
     private final Supervisor supervisor;
     private final Router router;
     private volatile boolean closing;
-    private boolean closed;
+    private boolean closed; // guarded by this
+    private final CountDownLatch closeDone = new CountDownLatch(1);
 
     private Bridge(final Context ctx)
     {
@@ -327,7 +335,9 @@ public final class Bridge implements AutoCloseable
     /**
      * Stop taking calls, wait up to {@link Context#drainTimeout()} for those in flight, fail what is
      * left, stop the spawned workers (SIGTERM to each process tree, SIGKILL after 5 s) and then the
-     * embedded driver, whose directory is removed.
+     * embedded driver, whose directory is removed. A close while another is running (another thread's, or
+     * the shutdown hook's) waits for that one to finish, at most the drain timeout, the 5 s grace and
+     * 15 s more, so that neither returns, nor lets the JVM halt, with the workers still running.
      */
     public void close()
     {
@@ -336,13 +346,16 @@ public final class Bridge implements AutoCloseable
 
     private void close(final long drainNs, final long graceMs)
     {
+        final boolean first;
         synchronized (this)
         {
-            if (closed)
-            {
-                return;
-            }
+            first = !closed;
             closed = true;
+        }
+        if (!first)
+        {
+            awaitClosed(drainNs, graceMs);
+            return;
         }
         closing = true;
         try
@@ -359,6 +372,25 @@ public final class Bridge implements AutoCloseable
         finally
         {
             ShutdownHook.unregister(this);
+            closeDone.countDown();
+        }
+    }
+
+    /** The first close is running: wait for it (outside the lock), bounded by the timeouts it runs under. */
+    private void awaitClosed(final long drainNs, final long graceMs)
+    {
+        try
+        {
+            if (!closeDone.await(drainNs + TimeUnit.MILLISECONDS.toNanos(graceMs + CLOSE_OVERHEAD_MS),
+                TimeUnit.NANOSECONDS))
+            {
+                LOG.log(System.Logger.Level.WARNING, "gave up waiting for another thread's close of the bridge " +
+                    "after its drain and stop timeouts; workers may still be stopping");
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt(); // the caller wants out: keep its interrupt
         }
     }
 

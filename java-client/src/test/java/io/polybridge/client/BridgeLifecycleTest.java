@@ -296,6 +296,49 @@ class BridgeLifecycleTest
         assertEquals(ErrorCode.WORKER_UNAVAILABLE, failure(bridge.call("echo", new byte[0])).errorCode());
     }
 
+    @Test
+    void aSecondCloseWaitsForTheFirstSoNeitherReturnsWhileTheWorkerRuns() throws Exception
+    {
+        // The shutdown hook's close while the application's is running: it used to return at once and
+        // let the JVM halt mid-close, leaving the workers running.
+        final Bridge.Context ctx = new Bridge.Context().goInstances(0).rustInstances(1)
+            .rustOptions(List.of("--debug-handlers")).shutdownHook(false);
+        final Bridge bridge = Bridge.launch(ctx);
+        final ProcessHandle worker;
+        final Thread[] closers = new Thread[2];
+        final boolean[] workerAliveAtReturn = new boolean[2];
+        try
+        {
+            worker = bridge.processes().values().iterator().next();
+            final CompletableFuture<byte[]> slow = bridge.call("debug.sleep", littleEndian(500), LONG_DEADLINE);
+            awaitTrue(() -> bridge.client().inFlight() == 1, "the slow call in flight");
+            for (int i = 0; i < closers.length; i++)
+            {
+                final int index = i;
+                closers[i] = new Thread(() ->
+                {
+                    bridge.close();
+                    workerAliveAtReturn[index] = worker.isAlive();
+                }, "closer-" + i);
+            }
+            closers[0].start();
+            awaitTrue(() -> bridge.call("echo", new byte[0]).isCompletedExceptionally(), "the first close running");
+            closers[1].start(); // while the first drains the slow call
+            for (final Thread closer : closers)
+            {
+                closer.join(TimeUnit.SECONDS.toMillis(60));
+                assertFalse(closer.isAlive(), closer.getName() + " returned within 60 s");
+            }
+            assertArrayEquals(littleEndian(500), slow.get(0, TimeUnit.SECONDS), "the first close drained the call");
+        }
+        finally
+        {
+            bridge.close();
+        }
+        assertFalse(workerAliveAtReturn[0], "the worker was stopped when the first close returned");
+        assertFalse(workerAliveAtReturn[1], "the worker was stopped when the second close returned");
+    }
+
     static PolybridgeException failure(final CompletableFuture<?> call)
     {
         try
