@@ -2,6 +2,7 @@ package io.polybridge.client;
 
 import io.aeron.CommonContext;
 import io.polybridge.driver.EmbeddedMediaDriver;
+import io.polybridge.driver.PolybridgeMediaDriver;
 import org.agrona.CloseHelper;
 
 import java.io.File;
@@ -25,6 +26,8 @@ final class DriverConnection
     private EmbeddedMediaDriver embedded;
     private volatile PolybridgeClient client;
     private volatile String directory;
+    /** The process of the driver the current (or last) client connected to, when visible; supervisor thread. */
+    private ProcessHandle connectedDriver;
 
     /**
      * @param externalDirectory an external driver's directory, or null to embed one.
@@ -64,12 +67,16 @@ final class DriverConnection
             });
         connected[0] = PolybridgeClient.connect(clientContext);
         client = connected[0];
+        connectedDriver = PolybridgeMediaDriver.driverProcess(directory).orElse(null);
         return connected[0];
     }
 
     /**
-     * @return whether {@link #open} can connect now: an external driver heartbeats at the directory,
-     *     or the driver is embedded (relaunched by open).
+     * @return whether {@link #open} can connect now: the driver is embedded (relaunched by open), or an
+     *     external driver is active at the directory and is not the one lost. A driver killed moments ago
+     *     still has a fresh heartbeat in its cnc.dat: connecting to it waits out the client's whole driver
+     *     timeout (10 s) although its successor answers ~1.5 s after the kill. So, when the lost driver's
+     *     process was visible, wait for a live driver process that is another one (never waits itself).
      */
     boolean driverAvailable()
     {
@@ -77,8 +84,18 @@ final class DriverConnection
         {
             return true;
         }
-        final File dir = new File(externalDirectory);
-        return CommonContext.isDriverActive(dir, DRIVER_ACTIVE_TIMEOUT_MS, (message) -> { });
+        if (!PolybridgeMediaDriver.isDriverActive(externalDirectory))
+        {
+            return false;
+        }
+        final ProcessHandle driver = PolybridgeMediaDriver.driverProcess(externalDirectory).orElse(null);
+        if (connectedDriver == null)
+        {
+            // the lost driver's process could not be seen (another pid namespace): its heartbeat decides
+            return driver != null ||
+                CommonContext.isDriverActive(new File(externalDirectory), DRIVER_ACTIVE_TIMEOUT_MS, (message) -> { });
+        }
+        return driver != null && !driver.equals(connectedDriver); // equals compares pid and start time
     }
 
     /**
