@@ -1,5 +1,6 @@
 package io.polybridge.client;
 
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -10,7 +11,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * Fresh streams count up from a random point in {@code [FRESH_BASE, Integer.MAX_VALUE]}, far above
  * the control (10), first-incarnation (100.., 200..) and reply (1000..1,001,000) streams, so bridges
  * sharing an external driver collide only if their random points fall within as many incarnations of
- * each other (odds about n / 2^30). Supervisor thread only.
+ * each other (odds about n / 2^30); a stream some worker has already announced itself on is skipped
+ * besides. On an external driver every incarnation, the first too, takes a fresh stream (the fixed
+ * first streams would be the same in every bridge). Supervisor thread only.
  */
 final class StreamIds
 {
@@ -23,6 +26,20 @@ final class StreamIds
     {
         final int streamId = next;
         next = streamId == Integer.MAX_VALUE ? FRESH_BASE : streamId + 1;
+        return streamId;
+    }
+
+    /**
+     * @param inUse streams workers have announced themselves on (this bridge's and any other's on the driver).
+     * @return the next fresh stream not among them.
+     */
+    int next(final Set<Integer> inUse)
+    {
+        int streamId = next();
+        while (inUse.contains(streamId))
+        {
+            streamId = next();
+        }
         return streamId;
     }
 }

@@ -24,6 +24,9 @@ final class SupervisedWorker
         final int requestStreamId;
         final PolybridgeClient client;
         final long startNs;
+        /** The announced pid once seen to be this process or a descendant of it; 0 before. */
+        volatile long announcedPid;
+        volatile boolean foreignWarned;
 
         Incarnation(final WorkerProcess process, final int requestStreamId, final PolybridgeClient client)
         {
@@ -36,6 +39,37 @@ final class SupervisedWorker
         long pid()
         {
             return process.process().pid();
+        }
+
+        /**
+         * Any thread. Another bridge's worker on the same external driver may announce itself on this
+         * stream (or did, before streams were unique per bridge): its pid must never be taken for this
+         * incarnation's, or this bridge would report it ready, track it and SIGTERM it at close.
+         *
+         * @param pid an announced pid.
+         * @return whether it is this incarnation's process or one of its descendants (a wrapper script's worker).
+         */
+        boolean owns(final long pid)
+        {
+            if (pid <= 0)
+            {
+                return false;
+            }
+            if (pid == pid())
+            {
+                announcedPid = pid;
+                return true;
+            }
+            if (pid == announcedPid)
+            {
+                return true;
+            }
+            final boolean descendant = process.process().descendants().anyMatch((handle) -> handle.pid() == pid);
+            if (descendant)
+            {
+                announcedPid = pid; // a wrapper's worker: checked once, /proc need not be walked every poll
+            }
+            return descendant;
         }
     }
 
@@ -69,7 +103,9 @@ final class SupervisedWorker
      */
     void start(final PolybridgeClient client)
     {
-        final int streamId = !everStarted && spec.firstRequestStream() > 0 ?
+        // Fixed first streams only on the embedded driver: on an external one another bridge's workers
+        // would take the same 100.., 200.. and both would read each other's requests.
+        final int streamId = !everStarted && spec.firstRequestStream() > 0 && supervisor.ownsDriver() ?
             spec.firstRequestStream() + instance : supervisor.nextStreamId();
         final WorkerProcess process = WorkerProcess.spawn(command(client, streamId), spec.environment(), workerId);
         try
@@ -119,11 +155,10 @@ final class SupervisedWorker
         {
             return;
         }
-        final WorkerLink link = incarnation.client.link(incarnation.requestStreamId);
-        final WorkerInfo info = link == null ? null : link.info;
-        if (info != null)
+        final long announcedPid = incarnation.announcedPid;
+        if (announcedPid != 0 && announcedPid != incarnation.pid())
         {
-            incarnation.process.track(info.pid()); // a wrapper script's worker dies with the wrapper
+            incarnation.process.track(announcedPid); // a wrapper script's worker, checked to be a descendant
         }
         publish(WorkerState.Status.LIVE, null, "");
         LOG.log(System.Logger.Level.INFO, "worker '" + workerId + "' (pid " + incarnation.pid() + ", request stream " +
@@ -144,7 +179,25 @@ final class SupervisedWorker
             return false;
         }
         final WorkerLink link = incarnation.client.link(incarnation.requestStreamId);
-        return link != null && link.live && link.info != null && supervisor.isConnected(incarnation.requestStreamId);
+        final WorkerInfo info = link == null ? null : link.info;
+        if (link == null || !link.live || info == null)
+        {
+            return false;
+        }
+        if (!incarnation.owns(info.pid()))
+        {
+            if (!incarnation.foreignWarned)
+            {
+                incarnation.foreignWarned = true;
+                LOG.log(System.Logger.Level.WARNING, "pid " + info.pid() + " ('" + info.workerId() + "') announced " +
+                    "itself on request stream " + incarnation.requestStreamId + " of worker '" + workerId + "' (pid " +
+                    incarnation.pid() + "); it is not that process or a descendant of it, so it is ignored: " +
+                    "another bridge or program on driver " + incarnation.client.context().aeronDirectoryName() +
+                    " uses this stream");
+            }
+            return false;
+        }
+        return supervisor.isConnected(incarnation.requestStreamId);
     }
 
     /** Its process exited: retire its stream, then restart it as the policy says, unless the bridge is stopping. */

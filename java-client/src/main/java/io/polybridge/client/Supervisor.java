@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -188,8 +189,8 @@ final class Supervisor implements Router.Streams
         final WorkerInfo info = link == null ? null : link.info;
         try
         {
-            incarnation.client.reportWorkerExit(
-                incarnation.requestStreamId, info != null ? info.pid() : process.pid(), reason);
+            incarnation.client.reportWorkerExit(incarnation.requestStreamId,
+                info != null && incarnation.owns(info.pid()) ? info.pid() : process.pid(), reason);
         }
         catch (final RuntimeException ex)
         {
@@ -361,9 +362,35 @@ final class Supervisor implements Router.Streams
         return publication != null && publication.isConnected();
     }
 
+    /**
+     * A stream no worker has announced itself on: on an external driver other bridges' workers read
+     * streams this bridge's random range may reach, so one already seen in an announcement is skipped.
+     */
     int nextStreamId()
     {
-        return streamIds.next();
+        final Set<Integer> announced = new HashSet<>();
+        final PolybridgeClient client = connection.client();
+        if (client != null)
+        {
+            for (final WorkerInfo info : client.workers())
+            {
+                announced.add(info.requestStreamId());
+            }
+            for (final WorkerLink link : client.links())
+            {
+                announced.add(link.requestStreamId);
+            }
+        }
+        return streamIds.next(announced);
+    }
+
+    /**
+     * @return whether the driver is this bridge's embedded one, which no other bridge's workers use, so the
+     *     specs' fixed first streams (100.., 200..) are safe.
+     */
+    boolean ownsDriver()
+    {
+        return ctx.aeronDirectoryName() == null;
     }
 
     Duration announceInterval()

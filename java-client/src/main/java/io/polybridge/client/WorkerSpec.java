@@ -19,7 +19,8 @@ import java.util.Objects;
  * Every worker is started as
  * {@code <command...> --aeron-dir DIR --worker-id NAME-i --request-stream N --announce-interval-ms MS
  * --parent-pid JVM_PID <options...>}: the flags every worker built on the Go or Rust SDK accepts
- * (docs/lifecycle.md). The request stream changes with every incarnation of a worker.
+ * (docs/lifecycle.md). The request stream changes with every incarnation of a worker; on an external
+ * driver even the first is a fresh one, unique among the bridges sharing it.
  */
 public final class WorkerSpec
 {
@@ -123,7 +124,9 @@ public final class WorkerSpec
     /**
      * @param streamId request stream of instance 0's first incarnation (instance i: streamId + i);
      *                 0 (the default) takes them from the bridge's pool of fresh streams like
-     *                 every later incarnation.
+     *                 every later incarnation. Used only with the bridge's embedded driver: on an
+     *                 external one ({@link Bridge.Context#aeronDirectoryName(String)}) other bridges
+     *                 would use the same fixed streams, so every incarnation takes a fresh one.
      * @return this.
      */
     public WorkerSpec firstRequestStream(final int streamId)
