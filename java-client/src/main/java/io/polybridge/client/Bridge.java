@@ -61,7 +61,27 @@ public final class Bridge implements AutoCloseable
     {
         this.ctx = ctx;
         this.supervisor = new Supervisor(ctx);
-        this.router = new Router(supervisor);
+        this.router = new Router(supervisor, this::workersStarting);
+    }
+
+    /** For the router: which spawned workers are (re)starting, or null when none is and no reconnect is due. */
+    private String workersStarting()
+    {
+        final StringBuilder ids = new StringBuilder();
+        for (final SupervisedWorker worker : supervisor.workers())
+        {
+            final WorkerState.Status status = worker.state().status();
+            if (status == WorkerState.Status.STARTING || status == WorkerState.Status.RESTARTING ||
+                status == WorkerState.Status.DRIVER_LOST)
+            {
+                ids.append(ids.length() == 0 ? "" : ", ").append(worker.workerId);
+            }
+        }
+        if (ids.length() == 0)
+        {
+            return supervisor.driverLost() != null ? "the bridge is reconnecting to the media driver" : null;
+        }
+        return "workers " + ids + " are (re)starting";
     }
 
     /**
@@ -129,8 +149,9 @@ public final class Bridge implements AutoCloseable
      * @param handler the handler name.
      * @param payload the request bytes; not retained after this returns.
      * @return the response bytes, or a {@link PolybridgeException}: NOT_FOUND when no announced
-     *     worker serves the handler, VERSION_MISMATCH when only workers of another schema do,
-     *     WORKER_UNAVAILABLE when they are all dead, the driver is lost or the bridge is closing.
+     *     worker serves the handler (and no spawned worker is (re)starting), VERSION_MISMATCH when only
+     *     workers of another schema do, WORKER_UNAVAILABLE when they are all dead or still (re)starting,
+     *     the driver is lost or the bridge is closing.
      */
     public CompletableFuture<byte[]> call(final String handler, final byte[] payload)
     {

@@ -10,13 +10,15 @@ import java.util.Collection;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 /**
  * Picks the worker for each call of a {@link Bridge}: among announced workers that are live, speak
  * this client's schema and serve the handler, the one with the fewest calls in flight (ties rotate),
  * preferring those whose request stream is connected (an incarnation that has announced itself but
  * is not yet subscribed is taken only when nothing else is). Explains, with the most useful error
- * code, why no worker can take a call. Any thread.
+ * code, why no worker can take a call (WORKER_UNAVAILABLE, not NOT_FOUND, while spawned workers are
+ * (re)starting or the bridge reconnects). Any thread.
  */
 final class Router
 {
@@ -31,11 +33,19 @@ final class Router
     }
 
     private final Streams streams;
+    private final Supplier<String> starting;
     private final AtomicInteger rotation = new AtomicInteger();
 
-    Router(final Streams streams)
+    /**
+     * @param streams  the supervisor's request streams.
+     * @param starting why workers may serve more soon, e.g. "workers go-0, rust-0 are (re)starting", or
+     *                 null when no spawned worker is (re)starting and no reconnect is due:
+     *                 a handler nobody serves then is most likely served once they announce themselves.
+     */
+    Router(final Streams streams, final Supplier<String> starting)
     {
         this.streams = streams;
+        this.starting = starting;
     }
 
     /**
@@ -55,7 +65,7 @@ final class Router
         final WorkerLink link = route(client, links, handler);
         if (link == null)
         {
-            return explain(links, handler);
+            return explain(links, handler, starting.get());
         }
         final Publication publication = streams.publication(client, link.requestStreamId);
         if (publication == null)
@@ -110,7 +120,8 @@ final class Router
     }
 
     /** Why no worker can take a call to this handler, as the most useful error code. */
-    private static CompletableFuture<byte[]> explain(final Collection<WorkerLink> links, final String handler)
+    private static CompletableFuture<byte[]> explain(
+        final Collection<WorkerLink> links, final String handler, final String starting)
     {
         WorkerInfo mismatched = null;
         WorkerLink dead = null;
@@ -148,6 +159,12 @@ final class Router
         {
             return failed(ErrorCode.WORKER_UNAVAILABLE, "every worker serving '" + handler + "' is dead; " + dead +
                 "; spawned workers are restarted (Bridge.workerStates() says when), try again");
+        }
+        if (starting != null)
+        {
+            // Right after a launch, restart or reconnect nobody has announced yet: not a wrong handler name.
+            return failed(ErrorCode.WORKER_UNAVAILABLE, "no live worker serves '" + handler + "' yet: " + starting +
+                "; try again; served now: " + served);
         }
         return failed(ErrorCode.NOT_FOUND, "no live worker serves '" + handler + "'; served: " + served);
     }

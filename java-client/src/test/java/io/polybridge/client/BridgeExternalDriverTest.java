@@ -162,6 +162,9 @@ class BridgeExternalDriverTest
                 }
                 catch (final java.util.concurrent.ExecutionException ex)
                 {
+                    // while the workers are respawned: WORKER_UNAVAILABLE "(re)starting", never NOT_FOUND
+                    assertEquals(ErrorCode.WORKER_UNAVAILABLE, ((PolybridgeException)ex.getCause()).errorCode(),
+                        ex.getCause().getMessage());
                     TimeUnit.MILLISECONDS.sleep(50);
                 }
             }
