@@ -26,8 +26,8 @@ type FingerprintRequest struct {
         FingerprintRequestSbeBlockLength     uint16 = uint16(0)
         FingerprintRequestSbeTemplateID      uint16 = uint16(10)
         FingerprintRequestSbeSchemaID        uint16 = uint16(7101)
-        FingerprintRequestSbeSchemaVersion   uint16 = uint16(1)
-        FingerprintRequestSbeSemanticVersion string = "0.1.0"
+        FingerprintRequestSbeSchemaVersion   uint16 = uint16(2)
+        FingerprintRequestSbeSemanticVersion string = "0.2.0"
     )
 
     func (m *FingerprintRequest) SbeBlockLength() uint16 {
@@ -47,11 +47,11 @@ type FingerprintRequest struct {
     }
 
     func (m *FingerprintRequest) SbeSchemaVersion() uint16 {
-        return uint16(1)
+        return uint16(2)
     }
 
     func (m *FingerprintRequest) SbeSemanticVersion() string {
-        return "0.1.0"
+        return "0.2.0"
     }
 
     func (m *FingerprintRequest) SbeSemanticType() string {

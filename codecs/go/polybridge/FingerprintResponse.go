@@ -26,8 +26,8 @@ type FingerprintResponse struct {
         FingerprintResponseSbeBlockLength     uint16 = uint16(0)
         FingerprintResponseSbeTemplateID      uint16 = uint16(11)
         FingerprintResponseSbeSchemaID        uint16 = uint16(7101)
-        FingerprintResponseSbeSchemaVersion   uint16 = uint16(1)
-        FingerprintResponseSbeSemanticVersion string = "0.1.0"
+        FingerprintResponseSbeSchemaVersion   uint16 = uint16(2)
+        FingerprintResponseSbeSemanticVersion string = "0.2.0"
     )
 
     func (m *FingerprintResponse) SbeBlockLength() uint16 {
@@ -47,11 +47,11 @@ type FingerprintResponse struct {
     }
 
     func (m *FingerprintResponse) SbeSchemaVersion() uint16 {
-        return uint16(1)
+        return uint16(2)
     }
 
     func (m *FingerprintResponse) SbeSemanticVersion() string {
-        return "0.1.0"
+        return "0.2.0"
     }
 
     func (m *FingerprintResponse) SbeSemanticType() string {

@@ -15,6 +15,7 @@ type Request struct {
     position uint64
     actingBlockLength uint64
     actingVersion uint64
+    _Metadata RequestMetadata
 }
 
     func (m *Request) sbePositionPtr() *uint64 {
@@ -25,8 +26,8 @@ type Request struct {
         RequestSbeBlockLength     uint16 = uint16(20)
         RequestSbeTemplateID      uint16 = uint16(1)
         RequestSbeSchemaID        uint16 = uint16(7101)
-        RequestSbeSchemaVersion   uint16 = uint16(1)
-        RequestSbeSemanticVersion string = "0.1.0"
+        RequestSbeSchemaVersion   uint16 = uint16(2)
+        RequestSbeSemanticVersion string = "0.2.0"
     )
 
     func (m *Request) SbeBlockLength() uint16 {
@@ -46,11 +47,11 @@ type Request struct {
     }
 
     func (m *Request) SbeSchemaVersion() uint16 {
-        return uint16(1)
+        return uint16(2)
     }
 
     func (m *Request) SbeSemanticVersion() string {
-        return "0.1.0"
+        return "0.2.0"
     }
 
     func (m *Request) SbeSemanticType() string {
@@ -298,6 +299,427 @@ func (m *Request) ReplyStreamIdMetaAttribute(metaAttribute string) string {
         PutInt32LittleEndian(m.buffer[(m.offset + 16):], value)
         return m
     }
+
+    type RequestMetadata struct {
+        buffer         []byte
+        bufferLength   uint64
+        initialPosition uint64
+        positionPtr    *uint64
+        blockLength    uint64
+        count          uint64
+        index          uint64
+        offset         uint64
+        actingVersion  uint64
+    }
+
+    func (g *RequestMetadata) sbePositionPtr() *uint64 {
+        return g.positionPtr
+    }
+
+    func (g *RequestMetadata) WrapForDecode(
+        buffer []byte,
+        pos *uint64,
+        actingVersion uint64,
+        bufferLength uint64) {
+        dimensions := GroupSizeEncoding{}
+        dimensions.Wrap(buffer, *pos, actingVersion, bufferLength)
+        g.buffer = buffer
+        g.bufferLength = bufferLength
+        g.blockLength = uint64(dimensions.BlockLength())
+        g.count = uint64(dimensions.NumInGroup())
+        g.index = 0
+        g.actingVersion = actingVersion
+        g.initialPosition = *pos
+        g.positionPtr = pos
+        *g.positionPtr = *g.positionPtr + 4
+    }
+
+    func (g *RequestMetadata) WrapForEncode(
+        buffer []byte,
+        count uint16,
+        pos *uint64,
+        actingVersion uint64,
+        bufferLength uint64) {
+        if count > 65534 {
+            panic("count outside of allowed range [E110]")
+        }
+        g.buffer = buffer
+        g.bufferLength = bufferLength
+        dimensions := GroupSizeEncoding{}
+        dimensions.Wrap(buffer, *pos, actingVersion, bufferLength)
+        dimensions.SetBlockLength(0)
+        dimensions.SetNumInGroup(count)
+        g.index = 0
+        g.count = uint64(count)
+        g.blockLength = 0
+        g.actingVersion = actingVersion
+        g.initialPosition = *pos
+        g.positionPtr = pos
+        *g.positionPtr = *g.positionPtr + 4
+    }
+
+    func (g *RequestMetadata) SbeHeaderSize() uint64 {
+        return 4
+    }
+
+    func (g *RequestMetadata) SbeBlockLength() uint64 {
+        return 0
+    }
+
+    func (g *RequestMetadata) SbePosition() uint64 {
+        return *g.positionPtr
+    }
+
+    func (g *RequestMetadata) SbeCheckPosition(position uint64) uint64 {
+        if position > g.bufferLength {
+            panic("buffer too short [E100]")
+        }
+        return position
+    }
+
+    func (g *RequestMetadata) SetSbePosition(position uint64) {
+        *g.positionPtr = g.SbeCheckPosition(position)
+    }
+
+    func (g *RequestMetadata) Count() uint64 {
+        return g.count
+    }
+
+    func (g *RequestMetadata) HasNext() bool {
+        return g.index < g.count
+    }
+
+    func (g *RequestMetadata) Next() *RequestMetadata {
+        if g.index >= g.count {
+            panic("index >= count [E108]")
+        }
+        g.offset = *g.positionPtr
+        if g.offset+g.blockLength > g.bufferLength {
+            panic("buffer too short for next group index [E108]")
+        }
+        *g.positionPtr = g.offset + g.blockLength
+        g.index++
+
+        return g
+    }
+
+    func (g *RequestMetadata) ResetCountToIndex() uint64 {
+        g.count = g.index
+        dimensions := GroupSizeEncoding{}
+        dimensions.Wrap(g.buffer, g.initialPosition, g.actingVersion, g.bufferLength)
+        dimensions.SetNumInGroup(uint16(g.count))
+        return g.count
+    }
+
+
+    func (g *RequestMetadata) ForEach(fn func(group *RequestMetadata)) {
+        for g.HasNext() {
+            g.Next()
+            fn(g)
+        }
+    }
+
+
+    func (m *RequestMetadata) KeyMetaAttribute(metaAttribute string) string {
+        switch metaAttribute {
+            case "PRESENCE": return "required"
+            default: return ""
+        }
+    }
+
+    func (m *RequestMetadata) KeyCharacterEncoding() string {
+            return "UTF-8"
+        }
+
+    func (m *RequestMetadata) KeySinceVersion() uint64 {
+            return 0
+        }
+
+    func (m *RequestMetadata) KeyInActingVersion() bool {
+            return true
+        }
+
+    func (m *RequestMetadata) KeyId() uint16 {
+            return 5
+        }
+
+    func (m *RequestMetadata) KeyHeaderLength() uint64 {
+            return 2
+    }
+
+    func (m *RequestMetadata) KeyLength() uint16 {
+            return Uint16LittleEndian(m.buffer[m.SbePosition():])
+    }
+
+        func (m *RequestMetadata) SkipKey() uint64 {
+            lengthOfLengthField := uint64(2)
+            lengthPosition := m.SbePosition()
+            dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition : lengthPosition+lengthOfLengthField]))
+            m.SetSbePosition(lengthPosition + lengthOfLengthField + dataLength)
+            return dataLength
+        }
+
+    func (m *RequestMetadata) Key() string {
+        lengthFieldValue := uint64(Uint16LittleEndian(m.buffer[m.SbePosition():m.SbePosition()+2]))
+        m.SetSbePosition(m.SbePosition() + uint64(2))
+        pos := m.SbePosition()
+        m.SetSbePosition(pos + lengthFieldValue)
+        return string(m.buffer[pos:pos+lengthFieldValue])
+    }
+
+    func (m *RequestMetadata) GetKey(dst []byte) int {
+        lengthOfLengthField := uint64(2)
+        lengthPosition := m.SbePosition()
+        m.SetSbePosition(m.SbePosition() + lengthOfLengthField)
+        dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition:lengthPosition+lengthOfLengthField]))
+        bytesToCopy := dataLength
+        if uint64(len(dst)) < dataLength {
+            bytesToCopy = uint64(len(dst))
+        }
+        pos := m.SbePosition()
+        m.SetSbePosition(pos + dataLength)
+        copy(dst, m.buffer[pos:pos+bytesToCopy])
+        return int(bytesToCopy)
+    }
+
+    func (m *RequestMetadata) PutKeyLen(src string, length uint16) *RequestMetadata {
+        lengthOfLengthField := uint64(2)
+        lengthPosition := m.SbePosition()
+        m.SetSbePosition(lengthPosition + lengthOfLengthField)
+        PutUint16LittleEndian(m.buffer[lengthPosition:], length)
+        if length != uint16(0) {
+            pos := m.SbePosition()
+            m.SetSbePosition(pos + uint64(length))
+            copy(m.buffer[pos:], src)
+        }
+        return m
+    }
+
+    func (m *RequestMetadata) GetKeyAsString() string {
+        lengthOfLengthField := uint64(2)
+        lengthPosition := m.SbePosition()
+        dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition:lengthPosition+lengthOfLengthField]))
+        m.SetSbePosition(lengthPosition + lengthOfLengthField)
+        pos := m.SbePosition()
+        m.SetSbePosition(pos + dataLength)
+        return string(m.buffer[pos:pos+dataLength])
+    }
+
+    func (m *RequestMetadata) GetKeyAsJsonEscapedString() string {
+        oss := strings.Builder{}
+        s := m.GetKeyAsString()
+
+        for _, c := range s {
+            switch c {
+                case '"': oss.WriteString("\\\"")
+                case '\\': oss.WriteString("\\\\")
+                case '\b': oss.WriteString("\\b")
+                case '\f': oss.WriteString("\\f")
+                case '\n': oss.WriteString("\\n")
+                case '\r': oss.WriteString("\\r")
+                case '\t': oss.WriteString("\\t")
+
+                default:
+                    if '\x00' <= c && c <= '\x1f' {
+                        fmt.Fprintf(&oss, "%x", c)
+                    } else {
+                        oss.WriteString(string(c))
+                    }
+            }
+        }
+
+        return oss.String()
+    }
+
+    func (m *RequestMetadata) PutKey(str string) *RequestMetadata {
+        if len(str) > 65534 {
+            panic("string too long for length type [E109]")
+        }
+        return m.PutKeyLen(str, uint16(len(str)))
+    }
+
+    func (m *RequestMetadata) ValueMetaAttribute(metaAttribute string) string {
+        switch metaAttribute {
+            case "PRESENCE": return "required"
+            default: return ""
+        }
+    }
+
+    func (m *RequestMetadata) ValueCharacterEncoding() string {
+            return "UTF-8"
+        }
+
+    func (m *RequestMetadata) ValueSinceVersion() uint64 {
+            return 0
+        }
+
+    func (m *RequestMetadata) ValueInActingVersion() bool {
+            return true
+        }
+
+    func (m *RequestMetadata) ValueId() uint16 {
+            return 6
+        }
+
+    func (m *RequestMetadata) ValueHeaderLength() uint64 {
+            return 2
+    }
+
+    func (m *RequestMetadata) ValueLength() uint16 {
+            return Uint16LittleEndian(m.buffer[m.SbePosition():])
+    }
+
+        func (m *RequestMetadata) SkipValue() uint64 {
+            lengthOfLengthField := uint64(2)
+            lengthPosition := m.SbePosition()
+            dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition : lengthPosition+lengthOfLengthField]))
+            m.SetSbePosition(lengthPosition + lengthOfLengthField + dataLength)
+            return dataLength
+        }
+
+    func (m *RequestMetadata) Value() string {
+        lengthFieldValue := uint64(Uint16LittleEndian(m.buffer[m.SbePosition():m.SbePosition()+2]))
+        m.SetSbePosition(m.SbePosition() + uint64(2))
+        pos := m.SbePosition()
+        m.SetSbePosition(pos + lengthFieldValue)
+        return string(m.buffer[pos:pos+lengthFieldValue])
+    }
+
+    func (m *RequestMetadata) GetValue(dst []byte) int {
+        lengthOfLengthField := uint64(2)
+        lengthPosition := m.SbePosition()
+        m.SetSbePosition(m.SbePosition() + lengthOfLengthField)
+        dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition:lengthPosition+lengthOfLengthField]))
+        bytesToCopy := dataLength
+        if uint64(len(dst)) < dataLength {
+            bytesToCopy = uint64(len(dst))
+        }
+        pos := m.SbePosition()
+        m.SetSbePosition(pos + dataLength)
+        copy(dst, m.buffer[pos:pos+bytesToCopy])
+        return int(bytesToCopy)
+    }
+
+    func (m *RequestMetadata) PutValueLen(src string, length uint16) *RequestMetadata {
+        lengthOfLengthField := uint64(2)
+        lengthPosition := m.SbePosition()
+        m.SetSbePosition(lengthPosition + lengthOfLengthField)
+        PutUint16LittleEndian(m.buffer[lengthPosition:], length)
+        if length != uint16(0) {
+            pos := m.SbePosition()
+            m.SetSbePosition(pos + uint64(length))
+            copy(m.buffer[pos:], src)
+        }
+        return m
+    }
+
+    func (m *RequestMetadata) GetValueAsString() string {
+        lengthOfLengthField := uint64(2)
+        lengthPosition := m.SbePosition()
+        dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition:lengthPosition+lengthOfLengthField]))
+        m.SetSbePosition(lengthPosition + lengthOfLengthField)
+        pos := m.SbePosition()
+        m.SetSbePosition(pos + dataLength)
+        return string(m.buffer[pos:pos+dataLength])
+    }
+
+    func (m *RequestMetadata) GetValueAsJsonEscapedString() string {
+        oss := strings.Builder{}
+        s := m.GetValueAsString()
+
+        for _, c := range s {
+            switch c {
+                case '"': oss.WriteString("\\\"")
+                case '\\': oss.WriteString("\\\\")
+                case '\b': oss.WriteString("\\b")
+                case '\f': oss.WriteString("\\f")
+                case '\n': oss.WriteString("\\n")
+                case '\r': oss.WriteString("\\r")
+                case '\t': oss.WriteString("\\t")
+
+                default:
+                    if '\x00' <= c && c <= '\x1f' {
+                        fmt.Fprintf(&oss, "%x", c)
+                    } else {
+                        oss.WriteString(string(c))
+                    }
+            }
+        }
+
+        return oss.String()
+    }
+
+    func (m *RequestMetadata) PutValue(str string) *RequestMetadata {
+        if len(str) > 65534 {
+            panic("string too long for length type [E109]")
+        }
+        return m.PutValueLen(str, uint16(len(str)))
+    }
+
+        func (writer *RequestMetadata) String() string {
+            builder := strings.Builder{}
+            builder.WriteString("{")
+            builder.WriteString(`"key": `)
+            builder.WriteString(`"` + writer.GetKeyAsJsonEscapedString() + `"`);
+
+            builder.WriteString(", ")
+            builder.WriteString(`"value": `)
+            builder.WriteString(`"` + writer.GetValueAsJsonEscapedString() + `"`);
+
+            builder.WriteString("}")
+
+            return builder.String()
+        }
+
+        func (m *RequestMetadata) Skip() {
+            m.SkipKey()
+            m.SkipValue()
+        }
+
+        func (m *RequestMetadata) IsConstLength() bool {
+            return false
+        }
+
+        func (m *RequestMetadata) ComputeLength(
+             KeyLength int,
+             ValueLength int) (int, error) {
+            length := uint64(m.SbeBlockLength())
+
+            length += m.KeyHeaderLength()
+            if m.KeyLength() > 65534 {
+                return 0, fmt.Errorf("KeyLength too long for length type [E109]")
+            }
+            length += uint64(m.KeyLength())
+
+            length += m.ValueHeaderLength()
+            if m.ValueLength() > 65534 {
+                return 0, fmt.Errorf("ValueLength too long for length type [E109]")
+            }
+            length += uint64(m.ValueLength())
+
+            return int(length), nil
+        }
+    func (m *Request) MetadataId() int {
+        return 4
+    }
+
+func (m *Request) Metadata() *RequestMetadata {
+    m._Metadata.WrapForDecode(m.buffer, m.sbePositionPtr(), m.actingVersion, m.bufferLength)
+    return &m._Metadata
+}
+
+func (m *Request) MetadataCount(count uint16) *RequestMetadata {
+    m._Metadata.WrapForEncode(m.buffer, count, m.sbePositionPtr(), m.actingVersion, m.bufferLength)
+    return &m._Metadata
+}
+
+func (m *Request) MetadataSinceVersion() uint64 {
+    return 0
+}
+
+func (m *Request) MetadataInActingVersion() bool {
+    return true
+}
 
 func (m *Request) HandlerMetaAttribute(metaAttribute string) string {
     switch metaAttribute {
@@ -553,6 +975,21 @@ func (writer *Request) String() string {
     builder.WriteString(fmt.Sprintf(`"%v"`, writer.ReplyStreamId()))
 
     builder.WriteString(", ")
+    {
+        atLeastOne := false
+        builder.WriteString(`"metadata": [`)
+        writer.Metadata().ForEach(
+            func(value *RequestMetadata) {
+                if atLeastOne {
+                    builder.WriteString(", ")
+                }
+                atLeastOne = true
+                builder.WriteString(value.String())
+            })
+        builder.WriteString("]")
+    }
+
+    builder.WriteString(", ")
     builder.WriteString(`"handler": `)
     builder.WriteString(`"` + writer.GetHandlerAsJsonEscapedString() + `"`);
 
@@ -567,6 +1004,9 @@ func (writer *Request) String() string {
 }
 
 func (m *Request) Skip() {
+    for MetadataGroup := m.Metadata(); MetadataGroup.HasNext(); {
+        MetadataGroup.Next().Skip()
+    }
     m.SkipHandler()
     m.SkipPayload()
 }
@@ -576,9 +1016,24 @@ func (m *Request) IsConstLength() bool {
 }
 
 func (m *Request) ComputeLength(
+    MetadataItemLengths []struct{
+         KeyLength int;          ValueLength int},
      HandlerLength int,
      PayloadLength int) (int, error) {
     length := uint64(m.SbeBlockLength())
+
+    length += m.Metadata().SbeHeaderSize()
+    if (len(MetadataItemLengths) > 65534) {
+        panic("len(MetadataItemLengths) outside of allowed range [E110]")
+    }
+
+    for _, e := range MetadataItemLengths {
+        l, err := m.Metadata().ComputeLength(e.KeyLength, e.ValueLength)
+        if err != nil {
+            return 0, err
+        }
+        length += uint64(l)
+    }
 
     length += m.HandlerHeaderLength()
     if m.HandlerLength() > 65534 {

@@ -25,8 +25,8 @@ type Response struct {
         ResponseSbeBlockLength     uint16 = uint16(9)
         ResponseSbeTemplateID      uint16 = uint16(2)
         ResponseSbeSchemaID        uint16 = uint16(7101)
-        ResponseSbeSchemaVersion   uint16 = uint16(1)
-        ResponseSbeSemanticVersion string = "0.1.0"
+        ResponseSbeSchemaVersion   uint16 = uint16(2)
+        ResponseSbeSemanticVersion string = "0.2.0"
     )
 
     func (m *Response) SbeBlockLength() uint16 {
@@ -46,11 +46,11 @@ type Response struct {
     }
 
     func (m *Response) SbeSchemaVersion() uint16 {
-        return uint16(1)
+        return uint16(2)
     }
 
     func (m *Response) SbeSemanticVersion() string {
-        return "0.1.0"
+        return "0.2.0"
     }
 
     func (m *Response) SbeSemanticType() string {

@@ -25,8 +25,8 @@ type SignalsRequest struct {
         SignalsRequestSbeBlockLength     uint16 = uint16(0)
         SignalsRequestSbeTemplateID      uint16 = uint16(12)
         SignalsRequestSbeSchemaID        uint16 = uint16(7101)
-        SignalsRequestSbeSchemaVersion   uint16 = uint16(1)
-        SignalsRequestSbeSemanticVersion string = "0.1.0"
+        SignalsRequestSbeSchemaVersion   uint16 = uint16(2)
+        SignalsRequestSbeSemanticVersion string = "0.2.0"
     )
 
     func (m *SignalsRequest) SbeBlockLength() uint16 {
@@ -46,11 +46,11 @@ type SignalsRequest struct {
     }
 
     func (m *SignalsRequest) SbeSchemaVersion() uint16 {
-        return uint16(1)
+        return uint16(2)
     }
 
     func (m *SignalsRequest) SbeSemanticVersion() string {
-        return "0.1.0"
+        return "0.2.0"
     }
 
     func (m *SignalsRequest) SbeSemanticType() string {

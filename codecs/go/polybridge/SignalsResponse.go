@@ -26,8 +26,8 @@ type SignalsResponse struct {
         SignalsResponseSbeBlockLength     uint16 = uint16(24)
         SignalsResponseSbeTemplateID      uint16 = uint16(13)
         SignalsResponseSbeSchemaID        uint16 = uint16(7101)
-        SignalsResponseSbeSchemaVersion   uint16 = uint16(1)
-        SignalsResponseSbeSemanticVersion string = "0.1.0"
+        SignalsResponseSbeSchemaVersion   uint16 = uint16(2)
+        SignalsResponseSbeSemanticVersion string = "0.2.0"
     )
 
     func (m *SignalsResponse) SbeBlockLength() uint16 {
@@ -47,11 +47,11 @@ type SignalsResponse struct {
     }
 
     func (m *SignalsResponse) SbeSchemaVersion() uint16 {
-        return uint16(1)
+        return uint16(2)
     }
 
     func (m *SignalsResponse) SbeSemanticVersion() string {
-        return "0.1.0"
+        return "0.2.0"
     }
 
     func (m *SignalsResponse) SbeSemanticType() string {

@@ -22,8 +22,8 @@ pub mod var_string_encoding_codec;
 pub mod worker_announcement_codec;
 
 pub const SBE_SCHEMA_ID: u16 = 7101;
-pub const SBE_SCHEMA_VERSION: u16 = 1;
-pub const SBE_SEMANTIC_VERSION: &str = "0.1.0";
+pub const SBE_SCHEMA_VERSION: u16 = 2;
+pub const SBE_SEMANTIC_VERSION: &str = "0.2.0";
 
 pub type SbeResult<T> = core::result::Result<T, SbeErr>;
 

@@ -113,6 +113,12 @@ pub mod encoder {
             self
         }
 
+        /// GROUP ENCODER (id=4, description='The caller's key/value pairs for the handler, e.g. a W3C trace context: at most 32 entries, keys 1-128 bytes, values up to 4096 bytes (docs/protocol.md)')
+        #[inline]
+        pub fn metadata_encoder(self, count: u16, metadata_encoder: MetadataEncoder<Self>) -> MetadataEncoder<Self> {
+            metadata_encoder.wrap(self, count)
+        }
+
         /// VAR_DATA ENCODER - character encoding: 'UTF-8'
         #[inline]
         pub fn handler(&mut self, value: &str) -> &mut Self {
@@ -132,6 +138,108 @@ pub mod encoder {
             self.set_limit(limit + 4 + data_length);
             self.get_buf_mut().put_u32_at(limit, data_length as u32);
             self.get_buf_mut().put_slice_at(limit + 4, &value[0..data_length]);
+            self
+        }
+
+    }
+
+    #[derive(Debug, Default)]
+    pub struct MetadataEncoder<P> {
+        parent: Option<P>,
+        count: u16,
+        index: usize,
+        offset: usize,
+        initial_limit: usize,
+    }
+
+    impl<'a, P> Writer<'a> for MetadataEncoder<P> where P: Writer<'a> + Default {
+        #[inline]
+        fn get_buf_mut(&mut self) -> &mut WriteBuf<'a> {
+            if let Some(parent) = self.parent.as_mut() {
+                parent.get_buf_mut()
+            } else {
+                panic!("parent was None")
+            }
+        }
+    }
+
+    impl<'a, P> Encoder<'a> for MetadataEncoder<P> where P: Encoder<'a> + Default {
+        #[inline]
+        fn get_limit(&self) -> usize {
+            self.parent.as_ref().expect("parent missing").get_limit()
+        }
+
+        #[inline]
+        fn set_limit(&mut self, limit: usize) {
+            self.parent.as_mut().expect("parent missing").set_limit(limit);
+        }
+    }
+
+    impl<'a, P> MetadataEncoder<P> where P: Encoder<'a> + Default {
+        #[inline]
+        pub fn wrap(
+            mut self,
+            mut parent: P,
+            count: u16,
+        ) -> Self {
+            let initial_limit = parent.get_limit();
+            parent.set_limit(initial_limit + 4);
+            parent.get_buf_mut().put_u16_at(initial_limit, Self::block_length());
+            parent.get_buf_mut().put_u16_at(initial_limit + 2, count);
+            self.parent = Some(parent);
+            self.count = count;
+            self.index = usize::MAX;
+            self.offset = usize::MAX;
+            self.initial_limit = initial_limit;
+            self
+        }
+
+        #[inline]
+        pub const fn block_length() -> u16 {
+            0
+        }
+
+        #[inline]
+        pub fn parent(&mut self) -> SbeResult<P> {
+            self.parent.take().ok_or(SbeErr::ParentNotSet)
+        }
+
+        /// will return Some(current index) when successful otherwise None
+        #[inline]
+        pub fn advance(&mut self) -> SbeResult<Option<usize>> {
+            let index = self.index.wrapping_add(1);
+            if index >= self.count as usize {
+                return Ok(None);
+            }
+            if let Some(parent) = self.parent.as_mut() {
+                self.offset = parent.get_limit();
+                parent.set_limit(self.offset + Self::block_length() as usize);
+                self.index = index;
+                Ok(Some(index))
+            } else {
+                Err(SbeErr::ParentNotSet)
+            }
+        }
+
+        /// VAR_DATA ENCODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn key(&mut self, value: &str) -> &mut Self {
+            let limit = self.get_limit();
+            let data_length = value.len().min((u16::MAX - 1) as usize);
+            self.set_limit(limit + 2 + data_length);
+            self.get_buf_mut().put_u16_at(limit, data_length as u16);
+            self.get_buf_mut().put_slice_at(limit + 2, &value[0..data_length].as_bytes());
+            self
+        }
+
+        /// VAR_DATA ENCODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn value(&mut self, value: &str) -> &mut Self {
+            let limit = self.get_limit();
+            let data_length = value.len().min((u16::MAX - 1) as usize);
+            self.set_limit(limit + 2 + data_length);
+            self.get_buf_mut().put_u16_at(limit, data_length as u16);
+            self.get_buf_mut().put_slice_at(limit + 2, &value[0..data_length].as_bytes());
             self
         }
 
@@ -233,6 +341,12 @@ pub mod decoder {
             self.get_buf().get_i32_at(self.offset + 16)
         }
 
+        /// GROUP DECODER (id=4, description='The caller's key/value pairs for the handler, e.g. a W3C trace context: at most 32 entries, keys 1-128 bytes, values up to 4096 bytes (docs/protocol.md)')
+        #[inline]
+        pub fn metadata_decoder(self) -> MetadataDecoder<Self> {
+            MetadataDecoder::default().wrap(self)
+        }
+
         /// VAR_DATA DECODER - character encoding: 'UTF-8'
         #[inline]
         pub fn handler_decoder(&mut self) -> (usize, usize) {
@@ -259,6 +373,122 @@ pub mod decoder {
 
         #[inline]
         pub fn payload_slice(&'a self, coordinates: (usize, usize)) -> &'a [u8] {
+            debug_assert!(self.get_limit() >= coordinates.0 + coordinates.1);
+            self.get_buf().get_slice_at(coordinates.0, coordinates.1)
+        }
+
+    }
+
+    #[derive(Debug, Default)]
+    pub struct MetadataDecoder<P> {
+        parent: Option<P>,
+        block_length: u16,
+        count: u16,
+        index: usize,
+        offset: usize,
+    }
+
+    impl<'a, P> ActingVersion for MetadataDecoder<P> where P: Reader<'a> + ActingVersion + Default {
+        #[inline]
+        fn acting_version(&self) -> u16 {
+            self.parent.as_ref().unwrap().acting_version()
+        }
+    }
+
+    impl<'a, P> Reader<'a> for MetadataDecoder<P> where P: Reader<'a> + Default {
+        #[inline]
+        fn get_buf(&self) -> &ReadBuf<'a> {
+            self.parent.as_ref().expect("parent missing").get_buf()
+        }
+    }
+
+    impl<'a, P> Decoder<'a> for MetadataDecoder<P> where P: Decoder<'a> + ActingVersion + Default {
+        #[inline]
+        fn get_limit(&self) -> usize {
+            self.parent.as_ref().expect("parent missing").get_limit()
+        }
+
+        #[inline]
+        fn set_limit(&mut self, limit: usize) {
+            self.parent.as_mut().expect("parent missing").set_limit(limit);
+        }
+    }
+
+    impl<'a, P> MetadataDecoder<P> where P: Decoder<'a> + ActingVersion + Default {
+        pub fn wrap(
+            mut self,
+            mut parent: P,
+        ) -> Self {
+            let initial_offset = parent.get_limit();
+            let block_length = parent.get_buf().get_u16_at(initial_offset);
+            let count = parent.get_buf().get_u16_at(initial_offset + 2);
+            parent.set_limit(initial_offset + 4);
+            self.parent = Some(parent);
+            self.block_length = block_length;
+            self.count = count;
+            self.index = usize::MAX;
+            self.offset = 0;
+            self
+        }
+
+        /// group token - Token{signal=BEGIN_GROUP, name='metadata', referencedName='null', description='The caller's key/value pairs for the handler, e.g. a W3C trace context: at most 32 entries, keys 1-128 bytes, values up to 4096 bytes (docs/protocol.md)', packageName='null', id=4, version=0, deprecated=0, encodedLength=0, offset=20, componentTokenCount=18, encoding=Encoding{presence=REQUIRED, primitiveType=null, byteOrder=LITTLE_ENDIAN, minValue=null, maxValue=null, nullValue=null, constValue=null, characterEncoding='null', epoch='null', timeUnit=null, semanticType='null'}}
+        #[inline]
+        pub fn parent(&mut self) -> SbeResult<P> {
+            self.parent.take().ok_or(SbeErr::ParentNotSet)
+        }
+
+        #[inline]
+        pub fn acting_version(&mut self) -> u16 {
+            self.parent.as_ref().unwrap().acting_version()
+        }
+
+        #[inline]
+        pub fn count(&self) -> u16 {
+            self.count
+        }
+
+        /// will return Some(current index) when successful otherwise None
+        pub fn advance(&mut self) -> SbeResult<Option<usize>> {
+            let index = self.index.wrapping_add(1);
+            if index >= self.count as usize {
+                 return Ok(None);
+            }
+            if let Some(parent) = self.parent.as_mut() {
+                self.offset = parent.get_limit();
+                parent.set_limit(self.offset + self.block_length as usize);
+                self.index = index;
+                Ok(Some(index))
+            } else {
+                Err(SbeErr::ParentNotSet)
+            }
+        }
+
+        /// VAR_DATA DECODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn key_decoder(&mut self) -> (usize, usize) {
+            let offset = self.parent.as_ref().expect("parent missing").get_limit();
+            let data_length = self.get_buf().get_u16_at(offset) as usize;
+            self.parent.as_mut().unwrap().set_limit(offset + 2 + data_length);
+            (offset + 2, data_length)
+        }
+
+        #[inline]
+        pub fn key_slice(&'a self, coordinates: (usize, usize)) -> &'a [u8] {
+            debug_assert!(self.get_limit() >= coordinates.0 + coordinates.1);
+            self.get_buf().get_slice_at(coordinates.0, coordinates.1)
+        }
+
+        /// VAR_DATA DECODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn value_decoder(&mut self) -> (usize, usize) {
+            let offset = self.parent.as_ref().expect("parent missing").get_limit();
+            let data_length = self.get_buf().get_u16_at(offset) as usize;
+            self.parent.as_mut().unwrap().set_limit(offset + 2 + data_length);
+            (offset + 2, data_length)
+        }
+
+        #[inline]
+        pub fn value_slice(&'a self, coordinates: (usize, usize)) -> &'a [u8] {
             debug_assert!(self.get_limit() >= coordinates.0 + coordinates.1);
             self.get_buf().get_slice_at(coordinates.0, coordinates.1)
         }

@@ -118,10 +118,13 @@ class GoldenVectorsTest
     List<Vector> vectors()
     {
         final List<Vector> vectors = new ArrayList<>();
-        vectors.add(request("request-echo.bin", 0x0102030405060708L, 5_000_000_000L, 1001, "echo", pattern(256)));
-        vectors.add(request("request-empty.bin", 0, 0, 0, "", new byte[0]));
         vectors.add(request(
-            "request-large.bin", -1, Long.MAX_VALUE, Integer.MAX_VALUE, "wappalyzer.fingerprint", pattern(100_000)));
+            "request-echo.bin", 0x0102030405060708L, 5_000_000_000L, 1001, List.of(), "echo", pattern(256)));
+        vectors.add(request("request-empty.bin", 0, 0, 0, List.of(), "", new byte[0]));
+        vectors.add(request(
+            "request-large.bin", -1, Long.MAX_VALUE, Integer.MAX_VALUE, List.of(), "wappalyzer.fingerprint",
+            pattern(100_000)));
+        vectors.add(request("request-metadata.bin", 9, 1_000_000L, 1002, requestMetadata(), "echo", pattern(16)));
         vectors.add(response("response-ok.bin", 42, ErrorCode.OK, "", "pong".getBytes(StandardCharsets.US_ASCII)));
         vectors.add(response("response-error.bin", -42, ErrorCode.HANDLER_ERROR, UNICODE_ERROR, new byte[0]));
         vectors.add(cancel());
@@ -149,11 +152,20 @@ class GoldenVectorsTest
         return headers;
     }
 
+    static List<String[]> requestMetadata()
+    {
+        return List.of(
+            new String[]{ "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+            new String[]{ "tenant", "ünïcode ✓" },
+            new String[]{ "empty", "" });
+    }
+
     private Vector request(
         final String file,
         final long correlationId,
         final long timeoutNs,
         final int replyStreamId,
+        final List<String[]> metadata,
         final String handler,
         final byte[] payload)
     {
@@ -162,9 +174,13 @@ class GoldenVectorsTest
             (buffer) ->
             {
                 final RequestEncoder encoder = new RequestEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder)
-                    .correlationId(correlationId).timeoutNs(timeoutNs).replyStreamId(replyStreamId)
-                    .handler(handler)
-                    .putPayload(payload, 0, payload.length);
+                    .correlationId(correlationId).timeoutNs(timeoutNs).replyStreamId(replyStreamId);
+                final RequestEncoder.MetadataEncoder entries = encoder.metadataCount(metadata.size());
+                for (final String[] entry : metadata)
+                {
+                    entries.next().key(entry[0]).value(entry[1]);
+                }
+                encoder.handler(handler).putPayload(payload, 0, payload.length);
                 return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
             },
             (buffer) ->
@@ -173,6 +189,16 @@ class GoldenVectorsTest
                 assertEquals(correlationId, decoder.correlationId());
                 assertEquals(timeoutNs, decoder.timeoutNs());
                 assertEquals(replyStreamId, decoder.replyStreamId());
+                final List<String[]> decodedMetadata = new ArrayList<>();
+                for (final RequestDecoder.MetadataDecoder entry : decoder.metadata())
+                {
+                    decodedMetadata.add(new String[]{ entry.key(), entry.value() });
+                }
+                assertEquals(metadata.size(), decodedMetadata.size());
+                for (int i = 0; i < metadata.size(); i++)
+                {
+                    assertArrayEquals(metadata.get(i), decodedMetadata.get(i));
+                }
                 assertEquals(handler, decoder.handler());
                 final byte[] decoded = new byte[decoder.payloadLength()];
                 decoder.getPayload(decoded, 0, decoded.length);
@@ -254,7 +280,7 @@ class GoldenVectorsTest
                 final WorkerAnnouncementDecoder decoder = new WorkerAnnouncementDecoder()
                     .wrapAndApplyHeader(buffer, 0, headerDecoder);
                 assertEquals(7101, decoder.schemaId());
-                assertEquals(1, decoder.schemaVersion());
+                assertEquals(2, decoder.schemaVersion());
                 assertEquals(language, decoder.language());
                 assertEquals(pid, decoder.pid());
                 assertEquals(requestStreamId, decoder.requestStreamId());

@@ -729,7 +729,7 @@ public final class PolybridgeClient implements AutoCloseable
         int length(final String handler)
         {
             return MessageHeaderEncoder.ENCODED_LENGTH + RequestEncoder.BLOCK_LENGTH +
-                RequestEncoder.handlerHeaderLength() + handlerUtf8(handler).length + RequestEncoder.payloadHeaderLength();
+                RequestEncoder.MetadataEncoder.sbeHeaderSize() + RequestEncoder.handlerHeaderLength() + handlerUtf8(handler).length + RequestEncoder.payloadHeaderLength();
         }
 
         void encode(
@@ -745,7 +745,8 @@ public final class PolybridgeClient implements AutoCloseable
                 .correlationId(correlationId)
                 .timeoutNs(timeoutNs)
                 .replyStreamId(replyStreamId)
-                .putHandler(handlerUtf8(handler), 0, lastHandlerUtf8.length);
+                .metadataCount(0);
+            encoder.putHandler(handlerUtf8(handler), 0, lastHandlerUtf8.length);
             target.putInt(encoder.limit(), payloadLength, ByteOrder.LITTLE_ENDIAN); // varDataEncoding.length
         }
 
