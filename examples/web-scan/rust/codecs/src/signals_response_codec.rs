@@ -1,0 +1,565 @@
+use crate::*;
+
+pub use decoder::SignalsResponseDecoder;
+pub use encoder::SignalsResponseEncoder;
+
+pub use crate::SBE_SCHEMA_ID;
+pub use crate::SBE_SCHEMA_VERSION;
+pub use crate::SBE_SEMANTIC_VERSION;
+
+pub const SBE_BLOCK_LENGTH: u16 = 24;
+pub const SBE_TEMPLATE_ID: u16 = 13;
+
+pub mod encoder {
+    use super::*;
+    use message_header_codec::*;
+
+    #[derive(Debug, Default)]
+    pub struct SignalsResponseEncoder<'a> {
+        buf: WriteBuf<'a>,
+        initial_offset: usize,
+        offset: usize,
+        limit: usize,
+    }
+
+    impl<'a> Writer<'a> for SignalsResponseEncoder<'a> {
+        #[inline]
+        fn get_buf_mut(&mut self) -> &mut WriteBuf<'a> {
+            &mut self.buf
+        }
+    }
+
+    impl<'a> Encoder<'a> for SignalsResponseEncoder<'a> {
+        #[inline]
+        fn get_limit(&self) -> usize {
+            self.limit
+        }
+
+        #[inline]
+        fn set_limit(&mut self, limit: usize) {
+            self.limit = limit;
+        }
+    }
+
+    impl<'a> SignalsResponseEncoder<'a> {
+        pub fn wrap(mut self, buf: WriteBuf<'a>, offset: usize) -> Self {
+            let limit = offset + SBE_BLOCK_LENGTH as usize;
+            self.buf = buf;
+            self.initial_offset = offset;
+            self.offset = offset;
+            self.limit = limit;
+            self
+        }
+
+        #[inline]
+        pub const fn encoded_length(&self) -> usize {
+            self.limit - self.offset
+        }
+
+        pub fn header(self, offset: usize) -> MessageHeaderEncoder<Self> {
+            let mut header = MessageHeaderEncoder::default().wrap(self, offset);
+            header.block_length(SBE_BLOCK_LENGTH);
+            header.template_id(SBE_TEMPLATE_ID);
+            header.schema_id(SBE_SCHEMA_ID);
+            header.version(SBE_SCHEMA_VERSION);
+            header
+        }
+
+        /// primitive field 'links'
+        /// - min value: 0
+        /// - max value: 4294967294
+        /// - null value: 0xffffffff_u32
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 0
+        /// - encodedLength: 4
+        /// - version: 0
+        #[inline]
+        pub fn links(&mut self, value: u32) -> &mut Self {
+            let offset = self.offset;
+            self.get_buf_mut().put_u32_at(offset, value);
+            self
+        }
+
+        /// primitive field 'scripts'
+        /// - min value: 0
+        /// - max value: 4294967294
+        /// - null value: 0xffffffff_u32
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 4
+        /// - encodedLength: 4
+        /// - version: 0
+        #[inline]
+        pub fn scripts(&mut self, value: u32) -> &mut Self {
+            let offset = self.offset + 4;
+            self.get_buf_mut().put_u32_at(offset, value);
+            self
+        }
+
+        /// primitive field 'stylesheets'
+        /// - min value: 0
+        /// - max value: 4294967294
+        /// - null value: 0xffffffff_u32
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 8
+        /// - encodedLength: 4
+        /// - version: 0
+        #[inline]
+        pub fn stylesheets(&mut self, value: u32) -> &mut Self {
+            let offset = self.offset + 8;
+            self.get_buf_mut().put_u32_at(offset, value);
+            self
+        }
+
+        /// primitive field 'iframes'
+        /// - min value: 0
+        /// - max value: 4294967294
+        /// - null value: 0xffffffff_u32
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 12
+        /// - encodedLength: 4
+        /// - version: 0
+        #[inline]
+        pub fn iframes(&mut self, value: u32) -> &mut Self {
+            let offset = self.offset + 12;
+            self.get_buf_mut().put_u32_at(offset, value);
+            self
+        }
+
+        /// primitive field 'forms'
+        /// - min value: 0
+        /// - max value: 4294967294
+        /// - null value: 0xffffffff_u32
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 16
+        /// - encodedLength: 4
+        /// - version: 0
+        #[inline]
+        pub fn forms(&mut self, value: u32) -> &mut Self {
+            let offset = self.offset + 16;
+            self.get_buf_mut().put_u32_at(offset, value);
+            self
+        }
+
+        /// primitive field 'passwordInputs'
+        /// - min value: 0
+        /// - max value: 4294967294
+        /// - null value: 0xffffffff_u32
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 20
+        /// - encodedLength: 4
+        /// - version: 0
+        #[inline]
+        pub fn password_inputs(&mut self, value: u32) -> &mut Self {
+            let offset = self.offset + 20;
+            self.get_buf_mut().put_u32_at(offset, value);
+            self
+        }
+
+        /// GROUP ENCODER (id=10)
+        #[inline]
+        pub fn external_hosts_encoder(self, count: u16, external_hosts_encoder: ExternalHostsEncoder<Self>) -> ExternalHostsEncoder<Self> {
+            external_hosts_encoder.wrap(self, count)
+        }
+
+        /// VAR_DATA ENCODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn title(&mut self, value: &str) -> &mut Self {
+            let limit = self.get_limit();
+            let data_length = value.len().min((u16::MAX - 1) as usize);
+            self.set_limit(limit + 2 + data_length);
+            self.get_buf_mut().put_u16_at(limit, data_length as u16);
+            self.get_buf_mut().put_slice_at(limit + 2, &value[0..data_length].as_bytes());
+            self
+        }
+
+        /// VAR_DATA ENCODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn favicon(&mut self, value: &str) -> &mut Self {
+            let limit = self.get_limit();
+            let data_length = value.len().min((u16::MAX - 1) as usize);
+            self.set_limit(limit + 2 + data_length);
+            self.get_buf_mut().put_u16_at(limit, data_length as u16);
+            self.get_buf_mut().put_slice_at(limit + 2, &value[0..data_length].as_bytes());
+            self
+        }
+
+        /// VAR_DATA ENCODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn digest(&mut self, value: &str) -> &mut Self {
+            let limit = self.get_limit();
+            let data_length = value.len().min((u16::MAX - 1) as usize);
+            self.set_limit(limit + 2 + data_length);
+            self.get_buf_mut().put_u16_at(limit, data_length as u16);
+            self.get_buf_mut().put_slice_at(limit + 2, &value[0..data_length].as_bytes());
+            self
+        }
+
+    }
+
+    #[derive(Debug, Default)]
+    pub struct ExternalHostsEncoder<P> {
+        parent: Option<P>,
+        count: u16,
+        index: usize,
+        offset: usize,
+        initial_limit: usize,
+    }
+
+    impl<'a, P> Writer<'a> for ExternalHostsEncoder<P> where P: Writer<'a> + Default {
+        #[inline]
+        fn get_buf_mut(&mut self) -> &mut WriteBuf<'a> {
+            if let Some(parent) = self.parent.as_mut() {
+                parent.get_buf_mut()
+            } else {
+                panic!("parent was None")
+            }
+        }
+    }
+
+    impl<'a, P> Encoder<'a> for ExternalHostsEncoder<P> where P: Encoder<'a> + Default {
+        #[inline]
+        fn get_limit(&self) -> usize {
+            self.parent.as_ref().expect("parent missing").get_limit()
+        }
+
+        #[inline]
+        fn set_limit(&mut self, limit: usize) {
+            self.parent.as_mut().expect("parent missing").set_limit(limit);
+        }
+    }
+
+    impl<'a, P> ExternalHostsEncoder<P> where P: Encoder<'a> + Default {
+        #[inline]
+        pub fn wrap(
+            mut self,
+            mut parent: P,
+            count: u16,
+        ) -> Self {
+            let initial_limit = parent.get_limit();
+            parent.set_limit(initial_limit + 4);
+            parent.get_buf_mut().put_u16_at(initial_limit, Self::block_length());
+            parent.get_buf_mut().put_u16_at(initial_limit + 2, count);
+            self.parent = Some(parent);
+            self.count = count;
+            self.index = usize::MAX;
+            self.offset = usize::MAX;
+            self.initial_limit = initial_limit;
+            self
+        }
+
+        #[inline]
+        pub const fn block_length() -> u16 {
+            0
+        }
+
+        #[inline]
+        pub fn parent(&mut self) -> SbeResult<P> {
+            self.parent.take().ok_or(SbeErr::ParentNotSet)
+        }
+
+        /// will return Some(current index) when successful otherwise None
+        #[inline]
+        pub fn advance(&mut self) -> SbeResult<Option<usize>> {
+            let index = self.index.wrapping_add(1);
+            if index >= self.count as usize {
+                return Ok(None);
+            }
+            if let Some(parent) = self.parent.as_mut() {
+                self.offset = parent.get_limit();
+                parent.set_limit(self.offset + Self::block_length() as usize);
+                self.index = index;
+                Ok(Some(index))
+            } else {
+                Err(SbeErr::ParentNotSet)
+            }
+        }
+
+        /// VAR_DATA ENCODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn host(&mut self, value: &str) -> &mut Self {
+            let limit = self.get_limit();
+            let data_length = value.len().min((u16::MAX - 1) as usize);
+            self.set_limit(limit + 2 + data_length);
+            self.get_buf_mut().put_u16_at(limit, data_length as u16);
+            self.get_buf_mut().put_slice_at(limit + 2, &value[0..data_length].as_bytes());
+            self
+        }
+
+    }
+
+} // end encoder
+
+pub mod decoder {
+    use super::*;
+    use message_header_codec::*;
+
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct SignalsResponseDecoder<'a> {
+        buf: ReadBuf<'a>,
+        initial_offset: usize,
+        offset: usize,
+        limit: usize,
+        pub acting_block_length: u16,
+        pub acting_version: u16,
+    }
+
+    impl ActingVersion for SignalsResponseDecoder<'_> {
+        #[inline]
+        fn acting_version(&self) -> u16 {
+            self.acting_version
+        }
+    }
+
+    impl<'a> Reader<'a> for SignalsResponseDecoder<'a> {
+        #[inline]
+        fn get_buf(&self) -> &ReadBuf<'a> {
+            &self.buf
+        }
+    }
+
+    impl<'a> Decoder<'a> for SignalsResponseDecoder<'a> {
+        #[inline]
+        fn get_limit(&self) -> usize {
+            self.limit
+        }
+
+        #[inline]
+        fn set_limit(&mut self, limit: usize) {
+            self.limit = limit;
+        }
+    }
+
+    impl<'a> SignalsResponseDecoder<'a> {
+        pub fn wrap(
+            mut self,
+            buf: ReadBuf<'a>,
+            offset: usize,
+            acting_block_length: u16,
+            acting_version: u16,
+        ) -> Self {
+            let limit = offset + acting_block_length as usize;
+            self.buf = buf;
+            self.initial_offset = offset;
+            self.offset = offset;
+            self.limit = limit;
+            self.acting_block_length = acting_block_length;
+            self.acting_version = acting_version;
+            self
+        }
+
+        #[inline]
+        pub const fn encoded_length(&self) -> usize {
+            self.limit - self.offset
+        }
+
+        pub fn header(self, mut header: MessageHeaderDecoder<ReadBuf<'a>>, offset: usize) -> Self {
+            debug_assert_eq!(SBE_TEMPLATE_ID, header.template_id());
+            let acting_block_length = header.block_length();
+            let acting_version = header.version();
+
+            self.wrap(
+                header.parent().unwrap(),
+                offset + message_header_codec::ENCODED_LENGTH,
+                acting_block_length,
+                acting_version,
+            )
+        }
+
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn links(&self) -> u32 {
+            self.get_buf().get_u32_at(self.offset)
+        }
+
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn scripts(&self) -> u32 {
+            self.get_buf().get_u32_at(self.offset + 4)
+        }
+
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn stylesheets(&self) -> u32 {
+            self.get_buf().get_u32_at(self.offset + 8)
+        }
+
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn iframes(&self) -> u32 {
+            self.get_buf().get_u32_at(self.offset + 12)
+        }
+
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn forms(&self) -> u32 {
+            self.get_buf().get_u32_at(self.offset + 16)
+        }
+
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn password_inputs(&self) -> u32 {
+            self.get_buf().get_u32_at(self.offset + 20)
+        }
+
+        /// GROUP DECODER (id=10)
+        #[inline]
+        pub fn external_hosts_decoder(self) -> ExternalHostsDecoder<Self> {
+            ExternalHostsDecoder::default().wrap(self)
+        }
+
+        /// VAR_DATA DECODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn title_decoder(&mut self) -> (usize, usize) {
+            let offset = self.get_limit();
+            let data_length = self.get_buf().get_u16_at(offset) as usize;
+            self.set_limit(offset + 2 + data_length);
+            (offset + 2, data_length)
+        }
+
+        #[inline]
+        pub fn title_slice(&'a self, coordinates: (usize, usize)) -> &'a [u8] {
+            debug_assert!(self.get_limit() >= coordinates.0 + coordinates.1);
+            self.get_buf().get_slice_at(coordinates.0, coordinates.1)
+        }
+
+        /// VAR_DATA DECODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn favicon_decoder(&mut self) -> (usize, usize) {
+            let offset = self.get_limit();
+            let data_length = self.get_buf().get_u16_at(offset) as usize;
+            self.set_limit(offset + 2 + data_length);
+            (offset + 2, data_length)
+        }
+
+        #[inline]
+        pub fn favicon_slice(&'a self, coordinates: (usize, usize)) -> &'a [u8] {
+            debug_assert!(self.get_limit() >= coordinates.0 + coordinates.1);
+            self.get_buf().get_slice_at(coordinates.0, coordinates.1)
+        }
+
+        /// VAR_DATA DECODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn digest_decoder(&mut self) -> (usize, usize) {
+            let offset = self.get_limit();
+            let data_length = self.get_buf().get_u16_at(offset) as usize;
+            self.set_limit(offset + 2 + data_length);
+            (offset + 2, data_length)
+        }
+
+        #[inline]
+        pub fn digest_slice(&'a self, coordinates: (usize, usize)) -> &'a [u8] {
+            debug_assert!(self.get_limit() >= coordinates.0 + coordinates.1);
+            self.get_buf().get_slice_at(coordinates.0, coordinates.1)
+        }
+
+    }
+
+    #[derive(Debug, Default)]
+    pub struct ExternalHostsDecoder<P> {
+        parent: Option<P>,
+        block_length: u16,
+        count: u16,
+        index: usize,
+        offset: usize,
+    }
+
+    impl<'a, P> ActingVersion for ExternalHostsDecoder<P> where P: Reader<'a> + ActingVersion + Default {
+        #[inline]
+        fn acting_version(&self) -> u16 {
+            self.parent.as_ref().unwrap().acting_version()
+        }
+    }
+
+    impl<'a, P> Reader<'a> for ExternalHostsDecoder<P> where P: Reader<'a> + Default {
+        #[inline]
+        fn get_buf(&self) -> &ReadBuf<'a> {
+            self.parent.as_ref().expect("parent missing").get_buf()
+        }
+    }
+
+    impl<'a, P> Decoder<'a> for ExternalHostsDecoder<P> where P: Decoder<'a> + ActingVersion + Default {
+        #[inline]
+        fn get_limit(&self) -> usize {
+            self.parent.as_ref().expect("parent missing").get_limit()
+        }
+
+        #[inline]
+        fn set_limit(&mut self, limit: usize) {
+            self.parent.as_mut().expect("parent missing").set_limit(limit);
+        }
+    }
+
+    impl<'a, P> ExternalHostsDecoder<P> where P: Decoder<'a> + ActingVersion + Default {
+        pub fn wrap(
+            mut self,
+            mut parent: P,
+        ) -> Self {
+            let initial_offset = parent.get_limit();
+            let block_length = parent.get_buf().get_u16_at(initial_offset);
+            let count = parent.get_buf().get_u16_at(initial_offset + 2);
+            parent.set_limit(initial_offset + 4);
+            self.parent = Some(parent);
+            self.block_length = block_length;
+            self.count = count;
+            self.index = usize::MAX;
+            self.offset = 0;
+            self
+        }
+
+        /// group token - Token{signal=BEGIN_GROUP, name='externalHosts', referencedName='null', description='null', packageName='null', id=10, version=0, deprecated=0, encodedLength=0, offset=24, componentTokenCount=12, encoding=Encoding{presence=REQUIRED, primitiveType=null, byteOrder=LITTLE_ENDIAN, minValue=null, maxValue=null, nullValue=null, constValue=null, characterEncoding='null', epoch='null', timeUnit=null, semanticType='null'}}
+        #[inline]
+        pub fn parent(&mut self) -> SbeResult<P> {
+            self.parent.take().ok_or(SbeErr::ParentNotSet)
+        }
+
+        #[inline]
+        pub fn acting_version(&mut self) -> u16 {
+            self.parent.as_ref().unwrap().acting_version()
+        }
+
+        #[inline]
+        pub fn count(&self) -> u16 {
+            self.count
+        }
+
+        /// will return Some(current index) when successful otherwise None
+        pub fn advance(&mut self) -> SbeResult<Option<usize>> {
+            let index = self.index.wrapping_add(1);
+            if index >= self.count as usize {
+                 return Ok(None);
+            }
+            if let Some(parent) = self.parent.as_mut() {
+                self.offset = parent.get_limit();
+                parent.set_limit(self.offset + self.block_length as usize);
+                self.index = index;
+                Ok(Some(index))
+            } else {
+                Err(SbeErr::ParentNotSet)
+            }
+        }
+
+        /// VAR_DATA DECODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn host_decoder(&mut self) -> (usize, usize) {
+            let offset = self.parent.as_ref().expect("parent missing").get_limit();
+            let data_length = self.get_buf().get_u16_at(offset) as usize;
+            self.parent.as_mut().unwrap().set_limit(offset + 2 + data_length);
+            (offset + 2, data_length)
+        }
+
+        #[inline]
+        pub fn host_slice(&'a self, coordinates: (usize, usize)) -> &'a [u8] {
+            debug_assert!(self.get_limit() >= coordinates.0 + coordinates.1);
+            self.get_buf().get_slice_at(coordinates.0, coordinates.1)
+        }
+
+    }
+
+} // end decoder
+
