@@ -45,7 +45,7 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * Calls handlers in Go and Rust worker processes over Aeron and completes a
+ * Calls handlers in worker processes (Go, Rust or any language that speaks the protocol) over Aeron and completes a
  * {@link CompletableFuture} per call by correlation id.
  * <pre>{@code
  * try (PolybridgeClient client = PolybridgeClient.connect(new PolybridgeClient.Context().aeronDirectoryName(dir)))
@@ -61,7 +61,7 @@ public final class PolybridgeClient implements AutoCloseable
 {
     private static final byte[] EMPTY = new byte[0];
 
-    /** Handler names are short identifiers such as "wappalyzer.fingerprint". */
+    /** Handler names are short identifiers such as "hello.greet". */
     public static final int MAX_HANDLER_NAME_LENGTH = 256;
 
     /**

@@ -111,7 +111,7 @@ class BridgeSharedDriverTest
 
     private static Bridge.Context context(final Path aeronDir)
     {
-        return new Bridge.Context().aeronDirectoryName(aeronDir.toString()).goInstances(0).rustInstances(1)
+        return NativeWorkers.context(0, 1).aeronDirectoryName(aeronDir.toString())
             .startTimeout(Duration.ofSeconds(60))
             .livenessTimeout(Duration.ofSeconds(5)); // not what this test is about: a loaded 2-core machine
     }

@@ -1,7 +1,6 @@
 package io.polybridge.perf;
 
 import io.polybridge.client.ExecutableResource;
-import io.polybridge.client.Fingerprint;
 import io.polybridge.client.PolybridgeClient;
 import io.polybridge.client.WorkerStub;
 import io.polybridge.client.WorkerInfo;
@@ -58,7 +57,8 @@ public final class ColdStart
         {
             for (final Language language : List.of(Language.GO, Language.RUST))
             {
-                report(client, driver.aeronDirectoryName(), language, WorkerProcess.binary(language), trials, "");
+                report(client, driver.aeronDirectoryName(), language,
+                    language == Language.GO ? WebScanJobs.goWorker() : WebScanJobs.rustWorker(), trials, "");
             }
             extraction(client, driver.aeronDirectoryName(), trials);
         }
@@ -174,15 +174,8 @@ public final class ColdStart
                 final WorkerStub worker = client.awaitWorker(workerId, Duration.ofSeconds(30));
                 worker.call("echo", new byte[]{ 1 }, Duration.ofSeconds(30)).join();
                 samples[1][trial] = System.nanoTime() - startNs;
-                if (language == Language.GO)
-                {
-                    worker.fingerprint("https://cold.example/", List.of(new Fingerprint.Header("Server", "nginx")),
-                        PAGE, Duration.ofSeconds(30)).join();
-                }
-                else
-                {
-                    worker.signals("https://cold.example/", PAGE, Duration.ofSeconds(30)).join();
-                }
+                worker.call(language == Language.GO ? WebScanJobs.FINGERPRINT : WebScanJobs.SIGNALS,
+                    new WebScanJobs.Page("https://cold.example/", PAGE), Duration.ofSeconds(30)).join();
                 samples[2][trial] = System.nanoTime() - startNs;
             }
         }
