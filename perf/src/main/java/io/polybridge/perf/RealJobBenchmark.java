@@ -75,9 +75,7 @@ public class RealJobBenchmark
         int found = 0;
         for (int i = 0; i < urls.length; i++)
         {
-            final WebScanJobs.Page page = new WebScanJobs.Page(urls[i], pages.get(i).body());
-            found += endpoint.worker.call(
-                job == Job.GO_FINGERPRINT ? WebScanJobs.FINGERPRINT : WebScanJobs.SIGNALS, page, TIMEOUT).join();
+            found += WebScanJobs.run(endpoint, job == Job.GO_FINGERPRINT, urls[i], pages.get(i).body(), TIMEOUT);
         }
         return found;
     }
