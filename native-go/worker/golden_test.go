@@ -159,6 +159,11 @@ func decodeRequest(t *testing.T, b []byte) request {
 	var m polybridge.Request
 	m.WrapForDecode(b, uint64(headerLength), uint64(polybridge.RequestSbeBlockLength), uint64(SchemaVersion), uint64(len(b)))
 	r := request{correlationID: m.CorrelationId(), timeoutNs: m.TimeoutNs(), replyStreamID: m.ReplyStreamId()}
+	for g := m.Metadata(); g.HasNext(); {
+		e := g.Next()
+		key := e.Key()
+		r.metadata = append(r.metadata, metadataEntry{key, e.Value()})
+	}
 	r.handler = m.Handler()
 	r.payload = []byte(m.Payload())
 	assertConsumed(t, m.SbePosition(), b)
@@ -197,9 +202,14 @@ func goldenCases() []goldenCase {
 	for i := range headers {
 		headers[i] = header{fmt.Sprintf("X-Header-%d", i), fmt.Sprintf("välue %d ✓", i)}
 	}
-	reqEcho := request{0x0102030405060708, 5000000000, 1001, "echo", pattern(256)}
-	reqEmpty := request{0, 0, 0, "", []byte{}}
-	reqLarge := request{-1, 9223372036854775807, 2147483647, "wappalyzer.fingerprint", pattern(100000)}
+	reqEcho := request{0x0102030405060708, 5000000000, 1001, nil, "echo", pattern(256)}
+	reqEmpty := request{0, 0, 0, nil, "", []byte{}}
+	reqLarge := request{-1, 9223372036854775807, 2147483647, nil, "wappalyzer.fingerprint", pattern(100000)}
+	reqMetadata := request{9, 1000000, 1002, []metadataEntry{
+		{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+		{"tenant", "ünïcode ✓"},
+		{"empty", ""},
+	}, "echo", pattern(16)}
 	respOK := response{42, polybridge.ErrorCode_OK, "", []byte("pong")}
 	respErr := response{-42, polybridge.ErrorCode_HANDLER_ERROR, "handler failed: Ünïcödé ✓ 日本語 🚀", []byte{}}
 	annGo := Announcement{Language: polybridge.Language_GO, Pid: 4242, RequestStreamID: 2001,
@@ -231,6 +241,7 @@ func goldenCases() []goldenCase {
 		{"request-echo.bin", func() []byte { return encodeRequest(reqEcho) }, decReq, reqEcho},
 		{"request-empty.bin", func() []byte { return encodeRequest(reqEmpty) }, decReq, reqEmpty},
 		{"request-large.bin", func() []byte { return encodeRequest(reqLarge) }, decReq, reqLarge},
+		{"request-metadata.bin", func() []byte { return encodeRequest(reqMetadata) }, decReq, reqMetadata},
 		{"response-ok.bin", func() []byte { return encodeResponse(respOK) }, decResp, respOK},
 		{"response-error.bin", func() []byte { return encodeResponse(respErr) }, decResp, respErr},
 		{"cancel.bin", func() []byte { return encodeCancel(7, 1001) }, func(t *testing.T, b []byte) any { return decodeCancel(t, b) }, [2]int64{7, 1001}},
