@@ -32,7 +32,7 @@ deps:
 
 # CGO_ENABLED=0: a static Go binary that needs no libc, so the copy shipped in the workers jar runs anywhere.
 workers: deps
-	cd native-go && CGO_ENABLED=0 go build -o bin/polybridge-worker-go ./cmd/polybridge-worker-go
+	CGO_ENABLED=0 go build -o native-go/bin/polybridge-worker-go ./native-go/cmd/polybridge-worker-go
 	./native-rust/cargo.sh build --release --locked --bin polybridge-worker-rust
 
 # WebAssembly test modules (native-go/wasm, docs/wasm.md): installs wat2wasm (Debian's wabt) and
@@ -43,7 +43,7 @@ workers: deps
 wasm-modules:
 	./native-go/wasm/install-deps.sh
 	./native-go/wasm/build-modules.sh
-	cd native-go && go test -count=1 -run '^TestEchoModules' ./wasm
+	go test -count=1 -run '^TestEchoModules' ./native-go/wasm
 
 # The standalone driver's jar (media-driver/target/*-all.jar): the Go and Rust tests that need a
 # real media driver start it, and would skip without it, so it is built before them.
@@ -51,8 +51,9 @@ wasm-modules:
 media-driver-jar:
 	$(MVN) -q install -DskipTests -pl media-driver -am
 
+# The root Go module (codecs/go and native-go); nested modules (examples/*/go) test themselves.
 test-go: media-driver-jar
-	cd native-go && go vet ./... && go test -race ./... && ./fuzz.sh
+	go vet ./... && go test -race ./... && ./native-go/fuzz.sh
 
 # --release reuses the release build of the bundled Aeron C client instead of building it twice.
 test-rust: media-driver-jar

@@ -7,9 +7,9 @@
 # ../schema/malformed). A crash is written to testdata/fuzz/<target> by go test; keep it
 # there as a regression case and fix the code.
 set -euo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/.." # the repository root: one Go module
 scale="${FUZZ_SCALE:-1}"
-go test -run '^$' -fuzz '^FuzzDispatch$' -fuzztime "$((150000 * scale))x" ./worker
-go test -run '^$' -fuzz '^FuzzPool$' -fuzztime "$((60000 * scale))x" ./worker
-go test -run '^$' -fuzz '^FuzzOutbox$' -fuzztime "$((8000 * scale))x" ./worker
-go test -run '^$' -fuzz '^FuzzDecodeRequest$' -fuzztime "$((150000 * scale))x" ./fingerprint
+go test -run '^$' -fuzz '^FuzzDispatch$' -fuzztime "$((150000 * scale))x" ./native-go/worker
+go test -run '^$' -fuzz '^FuzzPool$' -fuzztime "$((60000 * scale))x" ./native-go/worker
+go test -run '^$' -fuzz '^FuzzOutbox$' -fuzztime "$((8000 * scale))x" ./native-go/worker
+go test -run '^$' -fuzz '^FuzzDecodeRequest$' -fuzztime "$((150000 * scale))x" ./native-go/fingerprint

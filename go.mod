@@ -1,10 +1,13 @@
-module github.com/polybridge/polybridge/native-go
+// One module for the transport codecs (codecs/go/polybridge) and the Go SDK (native-go/...),
+// so another module requires github.com/polybridge/polybridge with no replace of ours. Nested
+// modules (examples/*, perf/uds-baseline, native-go/wasm/testdata/modules/go) keep their own
+// go.mod and are not part of it.
+module github.com/polybridge/polybridge
 
 go 1.25.0
 
 require (
 	github.com/lirm/aeron-go v0.0.0-20240606170339-8b05ad14e456
-	github.com/polybridge/polybridge/codecs/go v0.0.0-00010101000000-000000000000
 	github.com/projectdiscovery/wappalyzergo v0.2.82
 	github.com/tetratelabs/wazero v1.12.0
 	go.uber.org/zap v1.26.0
@@ -21,6 +24,3 @@ require (
 	golang.org/x/sys v0.44.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
-
-// The generated codecs live in this repository.
-replace github.com/polybridge/polybridge/codecs/go => ../codecs/go
