@@ -12,4 +12,4 @@ scale="${FUZZ_SCALE:-1}"
 go test -run '^$' -fuzz '^FuzzDispatch$' -fuzztime "$((150000 * scale))x" ./native-go/worker
 go test -run '^$' -fuzz '^FuzzPool$' -fuzztime "$((60000 * scale))x" ./native-go/worker
 go test -run '^$' -fuzz '^FuzzOutbox$' -fuzztime "$((8000 * scale))x" ./native-go/worker
-go test -run '^$' -fuzz '^FuzzDecodeRequest$' -fuzztime "$((150000 * scale))x" ./native-go/fingerprint
+go test -run '^$' -fuzz '^FuzzTypedDecode$' -fuzztime "$((60000 * scale))x" ./native-go/worker

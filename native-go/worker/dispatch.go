@@ -60,8 +60,9 @@ type Counters struct {
 	DecodePanics  atomic.Uint64 // panics caught by the dispatcher's last-resort recover
 }
 
-// LogAttrs returns the shared counters as slog key-value pairs, with the names the Rust
-// worker uses, for the worker's last log line.
+// LogAttrs returns the counters as slog key-value pairs, for the worker's last log line: the
+// shared nine first, then the Go-only ones, each under the name the Rust worker gives the same
+// count (docs/protocol.md).
 func (c *Counters) LogAttrs() []any {
 	return []any{
 		"requests", c.Requests.Load(),
@@ -73,6 +74,11 @@ func (c *Counters) LogAttrs() []any {
 		"cancelled", c.Cancelled.Load(),
 		"timeouts", c.Timeouts.Load(),
 		"panics", c.Panics.Load(),
+		"not_found", c.NotFound.Load(),
+		"handler_errors", c.HandlerErrors.Load(),
+		"bad_payloads", c.BadPayloads.Load(),
+		"cancels", c.Cancels.Load(),
+		"decode_panics", c.DecodePanics.Load(),
 	}
 }
 
