@@ -5,7 +5,7 @@ mod common;
 use common::{decode_response, encode_request, pattern};
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::wire::{self, DecodeError, ReplyTo};
-use polybridge_worker::{Dispatcher, HandlerError, Outcome, Registry, Reply};
+use polybridge_worker::{Context, Dispatcher, HandlerError, Outcome, Registry, Reply};
 use std::sync::Arc;
 
 fn dispatcher() -> Dispatcher {
@@ -281,7 +281,7 @@ fn registry_with(name: &str, handler: impl polybridge_worker::Handler + 'static)
 
 #[test]
 fn handler_failure_is_a_handler_error_with_its_message() {
-    let mut dispatcher = registry_with("fail", |_: &[u8], reply: &mut Reply<'_>| {
+    let mut dispatcher = registry_with("fail", |_: &Context, _: &[u8], reply: &mut Reply<'_>| {
         reply.write(b"partial output is discarded");
         Err(HandlerError::Failed("handler failed: Ünïcödé ✓".to_owned()))
     });
@@ -295,7 +295,7 @@ fn handler_failure_is_a_handler_error_with_its_message() {
 
 #[test]
 fn rejected_payload_is_a_bad_request() {
-    let mut dispatcher = registry_with("picky", |_: &[u8], _: &mut Reply<'_>| {
+    let mut dispatcher = registry_with("picky", |_: &Context, _: &[u8], _: &mut Reply<'_>| {
         Err(HandlerError::BadPayload("not a fingerprint request".to_owned()))
     });
     let mut response = Vec::new();
@@ -306,7 +306,7 @@ fn rejected_payload_is_a_bad_request() {
 
 #[test]
 fn panicking_handler_is_answered_with_panic_and_the_dispatcher_survives() {
-    let mut dispatcher = registry_with("boom", |_: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> {
+    let mut dispatcher = registry_with("boom", |_: &Context, _: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> {
         panic!("kaboom")
     });
     let mut response = Vec::new();
@@ -348,7 +348,7 @@ fn registry_rejects_duplicate_and_empty_names() {
 
 #[test]
 fn a_deadline_already_passed_when_sent_is_a_timeout_without_running_the_handler() {
-    let mut dispatcher = registry_with("never", |_: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> {
+    let mut dispatcher = registry_with("never", |_: &Context, _: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> {
         panic!("must not run")
     });
     let mut response = Vec::new();

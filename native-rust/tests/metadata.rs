@@ -7,7 +7,7 @@ mod common;
 use common::{decode_response, encode_request_with_metadata};
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::wire::{self, DecodeError, Inbound};
-use polybridge_worker::{Dispatcher, Outcome, Registry};
+use polybridge_worker::{Context, Dispatcher, HandlerError, Outcome, Registry, Reply};
 use std::sync::Arc;
 
 fn frame(metadata: &[(&str, &str)]) -> Vec<u8> {
@@ -121,4 +121,23 @@ fn lying_lengths_in_the_group_are_a_bad_request() {
     // A frame cut inside the group header.
     let encoded = frame(&[]);
     assert!(matches!(rejected(&encoded[..30]), DecodeError::GroupHeaderPastFrame { .. }));
+}
+
+#[test]
+fn a_handler_sees_the_metadata_in_its_context() {
+    let mut registry = Registry::with_builtin();
+    registry
+        .register("meta", |ctx: &Context, _: &[u8], reply: &mut Reply<'_>| -> Result<(), HandlerError> {
+            let value = ctx.metadata().get("traceparent").ok_or(HandlerError::BadPayload("no traceparent".into()))?;
+            reply.write(value.as_bytes());
+            Ok(())
+        })
+        .unwrap();
+    let mut dispatcher = Dispatcher::new(Arc::new(registry));
+    let mut response = Vec::new();
+    let encoded = encode_request_with_metadata(5, 0, 1001, &[("traceparent", "00-abc-01")], "meta", b"");
+    assert!(matches!(dispatcher.dispatch(&encoded, &mut response), Outcome::Reply { code: ErrorCode::OK, .. }));
+    assert_eq!(decode_response(&response).payload, b"00-abc-01");
+    let without = encode_request_with_metadata(6, 0, 1001, &[], "meta", b"");
+    assert!(matches!(dispatcher.dispatch(&without, &mut response), Outcome::Reply { code: ErrorCode::BAD_REQUEST, .. }));
 }
