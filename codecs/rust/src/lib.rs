@@ -8,15 +8,11 @@ use ::core::{convert::TryInto};
 
 pub mod cancel_codec;
 pub mod error_code;
-pub mod fingerprint_request_codec;
-pub mod fingerprint_response_codec;
 pub mod group_size_encoding_codec;
 pub mod language;
 pub mod message_header_codec;
 pub mod request_codec;
 pub mod response_codec;
-pub mod signals_request_codec;
-pub mod signals_response_codec;
 pub mod var_data_encoding_codec;
 pub mod var_string_encoding_codec;
 pub mod worker_announcement_codec;

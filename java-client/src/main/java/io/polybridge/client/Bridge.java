@@ -168,8 +168,27 @@ public final class Bridge implements AutoCloseable
      */
     public CompletableFuture<byte[]> call(final String handler, final byte[] payload, final Duration timeout)
     {
+        return call(handler, payload, timeout, Map.of());
+    }
+
+    /**
+     * Call a handler on the least-loaded live worker that serves it, with metadata (e.g. a trace
+     * context) the handler reads as a string map.
+     *
+     * @param handler  the handler name.
+     * @param payload  the request bytes; not retained after this returns.
+     * @param timeout  the deadline, from now.
+     * @param metadata at most {@link PolybridgeClient#MAX_METADATA_ENTRIES} entries, keys of 1 to
+     *                 {@link PolybridgeClient#MAX_METADATA_KEY_BYTES} UTF-8 bytes, values of at most
+     *                 {@link PolybridgeClient#MAX_METADATA_VALUE_BYTES}; not modified during the call.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     * @throws IllegalArgumentException when the metadata breaks a limit (nothing is sent).
+     */
+    public CompletableFuture<byte[]> call(
+        final String handler, final byte[] payload, final Duration timeout, final Map<String, String> metadata)
+    {
         Objects.requireNonNull(payload, "payload must not be null; use new byte[0] for no payload");
-        return call(handler, new UnsafeBuffer(payload), 0, payload.length, timeout);
+        return call(handler, new UnsafeBuffer(payload), 0, payload.length, timeout, metadata);
     }
 
     /**
@@ -184,6 +203,28 @@ public final class Bridge implements AutoCloseable
      */
     public CompletableFuture<byte[]> call(
         final String handler, final DirectBuffer payload, final int offset, final int length, final Duration timeout)
+    {
+        return call(handler, payload, offset, length, timeout, Map.of());
+    }
+
+    /**
+     * Call a handler with a range of a buffer as payload and metadata.
+     *
+     * @param handler  the handler name.
+     * @param payload  the buffer holding the request bytes; not retained after this returns.
+     * @param offset   where the request bytes start.
+     * @param length   how many bytes.
+     * @param timeout  the deadline, from now.
+     * @param metadata as for {@link #call(String, byte[], Duration, Map)}.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<byte[]> call(
+        final String handler,
+        final DirectBuffer payload,
+        final int offset,
+        final int length,
+        final Duration timeout,
+        final Map<String, String> metadata)
     {
         if (closing)
         {
@@ -203,7 +244,55 @@ public final class Bridge implements AutoCloseable
         {
             return Router.failed(ErrorCode.WORKER_UNAVAILABLE, client.driverLostReason());
         }
-        return router.call(client, handler, payload, offset, length, timeout);
+        return router.call(client, handler, payload, offset, length, timeout, metadata);
+    }
+
+    /**
+     * Call a typed handler on the least-loaded live worker that serves it, with the default deadline.
+     *
+     * @param method  the handler and its codecs.
+     * @param request the request, encoded before this returns.
+     * @param <Req>   the request type.
+     * @param <Resp>  the response type.
+     * @return the decoded response, or a {@link PolybridgeException}; cancelling it cancels the call.
+     */
+    public <Req, Resp> CompletableFuture<Resp> call(final Method<Req, Resp> method, final Req request)
+    {
+        return call(method, request, ctx.client.defaultTimeout(), Map.of());
+    }
+
+    /**
+     * Call a typed handler on the least-loaded live worker that serves it.
+     *
+     * @param method  the handler and its codecs.
+     * @param request the request, encoded before this returns.
+     * @param timeout the deadline, from now.
+     * @param <Req>   the request type.
+     * @param <Resp>  the response type.
+     * @return the decoded response, or a {@link PolybridgeException}; cancelling it cancels the call.
+     */
+    public <Req, Resp> CompletableFuture<Resp> call(
+        final Method<Req, Resp> method, final Req request, final Duration timeout)
+    {
+        return call(method, request, timeout, Map.of());
+    }
+
+    /**
+     * Call a typed handler on the least-loaded live worker that serves it, with metadata.
+     *
+     * @param method   the handler and its codecs.
+     * @param request  the request, encoded before this returns.
+     * @param timeout  the deadline, from now.
+     * @param metadata as for {@link #call(String, byte[], Duration, Map)}.
+     * @param <Req>    the request type.
+     * @param <Resp>   the response type.
+     * @return the decoded response, or a {@link PolybridgeException} (UNKNOWN when the response does not
+     *     decode); cancelling it cancels the call.
+     */
+    public <Req, Resp> CompletableFuture<Resp> call(
+        final Method<Req, Resp> method, final Req request, final Duration timeout, final Map<String, String> metadata)
+    {
+        return TypedCall.call(this::call, method, request, timeout, metadata);
     }
 
     /**

@@ -22,14 +22,14 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 final class CallStream implements Flow.Publisher<byte[]>
 {
-    private final Worker worker;
+    private final WorkerStub worker;
     private final String handler;
     private final Iterable<byte[]> requests;
     private final Duration timeout;
     private final int maxConcurrency;
 
     CallStream(
-        final Worker worker,
+        final WorkerStub worker,
         final String handler,
         final Iterable<byte[]> requests,
         final Duration timeout,

@@ -50,7 +50,7 @@ import java.util.function.Supplier;
  * <pre>{@code
  * try (PolybridgeClient client = PolybridgeClient.connect(new PolybridgeClient.Context().aeronDirectoryName(dir)))
  * {
- *     Worker go = client.awaitWorker("go-0", Duration.ofSeconds(10));
+ *     WorkerStub go = client.awaitWorker("go-0", Duration.ofSeconds(10));
  *     byte[] echoed = go.call("echo", "hello".getBytes()).join();
  * }
  * }</pre>
@@ -69,6 +69,15 @@ public final class PolybridgeClient implements AutoCloseable
      * this side and in the worker, and a year is "never" for a call.
      */
     public static final Duration MAX_TIMEOUT = Duration.ofDays(365);
+
+    /** Metadata entries a call may carry (the protocol's limit, the same in every language). */
+    public static final int MAX_METADATA_ENTRIES = 32;
+
+    /** UTF-8 bytes of a metadata key: 1 to this. */
+    public static final int MAX_METADATA_KEY_BYTES = 128;
+
+    /** UTF-8 bytes of a metadata value: 0 to this. */
+    public static final int MAX_METADATA_VALUE_BYTES = 4096;
 
     private static final long MAX_KEEPALIVE_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(500);
     private static final long DRIVER_CHECK_WHILE_CONNECTING_NS = TimeUnit.MILLISECONDS.toNanos(50);
@@ -238,7 +247,7 @@ public final class PolybridgeClient implements AutoCloseable
      * @throws PolybridgeException WORKER_UNAVAILABLE if it did not announce itself in time,
      *                             VERSION_MISMATCH if it speaks another schema.
      */
-    public Worker awaitWorker(final String workerId, final Duration timeout)
+    public WorkerStub awaitWorker(final String workerId, final Duration timeout)
     {
         Objects.requireNonNull(workerId, "workerId");
         final long deadlineNs = System.nanoTime() + timeoutNs(timeout, "timeout");
@@ -273,7 +282,7 @@ public final class PolybridgeClient implements AutoCloseable
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
-        return new Worker(this, info, publication, link(info.requestStreamId()));
+        return new WorkerStub(this, info, publication, link(info.requestStreamId()));
     }
 
     /**
@@ -436,7 +445,8 @@ public final class PolybridgeClient implements AutoCloseable
         final DirectBuffer payload,
         final int offset,
         final int length,
-        final Duration timeout)
+        final Duration timeout,
+        final Map<String, String> metadata)
     {
         if (handler == null || handler.isEmpty())
         {
@@ -455,6 +465,7 @@ public final class PolybridgeClient implements AutoCloseable
                 "payload range offset=" + offset + " length=" + length + " is outside a buffer of " + payload.capacity());
         }
         final long timeoutNs = timeoutNs(timeout, "timeout");
+        final int metadataLength = RequestMetadata.validate(metadata);
 
         final long correlationId = nextCorrelationId.incrementAndGet();
         final long deadlineNs = System.nanoTime() + timeoutNs;
@@ -465,7 +476,7 @@ public final class PolybridgeClient implements AutoCloseable
             return failed(future, ErrorCode.WORKER_UNAVAILABLE, driverLost);
         }
         final Envelope envelope = envelopes.get();
-        final int envelopeLength = envelope.length(handler);
+        final int envelopeLength = envelope.length(handler, metadataLength);
         final long messageLength = (long)envelopeLength + length;
         if (messageLength > publication.maxMessageLength())
         {
@@ -499,14 +510,14 @@ public final class PolybridgeClient implements AutoCloseable
         final boolean fitsOneFragment = messageLength <= publication.maxPayloadLength();
         if (!fitsOneFragment)
         {
-            envelope.encode(envelope.buffer, 0, correlationId, timeoutNs, replyStreamId, handler, length);
+            envelope.encode(envelope.buffer, 0, correlationId, timeoutNs, replyStreamId, metadata, handler, length);
         }
         idle.reset();
         while (true)
         {
             final long result = fitsOneFragment ?
-                claimAndWrite(publication, envelope, envelopeLength, correlationId, timeoutNs, handler, payload, offset,
-                    length) :
+                claimAndWrite(publication, envelope, envelopeLength, correlationId, timeoutNs, metadata, handler, payload,
+                    offset, length) :
                 publication.offer(envelope.buffer, 0, envelopeLength, payload, offset, length);
             if (result > 0)
             {
@@ -560,6 +571,7 @@ public final class PolybridgeClient implements AutoCloseable
         final int envelopeLength,
         final long correlationId,
         final long timeoutNs,
+        final Map<String, String> metadata,
         final String handler,
         final DirectBuffer payload,
         final int offset,
@@ -571,7 +583,7 @@ public final class PolybridgeClient implements AutoCloseable
         {
             final MutableDirectBuffer log = claim.buffer();
             final int at = claim.offset();
-            envelope.encode(log, at, correlationId, timeoutNs, replyStreamId, handler, length);
+            envelope.encode(log, at, correlationId, timeoutNs, replyStreamId, metadata, handler, length);
             log.putBytes(at + envelopeLength, payload, offset, length);
             claim.commit();
         }
@@ -583,14 +595,15 @@ public final class PolybridgeClient implements AutoCloseable
         final WorkerLink link,
         final String handler,
         final byte[] payload,
-        final Duration timeout)
+        final Duration timeout,
+        final Map<String, String> metadata)
     {
         Objects.requireNonNull(payload, "payload must not be null; use new byte[0] for no payload");
         final UnsafeBuffer wrapper = envelopes.get().bytes;
         wrapper.wrap(payload);
         try
         {
-            return call(publication, link, handler, wrapper, 0, payload.length, timeout);
+            return call(publication, link, handler, wrapper, 0, payload.length, timeout, metadata);
         }
         finally
         {
@@ -725,11 +738,12 @@ public final class PolybridgeClient implements AutoCloseable
         private String lastHandler;
         private byte[] lastHandlerUtf8;
 
-        /** Bytes of the request before its payload: header, block, handler name, payload length. */
-        int length(final String handler)
+        /** Bytes of the request before its payload: header, block, metadata, handler name, payload length. */
+        int length(final String handler, final int metadataLength)
         {
             return MessageHeaderEncoder.ENCODED_LENGTH + RequestEncoder.BLOCK_LENGTH +
-                RequestEncoder.MetadataEncoder.sbeHeaderSize() + RequestEncoder.handlerHeaderLength() + handlerUtf8(handler).length + RequestEncoder.payloadHeaderLength();
+                RequestEncoder.MetadataEncoder.sbeHeaderSize() + metadataLength +
+                RequestEncoder.handlerHeaderLength() + handlerUtf8(handler).length + RequestEncoder.payloadHeaderLength();
         }
 
         void encode(
@@ -738,14 +752,15 @@ public final class PolybridgeClient implements AutoCloseable
             final long correlationId,
             final long timeoutNs,
             final int replyStreamId,
+            final Map<String, String> metadata,
             final String handler,
             final int payloadLength)
         {
             encoder.wrapAndApplyHeader(target, offset, headerEncoder)
                 .correlationId(correlationId)
                 .timeoutNs(timeoutNs)
-                .replyStreamId(replyStreamId)
-                .metadataCount(0);
+                .replyStreamId(replyStreamId);
+            RequestMetadata.encode(encoder, metadata);
             encoder.putHandler(handlerUtf8(handler), 0, lastHandlerUtf8.length);
             target.putInt(encoder.limit(), payloadLength, ByteOrder.LITTLE_ENDIAN); // varDataEncoding.length
         }

@@ -7,6 +7,7 @@ import org.agrona.DirectBuffer;
 
 import java.time.Duration;
 import java.util.Collection;
+import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -59,7 +60,8 @@ final class Router
         final DirectBuffer payload,
         final int offset,
         final int length,
-        final Duration timeout)
+        final Duration timeout,
+        final Map<String, String> metadata)
     {
         final Collection<WorkerLink> links = client.links();
         final WorkerLink link = route(client, links, handler);
@@ -76,7 +78,7 @@ final class Router
         final CompletableFuture<byte[]> call;
         try
         {
-            call = client.call(publication, link, handler, payload, offset, length, timeout);
+            call = client.call(publication, link, handler, payload, offset, length, timeout, metadata);
         }
         catch (final RuntimeException | Error ex)
         {

@@ -206,7 +206,7 @@ class BridgeLifecycleTest
             {
                 assertArrayEquals(littleEndian(i), bridge.call("echo", littleEndian(i)).join());
             }
-            final Worker restarted = bridge.client().awaitWorker("go-0", Duration.ofSeconds(30));
+            final WorkerStub restarted = bridge.client().awaitWorker("go-0", Duration.ofSeconds(30));
             assertEquals(replacement.pid(), restarted.info().pid());
             assertArrayEquals(new byte[]{ 7 }, restarted.call("echo", new byte[]{ 7 }).join());
         }

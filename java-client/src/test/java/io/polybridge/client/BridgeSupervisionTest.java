@@ -221,7 +221,7 @@ class BridgeSupervisionTest
             final WorkerState after = state(bridge, "go-0");
             assertEquals(1, after.restarts());
             assertNotEquals(before.requestStreamId(), after.requestStreamId(), "a replacement gets a fresh stream");
-            final Worker replacement = bridge.client().awaitWorker("go-0", Duration.ofSeconds(30));
+            final WorkerStub replacement = bridge.client().awaitWorker("go-0", Duration.ofSeconds(30));
             assertEquals(after.pid(), replacement.info().pid());
             assertArrayEquals(new byte[]{ 7 }, replacement.call("echo", new byte[]{ 7 }).join());
         }

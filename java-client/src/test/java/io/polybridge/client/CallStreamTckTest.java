@@ -12,7 +12,7 @@ import java.util.Iterator;
 import java.util.concurrent.Flow;
 
 /**
- * The Reactive Streams TCK, written by others, judges {@link Worker#stream}: every required rule
+ * The Reactive Streams TCK, written by others, judges {@link WorkerStub#stream}: every required rule
  * for a Publisher, against real calls through a media driver to an echo worker.
  */
 public class CallStreamTckTest extends FlowPublisherVerification<byte[]>
@@ -20,7 +20,7 @@ public class CallStreamTckTest extends FlowPublisherVerification<byte[]>
     private EmbeddedMediaDriver driver;
     private JavaEchoWorker echo;
     private PolybridgeClient client;
-    private Worker worker;
+    private WorkerStub worker;
 
     public CallStreamTckTest()
     {

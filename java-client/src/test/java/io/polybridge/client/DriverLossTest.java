@@ -104,7 +104,7 @@ class DriverLossTest
                 losses.add(reason);
             }));
         held.announce();
-        final Worker worker = client.awaitWorker("held-0", Duration.ofSeconds(10));
+        final WorkerStub worker = client.awaitWorker("held-0", Duration.ofSeconds(10));
 
         final List<CompletableFuture<byte[]>> calls = new ArrayList<>();
         for (int i = 0; i < 8; i++)
@@ -185,7 +185,7 @@ class DriverLossTest
                 .aeronDirectoryName(aeronDir.toString())
                 .errorHandler(errors::add)
                 .driverLostHandler((reason) -> lossCalls.incrementAndGet()));
-            final Worker worker = client.awaitWorker(JavaEchoWorker.WORKER_ID, Duration.ofSeconds(10));
+            final WorkerStub worker = client.awaitWorker(JavaEchoWorker.WORKER_ID, Duration.ofSeconds(10));
             assertEquals(1, worker.call("echo", new byte[]{ 1 }, Duration.ofSeconds(30)).join()[0]);
 
             signal("STOP", driver.pid());

@@ -15,15 +15,21 @@ import io.polybridge.codecs.ResponseEncoder;
 import io.polybridge.codecs.WorkerAnnouncementEncoder;
 import io.polybridge.driver.EmbeddedMediaDriver;
 import org.agrona.CloseHelper;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
@@ -46,6 +52,33 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PolybridgeClientTest
 {
     private static final int REQUEST_STREAM = 300;
+
+    /** A typed method whose request and response are UTF-8 text: enough to prove the typed path. */
+    private static final Method<String, String> TEXT = Method.of("text.upper", new Utf8Codec(), new Utf8Codec());
+
+    private static final class Utf8Codec implements MessageCodec<String>
+    {
+        public int encode(final String value, final MutableDirectBuffer buffer, final int offset)
+        {
+            final byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
+            buffer.putBytes(offset, bytes);
+            return bytes.length;
+        }
+
+        public String decode(final DirectBuffer buffer, final int offset, final int length)
+        {
+            final byte[] bytes = new byte[length];
+            buffer.getBytes(offset, bytes);
+            try
+            {
+                return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+            }
+            catch (final java.nio.charset.CharacterCodingException ex)
+            {
+                throw new IllegalArgumentException("not UTF-8: " + ex);
+            }
+        }
+    }
 
     private EmbeddedMediaDriver driver;
     private Aeron workerAeron;
@@ -94,17 +127,18 @@ class PolybridgeClientTest
     @Test
     void workerSpeakingAnotherSchemaVersionIsRefused()
     {
-        worker.announce("future-0", 2);
+        final int future = WorkerAnnouncementEncoder.SCHEMA_VERSION + 1;
+        worker.announce("future-0", future);
         final PolybridgeException thrown = assertThrows(PolybridgeException.class,
             () -> client.awaitWorker("future-0", Duration.ofSeconds(10)));
         assertEquals(ErrorCode.VERSION_MISMATCH, thrown.errorCode());
-        assertTrue(thrown.getMessage().contains("version 2"), thrown.getMessage());
+        assertTrue(thrown.getMessage().contains("version " + future), thrown.getMessage());
     }
 
     @Test
     void callCompletesWithTheResponseMatchingItsCorrelationIdWhateverTheOrder()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final CompletableFuture<byte[]> first = handle.call("echo", new byte[]{ 1 });
         final CompletableFuture<byte[]> second = handle.call("echo", new byte[]{ 2 });
         final List<Long> ids = worker.awaitRequests(2);
@@ -119,7 +153,7 @@ class PolybridgeClientTest
     @Test
     void workerErrorsArriveAsPolybridgeExceptionWithCodeAndMessage()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final CompletableFuture<byte[]> call = handle.call("explode", new byte[0]);
         worker.reply(worker.awaitRequests(1).get(0), ErrorCode.PANIC, "handler panicked: boom", new byte[0]);
 
@@ -132,7 +166,7 @@ class PolybridgeClientTest
     @Test
     void deadlinePassingGivesTimeoutAndTheLateReplyIsCountedNotDelivered()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final CompletableFuture<byte[]> call = handle.call("slow", new byte[0], Duration.ofMillis(50));
         final long correlationId = worker.awaitRequests(1).get(0);
 
@@ -146,7 +180,7 @@ class PolybridgeClientTest
     @Test
     void closingTheClientFailsPendingCallsWithWorkerUnavailable()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final CompletableFuture<byte[]> call = handle.call("echo", new byte[0]);
         worker.awaitRequests(1);
         client.close();
@@ -161,7 +195,7 @@ class PolybridgeClientTest
     @Test
     void malformedResponsesAreDroppedAndCountedAndLaterResponsesStillArrive()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final CompletableFuture<byte[]> call = handle.call("echo", new byte[0]);
         final long correlationId = worker.awaitRequests(1).get(0);
 
@@ -180,7 +214,7 @@ class PolybridgeClientTest
     @Test
     void argumentsAreValidatedWithMessagesThatSayWhatToDo()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final IllegalArgumentException emptyHandler = assertThrows(
             IllegalArgumentException.class, () -> handle.call("", new byte[0]));
         assertTrue(emptyHandler.getMessage().contains("\"echo\""), emptyHandler.getMessage());
@@ -202,7 +236,7 @@ class PolybridgeClientTest
             .completionExecutor(Runnable::run)
             .maxInFlight(1)
             .waitWhenOverloaded(false));
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final CompletableFuture<byte[]> first = handle.call("echo", new byte[]{ 1 });
         final CompletionException thrown = assertThrows(
             CompletionException.class, () -> handle.call("echo", new byte[]{ 2 }).join());
@@ -224,7 +258,7 @@ class PolybridgeClientTest
             .aeronDirectoryName(driver.aeronDirectoryName())
             .completionExecutor(Runnable::run)
             .maxInFlight(1));
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         handle.call("echo", new byte[]{ 1 }, Duration.ofSeconds(30));
         final CompletionException thrown = assertThrows(CompletionException.class,
             () -> handle.call("echo", new byte[]{ 2 }, Duration.ofMillis(50)).join());
@@ -235,7 +269,7 @@ class PolybridgeClientTest
     @Test
     void cancellingACallCompletesItAsCancelledAndTellsTheWorker()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final CompletableFuture<byte[]> call = handle.call("slow", new byte[0]);
         final long correlationId = worker.awaitRequests(1).get(0);
 
@@ -251,8 +285,8 @@ class PolybridgeClientTest
     @Test
     void cancellingATypedCallCancelsTheCallItself()
     {
-        final Worker handle = announcedWorker();
-        final CompletableFuture<Signals> call = handle.signals("https://example.com/", new byte[]{ 1 }, Duration.ofSeconds(10));
+        final WorkerStub handle = announcedWorker();
+        final CompletableFuture<String> call = handle.call(TEXT, "hi", Duration.ofSeconds(10));
         final long correlationId = worker.awaitRequests(1).get(0);
 
         assertTrue(call.cancel(true));
@@ -260,9 +294,21 @@ class PolybridgeClientTest
     }
 
     @Test
+    void typedCallEncodesTheRequestWithItsCodecAndDecodesTheResponse()
+    {
+        final WorkerStub handle = announcedWorker();
+        final CompletableFuture<String> call = handle.call(TEXT, "h\u00e9llo");
+        final long correlationId = worker.awaitRequests(1).get(0);
+        assertArrayEquals("h\u00e9llo".getBytes(StandardCharsets.UTF_8), worker.payloads.get(0));
+        assertEquals("text.upper", worker.handlers.get(0));
+        worker.reply(correlationId, ErrorCode.OK, "", "H\u00c9LLO".getBytes(StandardCharsets.UTF_8));
+        assertEquals("H\u00c9LLO", call.join());
+    }
+
+    @Test
     void smallAndLargePayloadsBothArriveIntact()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final byte[] small = new byte[100];
         final byte[] large = new byte[100_000]; // spans many fragments: vectored offer, not tryClaim
         java.util.Arrays.fill(small, (byte)7);
@@ -277,21 +323,85 @@ class PolybridgeClientTest
     @Test
     void typedResponseThatDoesNotDecodeFailsWithUnknownAndSaysWhy()
     {
-        final Worker handle = announcedWorker();
-        final CompletableFuture<Fingerprint> call = handle.fingerprint(
-            "https://example.com", List.of(new Fingerprint.Header("Server", "nginx")), new byte[]{ 1 },
-            Duration.ofSeconds(10));
-        worker.reply(worker.awaitRequests(1).get(0), ErrorCode.OK, "", new byte[]{ 1, 2, 3 });
+        final WorkerStub handle = announcedWorker();
+        final CompletableFuture<String> call = handle.call(TEXT, "x", Duration.ofSeconds(10));
+        worker.reply(worker.awaitRequests(1).get(0), ErrorCode.OK, "", new byte[]{ (byte)0xFF });
         final CompletionException thrown = assertThrows(CompletionException.class, call::join);
         final PolybridgeException cause = assertInstanceOf(PolybridgeException.class, thrown.getCause());
         assertEquals(ErrorCode.UNKNOWN, cause.errorCode());
-        assertTrue(cause.getMessage().contains("malformed FingerprintResponse"), cause.getMessage());
+        assertTrue(cause.getMessage().contains("the response of 'text.upper' (1 bytes) could not be decoded") &&
+            cause.getMessage().contains("not UTF-8"), cause.getMessage());
+    }
+
+    @Test
+    void metadataArrivesOnTheWireAsSentOnTheClaimedAndTheVectoredPath()
+    {
+        final WorkerStub handle = announcedWorker();
+        final Map<String, String> metadata = new LinkedHashMap<>();
+        metadata.put("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        metadata.put("k\u00e9y-\uD83D\uDE00", "v\u00e4lue \u20ac");
+        metadata.put("empty", "");
+        metadata.put("k".repeat(PolybridgeClient.MAX_METADATA_KEY_BYTES), "v".repeat(PolybridgeClient.MAX_METADATA_VALUE_BYTES));
+        final byte[] small = { 1, 2, 3 };
+        final byte[] large = new byte[100_000]; // many fragments: envelope + payload in one vectored offer
+        java.util.Arrays.fill(large, (byte)5);
+        handle.call("echo", small, Duration.ofSeconds(10), metadata);
+        handle.call("echo", large, Duration.ofSeconds(10), metadata);
+        handle.call("echo", small, Duration.ofSeconds(10));
+        worker.awaitRequests(3);
+        assertEquals(metadata, worker.metadata.get(0));
+        assertEquals(metadata, worker.metadata.get(1));
+        assertEquals(Map.of(), worker.metadata.get(2));
+        assertArrayEquals(small, worker.payloads.get(0));
+        assertArrayEquals(large, worker.payloads.get(1));
+        assertEquals(List.of("echo", "echo", "echo"), worker.handlers);
+    }
+
+    @Test
+    void metadataOverTheProtocolLimitsIsRefusedBeforeAnythingIsSentSayingWhatToDo()
+    {
+        final WorkerStub handle = announcedWorker();
+        final Map<String, String> tooMany = new HashMap<>();
+        for (int i = 0; i <= PolybridgeClient.MAX_METADATA_ENTRIES; i++)
+        {
+            tooMany.put("k" + i, "v");
+        }
+        final Map<String, String> nullValue = new HashMap<>();
+        nullValue.put("k", null);
+        final List<Map<String, String>> bad = List.of(
+            tooMany,
+            Map.of("", "v"),
+            Map.of("k".repeat(PolybridgeClient.MAX_METADATA_KEY_BYTES + 1), "v"),
+            Map.of("\u00e9".repeat(65), "v"),
+            Map.of("k", "v".repeat(PolybridgeClient.MAX_METADATA_VALUE_BYTES + 1)),
+            Map.of("k\uD800", "v"),
+            nullValue);
+        final List<String> expected = List.of("at most 32 metadata entries per call, were 33",
+            "metadata keys are 1 to 128 bytes of UTF-8", "metadata keys are 1 to 128 bytes of UTF-8, 'kkk",
+            "has 130", "metadata values are at most 4096 bytes of UTF-8, the value of 'k' has 4097",
+            "unpaired surrogate", "must not be null");
+        for (int i = 0; i < bad.size(); i++)
+        {
+            final Map<String, String> metadata = bad.get(i);
+            final IllegalArgumentException thrown = assertThrows(IllegalArgumentException.class,
+                () -> handle.call("echo", new byte[0], Duration.ofSeconds(5), metadata));
+            assertTrue(thrown.getMessage().contains(expected.get(i)), thrown.getMessage());
+            assertThrows(IllegalArgumentException.class,
+                () -> handle.call(TEXT, "x", Duration.ofSeconds(5), metadata));
+        }
+
+        assertEquals(0, client.inFlight());
+        for (int i = 0; i < 50; i++)
+        {
+            worker.poll();
+        }
+        assertTrue(worker.correlationIds.isEmpty(), "a refused call reached the worker");
     }
 
     @Test
     void timeoutsTooLongForNanosecondsAreShortenedToAYearInsteadOfOverflowing()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final CompletableFuture<byte[]> call = handle.call("echo", new byte[]{ 7 }, Duration.ofSeconds(Long.MAX_VALUE));
         final long correlationId = worker.awaitRequests(1).get(0);
         assertEquals(PolybridgeClient.MAX_TIMEOUT.toNanos(), worker.timeoutsNs.get(0));
@@ -302,37 +412,9 @@ class PolybridgeClientTest
     }
 
     @Test
-    void textFieldsOverTheProtocolLimitAreRefusedBeforeAnythingIsSent()
-    {
-        final Worker handle = announcedWorker();
-        final String huge = "x".repeat(70_000);
-        final IllegalArgumentException header = assertThrows(IllegalArgumentException.class, () -> handle.fingerprint(
-            "https://x.example/", List.of(new Fingerprint.Header("X-Big", huge)), new byte[0], Duration.ofSeconds(5)));
-        assertTrue(header.getMessage().contains("header value is 70000 bytes") &&
-            header.getMessage().contains("at most 65534"), header.getMessage());
-        final IllegalArgumentException name = assertThrows(IllegalArgumentException.class, () -> handle.fingerprint(
-            "https://x.example/", List.of(new Fingerprint.Header("\u00e9".repeat(40_000), "v")), new byte[0],
-            Duration.ofSeconds(5)));
-        assertTrue(name.getMessage().contains("header name is 80000 bytes"), name.getMessage());
-        final IllegalArgumentException url = assertThrows(IllegalArgumentException.class,
-            () -> handle.signals("https://x.example/" + huge, new byte[0], Duration.ofSeconds(5)));
-        assertTrue(url.getMessage().contains("url is 70018 bytes"), url.getMessage());
-
-        assertEquals(0, client.inFlight());
-        for (int i = 0; i < 50; i++)
-        {
-            worker.poll();
-        }
-        assertTrue(worker.correlationIds.isEmpty(), "a refused call reached the worker");
-        // The limit itself is fine.
-        handle.signals("x".repeat(65_534), new byte[0], Duration.ofSeconds(5));
-        assertEquals(1, worker.awaitRequests(1).size());
-    }
-
-    @Test
     void callerSpinningOnABackPressuredStreamStopsOnceItsWorkerIsDeclaredDead() throws Exception
     {
-        final Worker handle = announcedWorker(); // the scripted worker reads nothing until told
+        final WorkerStub handle = announcedWorker(); // the scripted worker reads nothing until told
         final byte[] megabyte = new byte[1024 * 1024];
         final AtomicInteger published = new AtomicInteger();
         final AtomicReference<CompletableFuture<byte[]>> stuck = new AtomicReference<>();
@@ -374,7 +456,7 @@ class PolybridgeClientTest
     @Test
     void callThatFailsBeforeItIsPublishedFreesItsWindowSlotAtOnceNotAtItsDeadline()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         worker.requests.close(); // the worker's subscription goes: the request stream is NOT_CONNECTED
         awaitTrue(() -> !client.publication(REQUEST_STREAM).isConnected());
         final CompletableFuture<byte[]> call = handle.call("echo", new byte[]{ 1 }, Duration.ofDays(300));
@@ -393,7 +475,7 @@ class PolybridgeClientTest
         {
             client = PolybridgeClient.connect(new PolybridgeClient.Context().aeron(own).completionExecutor(Runnable::run));
             assertEquals(driver.aeronDirectoryName(), client.context().aeronDirectoryName());
-            final Worker handle = announcedWorker();
+            final WorkerStub handle = announcedWorker();
             final CompletableFuture<byte[]> call = handle.call("echo", new byte[]{ 1 });
             worker.reply(worker.awaitRequests(1).get(0), ErrorCode.OK, "", new byte[]{ 1 });
             assertArrayEquals(new byte[]{ 1 }, call.join());
@@ -419,7 +501,7 @@ class PolybridgeClientTest
             {
                 throw new java.util.concurrent.RejectedExecutionException("the test's executor is shut down");
             }));
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final CompletableFuture<byte[]> call = handle.call("echo", new byte[]{ 3 });
         worker.reply(worker.awaitRequests(1).get(0), ErrorCode.OK, "", new byte[]{ 3 });
         assertArrayEquals(new byte[]{ 3 }, call.join());
@@ -438,7 +520,7 @@ class PolybridgeClientTest
     @Test
     void handlerNamesLongerThanTheLimitAreRejected()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final String name = "h".repeat(PolybridgeClient.MAX_HANDLER_NAME_LENGTH + 1);
         final IllegalArgumentException thrown = assertThrows(
             IllegalArgumentException.class, () -> handle.call(name, new byte[0]));
@@ -448,7 +530,7 @@ class PolybridgeClientTest
     @Test
     void streamSendsOnlyWhatTheSubscriberDemandsAndPublishesInRequestOrder()
     {
-        final Worker handle = announcedWorker();
+        final WorkerStub handle = announcedWorker();
         final List<byte[]> requests = List.of(new byte[]{ 1 }, new byte[]{ 2 }, new byte[]{ 3 });
         final List<byte[]> received = new java.util.concurrent.CopyOnWriteArrayList<>();
         final java.util.concurrent.atomic.AtomicReference<java.util.concurrent.Flow.Subscription> subscription =
@@ -497,7 +579,7 @@ class PolybridgeClientTest
         assertArrayEquals(new byte[]{ 30 }, received.get(2));
     }
 
-    private Worker announcedWorker()
+    private WorkerStub announcedWorker()
     {
         worker.announce("scripted-0", WorkerAnnouncementEncoder.SCHEMA_VERSION);
         return client.awaitWorker("scripted-0", Duration.ofSeconds(10));
@@ -536,6 +618,8 @@ class PolybridgeClientTest
         private final List<Long> correlationIds = new ArrayList<>();
         private final List<Long> timeoutsNs = new ArrayList<>();
         private final List<byte[]> payloads = new ArrayList<>();
+        private final List<String> handlers = new ArrayList<>();
+        private final List<Map<String, String>> metadata = new ArrayList<>();
         private final java.util.Set<Long> cancelledIds = java.util.concurrent.ConcurrentHashMap.newKeySet();
         private final CancelDecoder cancelDecoder = new CancelDecoder();
         private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
@@ -575,7 +659,13 @@ class PolybridgeClientTest
             correlationIds.add(requestDecoder.correlationId());
             timeoutsNs.add(requestDecoder.timeoutNs());
             replyStreamId = requestDecoder.replyStreamId();
-            requestDecoder.skipHandler();
+            final Map<String, String> entries = new LinkedHashMap<>();
+            for (final RequestDecoder.MetadataDecoder entry : requestDecoder.metadata())
+            {
+                entries.put(entry.key(), entry.value());
+            }
+            metadata.add(entries);
+            handlers.add(requestDecoder.handler());
             final byte[] payload = new byte[requestDecoder.payloadLength()];
             requestDecoder.getPayload(payload, 0, payload.length);
             payloads.add(payload);

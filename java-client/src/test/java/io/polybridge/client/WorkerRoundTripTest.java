@@ -92,7 +92,7 @@ class WorkerRoundTripTest
     @ValueSource(strings = { "go-0", "rust-0" })
     void tenThousandConcurrentEchoesOfUpToOneMegabyteReturnEveryByteExactlyOnce(final String workerId) throws Exception
     {
-        final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
+        final WorkerStub worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
         final long unmatchedBefore = client.unmatchedResponses();
 
         // Payload i is a slice of one random block: nothing per request is kept but its offset and size.
@@ -175,7 +175,7 @@ class WorkerRoundTripTest
     {
         final int calls = 1_000_000;
         final int threads = 8;
-        final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
+        final WorkerStub worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
         final long unmatchedBefore = client.unmatchedResponses();
         final AtomicIntegerArray completions = new AtomicIntegerArray(calls);
         final AtomicLong wrong = new AtomicLong();
@@ -229,7 +229,7 @@ class WorkerRoundTripTest
     void deadlineShorterThanASlowHandlerGivesTimeoutAndTheLateReplyIsIgnoredAndCounted(final String workerId)
         throws InterruptedException
     {
-        final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
+        final WorkerStub worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
         final long unmatchedBefore = client.unmatchedResponses();
         final byte[] sleep300Millis = { (byte)300, (byte)(300 >> 8), 0, 0 }; // debug.sleep ignores deadlines
 
@@ -252,7 +252,7 @@ class WorkerRoundTripTest
     @ValueSource(strings = { "go-0", "rust-0" })
     void unknownHandlerFailsWithNotFoundAndTheWorkersMessage(final String workerId)
     {
-        final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
+        final WorkerStub worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
         final CompletionException thrown = assertThrows(
             CompletionException.class, () -> worker.call("no.such.handler", new byte[]{ 1 }).join());
         final PolybridgeException cause = assertInstanceOf(PolybridgeException.class, thrown.getCause());
@@ -302,7 +302,7 @@ class WorkerRoundTripTest
 
         for (final String workerId : new String[]{ "go-0", "rust-0" })
         {
-            final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
+            final WorkerStub worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
             assertArrayEquals(new byte[]{ 4, 2 }, worker.call("echo", new byte[]{ 4, 2 }).join(), workerId);
         }
         assertTrue(go.process().isAlive(), "go worker died; see " + go.log());
@@ -312,7 +312,7 @@ class WorkerRoundTripTest
     @Test
     void payloadOverTheChannelLimitFailsWithTooLargeBeforeAnythingIsSent()
     {
-        final Worker worker = client.awaitWorker("go-0", Duration.ofSeconds(60));
+        final WorkerStub worker = client.awaitWorker("go-0", Duration.ofSeconds(60));
         final byte[] tooLarge = new byte[4 * 1024 * 1024];
         final CompletionException thrown = assertThrows(
             CompletionException.class, () -> worker.call("echo", tooLarge).join());

@@ -3,7 +3,7 @@ package io.polybridge.perf;
 import io.polybridge.client.ExecutableResource;
 import io.polybridge.client.Fingerprint;
 import io.polybridge.client.PolybridgeClient;
-import io.polybridge.client.Worker;
+import io.polybridge.client.WorkerStub;
 import io.polybridge.client.WorkerInfo;
 import io.polybridge.client.WorkerProcess;
 import io.polybridge.codecs.Language;
@@ -171,7 +171,7 @@ public final class ColdStart
                     LockSupport.parkNanos(20_000);
                 }
                 samples[0][trial] = System.nanoTime() - startNs;
-                final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(30));
+                final WorkerStub worker = client.awaitWorker(workerId, Duration.ofSeconds(30));
                 worker.call("echo", new byte[]{ 1 }, Duration.ofSeconds(30)).join();
                 samples[1][trial] = System.nanoTime() - startNs;
                 if (language == Language.GO)

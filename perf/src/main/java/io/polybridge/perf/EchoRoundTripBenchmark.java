@@ -1,6 +1,6 @@
 package io.polybridge.perf;
 
-import io.polybridge.client.Worker;
+import io.polybridge.client.WorkerStub;
 import io.polybridge.codecs.Language;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -43,7 +43,7 @@ public class EchoRoundTripBenchmark
     public String clientIdle;
 
     private Endpoint.Polybridge endpoint;
-    private Worker worker;
+    private WorkerStub worker;
     private byte[] payload;
 
     @Setup(Level.Trial)

@@ -2,7 +2,7 @@ package io.polybridge.perf;
 
 import io.aeron.driver.MediaDriver;
 import io.polybridge.client.PolybridgeClient;
-import io.polybridge.client.Worker;
+import io.polybridge.client.WorkerStub;
 import io.polybridge.client.WorkerProcess;
 import io.polybridge.codecs.Language;
 import io.polybridge.driver.EmbeddedMediaDriver;
@@ -129,10 +129,10 @@ abstract class Endpoint implements AutoCloseable
         final EmbeddedMediaDriver driver;
         final WorkerProcess process;
         final PolybridgeClient client;
-        final Worker worker;
+        final WorkerStub worker;
 
         Polybridge(
-            final EmbeddedMediaDriver driver, final WorkerProcess process, final PolybridgeClient client, final Worker worker)
+            final EmbeddedMediaDriver driver, final WorkerProcess process, final PolybridgeClient client, final WorkerStub worker)
         {
             this.driver = driver;
             this.process = process;

@@ -1,7 +1,7 @@
 package io.polybridge.client.samples;
 
 import io.polybridge.client.PolybridgeClient;
-import io.polybridge.client.Worker;
+import io.polybridge.client.WorkerStub;
 import io.polybridge.client.WorkerProcess;
 import io.polybridge.codecs.Language;
 import io.polybridge.driver.EmbeddedMediaDriver;
@@ -44,7 +44,7 @@ public final class RoundTripDemo
             {
                 for (final String workerId : new String[]{ "go-0", "rust-0" })
                 {
-                    final Worker worker = client.awaitWorker(workerId, Duration.ofSeconds(30));
+                    final WorkerStub worker = client.awaitWorker(workerId, Duration.ofSeconds(30));
                     System.out.println("\n" + workerId + " announced: " + worker.info());
                     System.out.println("  (the first call also waits for the worker to open its reply publication)");
                     for (final int size : SIZES)
@@ -68,7 +68,7 @@ public final class RoundTripDemo
         System.out.println("\nstopped workers and driver; worker logs in " + logs);
     }
 
-    private static void printSmallCallPercentiles(final Worker worker)
+    private static void printSmallCallPercentiles(final WorkerStub worker)
     {
         final byte[] payload = new byte[32];
         for (int i = 0; i < WARM_UP_CALLS; i++)

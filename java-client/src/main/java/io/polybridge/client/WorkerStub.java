@@ -1,0 +1,201 @@
+package io.polybridge.client;
+
+import io.aeron.Publication;
+import org.agrona.DirectBuffer;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Flow;
+
+/**
+ * The client's handle on one announced worker process (the server, called a worker in every language):
+ * call its handlers by name, raw or typed through a {@link Method}. Obtained from
+ * {@link PolybridgeClient#awaitWorker(String, Duration)}; valid until the client is closed.
+ */
+public final class WorkerStub
+{
+    private final PolybridgeClient client;
+    private final WorkerInfo info;
+    private final Publication publication;
+    private final WorkerLink link;
+
+    WorkerStub(final PolybridgeClient client, final WorkerInfo info, final Publication publication, final WorkerLink link)
+    {
+        this.link = link;
+        this.client = client;
+        this.info = info;
+        this.publication = publication;
+    }
+
+    /**
+     * @return what the worker announced.
+     */
+    public WorkerInfo info()
+    {
+        return info;
+    }
+
+    /**
+     * Call a handler with the client's default deadline.
+     *
+     * @param handler the handler name, e.g. {@code "echo"}.
+     * @param payload the request bytes; not retained after this returns.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<byte[]> call(final String handler, final byte[] payload)
+    {
+        return call(handler, payload, client.context().defaultTimeout());
+    }
+
+    /**
+     * Call a handler.
+     *
+     * @param handler the handler name.
+     * @param payload the request bytes; not retained after this returns.
+     * @param timeout the deadline, from now.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<byte[]> call(final String handler, final byte[] payload, final Duration timeout)
+    {
+        return client.call(publication, link, handler, payload, timeout, Map.of());
+    }
+
+    /**
+     * Call a handler with metadata (e.g. a trace context) the handler reads as a string map.
+     *
+     * @param handler  the handler name.
+     * @param payload  the request bytes; not retained after this returns.
+     * @param timeout  the deadline, from now.
+     * @param metadata at most {@link PolybridgeClient#MAX_METADATA_ENTRIES} entries, keys of 1 to
+     *                 {@link PolybridgeClient#MAX_METADATA_KEY_BYTES} UTF-8 bytes, values of at most
+     *                 {@link PolybridgeClient#MAX_METADATA_VALUE_BYTES}; not modified during the call.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     * @throws IllegalArgumentException when the metadata breaks a limit (nothing is sent).
+     */
+    public CompletableFuture<byte[]> call(
+        final String handler, final byte[] payload, final Duration timeout, final Map<String, String> metadata)
+    {
+        return client.call(publication, link, handler, payload, timeout, metadata);
+    }
+
+    /**
+     * Call a typed handler with the client's default deadline.
+     *
+     * @param method  the handler and its codecs.
+     * @param request the request, encoded before this returns.
+     * @param <Req>   the request type.
+     * @param <Resp>  the response type.
+     * @return the decoded response, or a {@link PolybridgeException}; cancelling it cancels the call.
+     */
+    public <Req, Resp> CompletableFuture<Resp> call(final Method<Req, Resp> method, final Req request)
+    {
+        return call(method, request, client.context().defaultTimeout(), Map.of());
+    }
+
+    /**
+     * Call a typed handler.
+     *
+     * @param method  the handler and its codecs.
+     * @param request the request, encoded before this returns.
+     * @param timeout the deadline, from now.
+     * @param <Req>   the request type.
+     * @param <Resp>  the response type.
+     * @return the decoded response, or a {@link PolybridgeException}; cancelling it cancels the call.
+     */
+    public <Req, Resp> CompletableFuture<Resp> call(
+        final Method<Req, Resp> method, final Req request, final Duration timeout)
+    {
+        return call(method, request, timeout, Map.of());
+    }
+
+    /**
+     * Call a typed handler with metadata.
+     *
+     * @param method   the handler and its codecs.
+     * @param request  the request, encoded before this returns.
+     * @param timeout  the deadline, from now.
+     * @param metadata as for {@link #call(String, byte[], Duration, Map)}.
+     * @param <Req>    the request type.
+     * @param <Resp>   the response type.
+     * @return the decoded response, or a {@link PolybridgeException} (UNKNOWN when the response does not
+     *     decode); cancelling it cancels the call.
+     */
+    public <Req, Resp> CompletableFuture<Resp> call(
+        final Method<Req, Resp> method, final Req request, final Duration timeout, final Map<String, String> metadata)
+    {
+        return TypedCall.call(this::call, method, request, timeout, metadata);
+    }
+
+    /**
+     * Call a handler with a range of a buffer as payload, copied only into Aeron's log buffer.
+     *
+     * @param handler the handler name.
+     * @param payload the buffer holding the request bytes; not retained after this returns.
+     * @param offset  where the request bytes start.
+     * @param length  how many bytes.
+     * @param timeout the deadline, from now.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<byte[]> call(
+        final String handler, final DirectBuffer payload, final int offset, final int length, final Duration timeout)
+    {
+        return call(handler, payload, offset, length, timeout, Map.of());
+    }
+
+    /**
+     * Call a handler with a range of a buffer as payload and metadata.
+     *
+     * @param handler  the handler name.
+     * @param payload  the buffer holding the request bytes; not retained after this returns.
+     * @param offset   where the request bytes start.
+     * @param length   how many bytes.
+     * @param timeout  the deadline, from now.
+     * @param metadata as for {@link #call(String, byte[], Duration, Map)}.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<byte[]> call(
+        final String handler,
+        final DirectBuffer payload,
+        final int offset,
+        final int length,
+        final Duration timeout,
+        final Map<String, String> metadata)
+    {
+        return client.call(publication, link, handler, payload, offset, length, timeout, metadata);
+    }
+
+    public String toString()
+    {
+        return "WorkerStub{" + info + "}";
+    }
+
+    /**
+     * Call a handler once per request and publish the responses in request order. A request is
+     * sent only when the subscriber has demand for its response, with at most
+     * {@code maxConcurrency} in flight; the first failure ends the stream with its
+     * {@link PolybridgeException}. Each subscriber iterates the requests afresh.
+     *
+     * @param handler        the handler name.
+     * @param requests       the request payloads, iterated lazily (may be endless).
+     * @param timeout        the deadline of each call, from when it is sent.
+     * @param maxConcurrency calls in flight at most, at least 1.
+     * @return a cold publisher of the responses.
+     */
+    public Flow.Publisher<byte[]> stream(
+        final String handler, final Iterable<byte[]> requests, final Duration timeout, final int maxConcurrency)
+    {
+        if (handler == null || handler.isEmpty())
+        {
+            throw new IllegalArgumentException("handler must be a handler name such as \"echo\"");
+        }
+        Objects.requireNonNull(requests, "requests must not be null; use List.of() for none");
+        PolybridgeClient.requirePositive(timeout, "timeout");
+        if (maxConcurrency < 1)
+        {
+            throw new IllegalArgumentException("maxConcurrency must be at least 1, was " + maxConcurrency);
+        }
+        return new CallStream(this, handler, requests, timeout, maxConcurrency);
+    }
+}
