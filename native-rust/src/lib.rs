@@ -1,6 +1,7 @@
 //! polybridge's Rust worker: serves named handlers to polybridge clients over Aeron.
 //!
 //! - [`wire`]: checked decoding and exact-size encoding of the SBE frames;
+//! - [`context`]: the [`Context`] of a call (deadline, cancellation, metadata);
 //! - [`handler`]: the [`Handler`] trait, the [`Registry`] of named handlers, `echo`;
 //! - [`dispatcher`]: request frame in, call or answer out, testable without Aeron;
 //! - [`pool`]: the bounded handler pool with cancellation and deadlines;
@@ -18,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod context;
 pub mod counters;
 pub mod dispatcher;
 pub mod dom;
@@ -31,6 +33,7 @@ pub mod watch;
 pub mod wire;
 pub mod worker;
 
+pub use context::{CancelHandle, Context, Interruption};
 pub use dispatcher::{Call, Counters, Dispatcher, Outcome, Routed};
 pub use handler::{Echo, Handler, HandlerError, Registry, RegistryError, Reply};
 pub use idle::IdleStrategy;

@@ -32,6 +32,7 @@
 //! The body may be in any encoding (see [`decode_body`]).
 
 use crate::dom::{Document, NodeKind};
+use crate::context::Context;
 use crate::handler::{Handler, HandlerError, Reply};
 use crate::wire::{self, DecodeError, MAX_VAR_STRING_LENGTH};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
@@ -300,7 +301,7 @@ pub fn encode_response(signals: &Signals, buffer: &mut [u8]) -> Result<(), Handl
 pub struct SignalsHandler;
 
 impl Handler for SignalsHandler {
-    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
+    fn handle(&self, _ctx: &Context, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
         let request = decode_request(payload)
             .map_err(|error| HandlerError::BadPayload(format!("not a SignalsRequest: {error}")))?;
         let signals = extract(request.url, request.body);

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{assert_bytes_eq, decode_response, decode_signals_response, encode_request, pattern};
+use common::{
+    assert_bytes_eq, decode_response, decode_signals_response, encode_request, encode_request_with_metadata, pattern,
+};
 use polybridge_worker::codecs::cancel_codec::CancelEncoder;
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::codecs::fingerprint_request_codec::{self, FingerprintRequestDecoder, FingerprintRequestEncoder};
@@ -17,7 +19,7 @@ use polybridge_worker::codecs::worker_announcement_codec::{self, WorkerAnnouncem
 use polybridge_worker::codecs::{ReadBuf, WriteBuf, SBE_SCHEMA_ID, SBE_SCHEMA_VERSION};
 use polybridge_worker::codecs::signals_request_codec::SignalsRequestEncoder;
 use polybridge_worker::signals::{self, Signals, SignalsRequest};
-use polybridge_worker::wire::{self, Announcement, Cancel, Inbound, Request};
+use polybridge_worker::wire::{self, Announcement, Cancel, Inbound};
 use std::path::PathBuf;
 
 fn golden(name: &str) -> Vec<u8> {
@@ -46,10 +48,39 @@ fn utf8(frame: &[u8], (at, len): (usize, usize)) -> String {
 fn check_request(file: &str, correlation_id: i64, timeout_ns: i64, reply_stream_id: i32, handler: &str, payload: &[u8]) {
     let expected = golden(file);
     assert_bytes_eq(file, &encode_request(correlation_id, timeout_ns, reply_stream_id, handler, payload), &expected);
+    let Ok(Inbound::Request(request)) = wire::decode_inbound(&expected) else {
+        panic!("{file} does not decode as a Request: {:?}", wire::decode_inbound(&expected));
+    };
     assert_eq!(
-        wire::decode_inbound(&expected),
-        Ok(Inbound::Request(Request { correlation_id, timeout_ns, reply_stream_id, handler, payload }))
+        (request.correlation_id, request.timeout_ns, request.reply_stream_id, request.handler, request.payload),
+        (correlation_id, timeout_ns, reply_stream_id, handler, payload)
     );
+    assert!(request.metadata.is_empty());
+}
+
+#[test]
+fn request_metadata() {
+    let file = "request-metadata.bin";
+    let metadata = [
+        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("tenant", "ünïcode ✓"),
+        ("empty", ""),
+    ];
+    let expected = golden(file);
+    let encoded = encode_request_with_metadata(9, 1_000_000, 1002, &metadata, "echo", &pattern(16));
+    assert_bytes_eq(file, &encoded, &expected);
+    let Ok(Inbound::Request(request)) = wire::decode_inbound(&expected) else {
+        panic!("{file} does not decode as a Request: {:?}", wire::decode_inbound(&expected));
+    };
+    assert_eq!(
+        (request.correlation_id, request.timeout_ns, request.reply_stream_id, request.handler, request.payload),
+        (9, 1_000_000, 1002, "echo", &pattern(16)[..])
+    );
+    assert_eq!(request.metadata.iter().collect::<Vec<_>>(), metadata);
+    assert_eq!(request.metadata.get("tenant"), Some("ünïcode ✓"));
+    let map = request.metadata.to_map();
+    assert_eq!(map.len(), 3);
+    assert_eq!(map["empty"], "");
 }
 
 #[test]

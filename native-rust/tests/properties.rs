@@ -8,7 +8,7 @@ use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::codecs::signals_request_codec::SignalsRequestEncoder;
 use polybridge_worker::codecs::WriteBuf;
 use polybridge_worker::signals::{self, Signals, SignalsRequest};
-use polybridge_worker::wire::{self, Inbound, Request};
+use polybridge_worker::wire::{self, Inbound};
 use polybridge_worker::{Dispatcher, Outcome, Registry};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -80,10 +80,13 @@ proptest! {
     fn requests_round_trip(id in any::<i64>(), timeout in any::<i64>(), stream in any::<i32>(),
                            handler in "\\PC{0,30}", payload in vec(any::<u8>(), 0..512)) {
         let frame = encode_request(id, timeout, stream, &handler, &payload);
+        let decoded = wire::decode_inbound(&frame);
+        let Ok(Inbound::Request(request)) = decoded else { panic!("{decoded:?}") };
         prop_assert_eq!(
-            wire::decode_inbound(&frame),
-            Ok(Inbound::Request(Request { correlation_id: id, timeout_ns: timeout, reply_stream_id: stream, handler: &handler, payload: &payload }))
+            (request.correlation_id, request.timeout_ns, request.reply_stream_id, request.handler, request.payload),
+            (id, timeout, stream, &handler[..], &payload[..])
         );
+        prop_assert!(request.metadata.is_empty());
     }
 
     #[test]

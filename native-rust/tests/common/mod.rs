@@ -14,7 +14,7 @@ pub fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i.wrapping_mul(31).wrapping_add(7) & 0xFF) as u8).collect()
 }
 
-/// Encodes a `Request` with the generated encoder, as a client would.
+/// Encodes a `Request` without metadata with the generated encoder, as a client would.
 pub fn encode_request(
     correlation_id: i64,
     timeout_ns: i64,
@@ -22,17 +22,32 @@ pub fn encode_request(
     handler: &str,
     payload: &[u8],
 ) -> Vec<u8> {
-    let length = 8 + 20 + 2 + handler.len() + 4 + payload.len();
+    encode_request_with_metadata(correlation_id, timeout_ns, reply_stream_id, &[], handler, payload)
+}
+
+/// Encodes a `Request` with the generated encoder, as a client would.
+pub fn encode_request_with_metadata(
+    correlation_id: i64,
+    timeout_ns: i64,
+    reply_stream_id: i32,
+    metadata: &[(&str, &str)],
+    handler: &str,
+    payload: &[u8],
+) -> Vec<u8> {
+    let entries: usize = metadata.iter().map(|(k, v)| 2 + k.len() + 2 + v.len()).sum();
+    let length = 8 + 20 + 4 + entries + 2 + handler.len() + 4 + payload.len();
     let mut frame = vec![0u8; length];
     {
         let mut header = RequestEncoder::default().wrap(WriteBuf::new(&mut frame), 8).header(0);
         let mut request = header.parent().unwrap();
-        request
-            .correlation_id(correlation_id)
-            .timeout_ns(timeout_ns)
-            .reply_stream_id(reply_stream_id)
-            .handler(handler)
-            .payload(payload);
+        request.correlation_id(correlation_id).timeout_ns(timeout_ns).reply_stream_id(reply_stream_id);
+        let mut group = request.metadata_encoder(metadata.len() as u16, Default::default());
+        for (key, value) in metadata {
+            assert!(group.advance().unwrap().is_some());
+            group.key(key).value(value);
+        }
+        let mut request = group.parent().unwrap();
+        request.handler(handler).payload(payload);
         assert_eq!(8 + request.encoded_length(), length);
     }
     frame
