@@ -33,6 +33,9 @@ deps:
 # CGO_ENABLED=0: a static Go binary that needs no libc, so the copy shipped in the workers jar runs anywhere.
 workers: deps
 	CGO_ENABLED=0 go build -o native-go/bin/polybridge-worker-go ./native-go/cmd/polybridge-worker-go
+	cd examples/web-scan/go && CGO_ENABLED=0 go build -o bin/web-scan-worker-go ./cmd/web-scan-worker-go
+	cd examples/web-scan/go && go build -o bin/fingerprint-reference ./cmd/fingerprint-reference
+	cd examples/hello/go && CGO_ENABLED=0 go build -o bin/hello-worker-go .
 	./native-rust/cargo.sh build --release --locked --bin polybridge-worker-rust
 
 # WebAssembly test modules (native-go/wasm, docs/wasm.md): installs wat2wasm (Debian's wabt) and
@@ -51,9 +54,12 @@ wasm-modules:
 media-driver-jar:
 	$(MVN) -q install -DskipTests -pl media-driver -am
 
-# The root Go module (codecs/go and native-go); nested modules (examples/*/go) test themselves.
+# The root Go module (codecs/go and native-go; TestSDKDependsOnAeronAndTheTransportCodecsOnly
+# proves `go list -deps ./native-go/worker` has no wappalyzergo), then the example modules.
 test-go: media-driver-jar
 	go vet ./... && go test -race ./... && ./native-go/fuzz.sh
+	cd examples/web-scan/go && go vet ./... && go test ./...
+	cd examples/hello/go && go vet ./... && go test -race ./...
 
 # --release reuses the release build of the bundled Aeron C client instead of building it twice.
 test-rust: media-driver-jar
