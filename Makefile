@@ -35,6 +35,9 @@ deps:
 # polybridge-worker-rust (the SDK's test worker), web-scan-worker-rust, hello-worker-rust.
 workers: deps
 	CGO_ENABLED=0 go build -o native-go/bin/polybridge-worker-go ./native-go/cmd/polybridge-worker-go
+	cd examples/web-scan/go && CGO_ENABLED=0 go build -o bin/web-scan-worker-go ./cmd/web-scan-worker-go
+	cd examples/web-scan/go && go build -o bin/fingerprint-reference ./cmd/fingerprint-reference
+	cd examples/hello/go && CGO_ENABLED=0 go build -o bin/hello-worker-go .
 	./native-rust/cargo.sh build --release --locked
 
 # WebAssembly test modules (native-go/wasm, docs/wasm.md): installs wat2wasm (Debian's wabt) and
@@ -53,9 +56,12 @@ wasm-modules:
 media-driver-jar:
 	$(MVN) -q install -DskipTests -pl media-driver -am
 
-# The root Go module (codecs/go and native-go); nested modules (examples/*/go) test themselves.
+# The root Go module (codecs/go and native-go; TestSDKDependsOnAeronAndTheTransportCodecsOnly
+# proves `go list -deps ./native-go/worker` has no wappalyzergo), then the example modules.
 test-go: media-driver-jar
 	go vet ./... && go test -race ./... && ./native-go/fuzz.sh
+	cd examples/web-scan/go && go vet ./... && go test ./...
+	cd examples/hello/go && go vet ./... && go test -race ./...
 
 # --release reuses the release build of the bundled Aeron C client instead of building it twice.
 # The whole workspace (SDK, codecs, web-scan and hello crates; the SDK's tests include the check

@@ -8,7 +8,6 @@ go 1.25.0
 
 require (
 	github.com/lirm/aeron-go v0.0.0-20240606170339-8b05ad14e456
-	github.com/projectdiscovery/wappalyzergo v0.2.82
 	github.com/tetratelabs/wazero v1.12.0
 	go.uber.org/zap v1.26.0
 )
@@ -20,7 +19,6 @@ require (
 	github.com/stretchr/objx v0.5.2 // indirect
 	github.com/stretchr/testify v1.11.1 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
-	golang.org/x/net v0.54.0 // indirect
 	golang.org/x/sys v0.44.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

@@ -14,7 +14,8 @@ pub struct Reply<'a> {
 }
 
 impl<'a> Reply<'a> {
-    pub(crate) fn new(frame: &'a mut Vec<u8>) -> Self {
+    /// A reply appending to `frame` (for calling a handler in a test: the payload is what it appends).
+    pub fn new(frame: &'a mut Vec<u8>) -> Self {
         let start = frame.len();
         Self { frame, start }
     }
@@ -124,15 +125,11 @@ impl Registry {
         Self::default()
     }
 
-    /// The handlers this worker ships with.
+    /// The handlers every worker serves: `echo`.
     pub fn with_builtin() -> Self {
         let mut registry = Self::new();
         // echo only copies bytes: queueing it would cost more than running it (as in Go).
         registry.handlers.insert(Arc::from(ECHO), Entry { handler: Arc::new(Echo), inline: true });
-        registry.handlers.insert(
-            Arc::from(crate::signals::HANDLER_NAME),
-            Entry { handler: Arc::new(crate::signals::SignalsHandler), inline: false },
-        );
         registry
     }
 

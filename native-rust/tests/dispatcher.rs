@@ -74,7 +74,7 @@ fn unknown_handler_is_not_found_and_names_what_is_served() {
     let frame = encode_request(9, 0, 1001, "wappalyzer.fingerprint", b"x");
     assert_eq!(dispatcher.dispatch(&frame, &mut response), reply(9, 1001, ErrorCode::NOT_FOUND));
     let decoded = decode_response(&response);
-    assert_eq!(decoded.message, "no handler named 'wappalyzer.fingerprint'; this worker serves: echo, html.signals");
+    assert_eq!(decoded.message, "no handler named 'wappalyzer.fingerprint'; this worker serves: echo");
     assert!(decoded.payload.is_empty());
     assert_eq!(dispatcher.counters().not_found, 1);
 }
@@ -343,7 +343,7 @@ fn registry_rejects_duplicate_and_empty_names() {
     let mut registry = Registry::with_builtin();
     assert!(registry.register("echo", polybridge_worker::Echo).is_err());
     assert!(registry.register("", polybridge_worker::Echo).is_err());
-    assert_eq!(registry.names().collect::<Vec<_>>(), ["echo", "html.signals"]);
+    assert_eq!(registry.names().collect::<Vec<_>>(), ["echo"]);
 }
 
 #[test]
@@ -365,7 +365,7 @@ fn echo_runs_inline_and_registered_handlers_on_the_pool() {
     registry.register_inline("quick", polybridge_worker::Echo).unwrap();
     let mut dispatcher = Dispatcher::new(Arc::new(registry));
     let mut response = Vec::new();
-    for (name, inline) in [("echo", true), ("html.signals", false), ("pooled", false), ("quick", true)] {
+    for (name, inline) in [("echo", true), ("pooled", false), ("quick", true)] {
         let frame = encode_request(1, 0, 1, name, b"");
         match dispatcher.route(&frame, &mut response) {
             polybridge_worker::Routed::Call(call) => assert_eq!((&*call.name, call.inline), (name, inline)),

@@ -104,35 +104,3 @@ pub fn assert_bytes_eq(what: &str, actual: &[u8], expected: &[u8]) {
         window(expected)
     );
 }
-
-/// Decodes a `SignalsResponse` with the generated decoder and checks it fills the frame exactly.
-pub fn decode_signals_response(frame: &[u8]) -> polybridge_worker::Signals {
-    use polybridge_worker::codecs::signals_response_codec::{self, SignalsResponseDecoder};
-    let header = MessageHeaderDecoder::default().wrap(ReadBuf::new(frame), 0);
-    assert_eq!(header.schema_id(), SBE_SCHEMA_ID);
-    assert_eq!(header.version(), SBE_SCHEMA_VERSION);
-    assert_eq!(header.template_id(), signals_response_codec::SBE_TEMPLATE_ID);
-    assert_eq!(header.block_length(), signals_response_codec::SBE_BLOCK_LENGTH);
-    let decoder = SignalsResponseDecoder::default().header(header, 0);
-    let mut s = polybridge_worker::Signals {
-        links: decoder.links(),
-        scripts: decoder.scripts(),
-        stylesheets: decoder.stylesheets(),
-        iframes: decoder.iframes(),
-        forms: decoder.forms(),
-        password_inputs: decoder.password_inputs(),
-        ..Default::default()
-    };
-    let text = |(at, len): (usize, usize)| String::from_utf8(frame[at..at + len].to_vec()).expect("UTF-8");
-    let mut group = decoder.external_hosts_decoder();
-    while group.advance().unwrap().is_some() {
-        s.external_hosts.push(text(group.host_decoder()));
-    }
-    let mut decoder = group.parent().unwrap();
-    s.title = text(decoder.title_decoder());
-    s.favicon = text(decoder.favicon_decoder());
-    let (at, len) = decoder.digest_decoder();
-    s.digest = text((at, len));
-    assert_eq!(at + len, frame.len(), "trailing bytes after the SignalsResponse");
-    s
-}

@@ -1,11 +1,11 @@
 //! `cargo bench --bench signals`: html.signals alone (no Aeron) on every page of the shared
-//! corpus: SignalsRequest in, SignalsResponse out, through the dispatcher on one thread.
+//! corpus: SignalsRequest in, SignalsResponse out, through the SDK's dispatcher on one thread.
 //! Prints throughput over the whole corpus and the time of the smallest, median and largest page.
 
-use polybridge_worker::codecs::signals_request_codec::SignalsRequestEncoder;
 use polybridge_worker::codecs::request_codec::RequestEncoder;
-use polybridge_worker::codecs::WriteBuf;
 use polybridge_worker::{Dispatcher, Outcome, Registry};
+use webscan::signals_request_codec::SignalsRequestEncoder;
+use webscan::WriteBuf;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,16 +17,23 @@ fn request(url: &str, body: &[u8]) -> Vec<u8> {
         encoder.url(url).body(body);
     }
     let handler = "html.signals";
-    let mut frame = vec![0u8; 8 + 20 + 2 + handler.len() + 4 + payload.len()];
-    let mut header = RequestEncoder::default().wrap(WriteBuf::new(&mut frame), 8).header(0);
+    // Header, fixed block, an empty metadata group, the handler name and the payload.
+    let mut frame = vec![0u8; 8 + 20 + 4 + 2 + handler.len() + 4 + payload.len()];
+    let mut header = RequestEncoder::default()
+        .wrap(polybridge_worker::codecs::WriteBuf::new(&mut frame), 8)
+        .header(0);
     if let Ok(mut encoder) = header.parent() {
-        encoder.correlation_id(1).timeout_ns(0).reply_stream_id(1).handler(handler).payload(&payload);
+        encoder.correlation_id(1).timeout_ns(0).reply_stream_id(1);
+        let mut metadata = encoder.metadata_encoder(0, Default::default());
+        if let Ok(mut encoder) = metadata.parent() {
+            encoder.handler(handler).payload(&payload);
+        }
     }
     frame
 }
 
 fn main() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/html");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/corpus/html");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         eprintln!("corpus {} is absent: nothing to benchmark", dir.display());
         return;
@@ -42,7 +49,12 @@ fn main() {
         pages.iter().map(|(name, body)| request(&format!("https://corpus.polybridge.test/{name}"), body)).collect();
     let total_bytes: usize = pages.iter().map(|(_, body)| body.len()).sum();
 
-    let mut dispatcher = Dispatcher::new(Arc::new(Registry::with_builtin()));
+    let mut registry = Registry::with_builtin();
+    if let Err(error) = web_scan::signals::register(&mut registry) {
+        eprintln!("{error}");
+        return;
+    }
+    let mut dispatcher = Dispatcher::new(Arc::new(registry));
     let mut response = Vec::new();
     let mut run = |frame: &[u8]| {
         let outcome = dispatcher.dispatch(frame, &mut response);

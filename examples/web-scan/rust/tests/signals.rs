@@ -1,16 +1,12 @@
 //! `html.signals`: the definitions in `src/signals.rs`, one behaviour at a time, then the
-//! handler through the dispatcher and every page of the shared corpus.
+//! typed handler as the worker runs it, and every page of the shared corpus.
 
 mod common;
 
-use common::{decode_response, decode_signals_response, encode_request};
-use polybridge_worker::codecs::error_code::ErrorCode;
-use polybridge_worker::codecs::signals_request_codec::SignalsRequestEncoder;
-use polybridge_worker::codecs::WriteBuf;
-use polybridge_worker::signals::{self, decode_body, extract, Signals};
-use polybridge_worker::{Dispatcher, Registry};
+use common::{call, decode_signals_response, signals_request};
+use polybridge_worker::HandlerError;
 use std::path::PathBuf;
-use std::sync::Arc;
+use web_scan::signals::{self, decode_body, extract, Signals};
 
 const URL: &str = "https://www.example.com/news/today.html";
 
@@ -150,53 +146,46 @@ fn digest_is_tlsh_of_the_body_and_close_for_near_identical_pages() {
     assert_eq!(signals("<p>too short</p>").digest, "", "TLSH needs at least 50 bytes");
 }
 
-fn signals_request(url: &str, body: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0u8; 8 + 2 + url.len() + 4 + body.len()];
-    let mut header = SignalsRequestEncoder::default().wrap(WriteBuf::new(&mut frame), 8).header(0);
-    header.parent().unwrap().url(url).body(body);
-    frame
-}
-
 #[test]
 fn handler_answers_a_signals_request_with_a_signals_response() {
     let body = r#"<title>Tést ✓</title><a href="https://cdn.example.net/">x</a>"#.as_bytes();
-    let mut dispatcher = Dispatcher::new(Arc::new(Registry::with_builtin()));
-    let mut response = Vec::new();
-    let frame = encode_request(3, 0, 9, "html.signals", &signals_request(URL, body));
-    dispatcher.dispatch(&frame, &mut response);
-    let decoded = decode_response(&response);
-    assert_eq!(decoded.code, ErrorCode::OK, "{}", decoded.message);
-    assert_eq!(decode_signals_response(&decoded.payload), extract(URL, body));
+    let payload = call(&signals_request(URL, body)).expect("a SignalsRequest is answered");
+    assert_eq!(decode_signals_response(&payload), extract(URL, body));
 }
 
 #[test]
 fn handler_rejects_what_is_not_a_signals_request_with_bad_request() {
-    let mut dispatcher = Dispatcher::new(Arc::new(Registry::with_builtin()));
-    let mut response = Vec::new();
     let mut lying = signals_request(URL, b"<p>");
     lying[8..10].copy_from_slice(&5000u16.to_le_bytes());
-    for payload in [b"<html>raw html is not a SignalsRequest".to_vec(), Vec::new(), lying] {
-        dispatcher.dispatch(&encode_request(4, 0, 9, "html.signals", &payload), &mut response);
-        let decoded = decode_response(&response);
-        assert_eq!(decoded.code, ErrorCode::BAD_REQUEST);
-        assert!(decoded.message.starts_with("not a SignalsRequest: "), "{}", decoded.message);
+    let mut lying_body = signals_request(URL, b"<p>");
+    let at = 8 + 2 + URL.len();
+    lying_body[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let mut trailing = signals_request(URL, b"<p>");
+    trailing.push(0);
+    let mut bad_url = signals_request("ab", b"");
+    bad_url[10] = 0xFF;
+    let mut transport_schema = signals_request(URL, b"");
+    transport_schema[4..6].copy_from_slice(&7101u16.to_le_bytes());
+    for payload in [b"<html>raw html is not a SignalsRequest".to_vec(), Vec::new(), lying, lying_body, trailing, bad_url, transport_schema] {
+        match call(&payload) {
+            Err(HandlerError::BadPayload(message)) => {
+                assert!(message.starts_with("not a valid SignalsRequest: "), "{message}")
+            }
+            other => panic!("{payload:?}: {other:?}"),
+        }
     }
 }
 
 #[test]
 fn strings_over_the_wire_limit_are_cut_not_fatal() {
     let long_title = format!("<title>{}</title>", "✓".repeat(30_000));
-    let mut dispatcher = Dispatcher::new(Arc::new(Registry::with_builtin()));
-    let mut response = Vec::new();
-    dispatcher.dispatch(&encode_request(5, 0, 9, "html.signals", &signals_request(URL, long_title.as_bytes())), &mut response);
-    let decoded = decode_response(&response);
-    assert_eq!(decoded.code, ErrorCode::OK);
-    assert_eq!(decode_signals_response(&decoded.payload).title.len(), 65_532);
+    let payload = call(&signals_request(URL, long_title.as_bytes())).expect("answered");
+    assert_eq!(decode_signals_response(&payload).title.len(), 65_532);
 }
 
-/// The shared corpus (`../shared/corpus/html` from the project root), or `None` when absent.
+/// The shared corpus (`../shared/corpus/html` from the repository root), or `None` when absent.
 pub fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/html");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/corpus/html");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         eprintln!("corpus {} is absent: skipping", dir.display());
         return None;

@@ -30,18 +30,23 @@
 //! so `<noscript>` content is parsed as elements, and `<template>` content counts.
 //!
 //! The body may be in any encoding (see [`decode_body`]).
+//!
+//! On the wire (schema `../schema/web-scan.xml`): a `SignalsRequest` in, a `SignalsResponse`
+//! out, registered as a typed handler ([`register`]): the SDK checks the header and turns any
+//! decoding failure into `BAD_REQUEST`.
 
 use crate::dom::{Document, NodeKind};
-use crate::context::Context;
-use crate::handler::{Handler, HandlerError, Reply};
-use crate::wire::{self, DecodeError, MAX_VAR_STRING_LENGTH};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
-use polybridge_codecs::signals_request_codec;
-use polybridge_codecs::signals_response_codec::{self, SignalsResponseEncoder};
-use polybridge_codecs::WriteBuf;
+use polybridge_worker::typed::{DecodeError, DecodeMessage, EncodeMessage};
+use polybridge_worker::wire::{truncate_utf8, MAX_VAR_STRING_LENGTH};
+use polybridge_worker::{sbe_message, Context, HandlerError, Registry, RegistryError};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use url::Url;
+use webscan::message_header_codec::MessageHeaderDecoder;
+use webscan::signals_request_codec::SignalsRequestDecoder;
+use webscan::signals_response_codec::{self, SignalsResponseEncoder};
+use webscan::{ReadBuf, WriteBuf};
 
 /// The name `html.signals` is registered under.
 pub const HANDLER_NAME: &str = "html.signals";
@@ -228,32 +233,49 @@ pub fn extract(url: &str, body: &[u8]) -> Signals {
     signals
 }
 
-/// A decoded `SignalsRequest`, borrowing from the payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignalsRequest<'a> {
-    pub url: &'a str,
-    pub body: &'a [u8],
+/// A `SignalsRequest`: the page and where it came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignalsRequest {
+    pub url: String,
+    pub body: Vec<u8>,
 }
 
-/// Decodes a `SignalsRequest` payload, checking every length against the payload first.
-pub fn decode_request(payload: &[u8]) -> Result<SignalsRequest<'_>, DecodeError> {
-    let block_end = wire::check_header(
-        payload,
-        signals_request_codec::SBE_TEMPLATE_ID,
-        signals_request_codec::SBE_BLOCK_LENGTH,
-    )?;
-    let (url_at, url_len, next) = wire::var_string(payload, block_end, "url")?;
-    let (body_at, body_len, end) = wire::var_data(payload, next, "body")?;
-    wire::no_trailing_bytes(payload, end)?;
-    let url = std::str::from_utf8(&payload[url_at..url_at + url_len])
-        .map_err(|_| DecodeError::NotUtf8 { field: "url" })?;
-    Ok(SignalsRequest { url, body: &payload[body_at..body_at + body_len] })
+sbe_message!(SignalsRequest, webscan::signals_request_codec, "SignalsRequest");
+sbe_message!(Signals, webscan::signals_response_codec, "SignalsResponse");
+
+/// Read with the generated decoder; a length that lies makes it (or the slicing) panic, which
+/// the SDK answers `BAD_REQUEST`.
+impl DecodeMessage for SignalsRequest {
+    fn decode(message: &[u8]) -> Result<Self, DecodeError> {
+        let header = MessageHeaderDecoder::default().wrap(ReadBuf::new(message), 0);
+        let mut decoder = SignalsRequestDecoder::default().header(header, 0);
+        let (url_at, url_len) = decoder.url_decoder();
+        let url = &message[url_at..url_at + url_len];
+        let (body_at, body_len) = decoder.body_decoder();
+        let body = &message[body_at..body_at + body_len];
+        if body_at + body_len != message.len() {
+            let extra = message.len() - (body_at + body_len);
+            return Err(DecodeError::Invalid(format!("{extra} bytes follow the message")));
+        }
+        let url = std::str::from_utf8(url).map_err(|_| DecodeError::Invalid("url is not UTF-8".to_owned()))?;
+        Ok(Self { url: url.to_owned(), body: body.to_vec() })
+    }
+}
+
+impl EncodeMessage for Signals {
+    fn encoded_length(&self) -> usize {
+        response_length(self)
+    }
+
+    fn encode(&self, message: &mut [u8]) -> Result<(), HandlerError> {
+        encode_response(self, message)
+    }
 }
 
 /// Length of `signals` encoded as a `SignalsResponse` (strings cut as [`encode_response`] does).
 pub fn response_length(signals: &Signals) -> usize {
-    let string = |s: &str| 2 + wire::truncate_utf8(s, MAX_VAR_STRING_LENGTH).len();
-    wire::HEADER_LENGTH
+    let string = |s: &str| 2 + truncate_utf8(s, MAX_VAR_STRING_LENGTH).len();
+    polybridge_worker::typed::MESSAGE_HEADER_LENGTH
         + usize::from(signals_response_codec::SBE_BLOCK_LENGTH)
         + 4
         + signals.external_hosts.iter().take(usize::from(u16::MAX)).map(|h| string(h)).sum::<usize>()
@@ -267,14 +289,16 @@ pub fn response_length(signals: &Signals) -> usize {
 /// boundary; hosts past the 65535th are left out.
 pub fn encode_response(signals: &Signals, buffer: &mut [u8]) -> Result<(), HandlerError> {
     let codec = |_| HandlerError::Failed("the generated SignalsResponse encoder lost its parent".to_owned());
-    let cut = |s| wire::truncate_utf8(s, MAX_VAR_STRING_LENGTH);
+    let cut = |s| truncate_utf8(s, MAX_VAR_STRING_LENGTH);
     let hosts = &signals.external_hosts[..signals.external_hosts.len().min(usize::from(u16::MAX))];
     let count = u16::try_from(hosts.len()).unwrap_or(u16::MAX);
     if buffer.len() != response_length(signals) {
         return Err(HandlerError::Failed("SignalsResponse buffer of the wrong size".to_owned()));
     }
 
-    let mut header = SignalsResponseEncoder::default().wrap(WriteBuf::new(buffer), wire::HEADER_LENGTH).header(0);
+    let mut header = SignalsResponseEncoder::default()
+        .wrap(WriteBuf::new(buffer), polybridge_worker::typed::MESSAGE_HEADER_LENGTH)
+        .header(0);
     let mut encoder = header.parent().map_err(codec)?;
     encoder
         .links(signals.links)
@@ -286,7 +310,7 @@ pub fn encode_response(signals: &Signals, buffer: &mut [u8]) -> Result<(), Handl
     let mut group = encoder.external_hosts_encoder(count, Default::default());
     for host in hosts {
         if group.advance().map_err(codec)?.is_none() {
-            return Err(codec(polybridge_codecs::SbeErr::ParentNotSet));
+            return Err(codec(webscan::SbeErr::ParentNotSet));
         }
         group.host(cut(host));
     }
@@ -295,16 +319,12 @@ pub fn encode_response(signals: &Signals, buffer: &mut [u8]) -> Result<(), Handl
     Ok(())
 }
 
-/// The `html.signals` handler: `SignalsRequest` in, `SignalsResponse` out. A payload that is
-/// not a `SignalsRequest` is a `BAD_REQUEST`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SignalsHandler;
+/// The `html.signals` handler: the signals of the page in the request.
+pub fn html_signals(_ctx: &Context, request: SignalsRequest) -> Result<Signals, HandlerError> {
+    Ok(extract(&request.url, &request.body))
+}
 
-impl Handler for SignalsHandler {
-    fn handle(&self, _ctx: &Context, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
-        let request = decode_request(payload)
-            .map_err(|error| HandlerError::BadPayload(format!("not a SignalsRequest: {error}")))?;
-        let signals = extract(request.url, request.body);
-        encode_response(&signals, reply.append_zeroed(response_length(&signals)))
-    }
+/// Registers `html.signals` ([`HANDLER_NAME`]) as a typed handler on the worker's pool.
+pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
+    registry.register_typed(HANDLER_NAME, html_signals)
 }
