@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI for the Go and Rust SDKs used from outside (issue 12): copies examples/consumer-go and
 # examples/consumer-rust to a temporary directory outside the repository, builds each there against
-# this checkout (Go: a go.work workspace, no replace; Rust: a path dependency), and has Java
+# this checkout (Go: its require of github.com/polybridge/polybridge plus one replace onto the
+# checkout, no go.work; Rust: a path dependency), and has Java
 # (examples/consumer's CallWorker, through Bridge) start each one and call its handler.
 # Needs `mvn install -DskipTests` at the repository root (for examples/consumer) and Go, Rust, cmake.
 #   examples/run-sdk-consumers.sh
@@ -18,30 +19,32 @@ cp -r "$here/consumer-go" "$here/consumer-rust" "$tmp/"
 mkdir -p "$tmp/java" && cp -r "$here/consumer/pom.xml" "$here/consumer/src" "$tmp/java/"
 
 echo "sdk-consumers: Go module in $tmp/consumer-go" >&2
-cat > "$tmp/consumer-go/go.work" <<WORK
-go 1.25.0
-
-use (
-	.
-	$repo/native-go
-	$repo/codecs/go
-)
-WORK
-(cd "$tmp/consumer-go" && CGO_ENABLED=0 go build -o polybridge-consumer-go .) || fail "go build outside the repository"
+# A user's module with a checkout instead of a published version: one replace, nothing else.
+(cd "$tmp/consumer-go" && go mod edit -replace "github.com/polybridge/polybridge=$repo") || fail "go mod edit -replace"
+[[ "$(grep -c '=>' "$tmp/consumer-go/go.mod")" == 1 ]] || fail "the consumer's go.mod needs more than one replace"
+[[ ! -e "$tmp/consumer-go/go.work" ]] || fail "the consumer needs a go.work"
+(cd "$tmp/consumer-go" && GOWORK=off CGO_ENABLED=0 go build -o polybridge-consumer-go .) || fail "go build outside the repository"
 if (cd "$tmp/consumer-go" && go list -deps . | grep -q wappalyzergo); then
     fail "the Go SDK pulls in wappalyzergo"
 fi
 
 echo "sdk-consumers: Rust crate in $tmp/consumer-rust" >&2
+# A path dependency on the SDK crate in this checkout (a member of the root Cargo workspace), no [patch].
 sed -i "s|path = \"../../native-rust\"|path = \"$repo/native-rust\"|" "$tmp/consumer-rust/Cargo.toml"
 grep -q "path = \"$repo/native-rust\"" "$tmp/consumer-rust/Cargo.toml" || fail "could not point Cargo.toml at $repo"
-# Same versions as the SDK's own lock; the SDK's target directory, so the bundled Aeron C client
-# already built there (same flags: cargo.sh) is reused instead of built again.
-cp "$repo/native-rust/Cargo.lock" "$tmp/consumer-rust/"
-CARGO_TARGET_DIR="${POLYBRIDGE_CONSUMER_TARGET:-$repo/native-rust/target}" \
+if grep -q '^\[patch' "$tmp/consumer-rust/Cargo.toml"; then fail "the Rust consumer must not need [patch]"; fi
+# Same versions as the workspace's own lock; the workspace's target directory, so the bundled Aeron
+# C client already built there (same flags: cargo.sh) is reused instead of built again.
+cp "$repo/Cargo.lock" "$tmp/consumer-rust/"
+rust_target="${POLYBRIDGE_CONSUMER_TARGET:-$repo/native-rust/target}"
+CARGO_TARGET_DIR="$rust_target" \
     "$repo/native-rust/cargo.sh" build --release --manifest-path "$tmp/consumer-rust/Cargo.toml" \
     || fail "cargo build outside the repository"
-cp "${POLYBRIDGE_CONSUMER_TARGET:-$repo/native-rust/target}/release/polybridge-consumer-rust" "$tmp/consumer-rust/"
+if "$repo/native-rust/cargo.sh" tree --offline --manifest-path "$tmp/consumer-rust/Cargo.toml" --prefix none \
+    | grep -qE '^(html5ever|tlsh2|url) '; then
+    fail "the Rust SDK pulls in the web-scan app's crates"
+fi
+cp "$rust_target/release/polybridge-consumer-rust" "$tmp/consumer-rust/"
 
 echo "sdk-consumers: Java caller in $tmp/java" >&2
 (cd "$tmp/java" && mvn -B -ntp -q package) || fail "mvn package of the Java caller"

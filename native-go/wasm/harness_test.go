@@ -161,11 +161,13 @@ func callModule(tb testing.TB, m *Module, payload []byte, timeout time.Duration)
 }
 
 func encodeRequest(correlationID, timeoutNs int64, replyStream int32, handler string, payload []byte) []byte {
-	size := int(polybridge.MessageHeaderEncodedLength) + int(polybridge.RequestSbeBlockLength) + 2 + len(handler) + 4 + len(payload)
+	const metadataGroupHeader = 4 // an empty metadata group: blockLength 0, numInGroup 0
+	size := int(polybridge.MessageHeaderEncodedLength) + int(polybridge.RequestSbeBlockLength) + metadataGroupHeader + 2 + len(handler) + 4 + len(payload)
 	buf := make([]byte, size)
 	var m polybridge.Request
 	m.WrapAndApplyHeader(buf, 0, uint64(size))
 	m.SetCorrelationId(correlationID).SetTimeoutNs(timeoutNs).SetReplyStreamId(replyStream)
+	m.MetadataCount(0)
 	m.PutHandler(handler)
 	m.PutPayload(string(payload))
 	return buf

@@ -17,16 +17,26 @@ type request struct {
 	correlationID int64
 	timeoutNs     int64
 	replyStreamID int32
+	metadata      []metadataEntry // in wire order; nil or empty: none
 	handler       string
 	payload       []byte
 }
 
+type metadataEntry struct{ key, value string }
+
 func encodeRequest(r request) []byte {
-	size := headerLength + requestBlockLength + 2 + len(r.handler) + 4 + len(r.payload)
+	size := headerLength + requestBlockLength + groupHeaderLength + 2 + len(r.handler) + 4 + len(r.payload)
+	for _, e := range r.metadata {
+		size += 2 + len(e.key) + 2 + len(e.value)
+	}
 	buf := make([]byte, size)
 	var m polybridge.Request
 	m.WrapAndApplyHeader(buf, 0, uint64(size))
 	m.SetCorrelationId(r.correlationID).SetTimeoutNs(r.timeoutNs).SetReplyStreamId(r.replyStreamID)
+	g := m.MetadataCount(uint16(len(r.metadata)))
+	for _, e := range r.metadata {
+		g.Next().PutKey(e.key).PutValue(e.value)
+	}
 	m.PutHandler(r.handler)
 	m.PutPayload(bytesAsString(r.payload))
 	return buf

@@ -60,8 +60,9 @@ type Counters struct {
 	DecodePanics  atomic.Uint64 // panics caught by the dispatcher's last-resort recover
 }
 
-// LogAttrs returns the shared counters as slog key-value pairs, with the names the Rust
-// worker uses, for the worker's last log line.
+// LogAttrs returns the counters as slog key-value pairs, for the worker's last log line: the
+// shared nine first, then the Go-only ones, each under the name the Rust worker gives the same
+// count (docs/protocol.md).
 func (c *Counters) LogAttrs() []any {
 	return []any{
 		"requests", c.Requests.Load(),
@@ -73,6 +74,11 @@ func (c *Counters) LogAttrs() []any {
 		"cancelled", c.Cancelled.Load(),
 		"timeouts", c.Timeouts.Load(),
 		"panics", c.Panics.Load(),
+		"not_found", c.NotFound.Load(),
+		"handler_errors", c.HandlerErrors.Load(),
+		"bad_payloads", c.BadPayloads.Load(),
+		"cancels", c.Cancels.Load(),
+		"decode_panics", c.DecodePanics.Load(),
 	}
 }
 
@@ -100,7 +106,7 @@ type Dispatcher struct {
 	out      []byte
 	req      polybridge.Request
 	refused  []int32         // the worker's own streams, never reply streams (RefuseReplyStreams)
-	info     RequestInfo     // the request Dispatch is running
+	info     requestState    // the request Dispatch is running
 	infoCtx  context.Context // carries &info, reused: Dispatch runs one handler at a time
 }
 
@@ -151,6 +157,7 @@ type decodedFrame struct {
 	message     string // frameBad: what is wrong
 	handlerName []byte
 	payload     []byte
+	metadata    map[string]string // nil when the request carries none
 	timeoutNs   int64
 }
 
@@ -182,7 +189,7 @@ func (d *Dispatcher) Dispatch(msg []byte) (reply Reply, ok bool) {
 	if e == nil {
 		return reply, ok
 	}
-	d.info = RequestInfo{Handler: e.name, CorrelationID: f.env.correlationID, ReplyStreamID: f.env.replyStreamID}
+	d.info = requestState{RequestInfo{Handler: e.name, CorrelationID: f.env.correlationID, ReplyStreamID: f.env.replyStreamID}, f.metadata}
 	ctx, cancel := requestContext(d.infoCtx, f.timeoutNs)
 	result, err, panicked := call(e.handler, ctx, f.payload)
 	code, message, payload := d.outcome(e.name, ctx, result, err, panicked)
@@ -275,9 +282,18 @@ func (d *Dispatcher) decodeFrame(msg []byte, f *decodedFrame) {
 		return
 	}
 
+	// The generated flyweight has no bounds checks of its own: the metadata group is read by
+	// decodeMetadata, which checks each length and the limits, and the flyweight is only
+	// pointed at the handler name once the group is known to end inside the frame.
+	metadata, pos, problem := decodeMetadata(msg, headerLength+blockLength)
+	if problem != "" {
+		bad(problem)
+		return
+	}
+	f.metadata = metadata
 	req := &d.req
 	req.WrapForDecode(msg, uint64(headerLength), uint64(blockLength), uint64(version), uint64(n))
-	pos := int(req.SbePosition())
+	req.SetSbePosition(uint64(pos))
 	if pos+int(req.HandlerHeaderLength()) > n {
 		bad("frame ends inside the handler length")
 		return

@@ -42,7 +42,9 @@ func put16(b []byte, at int, v uint16) []byte { binary.LittleEndian.PutUint16(b[
 func put32(b []byte, at int, v uint32) []byte { binary.LittleEndian.PutUint32(b[at:], v); return b }
 
 const (
-	handlerLengthAt = headerLength + requestBlockLength // 28
+	// handlerLengthAt is where the handler name's length sits in a request without metadata:
+	// after the header, the block and the empty metadata group's header.
+	handlerLengthAt = headerLength + requestBlockLength + groupHeaderLength // 32
 )
 
 func echoFrame(payload []byte) []byte {
@@ -90,8 +92,8 @@ func TestDispatch(t *testing.T) {
 			frame:     encodeRequest(request{correlationID: 77, timeoutNs: -1, replyStreamID: 1001, handler: "panic"}),
 			wantReply: true, wantCode: polybridge.ErrorCode_TIMEOUT,
 			counter: func(c *Counters) uint64 { return c.Timeouts.Load() }},
-		{name: "wrong version is BAD_REQUEST", frame: put16(echoFrame(nil), 6, 2),
-			wantReply: true, wantCode: polybridge.ErrorCode_BAD_REQUEST, wantMessage: "schema version 2 is not supported",
+		{name: "wrong version is BAD_REQUEST", frame: put16(echoFrame(nil), 6, 1),
+			wantReply: true, wantCode: polybridge.ErrorCode_BAD_REQUEST, wantMessage: "schema version 1 is not supported",
 			counter: func(c *Counters) uint64 { return c.MalformedReplied.Load() }},
 		{name: "wrong block length is BAD_REQUEST", frame: put16(echoFrame(nil), 0, 24),
 			wantReply: true, wantCode: polybridge.ErrorCode_BAD_REQUEST, wantMessage: "block length 24, expected 20"},

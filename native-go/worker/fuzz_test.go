@@ -23,6 +23,7 @@ func FuzzDispatch(f *testing.F) {
 	f.Add(echoFrame([]byte("ping")))
 	f.Add(echoFrame(nil))
 	f.Add(encodeCancel(1, 2))
+	f.Add(encodeRequest(request{correlationID: 1, replyStreamID: 2, metadata: []metadataEntry{{"traceparent", "00-01"}, {"k", ""}}, handler: "echo"}))
 	f.Add(put32(echoFrame([]byte("abc")), handlerLengthAt+2+4, 0xFFFFFFFF))
 	f.Add(put16(echoFrame(nil), handlerLengthAt, 0xFFFF))
 	f.Add(put16(echoFrame(nil), 0, 0xFFFF))

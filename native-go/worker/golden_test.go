@@ -66,99 +66,16 @@ func assertConsumed(t *testing.T, pos uint64, b []byte) {
 	}
 }
 
-type header struct{ name, value string }
-
-type fingerprintRequest struct {
-	headers []header
-	url     string
-	body    []byte
-}
-
-func encodeFingerprintRequest(r fingerprintRequest) []byte {
-	size := headerLength + int(polybridge.FingerprintRequestSbeBlockLength) + 4 + 2 + len(r.url) + 4 + len(r.body)
-	for _, h := range r.headers {
-		size += 2 + len(h.name) + 2 + len(h.value)
-	}
-	buf := make([]byte, size)
-	var m polybridge.FingerprintRequest
-	m.WrapAndApplyHeader(buf, 0, uint64(size))
-	g := m.HeadersCount(uint16(len(r.headers)))
-	for _, h := range r.headers {
-		g.Next().PutName(h.name).PutValue(h.value)
-	}
-	m.PutUrl(r.url)
-	m.PutBody(bytesAsString(r.body))
-	return buf
-}
-
-func decodeFingerprintRequest(t *testing.T, b []byte) fingerprintRequest {
-	goldenHeader(t, b, polybridge.FingerprintRequestSbeTemplateID, polybridge.FingerprintRequestSbeBlockLength)
-	var m polybridge.FingerprintRequest
-	m.WrapForDecode(b, uint64(headerLength), uint64(polybridge.FingerprintRequestSbeBlockLength), uint64(SchemaVersion), uint64(len(b)))
-	r := fingerprintRequest{headers: []header{}}
-	for g := m.Headers(); g.HasNext(); {
-		e := g.Next()
-		name := e.Name()
-		r.headers = append(r.headers, header{name, e.Value()})
-	}
-	r.url = m.Url()
-	r.body = []byte(m.Body())
-	assertConsumed(t, m.SbePosition(), b)
-	return r
-}
-
-type technology struct {
-	name, version string
-	categories    []string
-}
-
-func encodeFingerprintResponse(techs []technology) []byte {
-	size := headerLength + int(polybridge.FingerprintResponseSbeBlockLength) + 4
-	for _, tech := range techs {
-		size += 4 + 2 + len(tech.name) + 2 + len(tech.version)
-		for _, c := range tech.categories {
-			size += 2 + len(c)
-		}
-	}
-	buf := make([]byte, size)
-	var m polybridge.FingerprintResponse
-	m.WrapAndApplyHeader(buf, 0, uint64(size))
-	g := m.TechnologiesCount(uint16(len(techs)))
-	for _, tech := range techs {
-		e := g.Next()
-		cats := e.CategoriesCount(uint16(len(tech.categories)))
-		for _, c := range tech.categories {
-			cats.Next().PutName(c)
-		}
-		e.PutName(tech.name).PutVersion(tech.version)
-	}
-	return buf
-}
-
-func decodeFingerprintResponse(t *testing.T, b []byte) []technology {
-	goldenHeader(t, b, polybridge.FingerprintResponseSbeTemplateID, polybridge.FingerprintResponseSbeBlockLength)
-	var m polybridge.FingerprintResponse
-	m.WrapForDecode(b, uint64(headerLength), uint64(polybridge.FingerprintResponseSbeBlockLength), uint64(SchemaVersion), uint64(len(b)))
-	techs := []technology{}
-	for g := m.Technologies(); g.HasNext(); {
-		e := g.Next()
-		tech := technology{categories: []string{}}
-		for c := e.Categories(); c.HasNext(); {
-			tech.categories = append(tech.categories, c.Next().Name())
-		}
-		tech.name = e.Name()
-		tech.version = e.Version()
-		techs = append(techs, tech)
-	}
-	assertConsumed(t, m.SbePosition(), b)
-	return techs
-}
-
 func decodeRequest(t *testing.T, b []byte) request {
 	goldenHeader(t, b, polybridge.RequestSbeTemplateID, polybridge.RequestSbeBlockLength)
 	var m polybridge.Request
 	m.WrapForDecode(b, uint64(headerLength), uint64(polybridge.RequestSbeBlockLength), uint64(SchemaVersion), uint64(len(b)))
 	r := request{correlationID: m.CorrelationId(), timeoutNs: m.TimeoutNs(), replyStreamID: m.ReplyStreamId()}
+	for g := m.Metadata(); g.HasNext(); {
+		e := g.Next()
+		key := e.Key()
+		r.metadata = append(r.metadata, metadataEntry{key, e.Value()})
+	}
 	r.handler = m.Handler()
 	r.payload = []byte(m.Payload())
 	assertConsumed(t, m.SbePosition(), b)
@@ -175,14 +92,6 @@ func decodeCancel(t *testing.T, b []byte) [2]int64 {
 	return [2]int64{m.CorrelationId(), int64(m.ReplyStreamId())}
 }
 
-func fingerprintBody() []byte {
-	var b bytes.Buffer
-	b.WriteString("<html><head><title>Tést</title></head><body>")
-	b.Write([]byte{0xFF, 0xFE, 0x00})
-	b.WriteString("</body></html>")
-	return b.Bytes()
-}
-
 // goldenCase is one vector: how Go encodes the logical value, and how Go decodes the file back
 // to a value comparable with it.
 type goldenCase struct {
@@ -193,25 +102,19 @@ type goldenCase struct {
 }
 
 func goldenCases() []goldenCase {
-	headers := make([]header, 40)
-	for i := range headers {
-		headers[i] = header{fmt.Sprintf("X-Header-%d", i), fmt.Sprintf("välue %d ✓", i)}
-	}
-	reqEcho := request{0x0102030405060708, 5000000000, 1001, "echo", pattern(256)}
-	reqEmpty := request{0, 0, 0, "", []byte{}}
-	reqLarge := request{-1, 9223372036854775807, 2147483647, "wappalyzer.fingerprint", pattern(100000)}
+	reqEcho := request{0x0102030405060708, 5000000000, 1001, nil, "echo", pattern(256)}
+	reqEmpty := request{0, 0, 0, nil, "", []byte{}}
+	reqLarge := request{-1, 9223372036854775807, 2147483647, nil, "wappalyzer.fingerprint", pattern(100000)}
+	reqMetadata := request{9, 1000000, 1002, []metadataEntry{
+		{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+		{"tenant", "ünïcode ✓"},
+		{"empty", ""},
+	}, "echo", pattern(16)}
 	respOK := response{42, polybridge.ErrorCode_OK, "", []byte("pong")}
 	respErr := response{-42, polybridge.ErrorCode_HANDLER_ERROR, "handler failed: Ünïcödé ✓ 日本語 🚀", []byte{}}
 	annGo := Announcement{Language: polybridge.Language_GO, Pid: 4242, RequestStreamID: 2001,
 		Handlers: []string{"echo", "wappalyzer.fingerprint"}, WorkerID: "go-0"}
 	annEmpty := Announcement{Language: polybridge.Language_RUST, Handlers: []string{}}
-	fpReq := fingerprintRequest{headers, "https://example.com/päth?q=✓", fingerprintBody()}
-	fpReqEmpty := fingerprintRequest{[]header{}, "", []byte{}}
-	fpResp := []technology{
-		{"Nginx", "1.25.3", []string{"Web servers", "Reverse proxies"}},
-		{"React", "", []string{"JavaScript frameworks"}},
-		{"Ünïcode ✓ 日本", "", []string{}},
-	}
 	asAnnouncement := func(a Announcement) announcement {
 		return announcement{schemaID, SchemaVersion, a.Language, a.Pid, a.RequestStreamID, a.Handlers, a.WorkerID}
 	}
@@ -225,21 +128,16 @@ func goldenCases() []goldenCase {
 		return r
 	}
 	decAnn := func(t *testing.T, b []byte) any { return decodeAnnouncement(t, b) }
-	decFpReq := func(t *testing.T, b []byte) any { return decodeFingerprintRequest(t, b) }
-	decFpResp := func(t *testing.T, b []byte) any { return decodeFingerprintResponse(t, b) }
 	return []goldenCase{
 		{"request-echo.bin", func() []byte { return encodeRequest(reqEcho) }, decReq, reqEcho},
 		{"request-empty.bin", func() []byte { return encodeRequest(reqEmpty) }, decReq, reqEmpty},
 		{"request-large.bin", func() []byte { return encodeRequest(reqLarge) }, decReq, reqLarge},
+		{"request-metadata.bin", func() []byte { return encodeRequest(reqMetadata) }, decReq, reqMetadata},
 		{"response-ok.bin", func() []byte { return encodeResponse(respOK) }, decResp, respOK},
 		{"response-error.bin", func() []byte { return encodeResponse(respErr) }, decResp, respErr},
 		{"cancel.bin", func() []byte { return encodeCancel(7, 1001) }, func(t *testing.T, b []byte) any { return decodeCancel(t, b) }, [2]int64{7, 1001}},
 		{"announcement-go.bin", func() []byte { return EncodeAnnouncement(annGo) }, decAnn, asAnnouncement(annGo)},
 		{"announcement-empty.bin", func() []byte { return EncodeAnnouncement(annEmpty) }, decAnn, asAnnouncement(annEmpty)},
-		{"fingerprint-request.bin", func() []byte { return encodeFingerprintRequest(fpReq) }, decFpReq, fpReq},
-		{"fingerprint-request-empty.bin", func() []byte { return encodeFingerprintRequest(fpReqEmpty) }, decFpReq, fpReqEmpty},
-		{"fingerprint-response.bin", func() []byte { return encodeFingerprintResponse(fpResp) }, decFpResp, fpResp},
-		{"fingerprint-response-empty.bin", func() []byte { return encodeFingerprintResponse(nil) }, decFpResp, []technology{}},
 	}
 }
 

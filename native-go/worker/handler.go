@@ -37,20 +37,27 @@ type RequestInfo struct {
 	ReplyStreamID int32  // the caller's reply stream
 }
 
+// requestState is what a handler's context carries: its RequestInfo (kept comparable, so no
+// map in it) and the caller's metadata (Metadata).
+type requestState struct {
+	info     RequestInfo
+	metadata map[string]string // nil when the request carries none
+}
+
 type requestInfoKey struct{}
 
 // RequestInfoFrom returns the request a handler's ctx belongs to; ok is false for a context
 // that did not come from a worker (tests calling Handle directly).
 func RequestInfoFrom(ctx context.Context) (info RequestInfo, ok bool) {
-	p, ok := ctx.Value(requestInfoKey{}).(*RequestInfo)
+	p, ok := ctx.Value(requestInfoKey{}).(*requestState)
 	if !ok || p == nil {
 		return RequestInfo{}, false
 	}
-	return *p, true
+	return p.info, true
 }
 
 // withRequestInfo returns parent carrying info; info must not change while the request runs.
-func withRequestInfo(parent context.Context, info *RequestInfo) context.Context {
+func withRequestInfo(parent context.Context, info *requestState) context.Context {
 	return context.WithValue(parent, requestInfoKey{}, info)
 }
 

@@ -3,6 +3,7 @@ package worker
 import (
 	"bufio"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,7 +30,15 @@ func malformedCases() []malformedCase {
 	ping := func() []byte {
 		return encodeRequest(request{correlationID: malformedCorrelationID, replyStreamID: malformedReplyStream, handler: "echo", payload: []byte("ping")})
 	}
+	withMetadata := func(entries ...metadataEntry) []byte {
+		return encodeRequest(request{correlationID: malformedCorrelationID, replyStreamID: malformedReplyStream, metadata: entries, handler: "echo", payload: []byte("ping")})
+	}
+	tooMany := make([]metadataEntry, MaxMetadataEntries+1)
+	for i := range tooMany {
+		tooMany[i] = metadataEntry{fmt.Sprintf("key-%d", i), "v"}
+	}
 	cancel := func() []byte { return encodeCancel(malformedCorrelationID, malformedReplyStream) }
+	const groupAt = headerLength + requestBlockLength
 	const payloadLengthAt = handlerLengthAt + 2 + 4 // after "echo"
 	return []malformedCase{
 		{"empty.bin", "dropped", "zero bytes", []byte{}},
@@ -39,8 +48,18 @@ func malformedCases() []malformedCase {
 		{"unknown-template.bin", "dropped", "template id 99, not a Request (1) or Cancel (3)", put16(ping(), 2, 99)},
 		{"response-as-request.bin", "dropped", "a well-formed Response (template 2) sent to a worker", encodeResponse(response{correlationID: malformedCorrelationID, code: polybridge.ErrorCode_OK, payload: []byte("x")})},
 		{"truncated-block.bin", "dropped", "Request cut 18 bytes into its 20-byte block: the reply stream id is incomplete", ping()[:headerLength+18]},
-		{"wrong-version.bin", "BAD_REQUEST", "schema version 2 in the header (this worker speaks 1)", put16(ping(), 6, 2)},
-		{"wrong-block-length.bin", "BAD_REQUEST", "header block length 24 for a version-1 Request (20)", put16(ping(), 0, 24)},
+		{"wrong-version.bin", "BAD_REQUEST", "schema version 1 in the header (this worker speaks 2)", put16(ping(), 6, 1)},
+		{"wrong-block-length.bin", "BAD_REQUEST", "header block length 24 for a version-2 Request (20)", put16(ping(), 0, 24)},
+		{"truncated-metadata-header.bin", "BAD_REQUEST", "frame ends 3 bytes into the metadata group's 4-byte header", ping()[:groupAt+3]},
+		{"metadata-block-length.bin", "BAD_REQUEST", "metadata group block length 4; its entries have no fixed fields (0)", put16(ping(), groupAt, 4)},
+		{"metadata-too-many-entries.bin", "BAD_REQUEST", "33 metadata entries, over the limit of 32", withMetadata(tooMany...)},
+		{"metadata-lying-count.bin", "BAD_REQUEST", "metadata count 3 where the frame holds none: the bytes after it read as entries run past the frame", put16(ping(), groupAt+2, 3)},
+		{"metadata-empty-key.bin", "BAD_REQUEST", "a metadata entry with an empty key", withMetadata(metadataEntry{"", "v"})},
+		{"metadata-duplicate-key.bin", "BAD_REQUEST", "metadata key \"tenant\" twice", withMetadata(metadataEntry{"tenant", "a"}, metadataEntry{"tenant", "b"})},
+		{"metadata-key-too-long.bin", "BAD_REQUEST", "a 129-byte metadata key (at most 128)", withMetadata(metadataEntry{strings.Repeat("k", MaxMetadataKeyLength+1), ""})},
+		{"metadata-value-too-long.bin", "BAD_REQUEST", "a 4097-byte metadata value (at most 4096)", withMetadata(metadataEntry{"k", strings.Repeat("v", MaxMetadataValueLength+1)})},
+		{"metadata-key-not-utf8.bin", "BAD_REQUEST", "a metadata key holding the byte 0xFF, not UTF-8", withMetadata(metadataEntry{"\xff", "v"})},
+		{"metadata-lying-value-length.bin", "BAD_REQUEST", "metadata value length 60000 with 15 bytes left in the frame", put16(withMetadata(metadataEntry{"k", "v"}), groupAt+groupHeaderLength+2+1, 60000)},
 		{"truncated-handler-length.bin", "BAD_REQUEST", "frame ends one byte into the handler name's 2-byte length", ping()[:handlerLengthAt+1]},
 		{"lying-handler-length.bin", "BAD_REQUEST", "handler name length 500 with 14 bytes left in the frame", put16(ping(), handlerLengthAt, 500)},
 		{"handler-length-over-max.bin", "BAD_REQUEST", "handler name length 65535, over the schema's 65534 and past the frame", put16(ping(), handlerLengthAt, 0xFFFF)},
@@ -52,7 +71,7 @@ func malformedCases() []malformedCase {
 		{"cancel-too-short.bin", "dropped", "Cancel cut 10 bytes into its 12-byte block: the reply stream id is incomplete", cancel()[:headerLength+10]},
 		{"cancel-trailing-bytes.bin", "BAD_REQUEST", "a valid Cancel followed by 4 extra bytes", append(cancel(), 1, 2, 3, 4)},
 		{"cancel-wrong-version.bin", "BAD_REQUEST", "Cancel with schema version 9", put16(cancel(), 6, 9)},
-		{"cancel-wrong-block-length.bin", "BAD_REQUEST", "Cancel with block length 16 (version 1: 12)", put16(cancel(), 0, 16)},
+		{"cancel-wrong-block-length.bin", "BAD_REQUEST", "Cancel with block length 16 (version 2: 12)", put16(cancel(), 0, 16)},
 	}
 }
 

@@ -51,7 +51,7 @@ type Pool struct {
 	free     []*job
 	closed   bool
 
-	inlineInfo RequestInfo     // the running inline handler's request
+	inlineInfo requestState    // the running inline handler's request
 	inlineCtx  context.Context // p.root carrying &inlineInfo
 }
 
@@ -71,7 +71,7 @@ type job struct {
 	cancel  context.CancelCauseFunc
 	release context.CancelFunc // frees the deadline timer
 	reply   bool               // a response was encoded into frame
-	info    RequestInfo        // what RequestInfoFrom(ctx) returns to the handler
+	info    requestState       // what RequestInfoFrom(ctx) and Metadata(ctx) return to the handler
 
 	cancelledByCaller bool // poll goroutine only
 }
@@ -153,7 +153,7 @@ func (p *Pool) publishIf(reply Reply, ok bool) {
 func (p *Pool) runInline(e *entry, f *decodedFrame) (Reply, bool) {
 	// Inline handlers run one at a time on this goroutine: one reused context carries their
 	// RequestInfo without an allocation per call.
-	p.inlineInfo = RequestInfo{Handler: e.name, CorrelationID: f.env.correlationID, ReplyStreamID: f.env.replyStreamID}
+	p.inlineInfo = requestState{RequestInfo{Handler: e.name, CorrelationID: f.env.correlationID, ReplyStreamID: f.env.replyStreamID}, f.metadata}
 	ctx, release := requestContext(p.inlineCtx, f.timeoutNs)
 	defer release()
 	result, err, panicked := call(e.handler, ctx, f.payload)
@@ -178,7 +178,7 @@ func (p *Pool) submit(e *entry, f *decodedFrame) {
 	// assembler's reassembly buffer), valid only during this poll callback, and the handler
 	// runs later on another goroutine.
 	j.payload = append(j.payload[:0], f.payload...)
-	j.info = RequestInfo{Handler: e.name, CorrelationID: f.env.correlationID, ReplyStreamID: f.env.replyStreamID}
+	j.info = requestState{RequestInfo{Handler: e.name, CorrelationID: f.env.correlationID, ReplyStreamID: f.env.replyStreamID}, f.metadata}
 	ctx, cancel := context.WithCancelCause(withRequestInfo(p.root, &j.info))
 	j.ctx, j.release = requestContext(ctx, f.timeoutNs)
 	j.cancel = cancel

@@ -1,3 +1,0 @@
-module github.com/polybridge/polybridge/codecs/go
-
-go 1.22

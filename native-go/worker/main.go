@@ -1,0 +1,219 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+// App is a worker program built on the SDK: Main gives it the command line every polybridge
+// worker accepts (the flags Bridge passes, docs/protocol.md), logging, signals, the drain at
+// shutdown and the exit statuses; the App adds its own flags and handlers.
+type App struct {
+	// Name is the program's name in --help and in messages, e.g. "hello-worker-go".
+	Name string
+	// About says in a sentence or two what the worker serves, for --help.
+	About string
+	// Flags declares the app's own flags on fs (optional). They are parsed with the common ones.
+	Flags func(fs *flag.FlagSet)
+	// Start registers the app's handlers in env.Registry (echo is there already) once the
+	// command line is parsed and valid, before the worker connects to the media driver
+	// (optional). ctx ends on SIGTERM or SIGINT: background work started here (a watcher, a
+	// lazy compilation) stops with it. The returned stop, if not nil, runs after the worker has
+	// drained. An error made with UsageError exits 2 (a bad app flag), any other exits 1.
+	Start func(ctx context.Context, env *Env) (stop func(), err error)
+}
+
+// Env is what App.Start gets: the registry the worker serves, its logger and the parsed common
+// settings.
+type Env struct {
+	Registry *Registry
+	Logger   *slog.Logger
+	Config   Config // as parsed; Conclude has not run yet (defaults may still be zero)
+}
+
+// usageError marks an App.Start error as a bad command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// UsageError returns an error that makes Main print the formatted message and exit 2, for an
+// app flag whose value is wrong.
+func UsageError(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// EchoName is the built-in handler every SDK worker serves (Echo, inline): a ping any client
+// can send to any worker.
+const EchoName = "echo"
+
+// Main runs app as the process's command: it parses os.Args, serves until SIGTERM or SIGINT,
+// drains and exits 0; it exits 1 when the media driver or the --parent-pid process goes away
+// or the app fails to start, and 2 for a bad command line. It does not return.
+func Main(app App) {
+	os.Exit(Run(app, os.Args[1:], os.Stderr))
+}
+
+// Run is Main without the exit: it returns the exit status, writing usage, errors and the
+// worker's log (slog text) to stderr.
+func Run(app App, args []string, stderr io.Writer) int {
+	if app.Name == "" {
+		app.Name = "polybridge-worker"
+	}
+	fs := flag.NewFlagSet(app.Name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := declareCommonFlags(fs)
+	if app.Flags != nil {
+		app.Flags(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s --aeron-dir DIR [options]\n\n", app.Name)
+		if app.About != "" {
+			fmt.Fprintf(stderr, "%s\n", app.About)
+		}
+		fmt.Fprintf(stderr, "Serves its handlers (and echo, inline on the poll goroutine) to polybridge clients\n"+
+			"through an Aeron media driver, on a pool of --pool-size goroutines fed by a queue of\n"+
+			"--queue-depth requests.\n"+
+			"Exits 0 on SIGTERM or SIGINT (after the drain), 1 if the media driver or the\n"+
+			"--parent-pid process goes away, 2 for a bad command line.\n"+
+			"Options take one dash or two (-aeron-dir or --aeron-dir).\n\nOptions:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", app.Name, fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	cfg, err := f.config()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
+		return 2
+	}
+
+	InstallAeronFatalHook() // before anything connects to the driver
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg.Logger = logger
+	registry := NewRegistry()
+	if err := registry.RegisterInline(EchoName, Echo); err != nil {
+		logger.Error("register handler", "handler", EchoName, "err", err)
+		return 1
+	}
+	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stopSignals()
+	if app.Start != nil {
+		stopApp, err := app.Start(ctx, &Env{Registry: registry, Logger: logger, Config: cfg})
+		var usage *usageError
+		switch {
+		case errors.As(err, &usage):
+			fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
+			return 2
+		case err != nil:
+			fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
+			return 1
+		}
+		if stopApp != nil {
+			// After the drain, ctx ends first (also when Run returns for another reason than a
+			// signal) so the app's background work stops before stopApp waits for it.
+			defer func() { stopSignals(); stopApp() }()
+		}
+	}
+	w, err := New(cfg, registry)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
+		return 2
+	}
+	if err := w.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
+		return 1
+	}
+	return 0
+}
+
+// commonFlags are the flags every SDK worker accepts (docs/protocol.md, the same in Rust).
+type commonFlags struct {
+	aeronDir, channel, workerID, idleName        string
+	requestStream, controlStream, announceMs     int
+	poolSize, queueDepth, replyQueue, maxStreams int
+	parentPID                                    int
+	idlePark, drainTimeout, replyTimeout         time.Duration
+}
+
+func declareCommonFlags(fs *flag.FlagSet) *commonFlags {
+	f := new(commonFlags)
+	fs.StringVar(&f.aeronDir, "aeron-dir", "", "the media driver's directory, e.g. /dev/shm/aeron-$USER (required: Java, C and Go clients disagree on the default)")
+	fs.StringVar(&f.channel, "channel", DefaultChannel, "Aeron channel for the request, reply and control streams")
+	fs.IntVar(&f.requestStream, "request-stream", DefaultRequestStream, "this worker's request stream (instance i of a pool: 100+i)")
+	fs.IntVar(&f.controlStream, "control-stream", DefaultControlStream, "stream the worker announces itself on")
+	fs.StringVar(&f.workerID, "worker-id", "", "name in announcements and logs (default go-<pid>)")
+	fs.IntVar(&f.announceMs, "announce-interval-ms", int(DefaultAnnounceInterval/time.Millisecond), "announcement period in milliseconds")
+	fs.IntVar(&f.poolSize, "pool-size", runtime.GOMAXPROCS(0), "goroutines running pooled handlers (default: GOMAXPROCS)")
+	fs.IntVar(&f.queueDepth, "queue-depth", DefaultQueueDepth, "requests that may wait for a pool goroutine; beyond that the reply is OVERLOADED (0: none wait)")
+	fs.StringVar(&f.idleName, "idle", "backoff", "poll loop idle strategy: "+IdleStrategies)
+	fs.DurationVar(&f.idlePark, "idle-park", time.Millisecond, "longest park of the backoff strategy, period of the sleep strategy")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", DefaultDrainTimeout, "on SIGTERM, how long running handlers may take to finish and reply, and queued replies to be published")
+	fs.IntVar(&f.replyQueue, "reply-queue", DefaultReplyQueue, "replies one reply stream may hold while they cannot be published (back pressure, a new stream); beyond that (or 64 MiB in all outboxes) the worker takes no new requests until they are down to half")
+	fs.DurationVar(&f.replyTimeout, "reply-timeout", DefaultReplyTimeout, "how long a reply stream with replies queued may make no progress (no reply published: a stuck or missing subscriber) before they are dropped and counted, and a reply publication may go without a subscriber before it is closed")
+	fs.IntVar(&f.maxStreams, "max-reply-streams", DefaultMaxReplyStreams, "reply publications that may exist at once (each is a log buffer in the driver's shared memory); replies to more streams are dropped and counted")
+	fs.IntVar(&f.parentPID, "parent-pid", 0, "exit (status 1) within a second once this process is gone, e.g. the JVM that spawned the worker (0: none)")
+	return f
+}
+
+// config checks the parsed flags and turns them into a Config; an error is a bad command line.
+func (f *commonFlags) config() (Config, error) {
+	if f.aeronDir == "" {
+		return Config{}, errors.New("--aeron-dir is required: pass the media driver's directory (aeron.dir of the Java driver)")
+	}
+	for name, v := range map[string]int{"--request-stream": f.requestStream, "--control-stream": f.controlStream} {
+		if v < -1<<31 || v > 1<<31-1 {
+			return Config{}, fmt.Errorf("%s %d is not an int32", name, v)
+		}
+	}
+	switch {
+	case f.announceMs <= 0:
+		return Config{}, fmt.Errorf("--announce-interval-ms must be positive, got %d", f.announceMs)
+	case f.replyQueue < 1 || f.replyTimeout <= 0 || f.maxStreams < 1 || f.parentPID < 0:
+		return Config{}, fmt.Errorf("--reply-queue must be at least 1 (got %d), --reply-timeout positive (got %v), --max-reply-streams at least 1 (got %d), --parent-pid not negative (got %d)",
+			f.replyQueue, f.replyTimeout, f.maxStreams, f.parentPID)
+	case f.poolSize < 1 || f.queueDepth < 0 || f.drainTimeout <= 0:
+		return Config{}, fmt.Errorf("--pool-size must be at least 1 (got %d), --queue-depth at least 0 (got %d), --drain-timeout positive (got %v)",
+			f.poolSize, f.queueDepth, f.drainTimeout)
+	}
+	idle, err := NewIdleStrategy(f.idleName, f.idlePark)
+	if err != nil {
+		return Config{}, fmt.Errorf("--idle: %w", err)
+	}
+	queueDepth := f.queueDepth
+	if queueDepth == 0 {
+		queueDepth = -1 // Config: -1 means no queue, 0 the default
+	}
+	return Config{
+		AeronDir:         f.aeronDir,
+		Channel:          f.channel,
+		RequestStream:    int32(f.requestStream),
+		ControlStream:    int32(f.controlStream),
+		WorkerID:         f.workerID,
+		AnnounceInterval: time.Duration(f.announceMs) * time.Millisecond,
+		PoolSize:         f.poolSize,
+		QueueDepth:       queueDepth,
+		Idle:             idle,
+		DrainTimeout:     f.drainTimeout,
+		ReplyQueue:       f.replyQueue,
+		ReplyTimeout:     f.replyTimeout,
+		MaxReplyStreams:  f.maxStreams,
+		ParentPID:        f.parentPID,
+	}, nil
+}
