@@ -31,12 +31,14 @@ deps:
 	@java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])' || { echo "Java 17+ is required"; exit 1; }
 
 # CGO_ENABLED=0: a static Go binary that needs no libc, so the copy shipped in the workers jar runs anywhere.
+# Rust: every binary of the Cargo workspace (root Cargo.toml) into native-rust/target/release:
+# polybridge-worker-rust (the SDK's test worker), web-scan-worker-rust, hello-worker-rust.
 workers: deps
 	CGO_ENABLED=0 go build -o native-go/bin/polybridge-worker-go ./native-go/cmd/polybridge-worker-go
 	cd examples/web-scan/go && CGO_ENABLED=0 go build -o bin/web-scan-worker-go ./cmd/web-scan-worker-go
 	cd examples/web-scan/go && go build -o bin/fingerprint-reference ./cmd/fingerprint-reference
 	cd examples/hello/go && CGO_ENABLED=0 go build -o bin/hello-worker-go .
-	./native-rust/cargo.sh build --release --locked --bin polybridge-worker-rust
+	./native-rust/cargo.sh build --release --locked
 
 # WebAssembly test modules (native-go/wasm, docs/wasm.md): installs wat2wasm (Debian's wabt) and
 # Rust's wasm32-wasip1 target, builds the Go, Rust and WAT modules from source into
@@ -62,9 +64,11 @@ test-go: media-driver-jar
 	cd examples/hello/go && go vet ./... && go test -race ./...
 
 # --release reuses the release build of the bundled Aeron C client instead of building it twice.
+# The whole workspace (SDK, codecs, web-scan and hello crates; the SDK's tests include the check
+# that `cargo tree -p polybridge-worker` has no html5ever), --locked against the root Cargo.lock.
 test-rust: media-driver-jar
-	./native-rust/cargo.sh test --release --locked
-	./native-rust/cargo.sh clippy --all-targets --release --locked -- -D warnings
+	./native-rust/cargo.sh test --release --locked --workspace
+	./native-rust/cargo.sh clippy --workspace --all-targets --release --locked -- -D warnings
 
 test-java:
 	$(MVN) verify

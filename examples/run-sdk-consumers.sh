@@ -29,15 +29,22 @@ if (cd "$tmp/consumer-go" && go list -deps . | grep -q wappalyzergo); then
 fi
 
 echo "sdk-consumers: Rust crate in $tmp/consumer-rust" >&2
+# A path dependency on the SDK crate in this checkout (a member of the root Cargo workspace), no [patch].
 sed -i "s|path = \"../../native-rust\"|path = \"$repo/native-rust\"|" "$tmp/consumer-rust/Cargo.toml"
 grep -q "path = \"$repo/native-rust\"" "$tmp/consumer-rust/Cargo.toml" || fail "could not point Cargo.toml at $repo"
-# Same versions as the SDK's own lock; the SDK's target directory, so the bundled Aeron C client
-# already built there (same flags: cargo.sh) is reused instead of built again.
-cp "$repo/native-rust/Cargo.lock" "$tmp/consumer-rust/"
-CARGO_TARGET_DIR="${POLYBRIDGE_CONSUMER_TARGET:-$repo/native-rust/target}" \
+if grep -q '^\[patch' "$tmp/consumer-rust/Cargo.toml"; then fail "the Rust consumer must not need [patch]"; fi
+# Same versions as the workspace's own lock; the workspace's target directory, so the bundled Aeron
+# C client already built there (same flags: cargo.sh) is reused instead of built again.
+cp "$repo/Cargo.lock" "$tmp/consumer-rust/"
+rust_target="${POLYBRIDGE_CONSUMER_TARGET:-$repo/native-rust/target}"
+CARGO_TARGET_DIR="$rust_target" \
     "$repo/native-rust/cargo.sh" build --release --manifest-path "$tmp/consumer-rust/Cargo.toml" \
     || fail "cargo build outside the repository"
-cp "${POLYBRIDGE_CONSUMER_TARGET:-$repo/native-rust/target}/release/polybridge-consumer-rust" "$tmp/consumer-rust/"
+if "$repo/native-rust/cargo.sh" tree --offline --manifest-path "$tmp/consumer-rust/Cargo.toml" --prefix none \
+    | grep -qE '^(html5ever|tlsh2|url) '; then
+    fail "the Rust SDK pulls in the web-scan app's crates"
+fi
+cp "$rust_target/release/polybridge-consumer-rust" "$tmp/consumer-rust/"
 
 echo "sdk-consumers: Java caller in $tmp/java" >&2
 (cd "$tmp/java" && mvn -B -ntp -q package) || fail "mvn package of the Java caller"

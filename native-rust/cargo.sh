@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Runs cargo with CMAKE pointing at a cmake >= 3.30 (the bundled Aeron C client needs it; Debian 12
-# ships 3.25), even when an older one comes first on PATH. Example: ./cargo.sh build --release --locked
+# ships 3.25), even when an older one comes first on PATH, at the root of the Cargo workspace (the
+# repository root: /Cargo.toml, /Cargo.lock), so a command covers every member unless -p narrows it
+# and .cargo/config.toml's target directory (native-rust/target) applies. Examples:
+#   ./native-rust/cargo.sh build --release --locked                       # every worker binary
+#   ./native-rust/cargo.sh test --release --locked -p polybridge-worker   # the SDK's tests only
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=cmake-path.sh
@@ -18,5 +22,5 @@ export CMAKE
 if [[ -z "${RUSTERON_C_MARCH:-}" && "$(uname -m)" == x86_64 ]]; then
     export RUSTERON_C_MARCH=x86-64-v2
 fi
-cd "$here"
+cd "$here/.."
 exec cargo "$@"

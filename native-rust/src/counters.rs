@@ -22,9 +22,9 @@ pub struct Counters {
     pub malformed_dropped: u64,
     /// Calls refused with `OVERLOADED`.
     pub overloaded: u64,
-    /// Calls answered `CANCELLED` (cancelled while queued).
+    /// Calls a `Cancel` reached while queued or running (once per call).
     pub cancelled: u64,
-    /// Calls answered `TIMEOUT` (deadline passed before they ran).
+    /// Calls answered `TIMEOUT`: their deadline passed before or while their handler ran.
     pub timeouts: u64,
     /// Handlers that panicked (answered `PANIC`).
     pub panics: u64,

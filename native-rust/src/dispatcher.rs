@@ -1,11 +1,13 @@
 //! The dispatcher: from one request frame to one response frame, with no Aeron in sight.
 
+use crate::context::{Context, Interruption};
 pub use crate::counters::Counters;
 use crate::handler::{Handler, HandlerError, Registry, Reply};
-use crate::wire::{self, DecodeError, Inbound, Malformed, ReplyTo};
+use crate::wire::{self, DecodeError, Inbound, Malformed, Metadata, ReplyTo};
 use polybridge_codecs::error_code::ErrorCode;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// What became of one inbound frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +28,42 @@ pub struct Call<'a> {
     pub timeout_ns: i64,
     pub name: Arc<str>,
     pub handler: Arc<dyn Handler>,
+    /// The request's metadata, a view of the frame like the payload.
+    pub metadata: Metadata<'a>,
     /// A view of the frame (of the term buffer, in a worker): copy it to keep it.
     pub payload: &'a [u8],
     /// Run on the poll thread rather than the pool ([`Registry::register_inline`]).
     pub inline: bool,
+}
+
+impl Call<'_> {
+    /// The caller's deadline for a call received at `received`; `None` when it set none.
+    pub fn deadline(&self, received: Instant) -> Option<Instant> {
+        deadline(received, self.timeout_ns)
+    }
+
+    /// The context of this call when it runs inline (it cannot be cancelled while it runs).
+    pub fn inline_context(&self, received: Instant) -> Context {
+        Context::for_call(self.deadline(received), metadata_map(self.metadata), None)
+    }
+}
+
+/// `Request.timeoutNs` (the time the caller had left when it sent the request; 0 or less for
+/// none) counted from `received`.
+pub fn deadline(received: Instant, timeout_ns: i64) -> Option<Instant> {
+    u64::try_from(timeout_ns)
+        .ok()
+        .filter(|&ns| ns > 0)
+        .and_then(|ns| received.checked_add(Duration::from_nanos(ns)))
+}
+
+/// The metadata as handlers see it; no allocation when there is none.
+pub(crate) fn metadata_map(metadata: Metadata<'_>) -> std::collections::HashMap<String, String> {
+    if metadata.is_empty() {
+        std::collections::HashMap::new()
+    } else {
+        metadata.to_map()
+    }
 }
 
 /// Where [`Dispatcher::route`] sends a frame.
@@ -98,7 +132,14 @@ impl Dispatcher {
         self.counters
     }
 
-    /// Counts the outcome of a call answered elsewhere (by a pool, or `OVERLOADED`).
+    /// Counts a `Cancel` that reached a call still queued or running (once per call, as Go
+    /// counts `cancelled`); the call's answer itself is counted by [`Dispatcher::record`].
+    pub fn record_cancelled(&mut self) {
+        self.counters.cancelled += 1;
+    }
+
+    /// Counts the outcome of a call answered elsewhere (by a pool, or `OVERLOADED`). A
+    /// `CANCELLED` answer counts nothing here: [`Dispatcher::record_cancelled`] did.
     pub fn record(&mut self, code: ErrorCode) {
         let counter = match code {
             ErrorCode::OK => &mut self.counters.ok,
@@ -108,7 +149,6 @@ impl Dispatcher {
             ErrorCode::PANIC => &mut self.counters.panics,
             ErrorCode::TOO_LARGE => &mut self.counters.too_large,
             ErrorCode::TIMEOUT => &mut self.counters.timeouts,
-            ErrorCode::CANCELLED => &mut self.counters.cancelled,
             ErrorCode::OVERLOADED => &mut self.counters.overloaded,
             ErrorCode::WORKER_UNAVAILABLE => &mut self.counters.unavailable,
             _ => return,
@@ -160,6 +200,7 @@ impl Dispatcher {
                     timeout_ns: request.timeout_ns,
                     name: Arc::clone(name),
                     handler: Arc::clone(handler),
+                    metadata: request.metadata,
                     payload: request.payload,
                     inline,
                 })
@@ -189,11 +230,13 @@ impl Dispatcher {
 
     /// Routes `frame` and runs its handler inline, leaving the response frame in `response`.
     pub fn dispatch(&mut self, frame: &[u8], response: &mut Vec<u8>) -> Outcome {
+        let received = Instant::now();
         match self.route(frame, response) {
             Routed::Call(call) => {
                 let code = run_handler(
                     &call.name,
                     &*call.handler,
+                    &call.inline_context(received),
                     call.payload,
                     call.reply_to.correlation_id,
                     self.max_frame_length,
@@ -210,12 +253,14 @@ impl Dispatcher {
 }
 
 /// Runs one handler and writes its response frame into `response`: `OK` with its payload,
-/// or the error it returned (`BAD_REQUEST`, `HANDLER_ERROR`), `PANIC` with the panic's
+/// or the error it returned (`BAD_REQUEST`, `HANDLER_ERROR`; `CANCELLED`, `TIMEOUT` or
+/// `WORKER_UNAVAILABLE` for [`HandlerError::Interrupted`]), `PANIC` with the panic's
 /// message (the panic is caught here, so it never takes a thread down nor unwinds into
 /// Aeron's C code), or `TOO_LARGE` when the frame would exceed `max_frame_length`.
 pub fn run_handler(
     name: &str,
     handler: &dyn Handler,
+    ctx: &Context,
     payload: &[u8],
     correlation_id: i64,
     max_frame_length: usize,
@@ -225,7 +270,7 @@ pub fn run_handler(
     response.resize(wire::OK_RESPONSE_PAYLOAD_OFFSET, 0);
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
         let mut reply = Reply::new(response);
-        handler.handle(payload, &mut reply)
+        handler.handle(ctx, payload, &mut reply)
     }));
     let (code, message) = match result {
         Ok(Ok(())) if response.len() <= max_frame_length => {
@@ -241,6 +286,14 @@ pub fn run_handler(
         }
         Ok(Err(HandlerError::BadPayload(message))) => (ErrorCode::BAD_REQUEST, message),
         Ok(Err(HandlerError::Failed(message))) => (ErrorCode::HANDLER_ERROR, message),
+        Ok(Err(HandlerError::Interrupted(why))) => {
+            let code = match why {
+                Interruption::CancelledByCaller => ErrorCode::CANCELLED,
+                Interruption::DeadlinePassed => ErrorCode::TIMEOUT,
+                Interruption::WorkerStopping => ErrorCode::WORKER_UNAVAILABLE,
+            };
+            (code, format!("handler '{name}' stopped: {why}"))
+        }
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()

@@ -1,5 +1,6 @@
 //! Handlers: named units of work a worker serves.
 
+use crate::context::{Context, Interruption};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use thiserror::Error;
@@ -13,7 +14,8 @@ pub struct Reply<'a> {
 }
 
 impl<'a> Reply<'a> {
-    pub(crate) fn new(frame: &'a mut Vec<u8>) -> Self {
+    /// A reply appending to `frame` (for calling a handler in a test: the payload is what it appends).
+    pub fn new(frame: &'a mut Vec<u8>) -> Self {
         let start = frame.len();
         Self { frame, start }
     }
@@ -56,32 +58,42 @@ pub enum HandlerError {
     /// The handler could not do its work: answered with `HANDLER_ERROR`.
     #[error("{0}")]
     Failed(String),
+    /// The handler stopped because its [`Context`] said so ([`Context::check`]): answered
+    /// `CANCELLED`, `TIMEOUT` or `WORKER_UNAVAILABLE` by the reason.
+    #[error("{0}")]
+    Interrupted(Interruption),
 }
 
-/// A named unit of work: takes a request payload, writes a result payload.
+/// A named unit of work: takes the call's [`Context`] and request payload, writes a result
+/// payload.
 ///
 /// `Send + Sync` because handlers run on a pool of threads, several calls at once; a handler
-/// that keeps state guards it itself. A panic is caught and answered with `PANIC`.
+/// that keeps state guards it itself. A panic is caught and answered with `PANIC`. For
+/// handlers whose payloads are SBE messages of a service's own schema, see [`crate::typed`].
 pub trait Handler: Send + Sync {
-    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError>;
+    fn handle(&self, ctx: &Context, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError>;
 }
 
-/// Any `Fn(&[u8], &mut Reply) -> Result<(), HandlerError>` closure is a handler.
+/// Any `Fn(&Context, &[u8], &mut Reply) -> Result<(), HandlerError>` closure is a handler.
 impl<F> Handler for F
 where
-    F: Fn(&[u8], &mut Reply<'_>) -> Result<(), HandlerError> + Send + Sync,
+    F: Fn(&Context, &[u8], &mut Reply<'_>) -> Result<(), HandlerError> + Send + Sync,
 {
-    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
-        self(payload, reply)
+    fn handle(&self, ctx: &Context, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
+        self(ctx, payload, reply)
     }
 }
 
-/// `echo`: answers with the payload it was given.
+/// Name of [`Echo`], which every worker serves.
+pub const ECHO: &str = "echo";
+
+/// `echo`: answers with the payload it was given. Every worker built on this SDK serves it (a
+/// ping every worker answers).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Echo;
 
 impl Handler for Echo {
-    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
+    fn handle(&self, _ctx: &Context, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
         reply.write(payload);
         Ok(())
     }
@@ -113,15 +125,11 @@ impl Registry {
         Self::default()
     }
 
-    /// The handlers this worker ships with.
+    /// The handlers every worker serves: `echo`.
     pub fn with_builtin() -> Self {
         let mut registry = Self::new();
         // echo only copies bytes: queueing it would cost more than running it (as in Go).
-        registry.handlers.insert(Arc::from("echo"), Entry { handler: Arc::new(Echo), inline: true });
-        registry.handlers.insert(
-            Arc::from(crate::signals::HANDLER_NAME),
-            Entry { handler: Arc::new(crate::signals::SignalsHandler), inline: false },
-        );
+        registry.handlers.insert(Arc::from(ECHO), Entry { handler: Arc::new(Echo), inline: true });
         registry
     }
 
@@ -186,7 +194,7 @@ pub const DEBUG_SLEEP: &str = "debug.sleep";
 pub struct DebugSleep;
 
 impl Handler for DebugSleep {
-    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
+    fn handle(&self, _ctx: &Context, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
         let millis: [u8; 4] = payload.try_into().map_err(|_| {
             HandlerError::BadPayload(format!("debug.sleep takes 4 bytes (u32 milliseconds, little-endian), got {}", payload.len()))
         })?;
@@ -209,7 +217,7 @@ mod tests {
         let mut frame = Vec::new();
         let payload = 3u32.to_le_bytes();
         let started = std::time::Instant::now();
-        DebugSleep.handle(&payload, &mut Reply::new(&mut frame)).expect("4 bytes of millis are valid");
+        DebugSleep.handle(&Context::new(), &payload, &mut Reply::new(&mut frame)).expect("4 bytes of millis are valid");
         assert!(started.elapsed() >= std::time::Duration::from_millis(3));
         assert_eq!(frame, payload);
     }
@@ -217,8 +225,8 @@ mod tests {
     #[test]
     fn debug_sleep_rejects_payloads_that_are_not_a_u32_or_too_long_a_sleep() {
         let mut frame = Vec::new();
-        assert!(matches!(DebugSleep.handle(&[1, 2], &mut Reply::new(&mut frame)), Err(HandlerError::BadPayload(_))));
+        assert!(matches!(DebugSleep.handle(&Context::new(), &[1, 2], &mut Reply::new(&mut frame)), Err(HandlerError::BadPayload(_))));
         let too_long = 60_001u32.to_le_bytes();
-        assert!(matches!(DebugSleep.handle(&too_long, &mut Reply::new(&mut frame)), Err(HandlerError::BadPayload(_))));
+        assert!(matches!(DebugSleep.handle(&Context::new(), &too_long, &mut Reply::new(&mut frame)), Err(HandlerError::BadPayload(_))));
     }
 }

@@ -1,6 +1,7 @@
 //! polybridge's Rust worker: serves named handlers to polybridge clients over Aeron.
 //!
 //! - [`wire`]: checked decoding and exact-size encoding of the SBE frames;
+//! - [`context`]: the [`Context`] of a call (deadline, cancellation, metadata);
 //! - [`handler`]: the [`Handler`] trait, the [`Registry`] of named handlers, `echo`;
 //! - [`dispatcher`]: request frame in, call or answer out, testable without Aeron;
 //! - [`pool`]: the bounded handler pool with cancellation and deadlines;
@@ -10,7 +11,8 @@
 //! - [`counters`]: the totals, named as in the Go worker;
 //! - [`watch`]: noticing that a process is gone (`--parent-pid`, the media driver's);
 //! - [`idle`]: idle strategies for the poll thread;
-//! - [`signals`] (with [`dom`]): the `html.signals` handler;
+//! - [`typed`]: typed handlers on a service's own SBE codecs ([`Registry::register_typed`]);
+//! - [`cli`]: the worker command line every worker built on the SDK shares ([`cli::main`]);
 //! - [`worker`]: the Aeron poll loop around a server.
 //!
 //! No `unsafe` here: rusteron wraps the Aeron C client behind a safe API. Logging goes through
@@ -18,26 +20,28 @@
 
 #![forbid(unsafe_code)]
 
+pub mod context;
+pub mod cli;
 pub mod counters;
 pub mod dispatcher;
-pub mod dom;
 pub mod handler;
 pub mod idle;
 pub mod outbox;
 pub mod pool;
 pub mod server;
-pub mod signals;
+pub mod typed;
 pub mod watch;
 pub mod wire;
 pub mod worker;
 
+pub use context::{CancelHandle, Context, Interruption};
 pub use dispatcher::{Call, Counters, Dispatcher, Outcome, Routed};
 pub use handler::{Echo, Handler, HandlerError, Registry, RegistryError, Reply};
 pub use idle::IdleStrategy;
 pub use outbox::{Outbox, OutboxConfig};
 pub use pool::{Pool, PoolConfig};
 pub use server::Server;
-pub use signals::{Signals, SignalsHandler};
+pub use typed::{DecodeMessage, EncodeMessage, Message};
 pub use worker::{run, RunSummary, WorkerConfig, WorkerError};
 
 /// The generated SBE codecs this worker was built with.

@@ -8,19 +8,22 @@
 //! completion channel (of that capacity) never blocks a pool thread, and admission is the
 //! only place work is refused: with no free slot or a full queue the call is `OVERLOADED`.
 //!
-//! Cancellation and deadlines apply to calls still queued. A `Cancel` whose call has not
-//! started marks the slot cancelled (the poll thread answers `CANCELLED` at once; the pool
-//! thread later skips the call). A call whose deadline (`Request.timeoutNs` counted from when
-//! the poll thread received it) has passed when a pool thread takes it is answered `TIMEOUT`
-//! without running. A call already running runs to the end: handlers are not interrupted.
+//! Cancellation and deadlines, as in the Go worker. A `Cancel` whose call has not started
+//! marks the slot cancelled (the poll thread answers `CANCELLED` at once; the pool thread
+//! later skips the call). A call whose deadline (`Request.timeoutNs` counted from when the
+//! poll thread received it) has passed when a pool thread takes it is answered `TIMEOUT`
+//! without running. A call already running is not interrupted: its [`Context`] says it is
+//! cancelled (by the caller, the deadline, or the worker stopping) and its handler decides
+//! when to stop; its answer is whatever the handler returns.
 //!
 //! Stopping ([`Pool::stop_taking_calls`]): calls still queued are answered `WORKER_UNAVAILABLE`
 //! without running (the poll thread takes them off the queue itself, so they need not wait
-//! for a busy pool thread), running handlers finish, and their completions come back as
-//! usual. The poll thread waits for them only as long as it chooses (the worker's
+//! for a busy pool thread), running handlers see their context cancelled (`WorkerStopping`)
+//! and finish, and their completions come back as usual. The poll thread waits for them only as long as it chooses (the worker's
 //! `--drain-timeout`): dropping the pool never waits for a handler.
 
-use crate::dispatcher::{run_handler, Call};
+use crate::context::{CallFlags, Context};
+use crate::dispatcher::{metadata_map, run_handler, Call};
 use crate::handler::Handler;
 use crate::wire::{self, ReplyTo};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
@@ -29,7 +32,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle, Thread};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use thiserror::Error;
 
 const QUEUED: u8 = 0;
@@ -63,6 +66,17 @@ pub enum Rejected {
     Stopped,
 }
 
+/// What a `Cancel` found ([`Pool::cancel`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The call was still queued: it will not run; the caller answers `CANCELLED` now.
+    Queued,
+    /// The call is running: its context now says so; its handler's answer goes out as usual.
+    Running,
+    /// No call in hand by that address (finished, never seen, or cancelled already).
+    NotFound,
+}
+
 /// One call handed to the pool.
 struct Job {
     slot: usize,
@@ -70,6 +84,7 @@ struct Job {
     deadline: Option<Instant>,
     name: Arc<str>,
     handler: Arc<dyn Handler>,
+    metadata: HashMap<String, String>,
     payload: Vec<u8>,
 }
 
@@ -87,6 +102,8 @@ pub struct Completion {
 
 struct Shared {
     states: Box<[AtomicU8]>,
+    /// Per-slot cancel flags and the stopping flag, shared with the calls' contexts.
+    flags: Arc<CallFlags>,
     stopping: AtomicBool,
     max_frame_length: usize,
     poll_thread: Thread,
@@ -130,6 +147,7 @@ impl Pool {
         let slots = size + config.queue_depth;
         let shared = Arc::new(Shared {
             states: (0..slots).map(|_| AtomicU8::new(QUEUED)).collect(),
+            flags: Arc::new(CallFlags::new(slots)),
             stopping: AtomicBool::new(false),
             max_frame_length,
             poll_thread,
@@ -172,17 +190,15 @@ impl Pool {
         let slot = self.free.pop().ok_or(full.clone())?;
         let mut payload = self.shared.buffer();
         payload.extend_from_slice(call.payload);
-        let deadline = u64::try_from(call.timeout_ns)
-            .ok()
-            .filter(|&ns| ns > 0)
-            .and_then(|ns| received.checked_add(Duration::from_nanos(ns)));
         self.shared.states[slot].store(QUEUED, Ordering::Release);
+        self.shared.flags.reset(slot);
         let job = Job {
             slot,
             reply_to: call.reply_to,
-            deadline,
+            deadline: call.deadline(received),
             name: Arc::clone(&call.name),
             handler: Arc::clone(&call.handler),
+            metadata: metadata_map(call.metadata),
             payload,
         };
         match jobs.try_send(job) {
@@ -201,13 +217,20 @@ impl Pool {
         }
     }
 
-    /// Cancels a call that is still queued. Returns whether it was (the caller then answers
-    /// `CANCELLED`); a call already running, finished or unknown is left alone.
-    pub fn cancel(&mut self, reply_to: ReplyTo) -> bool {
+    /// Cancels a call: one still queued will not run (the caller then answers `CANCELLED`),
+    /// one running sees its context cancelled. A call reached once is not reached again.
+    pub fn cancel(&mut self, reply_to: ReplyTo) -> CancelOutcome {
         let Some(slot) = self.cancellable.remove(&(reply_to.correlation_id, reply_to.reply_stream_id)) else {
-            return false;
+            return CancelOutcome::NotFound;
         };
-        self.shared.states[slot].compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        match self.shared.states[slot].compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => CancelOutcome::Queued,
+            Err(RUNNING) => {
+                self.shared.flags.cancel(slot);
+                CancelOutcome::Running
+            }
+            Err(_) => CancelOutcome::NotFound,
+        }
     }
 
     /// The next finished call, if any; its slot is free again.
@@ -231,6 +254,7 @@ impl Pool {
     /// handlers finish and complete as usual. The first step of stopping a worker.
     pub fn stop_taking_calls(&mut self) {
         self.shared.stopping.store(true, Ordering::Release);
+        self.shared.flags.stop();
         // Closing the queue lets idle threads exit once it is empty.
         self.jobs = None;
         while let Ok(job) = self.queue.try_recv() {
@@ -263,6 +287,7 @@ impl Pool {
 impl Drop for Pool {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::Release);
+        self.shared.flags.stop();
         self.jobs = None;
     }
 }
@@ -314,7 +339,8 @@ fn run(shared: &Shared, job: Job) -> Completion {
         Some(ErrorCode::TIMEOUT)
     } else {
         frame = shared.buffer();
-        Some(run_handler(&job.name, &*job.handler, &job.payload, correlation_id, shared.max_frame_length, &mut frame))
+        let ctx = Context::for_call(job.deadline, job.metadata, Some((Arc::clone(&shared.flags), job.slot)));
+        Some(run_handler(&job.name, &*job.handler, &ctx, &job.payload, correlation_id, shared.max_frame_length, &mut frame))
     };
     shared.recycle(job.payload);
     Completion { reply_to: job.reply_to, code, frame, slot: job.slot }

@@ -7,7 +7,7 @@
 use crate::counters::Counters;
 use crate::dispatcher::{run_handler, Dispatcher, Routed};
 use crate::outbox::{Outbox, ReplyTransport};
-use crate::pool::Pool;
+use crate::pool::{CancelOutcome, Pool};
 use crate::wire;
 use polybridge_codecs::error_code::ErrorCode;
 use std::time::Instant;
@@ -52,6 +52,7 @@ impl<T: ReplyTransport> Server<T> {
                         None => Some(run_handler(
                             &call.name,
                             &*call.handler,
+                            &call.inline_context(now),
                             call.payload,
                             reply_to.correlation_id,
                             self.dispatcher.max_frame_length(),
@@ -66,11 +67,18 @@ impl<T: ReplyTransport> Server<T> {
             }
             Routed::Answered { reply_to, code } => self.outbox.send(reply_to, code, &response, now),
             Routed::Cancel(reply_to) => {
-                if self.pool.as_mut().is_some_and(|pool| pool.cancel(reply_to)) {
-                    let message = "cancelled by the caller before it started";
-                    wire::encode_response(&mut response, reply_to.correlation_id, ErrorCode::CANCELLED, message, &[]);
-                    self.dispatcher.record(ErrorCode::CANCELLED);
-                    self.outbox.send(reply_to, ErrorCode::CANCELLED, &response, now);
+                match self.pool.as_mut().map_or(CancelOutcome::NotFound, |pool| pool.cancel(reply_to)) {
+                    CancelOutcome::Queued => {
+                        self.dispatcher.record_cancelled();
+                        let message = "cancelled by the caller before it started";
+                        let code = ErrorCode::CANCELLED;
+                        wire::encode_response(&mut response, reply_to.correlation_id, code, message, &[]);
+                        self.dispatcher.record(code);
+                        self.outbox.send(reply_to, code, &response, now);
+                    }
+                    // Its handler sees the cancel through its context and answers as it stops.
+                    CancelOutcome::Running => self.dispatcher.record_cancelled(),
+                    CancelOutcome::NotFound => {}
                 }
             }
             Routed::Dropped(error) => {

@@ -25,6 +25,14 @@ const VAR_STRING_PREFIX: usize = 2;
 const VAR_DATA_PREFIX: usize = 4;
 /// Largest length a `varStringEncoding` may carry (its `maxValue`).
 pub const MAX_VAR_STRING_LENGTH: usize = 65534;
+/// Length of a `groupSizeEncoding` (block length and count, `uint16` each).
+const GROUP_HEADER_LENGTH: usize = 4;
+/// Most entries a `Request.metadata` may carry (docs/protocol.md; the same in every language).
+pub const MAX_METADATA_ENTRIES: usize = 32;
+/// Longest metadata key in bytes of UTF-8 (keys are at least 1 byte).
+pub const MAX_METADATA_KEY_LENGTH: usize = 128;
+/// Longest metadata value in bytes of UTF-8 (values may be empty).
+pub const MAX_METADATA_VALUE_LENGTH: usize = 4096;
 
 /// Offset of `Response.payload`'s bytes in an OK response (empty error message): header,
 /// fixed block, an empty error message, then the payload's length prefix.
@@ -56,6 +64,18 @@ pub enum DecodeError {
     VarDataPastFrame { field: &'static str, offset: usize, claimed: usize, length: usize },
     #[error("field '{field}' is not valid UTF-8")]
     NotUtf8 { field: &'static str },
+    #[error("header of group '{group}' at byte {offset} runs past the frame of {length} bytes")]
+    GroupHeaderPastFrame { group: &'static str, offset: usize, length: usize },
+    #[error("group '{group}' has entries of {found} bytes of fixed fields; version {SBE_SCHEMA_VERSION} has {expected}")]
+    WrongGroupBlockLength { group: &'static str, found: u16, expected: u16 },
+    #[error("{count} metadata entries; at most {MAX_METADATA_ENTRIES} are allowed")]
+    TooManyMetadataEntries { count: usize },
+    #[error("metadata key {index} is {length} bytes; keys are 1 to {MAX_METADATA_KEY_LENGTH} bytes")]
+    MetadataKeyLength { index: usize, length: usize },
+    #[error("metadata value {index} (key '{key}') is {length} bytes; values are at most {MAX_METADATA_VALUE_LENGTH} bytes")]
+    MetadataValueTooLong { index: usize, key: String, length: usize },
+    #[error("metadata key '{key}' appears more than once")]
+    DuplicateMetadataKey { key: String },
     #[error("reply stream id {found} names no stream a worker replies on (it must be > 0, and not the worker's request or control stream)")]
     BadReplyStream { found: i32 },
 }
@@ -80,8 +100,140 @@ pub struct Request<'a> {
     pub correlation_id: i64,
     pub timeout_ns: i64,
     pub reply_stream_id: i32,
+    pub metadata: Metadata<'a>,
     pub handler: &'a str,
     pub payload: &'a [u8],
+}
+
+/// The `metadata` group of a decoded `Request`: a view of the frame whose entries were all
+/// checked (bounds, UTF-8, the limits above, unique keys) when the frame was decoded, so
+/// iterating it cannot fail.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Metadata<'a> {
+    /// The entries' bytes: per entry a `uint16` key length, the key, a `uint16` value length,
+    /// the value.
+    entries: &'a [u8],
+    count: usize,
+}
+
+impl<'a> Metadata<'a> {
+    /// No entries.
+    pub const EMPTY: Metadata<'static> = Metadata { entries: &[], count: 0 };
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The (key, value) pairs in wire order.
+    pub fn iter(&self) -> MetadataIter<'a> {
+        MetadataIter { entries: self.entries, left: self.count }
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, value)| value)
+    }
+
+    /// The entries as an owned map, as handlers see them ([`crate::Context::metadata`]).
+    pub fn to_map(&self) -> std::collections::HashMap<String, String> {
+        self.iter().map(|(key, value)| (key.to_owned(), value.to_owned())).collect()
+    }
+}
+
+impl std::fmt::Debug for Metadata<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for Metadata<'a> {
+    type Item = (&'a str, &'a str);
+    type IntoIter = MetadataIter<'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// Iterator over [`Metadata`] entries.
+#[derive(Debug, Clone)]
+pub struct MetadataIter<'a> {
+    entries: &'a [u8],
+    left: usize,
+}
+
+impl<'a> MetadataIter<'a> {
+    /// The next length-prefixed string; `None` only if the entries were not validated, which
+    /// [`decode_inbound`] rules out.
+    fn next_string(&mut self) -> Option<&'a str> {
+        let length = usize::from(read_u16(self.entries, 0)?);
+        let bytes = self.entries.get(VAR_STRING_PREFIX..VAR_STRING_PREFIX + length)?;
+        self.entries = &self.entries[VAR_STRING_PREFIX + length..];
+        std::str::from_utf8(bytes).ok()
+    }
+}
+
+impl<'a> Iterator for MetadataIter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let key = self.next_string()?;
+        let value = self.next_string()?;
+        Some((key, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
+
+/// Validates the `metadata` group at `offset` against the frame and the limits of
+/// docs/protocol.md; returns it and the offset after it.
+fn decode_metadata(frame: &[u8], offset: usize) -> Result<(Metadata<'_>, usize), DecodeError> {
+    let length = frame.len();
+    let (Some(block_length), Some(count)) = (read_u16(frame, offset), read_u16(frame, offset + 2)) else {
+        return Err(DecodeError::GroupHeaderPastFrame { group: "metadata", offset, length });
+    };
+    // Entries have no fixed fields in this version; other sizes would put the strings elsewhere.
+    if block_length != 0 {
+        return Err(DecodeError::WrongGroupBlockLength { group: "metadata", found: block_length, expected: 0 });
+    }
+    let count = usize::from(count);
+    if count > MAX_METADATA_ENTRIES {
+        return Err(DecodeError::TooManyMetadataEntries { count });
+    }
+    let start = offset + GROUP_HEADER_LENGTH;
+    let mut next = start;
+    // At most 32 keys: comparing each with those before it needs no allocation.
+    let mut keys: [&str; MAX_METADATA_ENTRIES] = [""; MAX_METADATA_ENTRIES];
+    for index in 0..count {
+        let (key_at, key_len, after_key) = var_string(frame, next, "metadata key")?;
+        let (value_at, value_len, after_value) = var_string(frame, after_key, "metadata value")?;
+        next = after_value;
+        if key_len == 0 || key_len > MAX_METADATA_KEY_LENGTH {
+            return Err(DecodeError::MetadataKeyLength { index, length: key_len });
+        }
+        let key = std::str::from_utf8(&frame[key_at..key_at + key_len])
+            .map_err(|_| DecodeError::NotUtf8 { field: "metadata key" })?;
+        if value_len > MAX_METADATA_VALUE_LENGTH {
+            return Err(DecodeError::MetadataValueTooLong { index, key: key.to_owned(), length: value_len });
+        }
+        std::str::from_utf8(&frame[value_at..value_at + value_len])
+            .map_err(|_| DecodeError::NotUtf8 { field: "metadata value" })?;
+        if keys[..index].contains(&key) {
+            return Err(DecodeError::DuplicateMetadataKey { key: key.to_owned() });
+        }
+        keys[index] = key;
+    }
+    Ok((Metadata { entries: &frame[start..next], count }, next))
 }
 
 /// A decoded `Cancel`.
@@ -223,7 +375,7 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
     if version != SBE_SCHEMA_VERSION {
         return Err(malformed(DecodeError::WrongVersion { found: version }));
     }
-    // Only version 1 is accepted, and in one version a template's block never changes size:
+    // Only this version is accepted, and in one version a template's block never changes size:
     // any other block length means the fields are not where they should be.
     if block_length != expected_block {
         return Err(malformed(DecodeError::WrongBlockLength {
@@ -246,8 +398,9 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
         }));
     }
 
+    let (metadata, next) = decode_metadata(frame, block_end).map_err(malformed)?;
     let (handler_start, handler_len, next) =
-        var_field(frame, block_end, VAR_STRING_PREFIX, "handler").map_err(malformed)?;
+        var_field(frame, next, VAR_STRING_PREFIX, "handler").map_err(malformed)?;
     let (payload_start, payload_len, end) =
         var_field(frame, next, VAR_DATA_PREFIX, "payload").map_err(malformed)?;
     no_trailing_bytes(frame, end).map_err(malformed)?;
@@ -260,6 +413,7 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
         correlation_id: request.correlation_id(),
         timeout_ns: request.timeout_ns(),
         reply_stream_id: request.reply_stream_id(),
+        metadata,
         handler,
         payload: &frame[payload_start..payload_start + payload_len],
     }))

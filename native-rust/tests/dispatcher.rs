@@ -5,7 +5,7 @@ mod common;
 use common::{decode_response, encode_request, pattern};
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::wire::{self, DecodeError, ReplyTo};
-use polybridge_worker::{Dispatcher, HandlerError, Outcome, Registry, Reply};
+use polybridge_worker::{Context, Dispatcher, HandlerError, Outcome, Registry, Reply};
 use std::sync::Arc;
 
 fn dispatcher() -> Dispatcher {
@@ -74,7 +74,7 @@ fn unknown_handler_is_not_found_and_names_what_is_served() {
     let frame = encode_request(9, 0, 1001, "wappalyzer.fingerprint", b"x");
     assert_eq!(dispatcher.dispatch(&frame, &mut response), reply(9, 1001, ErrorCode::NOT_FOUND));
     let decoded = decode_response(&response);
-    assert_eq!(decoded.message, "no handler named 'wappalyzer.fingerprint'; this worker serves: echo, html.signals");
+    assert_eq!(decoded.message, "no handler named 'wappalyzer.fingerprint'; this worker serves: echo");
     assert!(decoded.payload.is_empty());
     assert_eq!(dispatcher.counters().not_found, 1);
 }
@@ -107,9 +107,9 @@ fn dropped(frame: &[u8]) -> DecodeError {
 #[test]
 fn wrong_version_is_a_bad_request() {
     let mut frame = encode_request(11, 0, 1001, "echo", b"x");
-    frame[6..8].copy_from_slice(&2u16.to_le_bytes());
+    frame[6..8].copy_from_slice(&1u16.to_le_bytes());
     let message = bad_request(&frame, 11, 1001);
-    assert!(message.contains("schema version 2"), "{message}");
+    assert!(message.contains("schema version 1"), "{message}");
 }
 
 #[test]
@@ -139,7 +139,8 @@ fn truncated_request_is_a_bad_request() {
 #[test]
 fn lying_handler_length_is_a_bad_request() {
     let mut frame = encode_request(14, 0, 1001, "echo", b"x");
-    frame[28..30].copy_from_slice(&60000u16.to_le_bytes());
+    // Header 8 + block 20 + an empty metadata group 4: the handler's length is at 32.
+    frame[32..34].copy_from_slice(&60000u16.to_le_bytes());
     let message = bad_request(&frame, 14, 1001);
     assert!(message.contains("'handler' claims 60000 bytes"), "{message}");
 }
@@ -147,7 +148,7 @@ fn lying_handler_length_is_a_bad_request() {
 #[test]
 fn lying_payload_length_is_a_bad_request() {
     let mut frame = encode_request(15, 0, 1001, "echo", b"xyz");
-    let at = 8 + 20 + 2 + 4;
+    let at = 8 + 20 + 4 + 2 + 4;
     frame[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     let message = bad_request(&frame, 15, 1001);
     assert!(message.contains("'payload' claims 4294967295 bytes"), "{message}");
@@ -156,7 +157,7 @@ fn lying_payload_length_is_a_bad_request() {
 #[test]
 fn handler_name_that_is_not_utf8_is_a_bad_request() {
     let mut frame = encode_request(16, 0, 1001, "echo", b"");
-    frame[30] = 0xFF;
+    frame[34] = 0xFF;
     let message = bad_request(&frame, 16, 1001);
     assert!(message.contains("UTF-8"), "{message}");
 }
@@ -176,7 +177,7 @@ fn malformed_cancel_with_readable_ids_is_a_bad_request() {
 #[test]
 fn well_formed_cancel_is_counted_and_not_answered() {
     let mut frame = Vec::new();
-    for v in [12u16, 3, 7101, 1] {
+    for v in [12u16, 3, 7101, 2] {
         frame.extend_from_slice(&v.to_le_bytes());
     }
     frame.extend_from_slice(&21i64.to_le_bytes());
@@ -280,7 +281,7 @@ fn registry_with(name: &str, handler: impl polybridge_worker::Handler + 'static)
 
 #[test]
 fn handler_failure_is_a_handler_error_with_its_message() {
-    let mut dispatcher = registry_with("fail", |_: &[u8], reply: &mut Reply<'_>| {
+    let mut dispatcher = registry_with("fail", |_: &Context, _: &[u8], reply: &mut Reply<'_>| {
         reply.write(b"partial output is discarded");
         Err(HandlerError::Failed("handler failed: Ünïcödé ✓".to_owned()))
     });
@@ -294,7 +295,7 @@ fn handler_failure_is_a_handler_error_with_its_message() {
 
 #[test]
 fn rejected_payload_is_a_bad_request() {
-    let mut dispatcher = registry_with("picky", |_: &[u8], _: &mut Reply<'_>| {
+    let mut dispatcher = registry_with("picky", |_: &Context, _: &[u8], _: &mut Reply<'_>| {
         Err(HandlerError::BadPayload("not a fingerprint request".to_owned()))
     });
     let mut response = Vec::new();
@@ -305,7 +306,7 @@ fn rejected_payload_is_a_bad_request() {
 
 #[test]
 fn panicking_handler_is_answered_with_panic_and_the_dispatcher_survives() {
-    let mut dispatcher = registry_with("boom", |_: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> {
+    let mut dispatcher = registry_with("boom", |_: &Context, _: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> {
         panic!("kaboom")
     });
     let mut response = Vec::new();
@@ -342,12 +343,12 @@ fn registry_rejects_duplicate_and_empty_names() {
     let mut registry = Registry::with_builtin();
     assert!(registry.register("echo", polybridge_worker::Echo).is_err());
     assert!(registry.register("", polybridge_worker::Echo).is_err());
-    assert_eq!(registry.names().collect::<Vec<_>>(), ["echo", "html.signals"]);
+    assert_eq!(registry.names().collect::<Vec<_>>(), ["echo"]);
 }
 
 #[test]
 fn a_deadline_already_passed_when_sent_is_a_timeout_without_running_the_handler() {
-    let mut dispatcher = registry_with("never", |_: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> {
+    let mut dispatcher = registry_with("never", |_: &Context, _: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> {
         panic!("must not run")
     });
     let mut response = Vec::new();
@@ -364,7 +365,7 @@ fn echo_runs_inline_and_registered_handlers_on_the_pool() {
     registry.register_inline("quick", polybridge_worker::Echo).unwrap();
     let mut dispatcher = Dispatcher::new(Arc::new(registry));
     let mut response = Vec::new();
-    for (name, inline) in [("echo", true), ("html.signals", false), ("pooled", false), ("quick", true)] {
+    for (name, inline) in [("echo", true), ("pooled", false), ("quick", true)] {
         let frame = encode_request(1, 0, 1, name, b"");
         match dispatcher.route(&frame, &mut response) {
             polybridge_worker::Routed::Call(call) => assert_eq!((&*call.name, call.inline), (name, inline)),
@@ -379,7 +380,7 @@ fn trailing_bytes_after_a_request_or_cancel_are_a_bad_request() {
     frame.extend_from_slice(&[0, 0, 0]);
     assert!(bad_request(&frame, 41, 1001).contains("3 bytes follow"));
     let mut cancel = Vec::new();
-    for v in [12u16, 3, 7101, 1] {
+    for v in [12u16, 3, 7101, 2] {
         cancel.extend_from_slice(&v.to_le_bytes());
     }
     cancel.extend_from_slice(&42i64.to_le_bytes());

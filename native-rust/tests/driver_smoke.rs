@@ -44,7 +44,7 @@ fn on_control(inbox: &mut Inbox, frame: &[u8], _: AeronHeader) {
     let (at, len) = decoder.worker_id_decoder();
     if frame[at..at + len] == *inbox.worker_id.as_bytes() {
         assert_eq!(language, Language::RUST);
-        assert_eq!(names, ["echo", "html.signals"]);
+        assert_eq!(names, ["debug.sleep", "echo"]);
         inbox.announced = true;
     }
 }
@@ -61,17 +61,6 @@ impl Drop for Worker {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-const SIGNALS_PAGE: &str = r#"<title>Smoke ✓</title><a href="/a">a</a><a href="https://cdn.other.org/">b</a>"#;
-
-fn signals_request(body: &str) -> Vec<u8> {
-    use polybridge_worker::codecs::signals_request_codec::SignalsRequestEncoder;
-    let url = "https://smoke.polybridge.test/";
-    let mut frame = vec![0u8; 8 + 2 + url.len() + 4 + body.len()];
-    let mut header = SignalsRequestEncoder::default().wrap(polybridge_worker::codecs::WriteBuf::new(&mut frame), 8).header(0);
-    header.parent().unwrap().url(url).body(body.as_bytes());
-    frame
 }
 
 #[test]
@@ -102,6 +91,7 @@ fn worker_binary_serves_requests_through_a_real_media_driver() {
         Command::new(env!("CARGO_BIN_EXE_polybridge-worker-rust"))
             .args(["--aeron-dir", &dir, "--worker-id", &worker_id, "--announce-interval-ms", "100"])
             .args(["--pool-size", "1", "--queue-depth", "4", "--idle", "sleep", "--idle-park", "200us"])
+            .arg("--debug-handlers")
             .args(["--request-stream", &request_stream.to_string()])
             .args(["--control-stream", &control_stream.to_string()])
             .spawn()
@@ -130,8 +120,8 @@ fn worker_binary_serves_requests_through_a_real_media_driver() {
         unreadable,
         wrong_version,
         encode_request(5, 0, reply_stream, "echo", &[]),
-        encode_request(6, 60_000_000_000, reply_stream, "html.signals", &signals_request(SIGNALS_PAGE)),
-        encode_request(7, 0, reply_stream, "html.signals", b"not a SignalsRequest"),
+        encode_request(6, 60_000_000_000, reply_stream, "debug.sleep", &1u32.to_le_bytes()),
+        encode_request(7, 0, reply_stream, "debug.sleep", b"not a u32 of milliseconds"),
     ];
     for frame in &frames {
         loop {
@@ -157,13 +147,12 @@ fn worker_binary_serves_requests_through_a_real_media_driver() {
     assert_eq!(r[&2].code, ErrorCode::OK);
     assert!(r[&2].payload == megabyte, "1 MiB echo differs");
     assert_eq!(r[&3].code, ErrorCode::NOT_FOUND);
-    assert_eq!(r[&3].message, "no handler named 'nope'; this worker serves: echo, html.signals");
+    assert_eq!(r[&3].message, "no handler named 'nope'; this worker serves: debug.sleep, echo");
     assert_eq!(r[&4].code, ErrorCode::BAD_REQUEST);
     assert_eq!((r[&5].code, r[&5].payload.len()), (ErrorCode::OK, 0));
     assert!(!r.contains_key(&99));
     assert_eq!(r[&6].code, ErrorCode::OK, "{}", r[&6].message);
-    let signals = common::decode_signals_response(&r[&6].payload);
-    assert_eq!((signals.title.as_str(), signals.links, signals.external_hosts.len()), ("Smoke ✓", 2, 1));
+    assert_eq!(r[&6].payload, 1u32.to_le_bytes());
     assert_eq!(r[&7].code, ErrorCode::BAD_REQUEST);
 
     let status = Command::new("kill").args(["-TERM", &worker.0.id().to_string()]).status().unwrap();

@@ -4,9 +4,9 @@ mod common;
 
 use common::decode_response;
 use polybridge_worker::codecs::error_code::ErrorCode;
-use polybridge_worker::pool::{Completion, Rejected};
-use polybridge_worker::wire::ReplyTo;
-use polybridge_worker::{Call, Echo, Handler, HandlerError, Pool, PoolConfig, Reply};
+use polybridge_worker::pool::{CancelOutcome, Completion, Rejected};
+use polybridge_worker::wire::{self, Inbound, Metadata, ReplyTo};
+use polybridge_worker::{Call, Context, Echo, Handler, HandlerError, Pool, PoolConfig, Reply};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ fn call<'a>(correlation_id: i64, name: &str, handler: Arc<dyn Handler>, payload:
         timeout_ns,
         name: Arc::from(name),
         handler,
+        metadata: Metadata::EMPTY,
         payload,
         inline: false,
     }
@@ -46,7 +47,7 @@ struct Gated {
 }
 
 impl Handler for Gated {
-    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
+    fn handle(&self, _: &Context, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
         let id = i64::from(payload.first().copied().unwrap_or(0));
         self.started.lock().unwrap().send(id).unwrap();
         let (open, opened) = &*self.gate;
@@ -130,11 +131,13 @@ fn cancel_drops_a_queued_call_but_not_a_running_one() {
     pool.submit(&call(2, "gated", Arc::clone(&handler), &[2], 0), Instant::now()).unwrap();
 
     let reply_to = |id| ReplyTo { correlation_id: id, reply_stream_id: 1000 };
-    assert!(!pool.cancel(reply_to(1)), "a running call is not cancelled");
-    assert!(pool.cancel(reply_to(2)), "a queued call is");
-    assert!(!pool.cancel(reply_to(2)), "only once");
-    assert!(!pool.cancel(reply_to(99)), "unknown ids are ignored");
-    assert!(!pool.cancel(ReplyTo { correlation_id: 1, reply_stream_id: 7 }), "the reply stream is part of the key");
+    assert_eq!(pool.cancel(reply_to(1)), CancelOutcome::Running, "a running call only sees its context cancelled");
+    assert_eq!(pool.cancel(reply_to(2)), CancelOutcome::Queued, "a queued call is dropped");
+    assert_eq!(pool.cancel(reply_to(2)), CancelOutcome::NotFound, "only once");
+    assert_eq!(pool.cancel(reply_to(1)), CancelOutcome::NotFound, "only once while running too");
+    assert_eq!(pool.cancel(reply_to(99)), CancelOutcome::NotFound, "unknown ids are ignored");
+    let other_stream = ReplyTo { correlation_id: 1, reply_stream_id: 7 };
+    assert_eq!(pool.cancel(other_stream), CancelOutcome::NotFound, "the reply stream is part of the key");
 
     open(&gate);
     let mut outcomes: Vec<(i64, Option<ErrorCode>)> =
@@ -168,9 +171,9 @@ fn a_call_whose_deadline_passed_in_the_queue_is_answered_timeout_without_running
 fn panics_and_errors_in_pooled_handlers_are_answered_and_the_pool_keeps_serving() {
     let mut pool = pool(2, 8);
     let boom: Arc<dyn Handler> =
-        Arc::new(|_: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> { panic!("pooled kaboom") });
+        Arc::new(|_: &Context, _: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> { panic!("pooled kaboom") });
     let fail: Arc<dyn Handler> =
-        Arc::new(|_: &[u8], _: &mut Reply<'_>| Err(HandlerError::Failed("nope".to_owned())));
+        Arc::new(|_: &Context, _: &[u8], _: &mut Reply<'_>| Err(HandlerError::Failed("nope".to_owned())));
     for i in 0..4 {
         pool.submit(&call(i, "boom", Arc::clone(&boom), &[], 0), Instant::now()).unwrap();
     }
@@ -200,7 +203,7 @@ fn stopping_answers_queued_calls_worker_unavailable_and_lets_the_running_one_fin
     assert_eq!(started.recv().unwrap(), 1);
     pool.submit(&call(2, "gated", Arc::clone(&handler), &[2], 0), Instant::now()).unwrap();
     pool.submit(&call(3, "gated", Arc::clone(&handler), &[3], 0), Instant::now()).unwrap();
-    assert!(pool.cancel(ReplyTo { correlation_id: 3, reply_stream_id: 1000 }));
+    assert_eq!(pool.cancel(ReplyTo { correlation_id: 3, reply_stream_id: 1000 }), CancelOutcome::Queued);
     pool.stop_taking_calls();
     // The queued calls are answered at once, while the running one still holds its thread.
     let queued = next(&mut pool);
@@ -217,6 +220,92 @@ fn stopping_answers_queued_calls_worker_unavailable_and_lets_the_running_one_fin
     assert_eq!(pool.in_flight(), 0);
     pool.shutdown();
     assert!(started.try_recv().is_err(), "no queued call was run");
+}
+
+/// A handler that tells when it starts, then works until its context says stop (giving up after
+/// a minute so a bug fails the test), and answers with what the context says.
+fn until_cancelled() -> (Arc<dyn Handler>, std::sync::mpsc::Receiver<i64>) {
+    let (tx, rx) = channel();
+    let tx = Mutex::new(tx);
+    let handler = move |ctx: &Context, payload: &[u8], _: &mut Reply<'_>| -> Result<(), HandlerError> {
+        tx.lock().unwrap().send(i64::from(payload[0])).unwrap();
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while !ctx.is_cancelled() && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        ctx.check()
+    };
+    (Arc::new(handler), rx)
+}
+
+#[test]
+fn a_cancel_reaches_a_running_handler_through_its_context_and_it_answers_cancelled() {
+    let mut pool = pool(1, 4);
+    let (handler, started) = until_cancelled();
+    pool.submit(&call(1, "slow", handler, &[1], 0), Instant::now()).unwrap();
+    assert_eq!(started.recv().unwrap(), 1);
+    assert_eq!(pool.cancel(ReplyTo { correlation_id: 1, reply_stream_id: 1000 }), CancelOutcome::Running);
+    let completion = next(&mut pool);
+    assert_eq!(completion.code, Some(ErrorCode::CANCELLED));
+    assert_eq!(decode_response(&completion.frame).message, "handler 'slow' stopped: the caller cancelled the request");
+}
+
+#[test]
+fn a_running_handler_sees_its_deadline_pass_and_answers_timeout() {
+    let mut pool = pool(1, 4);
+    let (handler, started) = until_cancelled();
+    // 50 ms: long enough to be taken from the queue before it passes (else TIMEOUT unstarted,
+    // which the test accepts too, as the answer is the same).
+    pool.submit(&call(1, "slow", handler, &[1], 50_000_000), Instant::now()).unwrap();
+    let completion = next(&mut pool);
+    assert_eq!(completion.code, Some(ErrorCode::TIMEOUT));
+    drop(started);
+}
+
+#[test]
+fn stopping_cancels_running_handlers_contexts_and_they_answer_worker_unavailable() {
+    let mut pool = pool(1, 4);
+    let (handler, started) = until_cancelled();
+    pool.submit(&call(1, "slow", Arc::clone(&handler), &[1], 0), Instant::now()).unwrap();
+    assert_eq!(started.recv().unwrap(), 1);
+    pool.submit(&call(2, "slow", handler, &[2], 0), Instant::now()).unwrap();
+    pool.stop_taking_calls();
+    let mut outcomes: Vec<(i64, Option<ErrorCode>)> =
+        (0..2).map(|_| next(&mut pool)).map(|c| (c.reply_to.correlation_id, c.code)).collect();
+    outcomes.sort_by_key(|(id, _)| *id);
+    assert_eq!(
+        outcomes,
+        [(1, Some(ErrorCode::WORKER_UNAVAILABLE)), (2, Some(ErrorCode::WORKER_UNAVAILABLE))],
+        "the running call stopped through its context, the queued one never ran"
+    );
+    assert!(started.try_recv().is_err());
+    pool.shutdown();
+}
+
+#[test]
+fn a_pooled_handler_gets_the_requests_metadata_and_deadline() {
+    let frame = common::encode_request_with_metadata(
+        8,
+        5_000_000_000,
+        1000,
+        &[("traceparent", "00-abc-01"), ("tenant", "t1")],
+        "meta",
+        b"",
+    );
+    let Ok(Inbound::Request(request)) = wire::decode_inbound(&frame) else { panic!("not a request") };
+    let handler = |ctx: &Context, _: &[u8], reply: &mut Reply<'_>| -> Result<(), HandlerError> {
+        let mut pairs: Vec<String> = ctx.metadata().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pairs.sort();
+        reply.write(pairs.join(",").as_bytes());
+        reply.write(if ctx.deadline().is_some() { b";deadline" } else { b";none" });
+        Ok(())
+    };
+    let mut pool = pool(1, 4);
+    let mut pooled = call(8, "meta", Arc::new(handler), request.payload, request.timeout_ns);
+    pooled.metadata = request.metadata;
+    pool.submit(&pooled, Instant::now()).unwrap();
+    let completion = next(&mut pool);
+    assert_eq!(decode_response(&completion.frame).payload, b"tenant=t1,traceparent=00-abc-01;deadline");
 }
 
 #[test]

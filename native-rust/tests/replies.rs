@@ -9,7 +9,7 @@ use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::outbox::{Offered, ReplyTransport};
 use polybridge_worker::wire::ReplyTo;
 use polybridge_worker::{
-    Dispatcher, Handler, HandlerError, Outbox, OutboxConfig, Pool, PoolConfig, Registry, Reply, Server,
+    Context, Dispatcher, Handler, HandlerError, Outbox, OutboxConfig, Pool, PoolConfig, Registry, Reply, Server,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -410,7 +410,7 @@ fn closing_drops_what_is_queued_and_closes_every_publication() {
 struct Gated(Arc<(Mutex<bool>, Condvar)>, Arc<AtomicUsize>);
 
 impl Handler for Gated {
-    fn handle(&self, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
+    fn handle(&self, _: &Context, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
         self.1.fetch_add(1, Ordering::SeqCst);
         let (open, opened) = &*self.0;
         let mut open = open.lock().unwrap();

@@ -14,7 +14,7 @@ pub fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i.wrapping_mul(31).wrapping_add(7) & 0xFF) as u8).collect()
 }
 
-/// Encodes a `Request` with the generated encoder, as a client would.
+/// Encodes a `Request` without metadata with the generated encoder, as a client would.
 pub fn encode_request(
     correlation_id: i64,
     timeout_ns: i64,
@@ -22,17 +22,32 @@ pub fn encode_request(
     handler: &str,
     payload: &[u8],
 ) -> Vec<u8> {
-    let length = 8 + 20 + 2 + handler.len() + 4 + payload.len();
+    encode_request_with_metadata(correlation_id, timeout_ns, reply_stream_id, &[], handler, payload)
+}
+
+/// Encodes a `Request` with the generated encoder, as a client would.
+pub fn encode_request_with_metadata(
+    correlation_id: i64,
+    timeout_ns: i64,
+    reply_stream_id: i32,
+    metadata: &[(&str, &str)],
+    handler: &str,
+    payload: &[u8],
+) -> Vec<u8> {
+    let entries: usize = metadata.iter().map(|(k, v)| 2 + k.len() + 2 + v.len()).sum();
+    let length = 8 + 20 + 4 + entries + 2 + handler.len() + 4 + payload.len();
     let mut frame = vec![0u8; length];
     {
         let mut header = RequestEncoder::default().wrap(WriteBuf::new(&mut frame), 8).header(0);
         let mut request = header.parent().unwrap();
-        request
-            .correlation_id(correlation_id)
-            .timeout_ns(timeout_ns)
-            .reply_stream_id(reply_stream_id)
-            .handler(handler)
-            .payload(payload);
+        request.correlation_id(correlation_id).timeout_ns(timeout_ns).reply_stream_id(reply_stream_id);
+        let mut group = request.metadata_encoder(metadata.len() as u16, Default::default());
+        for (key, value) in metadata {
+            assert!(group.advance().unwrap().is_some());
+            group.key(key).value(value);
+        }
+        let mut request = group.parent().unwrap();
+        request.handler(handler).payload(payload);
         assert_eq!(8 + request.encoded_length(), length);
     }
     frame
@@ -88,36 +103,4 @@ pub fn assert_bytes_eq(what: &str, actual: &[u8], expected: &[u8]) {
         window(actual),
         window(expected)
     );
-}
-
-/// Decodes a `SignalsResponse` with the generated decoder and checks it fills the frame exactly.
-pub fn decode_signals_response(frame: &[u8]) -> polybridge_worker::Signals {
-    use polybridge_worker::codecs::signals_response_codec::{self, SignalsResponseDecoder};
-    let header = MessageHeaderDecoder::default().wrap(ReadBuf::new(frame), 0);
-    assert_eq!(header.schema_id(), SBE_SCHEMA_ID);
-    assert_eq!(header.version(), SBE_SCHEMA_VERSION);
-    assert_eq!(header.template_id(), signals_response_codec::SBE_TEMPLATE_ID);
-    assert_eq!(header.block_length(), signals_response_codec::SBE_BLOCK_LENGTH);
-    let decoder = SignalsResponseDecoder::default().header(header, 0);
-    let mut s = polybridge_worker::Signals {
-        links: decoder.links(),
-        scripts: decoder.scripts(),
-        stylesheets: decoder.stylesheets(),
-        iframes: decoder.iframes(),
-        forms: decoder.forms(),
-        password_inputs: decoder.password_inputs(),
-        ..Default::default()
-    };
-    let text = |(at, len): (usize, usize)| String::from_utf8(frame[at..at + len].to_vec()).expect("UTF-8");
-    let mut group = decoder.external_hosts_decoder();
-    while group.advance().unwrap().is_some() {
-        s.external_hosts.push(text(group.host_decoder()));
-    }
-    let mut decoder = group.parent().unwrap();
-    s.title = text(decoder.title_decoder());
-    s.favicon = text(decoder.favicon_decoder());
-    let (at, len) = decoder.digest_decoder();
-    s.digest = text((at, len));
-    assert_eq!(at + len, frame.len(), "trailing bytes after the SignalsResponse");
-    s
 }

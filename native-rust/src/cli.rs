@@ -1,0 +1,286 @@
+//! The worker command line, owned by the SDK so every worker built on it accepts the flags
+//! Bridge passes: [`main`] parses the common flags ([`WorkerArgs`], the same as the Go SDK's)
+//! plus the app's own (any `clap::Args`), logs to stderr, stops cleanly on SIGTERM/SIGINT
+//! (drain), and exits 0 when asked to stop, 1 when the worker fails (driver lost, parent gone),
+//! 2 on a usage error. The app registers its handlers in a setup function; `echo` is always
+//! registered.
+//!
+//! ```no_run
+//! use polybridge_worker::{cli, Registry};
+//!
+//! #[derive(clap::Args)]
+//! struct Flags {
+//!     /// Greeting to use.
+//!     #[arg(long, default_value = "hello")]
+//!     greeting: String,
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     cli::main(cli::App::new("my-worker"), |flags: &Flags, registry: &mut Registry| {
+//!         let greeting = flags.greeting.clone();
+//!         registry.register("my.greet", move |_: &polybridge_worker::Context, _: &[u8], reply: &mut polybridge_worker::Reply<'_>| {
+//!             reply.write(greeting.as_bytes());
+//!             Ok(())
+//!         })?;
+//!         Ok(())
+//!     })
+//! }
+//! ```
+
+use crate::handler::Registry;
+use crate::idle::{parse_duration, parse_positive_duration, IdleStrategy};
+use crate::outbox::{self, OutboxConfig};
+use crate::pool::PoolConfig;
+use crate::worker::{self, WorkerConfig};
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use std::error::Error;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// The flags every polybridge worker accepts (docs/protocol.md), whatever its handlers.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// The media driver's directory (required: Java, C and Go Aeron clients disagree on the default).
+    #[arg(long, value_name = "DIR")]
+    pub aeron_dir: String,
+
+    /// Aeron channel for the request, reply and control streams.
+    #[arg(long, value_name = "URI", default_value = worker::DEFAULT_CHANNEL)]
+    pub channel: String,
+
+    /// This worker's request stream.
+    #[arg(long, value_name = "ID", default_value_t = worker::DEFAULT_REQUEST_STREAM_ID)]
+    pub request_stream: i32,
+
+    /// Where announcements go.
+    #[arg(long, value_name = "ID", default_value_t = worker::DEFAULT_CONTROL_STREAM_ID)]
+    pub control_stream: i32,
+
+    /// Name in announcements and logs [default: rust-<pid>].
+    #[arg(long, value_name = "NAME")]
+    pub worker_id: Option<String>,
+
+    /// Announcement period in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub announce_interval_ms: u64,
+
+    /// Threads running handlers; 0 runs them on the polling thread [default: number of cores].
+    #[arg(long, value_name = "N")]
+    pub pool_size: Option<usize>,
+
+    /// Calls that may wait for a handler thread; beyond that a call is answered OVERLOADED.
+    #[arg(long, value_name = "N", default_value_t = worker::DEFAULT_QUEUE_DEPTH)]
+    pub queue_depth: usize,
+
+    /// What the polling thread does when idle: backoff (spin, yield, then park up to
+    /// --idle-park), sleep (park --idle-park), yield, or spin.
+    #[arg(long, value_name = "NAME", default_value = "backoff")]
+    pub idle: IdleStrategy,
+
+    /// Longest park of the backoff strategy, period of the sleep one (e.g. 500us, 1ms).
+    #[arg(long, value_name = "DURATION", default_value = "1ms", value_parser = parse_duration)]
+    pub idle_park: Duration,
+
+    /// Replies one reply stream's outbox may hold while they cannot be published; beyond that
+    /// (or 64 MiB in all outboxes) the worker takes no new requests until they are down to half.
+    #[arg(long, value_name = "N", default_value_t = outbox::DEFAULT_REPLY_QUEUE,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub reply_queue: usize,
+
+    /// How long a reply stream with replies queued may make no progress (no reply published:
+    /// a stuck or missing subscriber) before they are dropped (and counted), and how long a
+    /// reply publication may have no subscriber before it is closed.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_positive_duration)]
+    pub reply_timeout: Duration,
+
+    /// Reply publications that may exist at once (each is a log buffer in the driver's shared
+    /// memory; closed ones count for 6 s, while they linger); a reply that needs one more is
+    /// dropped (and counted).
+    #[arg(long, value_name = "N", default_value_t = outbox::DEFAULT_MAX_REPLY_STREAMS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_reply_streams: usize,
+
+    /// On SIGTERM/SIGINT, how long running handlers may finish and queued replies be
+    /// published before the worker exits anyway. Calls still queued are answered
+    /// WORKER_UNAVAILABLE at once.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_positive_duration)]
+    pub drain_timeout: Duration,
+
+    /// Exit (code 1) within a second when this process is gone: the JVM that started the
+    /// worker passes its own pid (0: none).
+    #[arg(long, value_name = "PID", default_value_t = 0)]
+    pub parent_pid: u32,
+}
+
+impl WorkerArgs {
+    /// The worker's settings from these flags.
+    pub fn config(&self) -> WorkerConfig {
+        let mut config = WorkerConfig::new(self.aeron_dir.clone());
+        config.channel = self.channel.clone();
+        config.request_stream_id = self.request_stream;
+        config.control_stream_id = self.control_stream;
+        config.announce_interval = Duration::from_millis(self.announce_interval_ms);
+        if let Some(worker_id) = &self.worker_id {
+            config.worker_id = worker_id.clone();
+        }
+        config.pool = PoolConfig {
+            size: self.pool_size.unwrap_or_else(worker::default_pool_size),
+            queue_depth: self.queue_depth,
+        };
+        config.idle = self.idle.with_park(self.idle_park);
+        config.outbox = OutboxConfig {
+            reply_queue: self.reply_queue,
+            reply_timeout: self.reply_timeout,
+            max_reply_streams: self.max_reply_streams,
+            ..OutboxConfig::default()
+        };
+        config.drain_timeout = self.drain_timeout;
+        config.parent_pid = Some(self.parent_pid).filter(|&pid| pid != 0);
+        config
+    }
+}
+
+/// An app without flags of its own.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct NoFlags {}
+
+/// What the command line says about the program (`--help`, `--version`, log lines).
+#[derive(Debug, Clone)]
+pub struct App {
+    name: &'static str,
+    about: Option<&'static str>,
+    version: Option<&'static str>,
+}
+
+impl App {
+    /// `name` is the binary's name, used in `--help` and as the prefix of its log lines.
+    pub fn new(name: &'static str) -> Self {
+        Self { name, about: None, version: None }
+    }
+
+    /// One paragraph for `--help`.
+    pub fn about(mut self, about: &'static str) -> Self {
+        self.about = Some(about);
+        self
+    }
+
+    /// The version `--version` prints (e.g. `env!("CARGO_PKG_VERSION")`).
+    pub fn version(mut self, version: &'static str) -> Self {
+        self.version = Some(version);
+        self
+    }
+}
+
+/// Both sets of flags, parsed together.
+#[derive(Debug, Parser)]
+struct Flags<A: Args> {
+    #[command(flatten)]
+    worker: WorkerArgs,
+    #[command(flatten)]
+    app: A,
+}
+
+/// Runs a worker process: parses the command line (common flags + `A`), installs a stderr
+/// logger and the SIGTERM/SIGINT handlers, lets `setup` register the app's handlers (`echo`
+/// is there already), and serves until stopped. Returns the exit code for `main` to return:
+/// 0 when stopped by a signal (after draining), 1 when the worker failed or `setup` returned an
+/// error, 2 on a usage error (printed by clap).
+pub fn main<A, F>(app: App, setup: F) -> ExitCode
+where
+    A: Args + FromArgMatches,
+    F: FnOnce(&A, &mut Registry) -> Result<(), Box<dyn Error>>,
+{
+    let mut command = Flags::<A>::command().name(app.name).bin_name(app.name);
+    if let Some(about) = app.about {
+        command = command.about(about);
+    }
+    if let Some(version) = app.version {
+        command = command.version(version);
+    }
+    let flags = match command.try_get_matches().and_then(|matches| Flags::<A>::from_arg_matches(&matches)) {
+        Ok(flags) => flags,
+        // --help and --version exit 0, usage errors 2.
+        Err(error) => error.exit(),
+    };
+    install_logger(app.name);
+
+    // The first SIGTERM/SIGINT asks the poll loop to stop; a second one, while the flag is
+    // still set, exits at once in case the first is stuck.
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for signal in [SIGTERM, SIGINT] {
+        let registered = signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&shutdown)));
+        if let Err(error) = registered {
+            log::error!("cannot install a handler for signal {signal}: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+
+    let mut registry = Registry::with_builtin();
+    if let Err(error) = setup(&flags.app, &mut registry) {
+        log::error!("{error}");
+        return ExitCode::FAILURE;
+    }
+    match worker::run(&flags.worker.config(), Arc::new(registry), &shutdown) {
+        Ok(summary) => {
+            log::info!("stopped: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            log::error!("{error}; exiting");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints `log` records to stderr as `NAME: [warning: ]message`: from info up, rusteron's (the
+/// Aeron client's) from warn up. Panics (a handler's, caught and answered `PANIC`) go through
+/// it too, as one line each instead of the default hook's two.
+struct StderrLogger {
+    name: &'static str,
+}
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        let aeron = metadata.target().starts_with("rusteron");
+        metadata.level() <= if aeron { log::Level::Warn } else { log::Level::Info }
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = match record.level() {
+            log::Level::Error => "error: ",
+            log::Level::Warn => "warning: ",
+            _ => "",
+        };
+        // The logging backend of a worker process (installed only by `main`); the SDK's code
+        // itself logs only through `log`. A failed write to stderr has nowhere to be reported.
+        let _ = writeln!(std::io::stderr().lock(), "{}: {level}{}", self.name, record.args());
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: OnceLock<StderrLogger> = OnceLock::new();
+
+/// Installs the stderr logger (once per process) and a panic hook that logs through it.
+pub fn install_logger(name: &'static str) {
+    let logger = LOGGER.get_or_init(|| StderrLogger { name });
+    // Fails only when a logger is set already: then that one stays.
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+        std::panic::set_hook(Box::new(|info| {
+            let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+            let thread = std::thread::current();
+            let what = crate::typed::panic_text(info.payload());
+            log::warn!("thread '{}' panicked{location}: {what}", thread.name().unwrap_or("unnamed"));
+        }));
+    }
+}

@@ -1,0 +1,26 @@
+//! The SDK crate depends on Aeron and the transport codecs only (issue 10): no HTML parser or
+//! other application crate may reach a service author's build through `polybridge-worker`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Crates of the web-scan app that once lived in this crate.
+const APP_CRATES: [&str; 5] = ["html5ever", "url", "tlsh2", "encoding_rs", "webscan"];
+
+#[test]
+fn cargo_tree_of_the_sdk_has_no_application_crate() {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let output = Command::new(env!("CARGO"))
+        .args(["tree", "--offline", "--locked", "-p", "polybridge-worker", "--prefix", "none", "--edges", "normal,build"])
+        .arg("--manifest-path")
+        .arg(&workspace)
+        .output()
+        .expect("cargo tree runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "cargo tree failed: {stderr}");
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let crates: Vec<&str> = tree.lines().filter_map(|line| line.split_whitespace().next()).collect();
+    assert!(crates.contains(&"rusteron-client"), "unexpected cargo tree output:\n{tree}");
+    let found: Vec<&&str> = crates.iter().filter(|name| APP_CRATES.contains(name)).collect();
+    assert!(found.is_empty(), "polybridge-worker depends on {found:?}:\n{tree}");
+}
