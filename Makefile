@@ -20,7 +20,7 @@ demo:
 	@$(MVN) -q install -DskipTests 1>&2
 	@java -jar cli/target/polybridge-cli.jar scan $(SCAN_ARGS)
 
-test: workers media-driver-jar wasm-modules test-go test-rust test-java test-consumers perf-smoke chaos-smoke
+test: workers media-driver-jar wasm-modules test-go test-rust test-java hello test-consumers perf-smoke chaos-smoke
 
 # System packages and cmake for the Rust worker's bundled Aeron C client; checks the toolchains.
 deps:
@@ -76,6 +76,13 @@ test-java:
 # A user's projects outside this repository (issue 12): examples/consumer is copied to a temporary
 # directory, built there against the installed artifacts and run with `java -jar` on corpus pages;
 # examples/consumer-go and consumer-rust are built there on the SDKs and called from Java.
+# The hello example (examples/hello/README.md): a Java main launches the hello Go and Rust workers
+# with Bridge and calls hello.greet on each; exits 1 when an answer is wrong. Part of make test.
+.PHONY: hello
+hello: workers
+	$(MVN) -q package -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true -pl examples/hello/java -am
+	java -jar examples/hello/java/target/hello.jar
+
 .PHONY: test-consumers
 test-consumers:
 	$(MVN) -q install -DskipTests

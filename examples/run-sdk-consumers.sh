@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI for the Go and Rust SDKs used from outside (issue 12): copies examples/consumer-go and
 # examples/consumer-rust to a temporary directory outside the repository, builds each there against
-# this checkout (Go: a go.work workspace, no replace; Rust: a path dependency), and has Java
+# this checkout (Go: its require of github.com/polybridge/polybridge plus one replace onto the
+# checkout, no go.work; Rust: a path dependency), and has Java
 # (examples/consumer's CallWorker, through Bridge) start each one and call its handler.
 # Needs `mvn install -DskipTests` at the repository root (for examples/consumer) and Go, Rust, cmake.
 #   examples/run-sdk-consumers.sh
@@ -18,16 +19,11 @@ cp -r "$here/consumer-go" "$here/consumer-rust" "$tmp/"
 mkdir -p "$tmp/java" && cp -r "$here/consumer/pom.xml" "$here/consumer/src" "$tmp/java/"
 
 echo "sdk-consumers: Go module in $tmp/consumer-go" >&2
-cat > "$tmp/consumer-go/go.work" <<WORK
-go 1.25.0
-
-use (
-	.
-	$repo/native-go
-	$repo/codecs/go
-)
-WORK
-(cd "$tmp/consumer-go" && CGO_ENABLED=0 go build -o polybridge-consumer-go .) || fail "go build outside the repository"
+# A user's module with a checkout instead of a published version: one replace, nothing else.
+(cd "$tmp/consumer-go" && go mod edit -replace "github.com/polybridge/polybridge=$repo") || fail "go mod edit -replace"
+[[ "$(grep -c '=>' "$tmp/consumer-go/go.mod")" == 1 ]] || fail "the consumer's go.mod needs more than one replace"
+[[ ! -e "$tmp/consumer-go/go.work" ]] || fail "the consumer needs a go.work"
+(cd "$tmp/consumer-go" && GOWORK=off CGO_ENABLED=0 go build -o polybridge-consumer-go .) || fail "go build outside the repository"
 if (cd "$tmp/consumer-go" && go list -deps . | grep -q wappalyzergo); then
     fail "the Go SDK pulls in wappalyzergo"
 fi

@@ -50,8 +50,8 @@ for line in lines:
 PY
     echo "consumer: $run: ${#files[@]} pages, exit 0, ${ms} ms (JVM start to exit)" >&2
 done
-[[ -x "$(find "$tmp/cache/polybridge" -name polybridge-worker-go -type f)" ]] || fail "no cached Go worker"
-[[ -x "$(find "$tmp/cache/polybridge" -name polybridge-worker-rust -type f)" ]] || fail "no cached Rust worker"
+[[ -x "$(find "$tmp/cache/polybridge" -name web-scan-worker-go -type f)" ]] || fail "no cached Go worker"
+[[ -x "$(find "$tmp/cache/polybridge" -name web-scan-worker-rust -type f)" ]] || fail "no cached Rust worker"
 
 # Left behind? Workers were started from $tmp/cache, so any survivor has $tmp in its command line.
 sleep 1

@@ -4,6 +4,7 @@ go 1.25.0
 
 require (
 	github.com/polybridge/polybridge v0.0.0-00010101000000-000000000000
+	github.com/polybridge/polybridge/examples/web-scan/go v0.0.0-00010101000000-000000000000
 	google.golang.org/protobuf v1.36.11
 )
 
@@ -22,5 +23,9 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
-// The handlers are the repository's own (the root module: codecs and native-go).
-replace github.com/polybridge/polybridge => ../..
+// The handlers are the repository's own: the SDK (root module) and the web-scan app's
+// fingerprint method (its own module, which replaces the root the same way).
+replace (
+	github.com/polybridge/polybridge => ../..
+	github.com/polybridge/polybridge/examples/web-scan/go => ../../examples/web-scan/go
+)

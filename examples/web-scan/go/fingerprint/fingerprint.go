@@ -11,6 +11,7 @@ import (
 	"net/textproto"
 	"sort"
 	"strings"
+	"unsafe"
 
 	wappalyzer "github.com/projectdiscovery/wappalyzergo"
 
@@ -191,6 +192,31 @@ func (l *Lazy) Serve(ctx context.Context, req *webscan.FingerprintRequest) (func
 		return nil, err
 	}
 	return f.Serve(ctx, req)
+}
+
+// Handler returns the method as a worker serves it (the SDK's typed adapter around Serve): a
+// payload in, a payload out, for callers in process such as benchmarks.
+func (f *Fingerprinter) Handler() worker.Handler {
+	return worker.Typed[webscan.FingerprintRequest, webscan.FingerprintResponse](f.Serve)
+}
+
+// EncodeRequest writes one FingerprintRequest message (header included), for Go callers,
+// tests and benchmarks. Strings and lists must fit the schema (65534 bytes, 65534 headers).
+func EncodeRequest(headers []Header, url string, body []byte) []byte {
+	size := int(webscan.MessageHeaderEncodedLength) + int(webscan.FingerprintRequestSbeBlockLength) + 4 + 2 + len(url) + 4 + len(body)
+	for _, h := range headers {
+		size += 2 + len(h.Name) + 2 + len(h.Value)
+	}
+	buf := make([]byte, size)
+	var m webscan.FingerprintRequest
+	m.WrapAndApplyHeader(buf, 0, uint64(size))
+	g := m.HeadersCount(uint16(len(headers)))
+	for _, h := range headers {
+		g.Next().PutName(h.Name).PutValue(h.Value)
+	}
+	m.PutUrl(url)
+	m.PutBody(unsafe.String(unsafe.SliceData(body), len(body))) // the generated Put takes a string; no copy
+	return buf
 }
 
 // Register registers serve as the typed method Name in r.

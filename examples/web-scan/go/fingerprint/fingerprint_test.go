@@ -13,7 +13,6 @@ import (
 	"sort"
 	"sync"
 	"testing"
-	"unsafe"
 
 	wappalyzer "github.com/projectdiscovery/wappalyzergo"
 
@@ -49,12 +48,10 @@ func fingerprinter(tb testing.TB) *Fingerprinter {
 
 // handler is Name as the worker serves it: the typed adapter around Serve.
 func handler(tb testing.TB) worker.Handler {
-	return worker.Typed[webscan.FingerprintRequest, webscan.FingerprintResponse](fingerprinter(tb).Serve)
+	return fingerprinter(tb).Handler()
 }
 
 const headerLength = int(webscan.MessageHeaderEncodedLength)
-
-func asString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 type request struct {
 	headers []Header
@@ -62,22 +59,7 @@ type request struct {
 	body    []byte
 }
 
-func encodeRequest(r request) []byte {
-	size := headerLength + int(webscan.FingerprintRequestSbeBlockLength) + 4 + 2 + len(r.url) + 4 + len(r.body)
-	for _, h := range r.headers {
-		size += 2 + len(h.Name) + 2 + len(h.Value)
-	}
-	buf := make([]byte, size)
-	var m webscan.FingerprintRequest
-	m.WrapAndApplyHeader(buf, 0, uint64(size))
-	g := m.HeadersCount(uint16(len(r.headers)))
-	for _, h := range r.headers {
-		g.Next().PutName(h.Name).PutValue(h.Value)
-	}
-	m.PutUrl(r.url)
-	m.PutBody(asString(r.body))
-	return buf
-}
+func encodeRequest(r request) []byte { return EncodeRequest(r.headers, r.url, r.body) }
 
 func decodeRequest(t *testing.T, b []byte) request {
 	t.Helper()

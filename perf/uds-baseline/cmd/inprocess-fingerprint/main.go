@@ -1,6 +1,6 @@
 // Command inprocess-fingerprint times the wappalyzer.fingerprint handler called in-process, the
 // reference for the bridge's overhead in perf's RealJobBenchmark: the same handler
-// (native-go/fingerprint), the same pages, one at a time on one goroutine, each request the same
+// (examples/web-scan/go/fingerprint, through the SDK's typed adapter as the worker serves it), the same pages, one at a time on one goroutine, each request the same
 // SBE FingerprintRequest (no headers) the Java client sends, decode and encode included.
 // Prints one JSON object.
 package main
@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/polybridge/polybridge/native-go/fingerprint"
+	"github.com/polybridge/polybridge/examples/web-scan/go/fingerprint"
 )
 
 func main() {
@@ -38,16 +38,14 @@ func main() {
 			log.Fatal(err)
 		}
 		total += len(body)
-		req, err := fingerprint.EncodeRequest(fingerprint.Request{URL: "https://corpus.polybridge.test/" + name + ".html", Body: body})
-		if err != nil {
-			log.Fatal(err)
-		}
+		req := fingerprint.EncodeRequest(nil, "https://corpus.polybridge.test/"+name+".html", body)
 		requests = append(requests, req)
 	}
-	h, err := fingerprint.New()
+	f, err := fingerprint.New()
 	if err != nil {
 		log.Fatal(err)
 	}
+	h := f.Handler()
 	pass := func() {
 		for _, req := range requests {
 			if _, err := h.Handle(context.Background(), req); err != nil {

@@ -23,8 +23,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/polybridge/polybridge/native-go/fingerprint"
+	"github.com/polybridge/polybridge/examples/web-scan/go/fingerprint"
 	"github.com/polybridge/polybridge/perf/uds-baseline/baselinepb"
+	"github.com/polybridge/polybridge/native-go/worker"
 )
 
 // Error codes, numbered as polybridge's ErrorCode so results read the same.
@@ -61,7 +62,7 @@ func main() {
 		_ = ln.Close()
 	}()
 	fmt.Println("listening on", *socket) // after Listen: a client may connect from here on
-	s := &server{fingerprint: fp, pool: make(chan struct{}, *poolSize)}
+	s := &server{fingerprint: fp.Handler(), pool: make(chan struct{}, *poolSize)}
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -75,7 +76,7 @@ func main() {
 }
 
 type server struct {
-	fingerprint *fingerprint.Handler
+	fingerprint worker.Handler
 	pool        chan struct{} // semaphore bounding concurrent pooled handlers
 }
 

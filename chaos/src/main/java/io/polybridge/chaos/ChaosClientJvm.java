@@ -50,10 +50,8 @@ public final class ChaosClientJvm
         final Bridge bridge;
         try
         {
-            bridge = Bridge.launch(new Bridge.Context()
-                .aeronDirectoryName(options.text("aeron-dir"))
-                .goInstances(options.integer("go", 1))
-                .rustInstances(options.integer("rust", 1)));
+            bridge = Bridge.launch(LibraryWorkers.spawn(new Bridge.Context()
+                .aeronDirectoryName(options.text("aeron-dir")), options.integer("go", 1), options.integer("rust", 1)));
         }
         catch (final RuntimeException ex)
         {

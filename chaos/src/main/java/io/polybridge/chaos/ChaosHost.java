@@ -77,10 +77,8 @@ public final class ChaosHost
         final long launchStartNs = System.nanoTime();
         try
         {
-            bridge = Bridge.launch(new Bridge.Context()
-                .aeronDirectoryName(args.text("aeron-dir"))
-                .goInstances(args.integer("go", 2))
-                .rustInstances(args.integer("rust", 2)));
+            bridge = Bridge.launch(LibraryWorkers.spawn(new Bridge.Context()
+                .aeronDirectoryName(args.text("aeron-dir")), args.integer("go", 2), args.integer("rust", 2)));
         }
         catch (final RuntimeException ex)
         {

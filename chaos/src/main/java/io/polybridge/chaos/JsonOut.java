@@ -1,6 +1,5 @@
 package io.polybridge.chaos;
 
-import io.polybridge.client.cli.Json;
 
 /**
  * Just enough JSON writing for the report: nested objects and arrays, commas placed by the writer.

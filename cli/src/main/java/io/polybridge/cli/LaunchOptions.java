@@ -8,7 +8,7 @@ import java.util.List;
 
 /**
  * How a command gets its workers, the options every command shares: by default an embedded media
- * driver and one Go and one Rust worker, as {@code scan} has always done; with {@code --aeron-dir}
+ * driver and the web-scan app's Go and Rust workers, one each, as {@code scan} has always done; with {@code --aeron-dir}
  * the workers already announced on that driver (plus any asked for with --go, --rust or --worker).
  */
 final class LaunchOptions
@@ -21,8 +21,10 @@ final class LaunchOptions
           --aeron-dir DIR     attach to the media driver in DIR and use the workers announced there;
                               no Go or Rust worker is spawned unless --go or --rust asks for one
                               (default: an embedded driver in a private /dev/shm directory)
-          --go N              Go workers to spawn (default 1, or 0 with --aeron-dir)
-          --rust N            Rust workers to spawn (default 1, or 0 with --aeron-dir)
+          --go N              web-scan Go workers to spawn (wappalyzer.fingerprint, echo; default 1,
+                              or 0 with --aeron-dir)
+          --rust N            web-scan Rust workers to spawn (html.signals, echo; default 1, or 0
+                              with --aeron-dir)
           --worker CMD        also spawn and supervise this worker (repeatable): the executable (a
                               path, or a name on the PATH) and its own options, separated by
                               spaces (no shell quoting). Its id is the executable's name and the
@@ -30,8 +32,9 @@ final class LaunchOptions
                               spawned worker gets (--aeron-dir, --worker-id, --request-stream,
                               --announce-interval-ms, ...) before its own, as workers built on the
                               Go and Rust SDKs accept
-          --modules DIR       serve the WebAssembly modules in DIR from the Go workers spawned
-                              (passed to them as --modules DIR; NAME.wasm is the handler wasm.NAME).
+          --modules DIR       serve the WebAssembly modules in DIR: spawns the library's Go test
+                              worker (native-go/bin/polybridge-worker-go of the checkout) as wasm-0
+                              with --modules DIR; NAME.wasm is the handler wasm.NAME.
                               A module is announced once compiled: call wasm.NAME and workers wait
                               for DIR's modules, at most 30 s (one that does not compile never is)
           --discover-ms N     with --aeron-dir: how long to listen for workers' announcements

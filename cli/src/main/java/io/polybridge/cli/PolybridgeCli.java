@@ -42,8 +42,9 @@ public final class PolybridgeCli
           call      call a handler: request payload on stdin, response payload on stdout
           workers   list the workers announced on the driver: id, language, pid, handlers, liveness
 
-        Each launches an embedded media driver with one Go and one Rust worker, or attaches to a
-        running driver with --aeron-dir DIR. 'polybridge-cli COMMAND --help' lists its options.
+        Each launches an embedded media driver with the web-scan app's Go and Rust workers (one
+        each), or attaches to a running driver with --aeron-dir DIR. 'polybridge-cli COMMAND
+        --help' lists its options.
 
         """ + EXIT_STATUS_HELP;
 

@@ -1,6 +1,5 @@
 package io.polybridge.cli;
 
-import io.polybridge.client.cli.Scan;
 
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -27,11 +26,11 @@ final class ScanCommand
           --header 'Name: value'  a response header given to wappalyzer (repeatable)
           --aeron-dir DIR     use the media driver in DIR (the workers are still spawned, there)
                               (default: an embedded driver in a private /dev/shm directory)
-          --go N              Go workers to spawn (default 1)
-          --rust N            Rust workers to spawn (default 1)
+          --go N              web-scan Go workers to spawn (default 1)
+          --rust N            web-scan Rust workers to spawn (default 1)
           --concurrency N     files in flight at once (default 8)
           --timeout-ms N      deadline of each call (default 30000)
-          --modules DIR       serve the WebAssembly modules in DIR from the Go workers
+          --modules DIR       also serve the WebAssembly modules in DIR (see 'call --help')
           --worker CMD        also spawn this worker (see 'polybridge-cli call --help')
           --verbose           the workers' logs on stderr
           -h, --help          this help

@@ -4,6 +4,7 @@ import io.polybridge.client.Bridge;
 import io.polybridge.client.PolybridgeException;
 import io.polybridge.client.WorkerInfo;
 import io.polybridge.client.WorkerSpec;
+import io.polybridge.webscan.WebScanWorkers;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -21,8 +22,9 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * The driver and workers one command runs against, from {@link LaunchOptions}: a {@link Bridge}
- * with an embedded or attached driver, the Go and Rust workers and one {@link WorkerSpec} per
- * {@code --worker}, all spawned and supervised by it. Closing it stops every worker it started,
+ * with an embedded or attached driver, the web-scan app's Go and Rust workers ({@link WebScanWorkers}),
+ * the library's Go test worker for {@code --modules}, and one {@link WorkerSpec} per {@code --worker},
+ * all spawned and supervised by it. Closing it stops every worker it started,
  * then its embedded driver, whose directory goes with it; the bridge's shutdown hook does the same
  * when the command is interrupted (Ctrl-C, SIGTERM).
  */
@@ -33,6 +35,12 @@ final class Session implements AutoCloseable
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     /** Compiling a module takes from milliseconds to seconds (a Go-built one, on a busy machine). */
     static final Duration MODULES_TIMEOUT = Duration.ofSeconds(30);
+    /** Name of the --modules worker's spec: its id is wasm-0. */
+    static final String MODULES_WORKER = "wasm";
+    /** The library's Go test worker, the WebAssembly host, below the repository root. */
+    static final String MODULES_WORKER_PATH = "native-go/bin/polybridge-worker-go";
+    /** System property naming the WebAssembly host instead. */
+    static final String MODULES_WORKER_PROP_NAME = "polybridge.worker.go";
 
     private final LaunchOptions options;
     private final Bridge bridge;
@@ -52,10 +60,8 @@ final class Session implements AutoCloseable
      */
     static Session open(final LaunchOptions options, final PrintStream err)
     {
-        final Bridge.Context ctx = new Bridge.Context()
-            .aeronDirectoryName(options.aeronDir)
-            .goInstances(options.goInstances())
-            .rustInstances(options.rustInstances());
+        final Bridge.Context ctx = new Bridge.Context().aeronDirectoryName(options.aeronDir);
+        WebScanWorkers.addTo(ctx, options.goInstances(), options.rustInstances());
         configure(ctx, options);
         if (options.attached())
         {
@@ -79,9 +85,9 @@ final class Session implements AutoCloseable
     {
         if (options.modules != null)
         {
-            ctx.goOptions(List.of("--modules", options.modules.toString()));
+            ctx.worker(new WorkerSpec(MODULES_WORKER, modulesWorker()).options("--modules", options.modules.toString()));
         }
-        final Set<String> names = new HashSet<>(List.of(WorkerSpec.GO, WorkerSpec.RUST));
+        final Set<String> names = new HashSet<>(List.of(WebScanWorkers.GO, WebScanWorkers.RUST, MODULES_WORKER));
         for (final WorkerCommand command : options.workers)
         {
             final String name = uniqueName(command, names);
@@ -89,6 +95,24 @@ final class Session implements AutoCloseable
             line.add(command.executable().toString());
             ctx.worker(new WorkerSpec(name, line).options(command.options()));
         }
+    }
+
+    /**
+     * WebAssembly modules are served by the library's Go test worker (native-go/cmd/polybridge-worker-go), which
+     * no jar carries: it comes from the checkout's build.
+     */
+    private static Path modulesWorker()
+    {
+        final String explicit = System.getProperty(MODULES_WORKER_PROP_NAME);
+        final Path path = explicit != null ? Path.of(explicit) :
+            Path.of(System.getProperty("polybridge.root", ".")).resolve(MODULES_WORKER_PATH);
+        if (!Files.isExecutable(path))
+        {
+            throw new IllegalStateException("--modules needs the library's Go test worker, the WebAssembly host, at " +
+                path.toAbsolutePath() + ": run `make workers` in the checkout, or name it with -D" +
+                MODULES_WORKER_PROP_NAME);
+        }
+        return path;
     }
 
     /** Worker ids are the spec's name and the instance: my-worker-0, or my-worker.2-0 for a second one. */
@@ -124,7 +148,7 @@ final class Session implements AutoCloseable
      * Wait until a live worker serves the handler and, with an attached driver, until the request
      * streams of those serving it are connected, so the first call is not lost to a publication the
      * driver has not linked yet. How long: with an attached driver, the --discover-ms window; for a
-     * module of --modules DIR, {@link #MODULES_TIMEOUT} (the Go workers announce a module once it
+     * module of --modules DIR, {@link #MODULES_TIMEOUT} (the WebAssembly host announces a module once it
      * has compiled, after they started); otherwise not at all (the bridge's launch waited for its
      * workers).
      *
@@ -169,44 +193,44 @@ final class Session implements AutoCloseable
     }
 
     /**
-     * With --modules, wait until every spawned Go worker announces a handler for each module in the
+     * With --modules, wait until the WebAssembly host announces a handler for each module in the
      * folder, at most {@link #MODULES_TIMEOUT}: one that does not compile is never announced.
      */
     void awaitModules()
     {
         final Set<String> expected = moduleHandlers();
         final long deadlineNs = System.nanoTime() + MODULES_TIMEOUT.toNanos();
-        while (!expected.isEmpty() && !goWorkersServe(expected) && System.nanoTime() - deadlineNs < 0)
+        while (!expected.isEmpty() && !modulesHostServes(expected) && System.nanoTime() - deadlineNs < 0)
         {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
         }
     }
 
-    private boolean goWorkersServe(final Set<String> handlers)
+    private boolean modulesHostServes(final Set<String> handlers)
     {
-        final Set<String> goWorkers = new HashSet<>();
+        final Set<String> hosts = new HashSet<>();
         for (final String workerId : bridge.processes().keySet())
         {
-            if (workerId.startsWith(WorkerSpec.GO + "-"))
+            if (workerId.startsWith(MODULES_WORKER + "-"))
             {
-                goWorkers.add(workerId);
+                hosts.add(workerId);
             }
         }
         for (final WorkerInfo info : bridge.liveWorkers())
         {
-            if (goWorkers.contains(info.workerId()) && info.handlers().containsAll(handlers))
+            if (hosts.contains(info.workerId()) && info.handlers().containsAll(handlers))
             {
-                goWorkers.remove(info.workerId());
+                hosts.remove(info.workerId());
             }
         }
-        return goWorkers.isEmpty();
+        return hosts.isEmpty();
     }
 
     /** wasm.NAME for each NAME.wasm in --modules DIR (as the Go worker names them); empty without --modules. */
     private Set<String> moduleHandlers()
     {
         final Set<String> handlers = new HashSet<>();
-        if (options.modules == null || options.goInstances() == 0)
+        if (options.modules == null)
         {
             return handlers;
         }

@@ -2,7 +2,6 @@ package io.polybridge.cli;
 
 import io.polybridge.client.PolybridgeClient;
 import io.polybridge.client.WorkerInfo;
-import io.polybridge.client.cli.Json;
 
 import java.io.OutputStream;
 import java.io.PrintStream;

@@ -1,11 +1,9 @@
 package io.polybridge.client;
 
 import io.polybridge.codecs.ErrorCode;
-import io.polybridge.codecs.Language;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -25,10 +23,11 @@ import java.util.concurrent.locks.LockSupport;
  * or started by someone else), and a {@link PolybridgeClient} whose calls go to the least-loaded live
  * worker serving their handler.
  * <pre>{@code
- * try (Bridge bridge = Bridge.launch())
+ * try (Bridge bridge = Bridge.launch(new Bridge.Context()
+ *     .worker(new WorkerSpec("hello", "/opt/hello/hello-worker-go").instances(2))))
  * {
- *     Fingerprint fp = bridge.fingerprint(url, headers, body, Duration.ofSeconds(5)).join();
- *     Signals signals = bridge.signals(url, body, Duration.ofSeconds(5)).join();
+ *     Greeting greeting = bridge.call(GREET, new Greet("Ada")).join(); // a Method<Greet, Greeting>
+ *     byte[] echoed = bridge.call("echo", bytes).join();
  * }
  * }</pre>
  * A facade: the {@link Supervisor} keeps the driver connection and the workers going (restarts
@@ -85,10 +84,10 @@ public final class Bridge implements AutoCloseable
     }
 
     /**
-     * Launch with the defaults: an embedded driver, one Go and one Rust worker spawned from the
-     * binaries the project's build puts in place ({@link WorkerProcess#binary(Language)}).
+     * Launch with the defaults: an embedded driver and a client, no spawned worker (workers started by
+     * someone else on the driver are called all the same).
      *
-     * @return a bridge whose workers have all announced themselves; close it when done.
+     * @return a bridge ready to call; close it when done.
      */
     public static Bridge launch()
     {
@@ -296,40 +295,6 @@ public final class Bridge implements AutoCloseable
     }
 
     /**
-     * Fingerprint a page with wappalyzer on a Go worker ({@code wappalyzer.fingerprint}).
-     *
-     * @param url     where the page came from.
-     * @param headers the response headers it came with.
-     * @param body    the page bytes.
-     * @param timeout the deadline, from now.
-     * @return the technologies found; cancelling it cancels the call.
-     */
-    public CompletableFuture<Fingerprint> fingerprint(
-        final String url, final List<Fingerprint.Header> headers, final byte[] body, final Duration timeout)
-    {
-        final TypedCodecs codecs = TypedCodecs.get();
-        final int length = codecs.encodeFingerprint(url, headers, body);
-        return TypedCodecs.mapped(
-            call(TypedCodecs.FINGERPRINT, codecs.buffer, 0, length, timeout), TypedCodecs::decodeFingerprint);
-    }
-
-    /**
-     * Extract HTML signals from a page on a Rust worker ({@code html.signals}).
-     *
-     * @param url     where the page came from; hosts other than its host are external.
-     * @param body    the page bytes.
-     * @param timeout the deadline, from now.
-     * @return the signals; cancelling it cancels the call.
-     */
-    public CompletableFuture<Signals> signals(final String url, final byte[] body, final Duration timeout)
-    {
-        final TypedCodecs codecs = TypedCodecs.get();
-        final int length = codecs.encodeSignals(url, body);
-        return TypedCodecs.mapped(
-            call(TypedCodecs.SIGNALS, codecs.buffer, 0, length, timeout), TypedCodecs::decodeSignals);
-    }
-
-    /**
      * @return each spawned worker's state: STARTING, LIVE, RESTARTING or DOWN until when and why,
      *     DRIVER_LOST, STOPPED; e.g. for a health endpoint.
      */
@@ -396,7 +361,7 @@ public final class Bridge implements AutoCloseable
     }
 
     /**
-     * @param workerId a spawned worker's id, e.g. "go-0".
+     * @param workerId a spawned worker's id, e.g. "hello-0".
      * @return how many times it has been restarted.
      */
     public int restarts(final String workerId)
@@ -506,20 +471,14 @@ public final class Bridge implements AutoCloseable
 
     /**
      * Bridge settings with defaults; {@link #conclude()} validates them once, at launch. Defaults:
-     * embedded driver, one Go and one Rust worker spawned with a 200 ms announcement interval, a
+     * embedded driver, no spawned worker (add {@link WorkerSpec}s), a 200 ms announcement interval, a
      * worker silent for 800 ms is dead, restarts after 100 ms doubling to 5 s, at most 5 restarts a
      * minute per worker and then a 1 minute cool-down, 5 s to drain at close, a shutdown hook.
      */
     public static final class Context
     {
         private String aeronDirectoryName;
-        private int goInstances = 1;
-        private int rustInstances = 1;
-        private Path goBinary;
-        private Path rustBinary;
-        private List<String> goOptions = List.of();
-        private List<String> rustOptions = List.of();
-        private final List<WorkerSpec> extraWorkers = new ArrayList<>();
+        private final List<WorkerSpec> workers = new ArrayList<>();
         private List<WorkerSpec> workerSpecs;
         private Duration announceInterval = Duration.ofMillis(200);
         private Duration livenessTimeout = Duration.ofMillis(800);
@@ -537,11 +496,6 @@ public final class Bridge implements AutoCloseable
 
         Context conclude()
         {
-            if (goInstances < 0 || rustInstances < 0)
-            {
-                throw new IllegalArgumentException("instances must be 0 or more, were go " + goInstances +
-                    " and rust " + rustInstances);
-            }
             for (final Duration duration : List.of(announceInterval, livenessTimeout, startTimeout, restartBackoff,
                 restartBackoffMax, restartWindow, restartCoolDown, drainTimeout))
             {
@@ -557,20 +511,7 @@ public final class Bridge implements AutoCloseable
                 throw new IllegalArgumentException("restartBudget must be 0 or more, was " + restartBudget);
             }
             final List<WorkerSpec> specs = new ArrayList<>();
-            if (goInstances > 0)
-            {
-                // Only resolve the shipped binary when none is given: resolving may extract it from the jar.
-                final WorkerSpec go = goBinary == null ?
-                    WorkerSpec.go() : new WorkerSpec(WorkerSpec.GO, goBinary).firstRequestStream(100);
-                specs.add(go.instances(goInstances).options(goOptions));
-            }
-            if (rustInstances > 0)
-            {
-                final WorkerSpec rust = rustBinary == null ?
-                    WorkerSpec.rust() : new WorkerSpec(WorkerSpec.RUST, rustBinary).firstRequestStream(200);
-                specs.add(rust.instances(rustInstances).options(rustOptions));
-            }
-            for (final WorkerSpec spec : extraWorkers)
+            for (final WorkerSpec spec : workers)
             {
                 specs.add(spec.copy());
             }
@@ -625,76 +566,13 @@ public final class Bridge implements AutoCloseable
         }
 
         /**
-         * @param goInstances Go workers to spawn, first on request streams 100, 101, ... (default 1; 0
-         *                    for none, e.g. when they are started by someone else): shorthand for
-         *                    {@link WorkerSpec#go()}.
-         * @return this.
-         */
-        public Context goInstances(final int goInstances)
-        {
-            this.goInstances = goInstances;
-            return this;
-        }
-
-        /**
-         * @param rustInstances Rust workers to spawn, first on request streams 200, 201, ... (default 1):
-         *                      shorthand for {@link WorkerSpec#rust()}.
-         * @return this.
-         */
-        public Context rustInstances(final int rustInstances)
-        {
-            this.rustInstances = rustInstances;
-            return this;
-        }
-
-        /**
-         * @param goBinary the Go worker executable (default {@link WorkerProcess#binary(Language)}).
-         * @return this.
-         */
-        public Context goBinary(final Path goBinary)
-        {
-            this.goBinary = goBinary;
-            return this;
-        }
-
-        /**
-         * @param rustBinary the Rust worker executable (default {@link WorkerProcess#binary(Language)}).
-         * @return this.
-         */
-        public Context rustBinary(final Path rustBinary)
-        {
-            this.rustBinary = rustBinary;
-            return this;
-        }
-
-        /**
-         * @param options extra command-line options of spawned Go workers, e.g. {@code --pool-size 2}.
-         * @return this.
-         */
-        public Context goOptions(final List<String> options)
-        {
-            this.goOptions = List.copyOf(options);
-            return this;
-        }
-
-        /**
-         * @param options extra command-line options of spawned Rust workers.
-         * @return this.
-         */
-        public Context rustOptions(final List<String> options)
-        {
-            this.rustOptions = List.copyOf(options);
-            return this;
-        }
-
-        /**
-         * @param spec another worker to spawn and supervise, besides the shipped Go and Rust ones (set
-         *             {@link #goInstances(int)} / {@link #rustInstances(int)} to 0 to run only yours).
+         * @param spec a worker to spawn and supervise (repeatable; none by default): any executable built
+         *             on the Go or Rust SDK, which accepts the flags the bridge passes. Copied at launch.
          * @return this.
          */
         public Context worker(final WorkerSpec spec)
         {
-            extraWorkers.add(Objects.requireNonNull(spec, "spec"));
+            workers.add(Objects.requireNonNull(spec, "spec"));
             return this;
         }
 
@@ -834,7 +712,7 @@ public final class Bridge implements AutoCloseable
 
         /**
          * @param handlers launch also waits until a live worker serves each of these (for external
-         *                 workers: e.g. "wappalyzer.fingerprint", "html.signals").
+         *                 workers: e.g. "hello.greet").
          * @return this.
          */
         public Context awaitHandlers(final String... handlers)

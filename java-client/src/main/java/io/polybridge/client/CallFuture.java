@@ -19,19 +19,19 @@ final class CallFuture extends CompletableFuture<byte[]> implements Runnable
     long timerId;
     boolean registered; // set by the agent when it first takes the call; a second hand-off abandons it
     final WorkerLink link; // null when the caller did not say which worker (liveness then does not apply)
-    private final PolybridgeClient client;
+    private final RequestProxy proxy;
     private final Publication publication;
     private Object outcome; // byte[] or Throwable, set by the agent before it hands this to the executor
 
     CallFuture(
-        final PolybridgeClient client,
+        final RequestProxy proxy,
         final Publication publication,
         final WorkerLink link,
         final long correlationId,
         final long deadlineNs)
     {
         this.link = link;
-        this.client = client;
+        this.proxy = proxy;
         this.publication = publication;
         this.correlationId = correlationId;
         this.deadlineNs = deadlineNs;
@@ -63,7 +63,7 @@ final class CallFuture extends CompletableFuture<byte[]> implements Runnable
         final boolean cancelled = super.cancel(mayInterruptIfRunning);
         if (cancelled)
         {
-            client.sendCancel(publication, correlationId);
+            proxy.sendCancel(publication, correlationId);
         }
         return cancelled;
     }

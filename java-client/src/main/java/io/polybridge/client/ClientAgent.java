@@ -1,128 +1,96 @@
 package io.polybridge.client;
 
 import io.aeron.Aeron;
-import io.aeron.FragmentAssembler;
 import io.aeron.Subscription;
-import io.aeron.logbuffer.FragmentHandler;
-import io.aeron.exceptions.ClientTimeoutException;
-import io.aeron.exceptions.ConductorServiceTimeoutException;
-import io.aeron.exceptions.DriverTimeoutException;
-import io.aeron.logbuffer.Header;
 import io.polybridge.codecs.ErrorCode;
-import io.polybridge.codecs.MessageHeaderDecoder;
 import io.polybridge.codecs.ResponseDecoder;
-import io.polybridge.codecs.WorkerAnnouncementDecoder;
 import org.agrona.CloseHelper;
-import org.agrona.DeadlineTimerWheel;
-import org.agrona.DirectBuffer;
 import org.agrona.ErrorHandler;
-import org.agrona.collections.Long2LongHashMap;
-import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
-import org.agrona.concurrent.UnsafeBuffer;
 
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
- * The duty cycle that owns the reply and control subscriptions and every pending call.
+ * The client's conductor: one duty cycle that owns the reply and control subscriptions (through
+ * {@link ResponseAdapter} and {@link AnnouncementAdapter}), the agent side of the {@link InFlightWindow}
+ * and the {@link WorkerDirectory}, and completes every call exactly once: by its response, its
+ * deadline, its worker's death, the driver's loss or the close.
  * <p>
- * Hand-off: a caller enqueues its {@link CallFuture} on a many-to-one queue <em>before</em> it
- * publishes the request, and this agent drains the queue into its map. A response can only exist
- * after its request was published, so if a response finds no entry in the map the registration is
- * already in the queue: the agent drains once more and looks again. No lock is taken on either side.
+ * Hand-off: a caller hands its {@link CallFuture} to the window <em>before</em> it publishes the request,
+ * and this agent drains the hand-offs into the correlation map. A response can only exist after its
+ * request was published, so if a response finds no entry the hand-off is already queued: the agent
+ * drains once more and looks again. No lock is taken on either side. Errors with no call to fail go
+ * to {@link PolybridgeClient.Context#errorHandler()}.
  */
 final class ClientAgent implements Agent
 {
     private static final int FRAGMENT_LIMIT = 64;
     private static final int REGISTRATION_LIMIT = 1024;
-    private static final int EXPIRY_LIMIT = 1024;
-    private static final int HEADER_LENGTH = MessageHeaderDecoder.ENCODED_LENGTH;
-    private static final long TIMER_TICK_NS = 1L << 20; // ~1 ms; the wheel needs a power of two
     private static final long LIVENESS_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final long DRIVER_PROCESS_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(100);
 
-    private final Subscription replySubscription;
-    private final Subscription controlSubscription;
-    private final ManyToOneConcurrentArrayQueue<CallFuture> registrations;
-    private final AtomicInteger inFlight;
-    private final Map<String, WorkerInfo> workers;
-    private final Executor completionExecutor;
-    private final String description;
-    private final Map<Integer, WorkerLink> links;
-    private final ManyToOneConcurrentArrayQueue<WorkerDeath> deaths;
-    private final long livenessTimeoutNs;
-    private final Consumer<WorkerLink> deathListener;
     private final Aeron aeron;
     private final DriverWatch driverWatch;
-    private final Consumer<String> driverLostHandler;
+    private final Executor completionExecutor;
     private final ErrorHandler errorHandler;
+    private final Consumer<String> driverLostHandler;
+    private final Consumer<WorkerLink> deathListener;
+    private final long livenessTimeoutNs;
+    private final String description;
+    private final int replyStreamId;
+    private final Subscription replySubscription;
+    private final Subscription controlSubscription;
+    private final ResponseAdapter responseAdapter;
+    private final AnnouncementAdapter announcementAdapter;
+    private final InFlightWindow window;
+    private final WorkerDirectory directory = new WorkerDirectory();
+
+    private final List<CallFuture> doomed = new ArrayList<>();
+    private final Consumer<CallFuture> registrar = this::register;
+    private final Consumer<CallFuture> expiry = this::onDeadline;
+    private final Consumer<WorkerDeath> deathHandler = this::onDeathReport;
     private long nextDriverCheckNs;
     private long nextDriverProcessCheckNs;
-    private final List<WorkerLink> agentLinks = new ArrayList<>();
-    private final List<CallFuture> doomed = new ArrayList<>();
-    private final Consumer<WorkerDeath> deathHandler = this::onDeathReport;
     private long nextLivenessCheckNs;
-
-    private final Long2ObjectHashMap<CallFuture> pendingByCorrelationId = new Long2ObjectHashMap<>();
-    private final Long2LongHashMap correlationIdByTimerId = new Long2LongHashMap(Long.MIN_VALUE);
-    private final DeadlineTimerWheel timerWheel =
-        new DeadlineTimerWheel(TimeUnit.NANOSECONDS, System.nanoTime(), TIMER_TICK_NS, 1024);
-
-    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
-    private final ResponseDecoder responseDecoder = new ResponseDecoder();
-    private final WorkerAnnouncementDecoder announcementDecoder = new WorkerAnnouncementDecoder();
-    private final FragmentAssembler replyAssembler = new FragmentAssembler(this::onResponse);
-    private final FragmentHandler controlHandler = this::onControl;
-    private final Consumer<CallFuture> registrar = this::register;
-    private final DeadlineTimerWheel.TimerHandler expiryHandler = this::onDeadline;
-
     private volatile long unmatchedResponses;
-    private volatile long malformedFrames;
 
-    ClientAgent(
-        final Subscription replySubscription,
-        final Subscription controlSubscription,
-        final ManyToOneConcurrentArrayQueue<CallFuture> registrations,
-        final AtomicInteger inFlight,
-        final Map<String, WorkerInfo> workers,
-        final Executor completionExecutor,
-        final String description,
-        final ConcurrentHashMap<Integer, WorkerLink> links,
-        final ManyToOneConcurrentArrayQueue<WorkerDeath> deaths,
-        final long livenessTimeoutNs,
-        final Consumer<WorkerLink> deathListener,
-        final Aeron aeron,
-        final DriverWatch driverWatch,
-        final Consumer<String> driverLostHandler,
-        final ErrorHandler errorHandler)
+    /**
+     * Subscribes to the client's reply stream and the control stream.
+     *
+     * @param ctx         the client's settings, concluded.
+     * @param aeron       the client's Aeron client.
+     * @param driverWatch the client's verdict on its driver, shared with callers.
+     */
+    ClientAgent(final PolybridgeClient.Context ctx, final Aeron aeron, final DriverWatch driverWatch)
     {
         this.aeron = aeron;
         this.driverWatch = driverWatch;
-        this.driverLostHandler = driverLostHandler;
-        this.errorHandler = errorHandler;
-        this.links = links;
-        this.deaths = deaths;
-        this.livenessTimeoutNs = livenessTimeoutNs;
-        this.deathListener = deathListener;
-        this.replySubscription = replySubscription;
-        this.controlSubscription = controlSubscription;
-        this.registrations = registrations;
-        this.inFlight = inFlight;
-        this.workers = workers;
-        this.completionExecutor = completionExecutor;
-        this.description = description;
+        completionExecutor = ctx.completionExecutor();
+        errorHandler = ctx.errorHandler();
+        driverLostHandler = ctx.driverLostHandler();
+        deathListener = ctx.deathListener;
+        livenessTimeoutNs = ctx.workerLivenessTimeout().toNanos();
+        description = "workers on " + ctx.channel() + " (driver " + ctx.aeronDirectoryName() + ")";
+        window = new InFlightWindow(ctx.maxInFlight(), ctx.registrationQueueCapacity());
+        replyStreamId = ctx.replyStreamId() != 0 ?
+            ctx.replyStreamId() : PolybridgeClient.Context.AUTO_REPLY_STREAM_BASE + (int)(aeron.clientId() % 1_000_000);
+        replySubscription = AeronConnector.addSubscription(ctx, aeron, replyStreamId);
+        try
+        {
+            controlSubscription = AeronConnector.addSubscription(ctx, aeron, ctx.controlStreamId());
+        }
+        catch (final RuntimeException ex)
+        {
+            CloseHelper.quietClose(replySubscription);
+            throw ex;
+        }
+        responseAdapter = new ResponseAdapter(replySubscription, this::onResponse);
+        announcementAdapter = new AnnouncementAdapter(controlSubscription, this::onAnnouncement);
     }
 
     public String roleName()
@@ -132,12 +100,12 @@ final class ClientAgent implements Agent
 
     public int doWork()
     {
-        int workCount = registrations.drain(registrar, REGISTRATION_LIMIT);
-        workCount += replySubscription.poll(replyAssembler, FRAGMENT_LIMIT);
-        workCount += controlSubscription.poll(controlHandler, FRAGMENT_LIMIT);
+        int workCount = window.drainHandOffs(registrar, REGISTRATION_LIMIT);
+        workCount += responseAdapter.poll(FRAGMENT_LIMIT);
+        workCount += announcementAdapter.poll(FRAGMENT_LIMIT);
         final long nowNs = System.nanoTime();
-        workCount += timerWheel.poll(nowNs, expiryHandler, EXPIRY_LIMIT);
-        workCount += deaths.drain(deathHandler);
+        workCount += window.pollDeadlines(nowNs, expiry);
+        workCount += directory.drainDeaths(deathHandler);
         if (nowNs - nextLivenessCheckNs > 0)
         {
             nextLivenessCheckNs = nowNs + LIVENESS_CHECK_INTERVAL_NS;
@@ -148,6 +116,133 @@ final class ClientAgent implements Agent
             workCount += checkDriver(nowNs);
         }
         return workCount;
+    }
+
+    /** Fail what is still pending or handed off; called on the agent thread as the runner stops. */
+    public void onClose()
+    {
+        window.drainHandOffs(registrar, Integer.MAX_VALUE);
+        window.takeAll(null, doomed);
+        failDoomed("the client was closed before a response arrived");
+        CloseHelper.closeAll(replySubscription, controlSubscription);
+    }
+
+    InFlightWindow window()
+    {
+        return window;
+    }
+
+    WorkerDirectory directory()
+    {
+        return directory;
+    }
+
+    int replyStreamId()
+    {
+        return replyStreamId;
+    }
+
+    long unmatchedResponses()
+    {
+        return unmatchedResponses;
+    }
+
+    long malformedFrames()
+    {
+        return responseAdapter.malformedFrames() + announcementAdapter.malformedFrames();
+    }
+
+    /** Close the subscriptions of an agent that never started (the client failed to construct). */
+    void closeUnstarted()
+    {
+        CloseHelper.closeAll(replySubscription, controlSubscription);
+    }
+
+    private void register(final CallFuture call)
+    {
+        if (call.registered)
+        {
+            // Handed over again: the caller failed it without publishing it (see RequestProxy.abandoned).
+            if (window.isPending(call))
+            {
+                window.remove(call.correlationId);
+                window.retire(call);
+            }
+            return;
+        }
+        call.registered = true;
+        if (call.isDone())
+        {
+            window.release(); // failed by the caller while publishing, or cancelled
+            return;
+        }
+        final String driverLost = driverWatch.lostReason();
+        if (driverLost != null)
+        {
+            window.release();
+            fail(call, ErrorCode.WORKER_UNAVAILABLE, driverLost);
+            return;
+        }
+        final WorkerLink link = call.link;
+        if (link != null && !link.live)
+        {
+            window.release();
+            fail(call, ErrorCode.WORKER_UNAVAILABLE, "worker " + workerName(link) + " is dead: " + link.deathReason);
+            return;
+        }
+        window.add(call);
+    }
+
+    private void onDeadline(final CallFuture call)
+    {
+        fail(call, ErrorCode.TIMEOUT, "no response within the call's deadline from " + description);
+    }
+
+    private void onResponse(final ResponseDecoder response)
+    {
+        final long correlationId = response.correlationId();
+        CallFuture call = window.remove(correlationId);
+        if (call == null)
+        {
+            call = window.drainUntilFound(registrar, correlationId);
+        }
+        if (call == null)
+        {
+            unmatchedResponses = unmatchedResponses + 1; // late (after its deadline) or duplicate
+            return;
+        }
+        window.retire(call);
+
+        final ErrorCode code = response.errorCode();
+        final String message = response.errorMessage();
+        if (code == ErrorCode.OK)
+        {
+            final byte[] payload = new byte[response.payloadLength()];
+            response.getPayload(payload, 0, payload.length);
+            call.outcome(payload);
+            complete(call);
+        }
+        else
+        {
+            fail(call, code == ErrorCode.NULL_VAL ? ErrorCode.UNKNOWN : code, message);
+        }
+    }
+
+    private void onAnnouncement(final WorkerInfo info)
+    {
+        final WorkerLink link = directory.linkFor(info.requestStreamId());
+        if (info.pid() == link.deadPid)
+        {
+            return; // published before its process died, read after
+        }
+        link.lastAnnouncementNs = System.nanoTime();
+        link.info = info;
+        if (!link.live)
+        {
+            link.deathReason = "";
+            link.live = true;
+        }
+        directory.announced(link, info);
     }
 
     /**
@@ -184,19 +279,9 @@ final class ClientAgent implements Agent
     private void onDriverLost(final String reason)
     {
         final String message = driverWatch.lost(reason);
-        registrations.drain(registrar); // registered calls fail below, later ones in register()
-        for (final CallFuture call : pendingByCorrelationId.values())
-        {
-            doomed.add(call);
-        }
-        pendingByCorrelationId.clear();
-        for (int i = 0, size = doomed.size(); i < size; i++)
-        {
-            final CallFuture call = doomed.get(i);
-            retire(call);
-            fail(call, ErrorCode.WORKER_UNAVAILABLE, message);
-        }
-        doomed.clear();
+        window.drainHandOffs(registrar, Integer.MAX_VALUE); // registered calls fail below, later ones in register()
+        window.takeAll(null, doomed);
+        failDoomed(message);
         if (driverLostHandler != null)
         {
             try
@@ -218,9 +303,10 @@ final class ClientAgent implements Agent
             return 0;
         }
         int declared = 0;
-        for (int i = 0, size = agentLinks.size(); i < size; i++)
+        final List<WorkerLink> links = directory.agentLinks();
+        for (int i = 0, size = links.size(); i < size; i++)
         {
-            final WorkerLink link = agentLinks.get(i);
+            final WorkerLink link = links.get(i);
             if (link.live && nowNs - link.lastAnnouncementNs > livenessTimeoutNs)
             {
                 declareDead(link, "no announcement for " +
@@ -235,7 +321,7 @@ final class ClientAgent implements Agent
     /** A supervisor saw the process exit: certain, so its late announcements are ignored. */
     private void onDeathReport(final WorkerDeath death)
     {
-        final WorkerLink link = links.get(death.requestStreamId());
+        final WorkerLink link = directory.link(death.requestStreamId());
         if (link == null)
         {
             return; // died before it announced itself: no call can have been routed to it
@@ -257,27 +343,22 @@ final class ClientAgent implements Agent
     {
         link.deathReason = reason;
         link.live = false;
-        registrations.drain(registrar); // calls published before the death must be failed too
-        for (final CallFuture call : pendingByCorrelationId.values())
-        {
-            if (call.link == link)
-            {
-                doomed.add(call);
-            }
-        }
-        for (int i = 0, size = doomed.size(); i < size; i++)
-        {
-            final CallFuture call = doomed.get(i);
-            pendingByCorrelationId.remove(call.correlationId);
-            retire(call);
-            fail(call, ErrorCode.WORKER_UNAVAILABLE, "worker " + workerName(link) + " died with this call in flight: " +
-                reason);
-        }
-        doomed.clear();
+        window.drainHandOffs(registrar, Integer.MAX_VALUE); // calls published before the death must be failed too
+        window.takeAll(link, doomed);
+        failDoomed("worker " + workerName(link) + " died with this call in flight: " + reason);
         if (deathListener != null)
         {
             deathListener.accept(link);
         }
+    }
+
+    private void failDoomed(final String message)
+    {
+        for (int i = 0, size = doomed.size(); i < size; i++)
+        {
+            fail(doomed.get(i), ErrorCode.WORKER_UNAVAILABLE, message);
+        }
+        doomed.clear();
     }
 
     private static String workerName(final WorkerLink link)
@@ -285,232 +366,6 @@ final class ClientAgent implements Agent
         final WorkerInfo info = link.info;
         return info == null ? "on stream " + link.requestStreamId :
             "'" + info.workerId() + "' (pid " + info.pid() + ", stream " + link.requestStreamId + ")";
-    }
-
-    public void onClose()
-    {
-        registrations.drain(registrar);
-        final List<CallFuture> calls = new ArrayList<>(pendingByCorrelationId.values());
-        pendingByCorrelationId.clear();
-        for (final CallFuture call : calls)
-        {
-            inFlight.decrementAndGet();
-            fail(call, ErrorCode.WORKER_UNAVAILABLE, "the client was closed before a response arrived");
-        }
-        CloseHelper.closeAll(replySubscription, controlSubscription);
-    }
-
-    long unmatchedResponses()
-    {
-        return unmatchedResponses;
-    }
-
-    long malformedFrames()
-    {
-        return malformedFrames;
-    }
-
-    private void register(final CallFuture call)
-    {
-        if (call.registered)
-        {
-            // Handed over again: the caller failed it without publishing it (see PolybridgeClient.abandoned).
-            if (pendingByCorrelationId.get(call.correlationId) == call)
-            {
-                pendingByCorrelationId.remove(call.correlationId);
-                retire(call);
-            }
-            return;
-        }
-        call.registered = true;
-        if (call.isDone())
-        {
-            inFlight.decrementAndGet(); // failed by the caller while publishing, or cancelled
-            return;
-        }
-        final String driverLost = driverWatch.lostReason();
-        if (driverLost != null)
-        {
-            inFlight.decrementAndGet();
-            fail(call, ErrorCode.WORKER_UNAVAILABLE, driverLost);
-            return;
-        }
-        final WorkerLink link = call.link;
-        if (link != null && !link.live)
-        {
-            inFlight.decrementAndGet();
-            fail(call, ErrorCode.WORKER_UNAVAILABLE, "worker " + workerName(link) + " is dead: " + link.deathReason);
-            return;
-        }
-        pendingByCorrelationId.put(call.correlationId, call);
-        call.timerId = timerWheel.scheduleTimer(call.deadlineNs);
-        correlationIdByTimerId.put(call.timerId, call.correlationId);
-    }
-
-    /** A call taken out of the pending map before its deadline: stop its timer, free its window slot. */
-    private void retire(final CallFuture call)
-    {
-        timerWheel.cancelTimer(call.timerId);
-        correlationIdByTimerId.remove(call.timerId);
-        inFlight.decrementAndGet();
-    }
-
-    private boolean onDeadline(final TimeUnit timeUnit, final long now, final long timerId)
-    {
-        final long correlationId = correlationIdByTimerId.remove(timerId);
-        final CallFuture call = pendingByCorrelationId.remove(correlationId);
-        if (call != null)
-        {
-            inFlight.decrementAndGet();
-            fail(call, ErrorCode.TIMEOUT, "no response within the call's deadline from " + description);
-        }
-        return true;
-    }
-
-    private void onResponse(final DirectBuffer buffer, final int offset, final int length, final Header header)
-    {
-        if (!isWellFormedResponse(buffer, offset, length))
-        {
-            malformedFrames = malformedFrames + 1;
-            return;
-        }
-        responseDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-        final long correlationId = responseDecoder.correlationId();
-        CallFuture call = pendingByCorrelationId.remove(correlationId);
-        if (call == null)
-        {
-            // Its registration was enqueued before its request was published, so it is below the queue's
-            // current tail. drain() stops at a slot another caller has claimed but not yet filled (a thread
-            // descheduled between the two): drain until the head passes that tail, or the call is found.
-            final long claimed = registrations.addedCount();
-            while (true)
-            {
-                registrations.drain(registrar);
-                call = pendingByCorrelationId.remove(correlationId);
-                if (call != null || registrations.removedCount() >= claimed)
-                {
-                    break;
-                }
-                Thread.onSpinWait();
-            }
-        }
-        if (call == null)
-        {
-            unmatchedResponses = unmatchedResponses + 1; // late (after its deadline) or duplicate
-            return;
-        }
-        retire(call);
-
-        final ErrorCode code = responseDecoder.errorCode();
-        final String message = responseDecoder.errorMessage();
-        if (code == ErrorCode.OK)
-        {
-            final byte[] payload = new byte[responseDecoder.payloadLength()];
-            responseDecoder.getPayload(payload, 0, payload.length);
-            call.outcome(payload);
-            complete(call);
-        }
-        else
-        {
-            fail(call, code == ErrorCode.NULL_VAL ? ErrorCode.UNKNOWN : code, message);
-        }
-    }
-
-    /**
-     * Checks a response against the frame it arrived in before the generated decoder reads it: the
-     * decoder trusts length fields, and the term buffer behind a frame is larger than the frame.
-     */
-    private boolean isWellFormedResponse(final DirectBuffer buffer, final int offset, final int length)
-    {
-        if (length < HEADER_LENGTH)
-        {
-            return false;
-        }
-        headerDecoder.wrap(buffer, offset);
-        final int blockLength = headerDecoder.blockLength();
-        if (headerDecoder.schemaId() != ResponseDecoder.SCHEMA_ID ||
-            headerDecoder.templateId() != ResponseDecoder.TEMPLATE_ID ||
-            headerDecoder.version() < 1 ||
-            blockLength < ResponseDecoder.BLOCK_LENGTH)
-        {
-            return false;
-        }
-        final int end = offset + length;
-        final int messageLengthAt = offset + HEADER_LENGTH + blockLength;
-        if (messageLengthAt + 2 > end)
-        {
-            return false;
-        }
-        final int payloadLengthAt = messageLengthAt + 2 + (buffer.getShort(messageLengthAt, ByteOrder.LITTLE_ENDIAN) & 0xFFFF);
-        if (payloadLengthAt + 4 > end)
-        {
-            return false;
-        }
-        final long payloadLength = buffer.getInt(payloadLengthAt, ByteOrder.LITTLE_ENDIAN) & 0xFFFF_FFFFL;
-        return payloadLengthAt + 4 + payloadLength == end;
-    }
-
-    private void onControl(final DirectBuffer buffer, final int offset, final int length, final Header header)
-    {
-        // Control messages are rare: copy to an exact-size buffer so the codec's bounds checks
-        // reject lying lengths instead of reading the rest of the term.
-        final byte[] frame = new byte[length];
-        buffer.getBytes(offset, frame);
-        final UnsafeBuffer exact = new UnsafeBuffer(frame);
-        try
-        {
-            if (length < HEADER_LENGTH)
-            {
-                throw new IndexOutOfBoundsException("frame shorter than a message header");
-            }
-            headerDecoder.wrap(exact, 0);
-            if (headerDecoder.schemaId() != WorkerAnnouncementDecoder.SCHEMA_ID ||
-                headerDecoder.templateId() != WorkerAnnouncementDecoder.TEMPLATE_ID)
-            {
-                malformedFrames = malformedFrames + 1;
-                return;
-            }
-            announcementDecoder.wrapAndApplyHeader(exact, 0, headerDecoder);
-            final int schemaId = announcementDecoder.schemaId();
-            final int schemaVersion = announcementDecoder.schemaVersion();
-            final var language = announcementDecoder.language();
-            final long pid = announcementDecoder.pid();
-            final int requestStreamId = announcementDecoder.requestStreamId();
-            final List<String> handlers = new ArrayList<>();
-            for (final WorkerAnnouncementDecoder.HandlersDecoder handler : announcementDecoder.handlers())
-            {
-                handlers.add(handler.name());
-            }
-            final int workerIdLength = announcementDecoder.workerIdLength();
-            final byte[] workerId = new byte[workerIdLength];
-            announcementDecoder.getWorkerId(workerId, 0, workerIdLength);
-            final WorkerInfo info = new WorkerInfo(
-                new String(workerId, StandardCharsets.UTF_8), language, pid, requestStreamId, List.copyOf(handlers),
-                schemaId, schemaVersion);
-            WorkerLink link = links.get(requestStreamId);
-            if (link == null)
-            {
-                link = new WorkerLink(requestStreamId);
-                agentLinks.add(link);
-            }
-            if (pid == link.deadPid)
-            {
-                return; // published before its process died, read after
-            }
-            link.lastAnnouncementNs = System.nanoTime();
-            link.info = info;
-            if (!link.live)
-            {
-                link.deathReason = "";
-                link.live = true;
-            }
-            links.put(requestStreamId, link);
-            workers.put(info.workerId(), info);
-        }
-        catch (final IndexOutOfBoundsException ex)
-        {
-            malformedFrames = malformedFrames + 1;
-        }
     }
 
     private void fail(final CallFuture call, final ErrorCode code, final String message)
@@ -530,75 +385,6 @@ final class ClientAgent implements Agent
         {
             errorHandler.onError(ex);
             call.run();
-        }
-    }
-
-    /**
-     * Whether the media driver is lost. Any thread may report a suspicion (the Aeron client's error
-     * handler, a caller whose request stream timed out); the agent acts on the first and publishes the
-     * verdict, which callers read before they publish.
-     */
-    static final class DriverWatch
-    {
-        private final String aeronDirectoryName;
-        private final AtomicReference<String> report = new AtomicReference<>();
-        private volatile String lostReason;
-        private ProcessHandle driverProcess;
-
-        DriverWatch(final String aeronDirectoryName)
-        {
-            this.aeronDirectoryName = aeronDirectoryName;
-        }
-
-        /**
-         * Before the agent starts: the driver's process, to notice its exit at once rather than after
-         * the driver timeout. Its {@link ProcessHandle#isAlive()} compares the start time too, so a
-         * reused pid is not taken for the driver.
-         */
-        void watchProcess(final ProcessHandle driverProcess)
-        {
-            this.driverProcess = driverProcess;
-        }
-
-        /** Agent thread: why the driver is gone when its process has exited, else null. */
-        String checkProcess()
-        {
-            final ProcessHandle process = driverProcess;
-            return process != null && !process.isAlive() ? "its process " + process.pid() + " exited" : null;
-        }
-
-        /** From the Aeron client's error handler: these errors mean the Aeron client has closed itself. */
-        void onAeronError(final Throwable error)
-        {
-            if (error instanceof DriverTimeoutException ||
-                error instanceof ClientTimeoutException ||
-                error instanceof ConductorServiceTimeoutException)
-            {
-                report(error.getClass().getSimpleName() + ": " + error.getMessage());
-            }
-        }
-
-        void report(final String reason)
-        {
-            report.compareAndSet(null, reason);
-        }
-
-        String report()
-        {
-            return report.get();
-        }
-
-        /** Agent thread only, once. */
-        String lost(final String reason)
-        {
-            final String message = "media driver in " + aeronDirectoryName + " is gone: " + reason;
-            lostReason = message;
-            return message;
-        }
-
-        String lostReason()
-        {
-            return lostReason;
         }
     }
 }

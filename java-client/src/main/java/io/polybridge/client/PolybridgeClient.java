@@ -1,36 +1,22 @@
 package io.polybridge.client;
 
 import io.aeron.Aeron;
-import io.aeron.CncFileDescriptor;
 import io.aeron.CommonContext;
 import io.aeron.Publication;
-import io.aeron.Subscription;
 import io.aeron.exceptions.AeronException;
 import io.aeron.exceptions.DriverTimeoutException;
-import io.aeron.logbuffer.BufferClaim;
-import io.polybridge.codecs.CancelEncoder;
 import io.polybridge.codecs.ErrorCode;
-import io.polybridge.codecs.MessageHeaderEncoder;
 import io.polybridge.codecs.RequestEncoder;
 import io.polybridge.driver.PolybridgeMediaDriver;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.ErrorHandler;
-import org.agrona.ExpandableDirectByteBuffer;
-import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
-import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
-import org.agrona.concurrent.UnsafeBuffer;
 
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collection;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -38,14 +24,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * Calls handlers in Go and Rust worker processes over Aeron and completes a
+ * Calls handlers in worker processes (Go, Rust or any language that speaks the protocol) over Aeron and completes a
  * {@link CompletableFuture} per call by correlation id.
  * <pre>{@code
  * try (PolybridgeClient client = PolybridgeClient.connect(new PolybridgeClient.Context().aeronDirectoryName(dir)))
@@ -54,14 +38,19 @@ import java.util.function.Supplier;
  *     byte[] echoed = go.call("echo", "hello".getBytes()).join();
  * }
  * }</pre>
- * Callers may be on any thread. One agent thread owns the reply and control subscriptions and the
- * pending calls (see {@link ClientAgent}); futures complete on {@link Context#completionExecutor()}.
+ * Callers may be on any thread; futures complete on {@link Context#completionExecutor()}.
+ * <p>
+ * A facade, in the shape of Aeron's client: the {@link RequestProxy} encodes and publishes requests on
+ * the caller's thread, the {@link ClientAgent} (the conductor, on its own thread) owns the reply and
+ * control subscriptions through a {@link ResponseAdapter} and an {@link AnnouncementAdapter}, the
+ * {@link InFlightWindow} (slots, hand-offs, correlation map, deadlines) and the {@link WorkerDirectory}.
+ * <p>
+ * Over 400 lines because {@link Context}, like Aeron's contexts, lives inside the class it configures;
+ * the client itself is ~280.
  */
 public final class PolybridgeClient implements AutoCloseable
 {
-    private static final byte[] EMPTY = new byte[0];
-
-    /** Handler names are short identifiers such as "wappalyzer.fingerprint". */
+    /** Handler names are short identifiers such as "hello.greet". */
     public static final int MAX_HANDLER_NAME_LENGTH = 256;
 
     /**
@@ -79,139 +68,48 @@ public final class PolybridgeClient implements AutoCloseable
     /** UTF-8 bytes of a metadata value: 0 to this. */
     public static final int MAX_METADATA_VALUE_BYTES = 4096;
 
-    private static final long MAX_KEEPALIVE_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(500);
-    private static final long DRIVER_CHECK_WHILE_CONNECTING_NS = TimeUnit.MILLISECONDS.toNanos(50);
-
     private static final System.Logger LOGGER = System.getLogger("polybridge.client");
 
     private final Context ctx;
     private final Aeron aeron;
     private final boolean ownsAeron;
+    private final DriverWatch driverWatch;
     private final ClientAgent agent;
     private final AgentRunner agentRunner;
-    private final ManyToOneConcurrentArrayQueue<CallFuture> registrations;
-    private final Map<String, WorkerInfo> workers = new ConcurrentHashMap<>();
+    private final InFlightWindow window;
+    private final WorkerDirectory directory;
+    private final RequestProxy proxy;
     private final Map<Integer, Publication> publicationsByStreamId = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<Integer, WorkerLink> links = new ConcurrentHashMap<>();
-    private final ManyToOneConcurrentArrayQueue<WorkerDeath> deaths = new ManyToOneConcurrentArrayQueue<>(1024);
-    private final AtomicLong nextCorrelationId = new AtomicLong();
-    private final AtomicInteger inFlight = new AtomicInteger();
-    private final ThreadLocal<Envelope> envelopes = ThreadLocal.withInitial(Envelope::new);
-    private final ClientAgent.DriverWatch driverWatch;
-    private final int replyStreamId;
-    private volatile boolean closed;
 
     private PolybridgeClient(final Context ctx)
     {
         this.ctx = ctx;
-        driverWatch = new ClientAgent.DriverWatch(ctx.aeronDirectoryName());
+        driverWatch = new DriverWatch(ctx.aeronDirectoryName());
         ownsAeron = ctx.aeron() == null || ctx.ownsAeronClient();
-        aeron = ctx.aeron() != null ? ctx.aeron() : connectAeron(ctx, driverWatch);
+        aeron = ctx.aeron() != null ? ctx.aeron() : AeronConnector.connect(ctx, driverWatch);
         try
         {
             // A driver's exit is noticed within ~100 ms this way; the driver timeout is then only for a
             // driver alive but silent, or one whose process cannot be seen from here (another container).
             PolybridgeMediaDriver.driverProcess(ctx.aeronDirectoryName()).ifPresent(driverWatch::watchProcess);
-            replyStreamId = ctx.replyStreamId() != 0 ?
-                ctx.replyStreamId() : Context.AUTO_REPLY_STREAM_BASE + (int)(aeron.clientId() % 1_000_000);
-            final Subscription replies = addSubscription(ctx, aeron, replyStreamId);
-            final Subscription control = addSubscription(ctx, aeron, ctx.controlStreamId());
-            registrations = new ManyToOneConcurrentArrayQueue<>(ctx.registrationQueueCapacity());
-            agent = new ClientAgent(
-                replies, control, registrations, inFlight, workers, ctx.completionExecutor(),
-                "workers on " + ctx.channel() + " (driver " + ctx.aeronDirectoryName() + ")",
-                links, deaths, ctx.workerLivenessTimeout().toNanos(), ctx.deathListener,
-                aeron, driverWatch, ctx.driverLostHandler(), ctx.errorHandler());
-            agentRunner = new AgentRunner(ctx.idleStrategy().get(), ctx.errorHandler(), null, agent);
-            AgentRunner.startOnThread(agentRunner);
+            agent = new ClientAgent(ctx, aeron, driverWatch);
         }
         catch (final AeronException ex)
         {
             closeAeron();
-            throw unavailable("could not subscribe on the media driver in " + ctx.aeronDirectoryName(), ex);
+            throw AeronConnector.unavailable(
+                "could not subscribe on the media driver in " + ctx.aeronDirectoryName(), ex);
         }
         catch (final RuntimeException ex)
         {
             closeAeron();
             throw ex;
         }
-    }
-
-    private static Aeron connectAeron(final Context ctx, final ClientAgent.DriverWatch driverWatch)
-    {
-        final long driverTimeoutNs = ctx.driverTimeout().toNanos();
-        final ErrorHandler errorHandler = ctx.errorHandler();
-        final String dir = ctx.aeronDirectoryName();
-        // Aeron waits the whole driver timeout on a dead driver's cnc.dat before it gives up; with a 10 s
-        // timeout, say at once what the heartbeat and the driver's process already tell.
-        if (Files.exists(Path.of(dir, CncFileDescriptor.CNC_FILE)) && !PolybridgeMediaDriver.isDriverActive(dir))
-        {
-            throw unavailable("no media driver is running in " + dir +
-                " (start one, or check the directory): its cnc.dat was left by a driver that is gone", null);
-        }
-        try
-        {
-            return Aeron.connect(new Aeron.Context()
-                .aeronDirectoryName(ctx.aeronDirectoryName())
-                .driverTimeoutMs(TimeUnit.NANOSECONDS.toMillis(driverTimeoutNs))
-                // Aeron checks the driver's heartbeat once per keepalive: a tenth of the timeout keeps
-                // the detection close to the timeout itself (Aeron's default is every 500 ms).
-                .keepAliveIntervalNs(Math.max(TimeUnit.MILLISECONDS.toNanos(1),
-                    Math.min(MAX_KEEPALIVE_INTERVAL_NS, driverTimeoutNs / 10)))
-                .errorHandler((error) ->
-                {
-                    driverWatch.onAeronError(error);
-                    errorHandler.onError(error);
-                }));
-        }
-        catch (final AeronException ex)
-        {
-            throw unavailable("no media driver is running in " + ctx.aeronDirectoryName() +
-                " (start one, or check the directory): " + ex.getMessage(), ex);
-        }
-    }
-
-    /**
-     * Aeron's addSubscription waits the whole driver timeout (10 s) for a driver that died just before
-     * (its heartbeat still fresh at connect: a bridge reconnecting while the driver restarts); wait for
-     * the registration here instead, and give up as soon as the directory's driver is seen dead.
-     */
-    private static Subscription addSubscription(final Context ctx, final Aeron aeron, final int streamId)
-    {
-        final long registrationId = aeron.asyncAddSubscription(ctx.channel(), streamId);
-        final long startNs = System.nanoTime();
-        final long deadlineNs = startNs + ctx.driverTimeout().toNanos();
-        long nextDriverCheckNs = startNs + DRIVER_CHECK_WHILE_CONNECTING_NS;
-        while (true)
-        {
-            final Subscription subscription = aeron.getSubscription(registrationId);
-            if (subscription != null)
-            {
-                return subscription;
-            }
-            final long nowNs = System.nanoTime();
-            if (nowNs - nextDriverCheckNs > 0)
-            {
-                nextDriverCheckNs = nowNs + DRIVER_CHECK_WHILE_CONNECTING_NS;
-                if (!PolybridgeMediaDriver.isDriverActive(ctx.aeronDirectoryName()))
-                {
-                    throw new DriverTimeoutException("the media driver stopped heartbeating and its process is gone");
-                }
-            }
-            if (nowNs - deadlineNs > 0)
-            {
-                throw new DriverTimeoutException("no response from the media driver within " + ctx.driverTimeout() +
-                    " to add subscription " + ctx.channel() + " stream " + streamId);
-            }
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-        }
-    }
-
-    private static PolybridgeException unavailable(final String message, final Throwable cause)
-    {
-        final PolybridgeException ex = new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE, message);
-        ex.initCause(cause);
-        return ex;
+        window = agent.window();
+        directory = agent.directory();
+        proxy = new RequestProxy(ctx, window, driverWatch, agent.replyStreamId());
+        agentRunner = new AgentRunner(ctx.idleStrategy().get(), ctx.errorHandler(), null, agent);
+        AgentRunner.startOnThread(agentRunner);
     }
 
     private void closeAeron()
@@ -253,7 +151,7 @@ public final class PolybridgeClient implements AutoCloseable
         final long deadlineNs = System.nanoTime() + timeoutNs(timeout, "timeout");
         ensureOpen(); // a lost driver leaves the Aeron client open (see DriverWatch): its worker looks connected
         WorkerInfo info;
-        while ((info = workers.get(workerId)) == null)
+        while ((info = directory.worker(workerId)) == null)
         {
             ensureOpen();
             if (System.nanoTime() - deadlineNs > 0)
@@ -261,7 +159,7 @@ public final class PolybridgeClient implements AutoCloseable
                 throw new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE,
                     "worker '" + workerId + "' did not announce itself within " + timeout + " on " + ctx.channel() +
                     " stream " + ctx.controlStreamId() + "; is it running with --aeron-dir " +
-                    ctx.aeronDirectoryName() + "? announced so far: " + workers.keySet());
+                    ctx.aeronDirectoryName() + "? announced so far: " + directory.workerIds());
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
@@ -297,7 +195,7 @@ public final class PolybridgeClient implements AutoCloseable
     public void reportWorkerExit(final int requestStreamId, final long pid, final String reason)
     {
         final WorkerDeath death = new WorkerDeath(requestStreamId, pid, reason);
-        while (!deaths.offer(death))
+        while (!directory.offerDeath(death))
         {
             ensureOpen();
             Thread.onSpinWait();
@@ -316,13 +214,13 @@ public final class PolybridgeClient implements AutoCloseable
 
     Collection<WorkerLink> links()
     {
-        return links.values();
+        return directory.links();
     }
 
     /** The worker behind a request stream, or null before anything has announced itself there. */
     WorkerLink link(final int requestStreamId)
     {
-        return links.get(requestStreamId);
+        return directory.link(requestStreamId);
     }
 
     /**
@@ -351,7 +249,7 @@ public final class PolybridgeClient implements AutoCloseable
                 driverWatch.report(ex.getMessage());
             }
             ensureOpen();
-            throw unavailable("could not open request stream " + requestStreamId + " on the media driver in " +
+            throw AeronConnector.unavailable("could not open request stream " + requestStreamId + " on the media driver in " +
                 ctx.aeronDirectoryName() + ": " + ex.getMessage(), ex);
         }
     }
@@ -375,7 +273,7 @@ public final class PolybridgeClient implements AutoCloseable
      */
     public Collection<WorkerInfo> workers()
     {
-        return List.copyOf(workers.values());
+        return directory.workers();
     }
 
     /**
@@ -399,7 +297,7 @@ public final class PolybridgeClient implements AutoCloseable
      */
     public int replyStreamId()
     {
-        return replyStreamId;
+        return agent.replyStreamId();
     }
 
     /**
@@ -413,21 +311,21 @@ public final class PolybridgeClient implements AutoCloseable
     /** Fail every pending call with WORKER_UNAVAILABLE, stop the agent and disconnect. */
     public void close()
     {
-        if (closed)
+        if (proxy.isClosed())
         {
             return;
         }
-        closed = true;
+        proxy.close();
         final ErrorHandler errorHandler = ctx.errorHandler();
         CloseHelper.close(errorHandler, agentRunner); // the agent fails what it holds as it closes
-        registrations.drain((call) ->
+        window.drainHandOffs((call) ->
         {
             if (!call.registered) // the agent has stopped (joined): its writes are visible
             {
-                inFlight.decrementAndGet();
+                window.release();
                 call.completeExceptionally(closedException());
             }
-        });
+        }, Integer.MAX_VALUE);
         if (!aeron.isClosed())
         {
             for (final Publication publication : publicationsByStreamId.values())
@@ -448,146 +346,7 @@ public final class PolybridgeClient implements AutoCloseable
         final Duration timeout,
         final Map<String, String> metadata)
     {
-        if (handler == null || handler.isEmpty())
-        {
-            throw new IllegalArgumentException("handler must be a handler name such as \"echo\", not " +
-                (handler == null ? "null" : "empty"));
-        }
-        if (handler.length() > MAX_HANDLER_NAME_LENGTH)
-        {
-            throw new IllegalArgumentException("handler names are at most " + MAX_HANDLER_NAME_LENGTH +
-                " characters, this one has " + handler.length());
-        }
-        Objects.requireNonNull(payload, "payload must not be null; use an empty buffer for no payload");
-        if (offset < 0 || length < 0 || offset > payload.capacity() - length)
-        {
-            throw new IndexOutOfBoundsException(
-                "payload range offset=" + offset + " length=" + length + " is outside a buffer of " + payload.capacity());
-        }
-        final long timeoutNs = timeoutNs(timeout, "timeout");
-        final int metadataLength = RequestMetadata.validate(metadata);
-
-        final long correlationId = nextCorrelationId.incrementAndGet();
-        final long deadlineNs = System.nanoTime() + timeoutNs;
-        final CallFuture future = new CallFuture(this, publication, link, correlationId, deadlineNs);
-        final String driverLost = driverWatch.lostReason();
-        if (driverLost != null)
-        {
-            return failed(future, ErrorCode.WORKER_UNAVAILABLE, driverLost);
-        }
-        final Envelope envelope = envelopes.get();
-        final int envelopeLength = envelope.length(handler, metadataLength);
-        final long messageLength = (long)envelopeLength + length;
-        if (messageLength > publication.maxMessageLength())
-        {
-            return failed(future, ErrorCode.TOO_LARGE, "request of " + messageLength +
-                " bytes exceeds the channel's maximum message of " + publication.maxMessageLength() +
-                " bytes (term length / 8); raise aeron.ipc.term.buffer.length or send less");
-        }
-
-        final IdleStrategy idle = envelope.idle;
-        if (!acquireWindowSlot(future, deadlineNs, idle))
-        {
-            if (closed || driverWatch.lostReason() != null)
-            {
-                return failed(future, ErrorCode.WORKER_UNAVAILABLE, unavailableReason());
-            }
-            return failed(future, ErrorCode.OVERLOADED, ctx.maxInFlight() + " calls are already in flight" +
-                (ctx.waitWhenOverloaded() ? " until the deadline" : "") + "; raise maxInFlight or slow down");
-        }
-        if (!registrations.offer(future))
-        {
-            inFlight.decrementAndGet();
-            return failed(future, ErrorCode.OVERLOADED, "more than " + ctx.registrationQueueCapacity() +
-                " calls are waiting for the client agent to register them");
-        }
-        // From here the agent owns the window slot: it frees it when the call leaves its hands.
-        if (closed)
-        {
-            return abandoned(future, ErrorCode.WORKER_UNAVAILABLE, "the client is closed");
-        }
-
-        final boolean fitsOneFragment = messageLength <= publication.maxPayloadLength();
-        if (!fitsOneFragment)
-        {
-            envelope.encode(envelope.buffer, 0, correlationId, timeoutNs, replyStreamId, metadata, handler, length);
-        }
-        idle.reset();
-        while (true)
-        {
-            final long result = fitsOneFragment ?
-                claimAndWrite(publication, envelope, envelopeLength, correlationId, timeoutNs, metadata, handler, payload,
-                    offset, length) :
-                publication.offer(envelope.buffer, 0, envelopeLength, payload, offset, length);
-            if (result > 0)
-            {
-                return future;
-            }
-            if (future.isDone())
-            {
-                return future; // its deadline passed, it was cancelled, or its worker or driver died meanwhile
-            }
-            if (closed || driverWatch.lostReason() != null)
-            {
-                return abandoned(future, ErrorCode.WORKER_UNAVAILABLE, unavailableReason());
-            }
-            if (result == Publication.NOT_CONNECTED || result == Publication.CLOSED ||
-                result == Publication.MAX_POSITION_EXCEEDED)
-            {
-                return abandoned(future, ErrorCode.WORKER_UNAVAILABLE,
-                    "request stream " + publication.streamId() + " is " + Publication.errorString(result));
-            }
-            if (!ctx.waitWhenOverloaded() || System.nanoTime() - deadlineNs > 0)
-            {
-                return abandoned(future, ErrorCode.OVERLOADED, "request stream " + publication.streamId() +
-                    " is back pressured" + (ctx.waitWhenOverloaded() ? " until the deadline" : ""));
-            }
-            idle.idle();
-        }
-    }
-
-    /**
-     * Fail a call that was handed to the agent but never published, and hand it over once more so the
-     * agent drops it and frees its window slot now rather than at its deadline (which may be a year
-     * away). If the queue is full the deadline still frees it.
-     */
-    private CompletableFuture<byte[]> abandoned(final CallFuture future, final ErrorCode code, final String message)
-    {
-        failed(future, code, message);
-        registrations.offer(future);
-        return future;
-    }
-
-    private String unavailableReason()
-    {
-        final String driverLost = driverWatch.lostReason();
-        return driverLost != null ? driverLost : "the client is closed";
-    }
-
-    /** Zero copy for requests that fit one fragment: encode straight into the log buffer. */
-    private long claimAndWrite(
-        final Publication publication,
-        final Envelope envelope,
-        final int envelopeLength,
-        final long correlationId,
-        final long timeoutNs,
-        final Map<String, String> metadata,
-        final String handler,
-        final DirectBuffer payload,
-        final int offset,
-        final int length)
-    {
-        final BufferClaim claim = envelope.claim;
-        final long result = publication.tryClaim(envelopeLength + length, claim);
-        if (result > 0)
-        {
-            final MutableDirectBuffer log = claim.buffer();
-            final int at = claim.offset();
-            envelope.encode(log, at, correlationId, timeoutNs, replyStreamId, metadata, handler, length);
-            log.putBytes(at + envelopeLength, payload, offset, length);
-            claim.commit();
-        }
-        return result;
+        return proxy.call(publication, link, handler, payload, offset, length, timeout, metadata);
     }
 
     CompletableFuture<byte[]> call(
@@ -598,56 +357,7 @@ public final class PolybridgeClient implements AutoCloseable
         final Duration timeout,
         final Map<String, String> metadata)
     {
-        Objects.requireNonNull(payload, "payload must not be null; use new byte[0] for no payload");
-        final UnsafeBuffer wrapper = envelopes.get().bytes;
-        wrapper.wrap(payload);
-        try
-        {
-            return call(publication, link, handler, wrapper, 0, payload.length, timeout, metadata);
-        }
-        finally
-        {
-            wrapper.wrap(EMPTY); // do not keep the caller's array reachable
-        }
-    }
-
-    private boolean acquireWindowSlot(final CallFuture future, final long deadlineNs, final IdleStrategy idle)
-    {
-        final int max = ctx.maxInFlight();
-        idle.reset();
-        while (true)
-        {
-            final int current = inFlight.get();
-            if (current < max)
-            {
-                if (inFlight.compareAndSet(current, current + 1))
-                {
-                    return true;
-                }
-                continue;
-            }
-            if (!ctx.waitWhenOverloaded() || System.nanoTime() - deadlineNs > 0 || closed || future.isDone() ||
-                driverWatch.lostReason() != null)
-            {
-                return false;
-            }
-            idle.idle();
-        }
-    }
-
-    /** Best effort: a cancel lost to back pressure only costs the worker the work. */
-    void sendCancel(final Publication publication, final long correlationId)
-    {
-        final Envelope envelope = envelopes.get();
-        final int length = envelope.encodeCancel(correlationId, replyStreamId);
-        for (int attempt = 0; attempt < 3; attempt++)
-        {
-            if (publication.offer(envelope.cancelBuffer, 0, length) > 0)
-            {
-                return;
-            }
-            Thread.onSpinWait();
-        }
+        return proxy.call(publication, link, handler, payload, timeout, metadata);
     }
 
     /**
@@ -655,12 +365,12 @@ public final class PolybridgeClient implements AutoCloseable
      */
     public int inFlight()
     {
-        return inFlight.get();
+        return window.inFlight();
     }
 
     private void ensureOpen()
     {
-        if (closed)
+        if (proxy.isClosed())
         {
             throw closedException();
         }
@@ -694,13 +404,6 @@ public final class PolybridgeClient implements AutoCloseable
         return new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE, "the client was closed");
     }
 
-    private static CompletableFuture<byte[]> failed(
-        final CompletableFuture<byte[]> future, final ErrorCode code, final String message)
-    {
-        future.completeExceptionally(new PolybridgeException(code, message));
-        return future;
-    }
-
     static void requirePositive(final Duration duration, final String name)
     {
         Objects.requireNonNull(duration, name);
@@ -718,71 +421,6 @@ public final class PolybridgeClient implements AutoCloseable
     {
         requirePositive(timeout, name);
         return (timeout.compareTo(MAX_TIMEOUT) > 0 ? MAX_TIMEOUT : timeout).toNanos();
-    }
-
-    /**
-     * Per calling thread: the request up to and including the payload length, and the encoders
-     * for it. Large payloads go to Aeron as the second part of a vectored offer, small ones are
-     * written into a claimed log buffer; either way the payload is copied only into the log.
-     */
-    private static final class Envelope
-    {
-        final ExpandableDirectByteBuffer buffer = new ExpandableDirectByteBuffer(256);
-        final UnsafeBuffer cancelBuffer = new UnsafeBuffer(new byte[64]);
-        final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
-        final RequestEncoder encoder = new RequestEncoder();
-        final CancelEncoder cancelEncoder = new CancelEncoder();
-        final BufferClaim claim = new BufferClaim();
-        final IdleStrategy idle = new BackoffIdleStrategy();
-        final UnsafeBuffer bytes = new UnsafeBuffer(0, 0); // wraps byte[] payloads without allocating
-        private String lastHandler;
-        private byte[] lastHandlerUtf8;
-
-        /** Bytes of the request before its payload: header, block, metadata, handler name, payload length. */
-        int length(final String handler, final int metadataLength)
-        {
-            return MessageHeaderEncoder.ENCODED_LENGTH + RequestEncoder.BLOCK_LENGTH +
-                RequestEncoder.MetadataEncoder.sbeHeaderSize() + metadataLength +
-                RequestEncoder.handlerHeaderLength() + handlerUtf8(handler).length + RequestEncoder.payloadHeaderLength();
-        }
-
-        void encode(
-            final MutableDirectBuffer target,
-            final int offset,
-            final long correlationId,
-            final long timeoutNs,
-            final int replyStreamId,
-            final Map<String, String> metadata,
-            final String handler,
-            final int payloadLength)
-        {
-            encoder.wrapAndApplyHeader(target, offset, headerEncoder)
-                .correlationId(correlationId)
-                .timeoutNs(timeoutNs)
-                .replyStreamId(replyStreamId);
-            RequestMetadata.encode(encoder, metadata);
-            encoder.putHandler(handlerUtf8(handler), 0, lastHandlerUtf8.length);
-            target.putInt(encoder.limit(), payloadLength, ByteOrder.LITTLE_ENDIAN); // varDataEncoding.length
-        }
-
-        /** Callers reuse a handler name from call to call: keep its UTF-8 rather than encode it each time. */
-        private byte[] handlerUtf8(final String handler)
-        {
-            if (!handler.equals(lastHandler))
-            {
-                lastHandlerUtf8 = handler.getBytes(StandardCharsets.UTF_8);
-                lastHandler = handler;
-            }
-            return lastHandlerUtf8;
-        }
-
-        int encodeCancel(final long correlationId, final int replyStreamId)
-        {
-            cancelEncoder.wrapAndApplyHeader(cancelBuffer, 0, headerEncoder)
-                .correlationId(correlationId)
-                .replyStreamId(replyStreamId);
-            return MessageHeaderEncoder.ENCODED_LENGTH + cancelEncoder.encodedLength();
-        }
     }
 
     /**

@@ -1,6 +1,5 @@
 package io.polybridge.client;
 
-import io.polybridge.codecs.Language;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -24,11 +23,6 @@ import java.util.concurrent.TimeUnit;
  * logged line by line. Closing it sends SIGTERM to it and its descendants (so a worker started
  * through a wrapper script does not outlive it), waits for a graceful exit and kills what is left.
  * <p>
- * Binaries are found at {@code -Dpolybridge.worker.go} / {@code -Dpolybridge.worker.rust} when set,
- * else where the project's build puts them below the repository root ({@code -Dpolybridge.root},
- * default the working directory): {@code native-go/bin/polybridge-worker-go} and
- * {@code native-rust/target/release/polybridge-worker-rust}.
- * <p>
  * Over 400 lines only through the javadoc of its public starters, kept for the raw-API samples.
  */
 public final class WorkerProcess implements AutoCloseable
@@ -48,39 +42,6 @@ public final class WorkerProcess implements AutoCloseable
         this.workerId = workerId;
         this.process = process;
         this.log = log;
-    }
-
-    /**
-     * Where the build puts a language's worker binary, or where the system property says.
-     *
-     * When neither the property nor the build's file is there, the copy carried by a jar on the classpath
-     * ({@code io.polybridge:polybridge-workers}), extracted once into a cache ({@link ExecutableResource}).
-     *
-     * @param language GO or RUST.
-     * @return the binary's path, which may not exist yet.
-     */
-    public static Path binary(final Language language)
-    {
-        final Path root = Path.of(System.getProperty("polybridge.root", "."));
-        return switch (language)
-        {
-            case GO -> orFromClasspath("polybridge.worker.go", Path.of(System.getProperty(
-                "polybridge.worker.go", root.resolve("native-go/bin/polybridge-worker-go").toString())));
-            case RUST -> orFromClasspath("polybridge.worker.rust", Path.of(System.getProperty(
-                "polybridge.worker.rust", root.resolve("native-rust/target/release/polybridge-worker-rust").toString())));
-            default -> throw new IllegalArgumentException("no worker binary for " + language);
-        };
-    }
-
-    /** An explicit or built binary wins; else the classpath's (a user's project has no checkout). */
-    private static Path orFromClasspath(final String property, final Path path)
-    {
-        if (System.getProperty(property) != null || Files.isExecutable(path))
-        {
-            return path;
-        }
-        final String name = path.getFileName().toString();
-        return ExecutableResource.isAvailable(name) ? ExecutableResource.extract(name) : path;
     }
 
     /**
@@ -257,11 +218,8 @@ public final class WorkerProcess implements AutoCloseable
         if (!Files.isExecutable(binary) || Files.isDirectory(binary))
         {
             throw new IllegalStateException("worker binary " + binary.toAbsolutePath() + " is missing or not " +
-                "executable. Build the shipped workers with 'make workers' at the repository root and run from " +
-                "there, or point -Dpolybridge.root at the repository (now '" +
-                System.getProperty("polybridge.root", ".") + "', working directory " +
-                Path.of("").toAbsolutePath() + "), or name the binaries with -Dpolybridge.worker.go / " +
-                "-Dpolybridge.worker.rust or Bridge.Context.goBinary / rustBinary / worker(WorkerSpec)");
+                "executable (working directory " + Path.of("").toAbsolutePath() + "); build it, or give the " +
+                "WorkerSpec an absolute path, or one from a jar with WorkerSpec.fromResource");
         }
     }
 

@@ -1,7 +1,5 @@
 package io.polybridge.client;
 
-import io.polybridge.codecs.Language;
-
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,8 +11,8 @@ import java.util.Objects;
  * options and environment. Instance {@code i} announces itself as {@code <name>-<i>}.
  * <pre>{@code
  * new Bridge.Context()
- *     .goInstances(0).rustInstances(0)
- *     .worker(new WorkerSpec("thumbnails", "/opt/thumbs/worker").instances(2).options("--pool-size", "4"));
+ *     .worker(new WorkerSpec("thumbnails", "/opt/thumbs/worker").instances(2).options("--pool-size", "4"))
+ *     .worker(WorkerSpec.fromResource("hello", "hello-worker-go")); // carried by a jar, see ExecutableResource
  * }</pre>
  * Every worker is started as
  * {@code <command...> --aeron-dir DIR --worker-id NAME-i --request-stream N --announce-interval-ms MS
@@ -24,11 +22,6 @@ import java.util.Objects;
  */
 public final class WorkerSpec
 {
-    /** Name of the shipped Go worker's spec: its instances are go-0, go-1, ... */
-    public static final String GO = "go";
-    /** Name of the shipped Rust worker's spec: its instances are rust-0, rust-1, ... */
-    public static final String RUST = "rust";
-
     private final String name;
     private final List<String> command;
     private int instances = 1;
@@ -65,21 +58,17 @@ public final class WorkerSpec
     }
 
     /**
-     * @return the shipped Go worker (wappalyzer.fingerprint, echo), from {@link WorkerProcess#binary(Language)},
-     *     on request streams 100, 101, ... for its first incarnations.
+     * A worker whose executable a jar on the classpath carries (under
+     * {@link ExecutableResource#RESOURCE_ROOT}): extracted once into an owner-only, hash-checked cache.
+     *
+     * @param name     prefix of the worker ids.
+     * @param resource the executable's name in the jar, e.g. "web-scan-worker-go".
+     * @return the spec, running the extracted file.
+     * @throws IllegalStateException when no jar carries it for this platform, saying which resource was looked for.
      */
-    public static WorkerSpec go()
+    public static WorkerSpec fromResource(final String name, final String resource)
     {
-        return new WorkerSpec(GO, WorkerProcess.binary(Language.GO)).firstRequestStream(100);
-    }
-
-    /**
-     * @return the shipped Rust worker (html.signals, echo), on request streams 200, 201, ... for its
-     *     first incarnations.
-     */
-    public static WorkerSpec rust()
-    {
-        return new WorkerSpec(RUST, WorkerProcess.binary(Language.RUST)).firstRequestStream(200);
+        return new WorkerSpec(name, ExecutableResource.extract(resource));
     }
 
     /**

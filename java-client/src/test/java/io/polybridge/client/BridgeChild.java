@@ -24,16 +24,18 @@ public final class BridgeChild
     public static void main(final String[] args)
     {
         final String mode = args[0];
-        final Bridge.Context ctx = new Bridge.Context().startTimeout(Duration.ofSeconds(60));
+        Bridge.Context ctx = NativeWorkers.context(1, 1).startTimeout(Duration.ofSeconds(60));
         switch (mode)
         {
             case "launch", "serve" ->
             {
             }
-            case "bogus-option" -> ctx.rustInstances(0).goOptions(List.of("--no-such-option"));
-            case "wrapper-then-failure" -> ctx.goInstances(0).rustOptions(List.of("--no-such-option"))
+            case "bogus-option" -> ctx = new Bridge.Context().startTimeout(Duration.ofSeconds(60))
+                .worker(NativeWorkers.go().options("--no-such-option"));
+            case "wrapper-then-failure" -> ctx = new Bridge.Context().startTimeout(Duration.ofSeconds(60))
+                .worker(NativeWorkers.rust().options("--no-such-option"))
                 .worker(new WorkerSpec("wrapped", List.of(
-                    "/bin/sh", "-c", "\"$0\" \"$@\"; echo wrapper done", WorkerProcess.binary(
+                    "/bin/sh", "-c", "\"$0\" \"$@\"; echo wrapper done", NativeWorkers.binary(
                     io.polybridge.codecs.Language.GO).toAbsolutePath().toString())));
             default -> throw new IllegalArgumentException(mode);
         }

@@ -72,7 +72,7 @@ class BridgeJvmDeathTest
             BridgeLifecycleTest.awaitTrue(() ->
             {
                 EmbeddedMediaDriver.reclaimStaleDirectories();
-                try (Bridge next = Bridge.launch(new Bridge.Context().goInstances(0).rustInstances(0)))
+                try (Bridge next = Bridge.launch(new Bridge.Context()))
                 {
                     return !Files.exists(dir.getParent());
                 }

@@ -1,16 +1,18 @@
 package io.polybridge.client;
 
 import io.polybridge.codecs.ErrorCode;
+import io.polybridge.codecs.Language;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -52,28 +54,27 @@ class BridgeLifecycleTest
     {
         final Path aeronDir;
         final List<ProcessHandle> processes;
-        try (Bridge bridge = Bridge.launch())
+        try (Bridge bridge = Bridge.launch(NativeWorkers.context(1, 1)))
         {
             aeronDir = Path.of(bridge.aeronDirectoryName());
             processes = List.copyOf(bridge.processes().values());
             assertEquals(2, processes.size());
             assertTrue(Files.isDirectory(aeronDir));
 
-            final byte[] page = "<html><head><title> Hi </title><script src=\"https://cdn.example/x.js\"></script></head><body><a href=\"/a\">a</a></body></html>"
-                .getBytes(StandardCharsets.UTF_8);
-            final Signals signals = bridge.signals("https://site.example/", page, LONG_DEADLINE).join();
-            assertEquals("Hi", signals.title());
-            assertEquals(1, signals.links());
-            assertEquals(List.of("cdn.example"), signals.externalHosts());
-            final Fingerprint fingerprint = bridge.fingerprint("https://site.example/",
-                List.of(new Fingerprint.Header("Server", "nginx/1.25.3")), page, LONG_DEADLINE).join();
-            assertTrue(fingerprint.technologies().stream().anyMatch((t) -> t.name().equals("Nginx")),
-                fingerprint::toString);
-            assertArrayEquals(new byte[]{ 1, 2 }, bridge.call("echo", new byte[]{ 1, 2 }).join());
+            final Set<Language> served = new HashSet<>();
+            for (int i = 0; i < 8; i++) // the router alternates between the two least-loaded workers
+            {
+                assertArrayEquals(new byte[]{ 1, 2 }, bridge.call("echo", new byte[]{ 1, 2 }, LONG_DEADLINE).join());
+            }
+            for (final WorkerInfo info : bridge.liveWorkers())
+            {
+                served.add(info.language());
+            }
+            assertEquals(Set.of(Language.GO, Language.RUST), served);
 
             final PolybridgeException notFound = failure(bridge.call("no.such.handler", new byte[0]));
             assertEquals(ErrorCode.NOT_FOUND, notFound.errorCode());
-            assertTrue(notFound.getMessage().contains("html.signals"), notFound.getMessage());
+            assertTrue(notFound.getMessage().contains("echo"), notFound.getMessage());
         }
         for (final ProcessHandle process : processes)
         {
@@ -87,8 +88,8 @@ class BridgeLifecycleTest
     void killNineOfOneInstanceUnderLoadFailsItsCallsFastAndTheOthersTakeOverWithNothingLostOrDuplicated()
         throws Exception
     {
-        final Bridge.Context ctx = new Bridge.Context().goInstances(2).rustInstances(0)
-            .goOptions(List.of("--debug-handlers", "--pool-size", "32"));
+        final Bridge.Context ctx = new Bridge.Context()
+            .worker(NativeWorkers.go().instances(2).options("--debug-handlers", "--pool-size", "32"));
         final List<ProcessHandle> seen = new ArrayList<>();
         try (Bridge bridge = Bridge.launch(ctx))
         {
@@ -219,7 +220,7 @@ class BridgeLifecycleTest
     @Test
     void hungWorkerIsDetectedByItsMissingHeartbeatsItsCallsFailFastAndItIsReplaced() throws Exception
     {
-        final Bridge.Context ctx = new Bridge.Context().goInstances(0).rustInstances(1);
+        final Bridge.Context ctx = NativeWorkers.context(0, 1);
         ProcessHandle hung = null;
         try (Bridge bridge = Bridge.launch(ctx))
         {
@@ -253,7 +254,7 @@ class BridgeLifecycleTest
     @Test
     void aWorkerOfAnotherSchemaVersionIsNeverCalledAndItsHandlersFailWithVersionMismatch()
     {
-        final Bridge.Context ctx = new Bridge.Context().goInstances(0).rustInstances(0);
+        final Bridge.Context ctx = new Bridge.Context();
         try (Bridge bridge = Bridge.launch(ctx);
             JavaEchoWorker future = new JavaEchoWorker(bridge.aeronDirectoryName(), "future-0", 401, 99))
         {
@@ -279,8 +280,8 @@ class BridgeLifecycleTest
     @Test
     void closeDrainsCallsInFlightThenRefusesNewOnes() throws Exception
     {
-        final Bridge.Context ctx = new Bridge.Context().goInstances(0).rustInstances(1)
-            .rustOptions(List.of("--debug-handlers"));
+        final Bridge.Context ctx = new Bridge.Context()
+            .worker(NativeWorkers.rust().options("--debug-handlers"));
         final CompletableFuture<byte[]> slow;
         final Bridge bridge = Bridge.launch(ctx);
         try
@@ -301,8 +302,8 @@ class BridgeLifecycleTest
     {
         // The shutdown hook's close while the application's is running: it used to return at once and
         // let the JVM halt mid-close, leaving the workers running.
-        final Bridge.Context ctx = new Bridge.Context().goInstances(0).rustInstances(1)
-            .rustOptions(List.of("--debug-handlers")).shutdownHook(false);
+        final Bridge.Context ctx = new Bridge.Context()
+            .worker(NativeWorkers.rust().options("--debug-handlers")).shutdownHook(false);
         final Bridge bridge = Bridge.launch(ctx);
         final ProcessHandle worker;
         final Thread[] closers = new Thread[2];

@@ -17,7 +17,6 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -111,7 +110,7 @@ class BridgeSharedDriverTest
 
     private static Bridge.Context context(final Path aeronDir)
     {
-        return new Bridge.Context().aeronDirectoryName(aeronDir.toString()).goInstances(0).rustInstances(1)
+        return NativeWorkers.context(0, 1).aeronDirectoryName(aeronDir.toString())
             .startTimeout(Duration.ofSeconds(60))
             .livenessTimeout(Duration.ofSeconds(5)); // not what this test is about: a loaded 2-core machine
     }

@@ -65,8 +65,9 @@ class BridgeSupervisionTest
     void killNineOfOneWorkerUnderLoadFailsOnlyItsCallsOthersNeverStallAndItsReplacementServesQuickly()
         throws Exception
     {
-        final Bridge.Context ctx = new Bridge.Context().goInstances(2).rustInstances(1)
-            .goOptions(List.of("--debug-handlers", "--pool-size", "32"));
+        final Bridge.Context ctx = new Bridge.Context()
+            .worker(NativeWorkers.go().instances(2).options("--debug-handlers", "--pool-size", "32"))
+            .worker(NativeWorkers.rust());
         try (Bridge bridge = Bridge.launch(ctx))
         {
             final WorkerState before = state(bridge, "go-0");
@@ -238,9 +239,9 @@ class BridgeSupervisionTest
             "exit 1; fi\nexec \"$@\"\n");
         Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwx------"));
         final WorkerSpec flaky = new WorkerSpec("flaky", List.of(wrapper.toString(),
-            WorkerProcess.binary(Language.RUST).toAbsolutePath().toString())).environment(Map.of("MARKER",
+            NativeWorkers.binary(Language.RUST).toAbsolutePath().toString())).environment(Map.of("MARKER",
             marker.toString()));
-        final Bridge.Context ctx = new Bridge.Context().goInstances(0).rustInstances(0).worker(flaky)
+        final Bridge.Context ctx = new Bridge.Context().worker(flaky)
             .restarts(Duration.ofMillis(20), Duration.ofMillis(100), 2, Duration.ofMinutes(1))
             .restartCoolDown(Duration.ofSeconds(2));
         final List<String> log = new ArrayList<>();
@@ -290,7 +291,7 @@ class BridgeSupervisionTest
     @Test
     void callsThatThrowAfterRoutingDoNotLeakTheLeastLoadedCount()
     {
-        final Bridge.Context ctx = new Bridge.Context().goInstances(0).rustInstances(1);
+        final Bridge.Context ctx = NativeWorkers.context(0, 1);
         try (Bridge bridge = Bridge.launch(ctx))
         {
             for (int i = 0; i < 1_004; i++)

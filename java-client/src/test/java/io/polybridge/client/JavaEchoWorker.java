@@ -68,6 +68,11 @@ final class JavaEchoWorker implements AutoCloseable
             requestDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
             final long correlationId = requestDecoder.correlationId();
             final int replyStreamId = requestDecoder.replyStreamId();
+            for (final RequestDecoder.MetadataDecoder entry : requestDecoder.metadata())
+            {
+                entry.skipKey(); // schema v2: the metadata group comes before the handler
+                entry.skipValue();
+            }
             requestDecoder.skipHandler();
             final int payloadLength = requestDecoder.payloadLength();
             responseEncoder.wrapAndApplyHeader(out, 0, headerEncoder)

@@ -86,12 +86,11 @@ class WasmHandlersTest
             }
         }
         bridge = Bridge.launch(new Bridge.Context()
-            .rustInstances(0)
-            .goOptions(List.of(
+            .worker(NativeWorkers.go().options(List.of(
                 "--modules", modules.toString(),
                 "--wasm-memory-limit", "16",
                 // Compiled code kept between runs: a Go module takes the worker seconds to compile.
-                "--wasm-cache", root.resolve("native-go/bin/wasm-cache/worker").toString()))
+                "--wasm-cache", root.resolve("native-go/bin/wasm-cache/worker").toString())))
             // The worker announces each module once compiled; the first compile of the Go ones is slow.
             .startTimeout(Duration.ofMinutes(5))
             .awaitHandlers(awaited.toArray(new String[0])));

@@ -58,9 +58,9 @@ class WorkerRoundTripTest
         aeronDir = Path.of(driver.aeronDirectoryName());
         final Path logs = Path.of("target", "worker-logs");
         final List<String> debugHandlers = List.of("--debug-handlers");
-        go = WorkerProcess.start(WorkerProcess.binary(Language.GO), driver.aeronDirectoryName(), "go-0", 100,
+        go = WorkerProcess.start(NativeWorkers.binary(Language.GO), driver.aeronDirectoryName(), "go-0", 100,
             logs.resolve("go-0.log"), debugHandlers);
-        rust = WorkerProcess.start(WorkerProcess.binary(Language.RUST), driver.aeronDirectoryName(), "rust-0", 200,
+        rust = WorkerProcess.start(NativeWorkers.binary(Language.RUST), driver.aeronDirectoryName(), "rust-0", 200,
             logs.resolve("rust-0.log"), debugHandlers);
         client = PolybridgeClient.connect(new PolybridgeClient.Context()
             .aeronDirectoryName(driver.aeronDirectoryName())

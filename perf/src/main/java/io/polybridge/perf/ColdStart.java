@@ -1,11 +1,14 @@
 package io.polybridge.perf;
 
 import io.polybridge.client.ExecutableResource;
-import io.polybridge.client.Fingerprint;
 import io.polybridge.client.PolybridgeClient;
 import io.polybridge.client.WorkerStub;
 import io.polybridge.client.WorkerInfo;
 import io.polybridge.client.WorkerProcess;
+import io.polybridge.webscan.FingerprintRequest;
+import io.polybridge.webscan.SignalsRequest;
+import io.polybridge.webscan.WebScan;
+import io.polybridge.webscan.WebScanWorkers;
 import io.polybridge.codecs.Language;
 import io.polybridge.driver.EmbeddedMediaDriver;
 
@@ -34,7 +37,7 @@ import java.util.concurrent.locks.LockSupport;
  * and for the real handler whatever it initialises. The reference point is the ~4 ms start
  * penalty reported for launching a static Rust binary from inside a Node serverless function.
  * <p>
- * With the polybridge-workers jar on the classpath (it is, in benchmarks.jar) it also measures what a user's
+ * With the polybridge-web-scan jar on the classpath (it is, in benchmarks.jar) it also measures what a user's
  * project pays: extracting each worker from the jar into an empty cache, finding it again in the cache (a stat
  * against the record of its last check), finding it with that record gone (hashed again), and the same start-up
  * figures for the workers started from the cache.
@@ -58,7 +61,8 @@ public final class ColdStart
         {
             for (final Language language : List.of(Language.GO, Language.RUST))
             {
-                report(client, driver.aeronDirectoryName(), language, WorkerProcess.binary(language), trials, "");
+                report(client, driver.aeronDirectoryName(), language,
+                    language == Language.GO ? WebScanJobs.goWorker() : WebScanJobs.rustWorker(), trials, "");
             }
             extraction(client, driver.aeronDirectoryName(), trials);
         }
@@ -94,10 +98,10 @@ public final class ColdStart
     {
         for (final Language language : List.of(Language.GO, Language.RUST))
         {
-            final String name = language == Language.GO ? "polybridge-worker-go" : "polybridge-worker-rust";
+            final String name = language == Language.GO ? WebScanWorkers.GO_EXECUTABLE : WebScanWorkers.RUST_EXECUTABLE;
             if (!ExecutableResource.isAvailable(name))
             {
-                System.out.println(name + ": not on the classpath (io.polybridge:polybridge-workers), not measured");
+                System.out.println(name + ": not on the classpath (io.polybridge:polybridge-web-scan), not measured");
                 continue;
             }
             final long[][] samples = new long[3][trials];
@@ -176,12 +180,13 @@ public final class ColdStart
                 samples[1][trial] = System.nanoTime() - startNs;
                 if (language == Language.GO)
                 {
-                    worker.fingerprint("https://cold.example/", List.of(new Fingerprint.Header("Server", "nginx")),
-                        PAGE, Duration.ofSeconds(30)).join();
+                    worker.call(WebScan.FINGERPRINT, new FingerprintRequest("https://cold.example/",
+                        List.of(new FingerprintRequest.Header("Server", "nginx")), PAGE), Duration.ofSeconds(30)).join();
                 }
                 else
                 {
-                    worker.signals("https://cold.example/", PAGE, Duration.ofSeconds(30)).join();
+                    worker.call(WebScan.SIGNALS, new SignalsRequest("https://cold.example/", PAGE),
+                        Duration.ofSeconds(30)).join();
                 }
                 samples[2][trial] = System.nanoTime() - startNs;
             }

@@ -51,7 +51,8 @@ abstract class Endpoint implements AutoCloseable
 
     static Polybridge polybridge(final Language language, final int ipcTermLength, final Duration callTimeout)
     {
-        return polybridge(language, ipcTermLength, callTimeout, System.getProperty("polybridge.perf.clientIdle", "backoff"));
+        return polybridge(language, LibraryWorkers.binary(language), ipcTermLength, callTimeout,
+            System.getProperty("polybridge.perf.clientIdle", "backoff"));
     }
 
     /**
@@ -60,6 +61,19 @@ abstract class Endpoint implements AutoCloseable
      */
     static Polybridge polybridge(
         final Language language, final int ipcTermLength, final Duration callTimeout, final String clientIdle)
+    {
+        return polybridge(language, LibraryWorkers.binary(language), ipcTermLength, callTimeout, clientIdle);
+    }
+
+    /**
+     * @param binary the worker to start (the library's test worker, or a web-scan worker for the real job).
+     */
+    static Polybridge polybridge(
+        final Language language,
+        final Path binary,
+        final int ipcTermLength,
+        final Duration callTimeout,
+        final String clientIdle)
     {
         final MediaDriver.Context ctx = PolybridgeMediaDriver.context();
         if (ipcTermLength > 0)
@@ -72,7 +86,7 @@ abstract class Endpoint implements AutoCloseable
         {
             final String workerId = language.name().toLowerCase() + "-perf";
             process = WorkerProcess.start(
-                WorkerProcess.binary(language), driver.aeronDirectoryName(), workerId,
+                binary, driver.aeronDirectoryName(), workerId,
                 language == Language.GO ? 100 : 200,
                 Path.of(System.getProperty("java.io.tmpdir"), "polybridge-perf-" + workerId + ".log"), workerOptions());
             final PolybridgeClient.Context clientCtx = new PolybridgeClient.Context()

@@ -59,7 +59,8 @@ public class RealJobBenchmark
         final boolean go = job == Job.GO_FINGERPRINT;
         pages = Corpus.pages(go ? goPages : "all");
         urls = pages.stream().map(p -> "https://corpus.polybridge.test/" + p.name() + ".html").toArray(String[]::new);
-        endpoint = Endpoint.polybridge(go ? Language.GO : Language.RUST, 0, TIMEOUT);
+        endpoint = Endpoint.polybridge(go ? Language.GO : Language.RUST,
+            go ? WebScanJobs.goWorker() : WebScanJobs.rustWorker(), 0, TIMEOUT, "backoff");
     }
 
     @TearDown(Level.Trial)
@@ -74,10 +75,7 @@ public class RealJobBenchmark
         int found = 0;
         for (int i = 0; i < urls.length; i++)
         {
-            final byte[] body = pages.get(i).body();
-            found += job == Job.GO_FINGERPRINT ?
-                endpoint.worker.fingerprint(urls[i], List.of(), body, TIMEOUT).join().technologies().size() :
-                endpoint.worker.signals(urls[i], body, TIMEOUT).join().links();
+            found += WebScanJobs.run(endpoint, job == Job.GO_FINGERPRINT, urls[i], pages.get(i).body(), TIMEOUT);
         }
         return found;
     }

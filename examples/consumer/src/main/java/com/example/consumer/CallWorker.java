@@ -1,6 +1,7 @@
 package com.example.consumer;
 
 import io.polybridge.client.Bridge;
+import io.polybridge.client.WorkerSpec;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -26,8 +27,7 @@ public final class CallWorker
         }
         Logger.getLogger("").setLevel(Level.WARNING);
         final Bridge.Context context = new Bridge.Context()
-            .goInstances(1).goBinary(Path.of(args[0])) // the worker slot; the language does not matter
-            .rustInstances(0)
+            .worker(new WorkerSpec("consumer", Path.of(args[0]))) // any worker on the SDKs takes Bridge's flags
             .awaitHandlers(args[1]);
         try (Bridge bridge = Bridge.launch(context))
         {

@@ -1,22 +1,27 @@
 package com.example.consumer;
 
 import io.polybridge.client.Bridge;
-import io.polybridge.client.Fingerprint;
-import io.polybridge.client.Signals;
+import io.polybridge.webscan.Fingerprint;
+import io.polybridge.webscan.Signals;
+import io.polybridge.webscan.WebScan;
+import io.polybridge.webscan.WebScanWorkers;
 
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * What a service depending on polybridge looks like: {@code Bridge.launch()} starts a media driver and the Go
- * and Rust workers (extracted from the polybridge-workers jar), and each page gets one JSON line with its
- * wappalyzer fingerprint (Go) and HTML signals (Rust), the fields of polybridge's {@code scan}.
+ * What a service depending on polybridge looks like: {@code Bridge.launch} starts a media driver and the
+ * web-scan app's Go and Rust workers (extracted from the polybridge-web-scan jar by {@link WebScanWorkers}), and
+ * each page gets one JSON line with its wappalyzer fingerprint (Go) and HTML signals (Rust) through
+ * {@link WebScan}, the fields of polybridge's {@code scan}.
  * <pre>
  * java -jar target/consumer.jar page.html other.html
  * </pre>
@@ -32,19 +37,19 @@ public final class Consumer
         }
         Logger.getLogger("").setLevel(Level.WARNING); // worker logs: warnings only
         int failed = 0;
-        try (Bridge bridge = Bridge.launch())
+        try (Bridge bridge = Bridge.launch(WebScanWorkers.addTo(new Bridge.Context(), 1, 1)))
         {
-            final Duration timeout = Duration.ofSeconds(30);
+            final WebScan webScan = new WebScan(bridge, Duration.ofSeconds(30));
             for (final String name : args)
             {
                 final Path file = Path.of(name);
-                final String url = "https://" + stem(file) + ".example/";
+                final URI url = URI.create("https://" + stem(file) + ".example/");
                 try
                 {
                     final byte[] body = Files.readAllBytes(file);
                     final long startNs = System.nanoTime();
-                    final CompletableFuture<Fingerprint> fingerprint = bridge.fingerprint(url, List.of(), body, timeout);
-                    final CompletableFuture<Signals> signals = bridge.signals(url, body, timeout);
+                    final CompletableFuture<Fingerprint> fingerprint = webScan.fingerprint(url, Map.of(), body);
+                    final CompletableFuture<Signals> signals = webScan.signals(url, body);
                     final Fingerprint f = fingerprint.join();
                     final long goMicros = (System.nanoTime() - startNs) / 1000;
                     final Signals s = signals.join();
@@ -62,11 +67,11 @@ public final class Consumer
     }
 
     private static String json(
-        final Path file, final String url, final int bytes, final Fingerprint f, final Signals s,
+        final Path file, final URI url, final int bytes, final Fingerprint f, final Signals s,
         final long goMicros, final long rustMicros)
     {
         final StringBuilder json = new StringBuilder("{\"file\":").append(str(file.toString()))
-            .append(",\"url\":").append(str(url)).append(",\"bytes\":").append(bytes)
+            .append(",\"url\":").append(str(url.toString())).append(",\"bytes\":").append(bytes)
             .append(",\"fingerprint\":{\"technologies\":[");
         for (int i = 0; i < f.technologies().size(); i++)
         {

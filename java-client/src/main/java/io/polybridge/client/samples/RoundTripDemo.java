@@ -3,7 +3,6 @@ package io.polybridge.client.samples;
 import io.polybridge.client.PolybridgeClient;
 import io.polybridge.client.WorkerStub;
 import io.polybridge.client.WorkerProcess;
-import io.polybridge.codecs.Language;
 import io.polybridge.driver.EmbeddedMediaDriver;
 import org.agrona.CloseHelper;
 
@@ -29,15 +28,19 @@ public final class RoundTripDemo
     public static void main(final String[] args) throws Exception
     {
         final Path logs = Path.of(System.getProperty("java.io.tmpdir"), "polybridge-demo-logs");
+        // The library's test workers, as the checkout's build puts them (run from the repository root).
+        final Path root = Path.of(System.getProperty("polybridge.root", "."));
+        final Path goBinary = root.resolve("native-go/bin/polybridge-worker-go");
+        final Path rustBinary = root.resolve("native-rust/target/release/polybridge-worker-rust");
         WorkerProcess go = null;
         WorkerProcess rust = null;
         try (EmbeddedMediaDriver driver = EmbeddedMediaDriver.launch())
         {
             final String dir = driver.aeronDirectoryName();
             System.out.println("embedded media driver in " + dir);
-            go = WorkerProcess.start(WorkerProcess.binary(Language.GO), dir, "go-0", 100, logs.resolve("go-0.log"));
+            go = WorkerProcess.start(goBinary, dir, "go-0", 100, logs.resolve("go-0.log"));
             rust = WorkerProcess.start(
-                WorkerProcess.binary(Language.RUST), dir, "rust-0", 200, logs.resolve("rust-0.log"));
+                rustBinary, dir, "rust-0", 200, logs.resolve("rust-0.log"));
 
             try (PolybridgeClient client = PolybridgeClient.connect(new PolybridgeClient.Context()
                 .aeronDirectoryName(dir)))

@@ -1,12 +1,15 @@
-package io.polybridge.client.cli;
+package io.polybridge.cli;
 
 import io.polybridge.client.Bridge;
-import io.polybridge.client.Fingerprint;
 import io.polybridge.client.PolybridgeException;
-import io.polybridge.client.Signals;
+import io.polybridge.webscan.Fingerprint;
+import io.polybridge.webscan.Signals;
+import io.polybridge.webscan.WebScan;
+import io.polybridge.webscan.WebScanWorkers;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,16 +17,20 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
- * The main job from the command line: fingerprint (Go, wappalyzer) and extract signals (Rust,
- * HTML5 parse) from HTML files, one JSON object per line per file on stdout, a summary on stderr.
+ * The web-scan app from the command line ({@code polybridge-cli scan}, {@code make demo}): fingerprint (Go,
+ * wappalyzer) and extract signals (Rust, HTML5 parse) from HTML files through {@link WebScan}, one JSON object
+ * per line per file on stdout, a summary on stderr.
  * <pre>
  * scan [--header 'Name: value']... [--aeron-dir DIR] [--go N] [--rust N] [--concurrency N]
  *      [--timeout-ms N] [--verbose] [FILE|DIR]...
@@ -34,9 +41,9 @@ import java.util.stream.Stream;
  * (the stem lower-cased, other than a-z, 0-9 and '-' replaced by '-'). Exit status: 0 when every
  * file was processed, 1 when any failed (its line has an "error" field), 2 for a bad command line.
  */
-public final class Scan
+final class Scan
 {
-    private final List<Fingerprint.Header> headers = new ArrayList<>();
+    private final Map<String, List<String>> headers = new LinkedHashMap<>();
     private final List<Path> inputs = new ArrayList<>();
     private String aeronDir;
     private int goInstances = 1;
@@ -50,18 +57,13 @@ public final class Scan
     {
     }
 
-    public static void main(final String[] args)
-    {
-        System.exit(run(args, System.out, System.err));
-    }
-
     /**
      * @param args   the command line.
      * @param out    where the JSON lines go.
      * @param err    where the summary and problems go.
      * @return the exit status.
      */
-    public static int run(final String[] args, final PrintStream out, final PrintStream err)
+    static int run(final String[] args, final PrintStream out, final PrintStream err)
     {
         return run(args, out, err, (ctx) -> {});
     }
@@ -76,7 +78,7 @@ public final class Scan
      * @param configure applied to the bridge's settings just before launch.
      * @return the exit status.
      */
-    public static int run(
+    static int run(
         final String[] args, final PrintStream out, final PrintStream err, final Consumer<Bridge.Context> configure)
     {
         final Scan scan = new Scan();
@@ -123,8 +125,8 @@ public final class Scan
                         {
                             return "--header takes 'Name: value', got '" + header + "'";
                         }
-                        headers.add(new Fingerprint.Header(header.substring(0, colon).trim(),
-                            header.substring(colon + 1).trim()));
+                        headers.computeIfAbsent(header.substring(0, colon).trim(), (name) -> new ArrayList<>())
+                            .add(header.substring(colon + 1).trim());
                     }
                     case "--aeron-dir" -> aeronDir = args[++i];
                     case "--go" -> goInstances = Integer.parseInt(args[++i]);
@@ -196,23 +198,21 @@ public final class Scan
     private int scan(final List<Path> files, final PrintStream out, final PrintStream err)
     {
         final long startNs = System.nanoTime();
-        final Bridge.Context ctx = new Bridge.Context().aeronDirectoryName(aeronDir)
-            .goInstances(goInstances).rustInstances(rustInstances);
-        configure.accept(ctx);
         final long[] goMicros = new long[files.size()];
         final long[] rustMicros = new long[files.size()];
         int answered = 0;
         int failed = 0;
         long totalBytes = 0;
-        try (Bridge bridge = Bridge.launch(ctx))
+        try (Bridge bridge = launch())
         {
+            final WebScan webScan = new WebScan(bridge, timeout);
             final long launchedNs = System.nanoTime();
             final Deque<CompletableFuture<Result>> window = new ArrayDeque<>();
             for (int i = 0; i <= files.size(); i++)
             {
                 if (i < files.size())
                 {
-                    window.addLast(process(bridge, files.get(i)));
+                    window.addLast(process(webScan, files.get(i)));
                 }
                 while (!window.isEmpty() && (window.size() >= concurrency || i == files.size()))
                 {
@@ -245,6 +245,15 @@ public final class Scan
         return failed == 0 ? 0 : 1;
     }
 
+    /** Inside the try: a worker that cannot be had (no resource for this platform, ...) is a failed scan. */
+    private Bridge launch()
+    {
+        final Bridge.Context ctx = new Bridge.Context().aeronDirectoryName(aeronDir);
+        WebScanWorkers.addTo(ctx, goInstances, rustInstances);
+        configure.accept(ctx);
+        return Bridge.launch(ctx);
+    }
+
     private static String percentiles(final long[] micros, final int count)
     {
         if (count == 0)
@@ -260,7 +269,7 @@ public final class Scan
     {
     }
 
-    private CompletableFuture<Result> process(final Bridge bridge, final Path file)
+    private CompletableFuture<Result> process(final WebScan webScan, final Path file)
     {
         final byte[] body;
         try
@@ -278,9 +287,9 @@ public final class Scan
         final long sentNs = System.nanoTime();
         final CompletableFuture<Long> goDone = new CompletableFuture<>();
         final CompletableFuture<Long> rustDone = new CompletableFuture<>();
-        final CompletableFuture<Fingerprint> fingerprint = bridge.fingerprint(url, headers, body, timeout)
+        final CompletableFuture<Fingerprint> fingerprint = call(() -> webScan.fingerprint(URI.create(url), headers, body))
             .whenComplete((r, e) -> goDone.complete(System.nanoTime()));
-        final CompletableFuture<Signals> signals = bridge.signals(url, body, timeout)
+        final CompletableFuture<Signals> signals = call(() -> webScan.signals(URI.create(url), body))
             .whenComplete((r, e) -> rustDone.complete(System.nanoTime()));
         return fingerprint.handle((f, fe) -> null).thenCombine(signals.handle((s, se) -> null), (a, b) ->
         {
@@ -301,6 +310,19 @@ public final class Scan
             json.append(",\"micros\":{\"go\":").append(goMicros).append(",\"rust\":").append(rustMicros).append("}}");
             return new Result(json.toString(), false, body.length, goMicros, rustMicros);
         });
+    }
+
+    /** A call refused before it is sent (IllegalArgumentException, ...) is a failed file, not a failed scan. */
+    private static <T> CompletableFuture<T> call(final Supplier<CompletableFuture<T>> call)
+    {
+        try
+        {
+            return call.get();
+        }
+        catch (final RuntimeException ex)
+        {
+            return CompletableFuture.failedFuture(ex);
+        }
     }
 
     private static Throwable firstError(final CompletableFuture<?>... calls)

@@ -1,4 +1,4 @@
-package io.polybridge.client.cli;
+package io.polybridge.cli;
 
 /**
  * Just enough JSON writing for one object per line: strings escaped per RFC 8259.

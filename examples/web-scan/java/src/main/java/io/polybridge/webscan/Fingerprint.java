@@ -1,9 +1,9 @@
-package io.polybridge.client;
+package io.polybridge.webscan;
 
 import java.util.List;
 
 /**
- * What wappalyzer recognised on a page ({@code wappalyzer.fingerprint} on the Go worker).
+ * What wappalyzer recognised on a page ({@code wappalyzer.fingerprint} on the web-scan Go worker).
  *
  * @param technologies what was detected, sorted by name.
  */
@@ -17,16 +17,6 @@ public record Fingerprint(List<Technology> technologies)
      * @param categories e.g. ["Web servers", "Reverse proxies"].
      */
     public record Technology(String name, String version, List<String> categories)
-    {
-    }
-
-    /**
-     * One HTTP response header of the fetched page.
-     *
-     * @param name  e.g. "Server".
-     * @param value e.g. "nginx/1.25.3".
-     */
-    public record Header(String name, String value)
     {
     }
 }

@@ -1,7 +1,5 @@
-package io.polybridge.client;
+package io.polybridge.cli;
 
-import io.polybridge.client.cli.Json;
-import io.polybridge.client.cli.Scan;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -15,7 +13,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The scan command line: JSON lines, an error line per unreadable file, the exit status. */
+/** The scan command (the web-scan app's workers from this module's classpath): JSON lines, an error line per unreadable file, the exit status. */
 class ScanCommandTest
 {
     @Test
@@ -29,7 +27,6 @@ class ScanCommandTest
     @Test
     void everyFileGetsOneLineAnUnreadableOneAnErrorAndTheExitStatusSaysSo(@TempDir final Path dir) throws Exception
     {
-        NativeWorkers.build();
         final Path page = dir.resolve("My Page.html");
         Files.writeString(page, "<html><head><title>Tab\tand \"quotes\"</title></head>" +
             "<body><form><input type=password></form><a href=\"https://other.example/\">x</a></body></html>");

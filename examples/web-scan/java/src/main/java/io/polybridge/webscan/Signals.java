@@ -1,9 +1,9 @@
-package io.polybridge.client;
+package io.polybridge.webscan;
 
 import java.util.List;
 
 /**
- * What an HTML5 parse of a page found ({@code html.signals} on the Rust worker).
+ * What an HTML5 parse of a page found ({@code html.signals} on the web-scan Rust worker).
  *
  * @param title          the document title, or empty.
  * @param links          {@code a} elements with an href.
