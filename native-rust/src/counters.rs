@@ -71,3 +71,18 @@ impl fmt::Display for Counters {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_line_names_the_shared_counters_first_as_the_go_worker_does() {
+        let shared = ["requests", "replies", "replies_dropped", "malformed_replied", "malformed_dropped", "overloaded",
+                      "cancelled", "timeouts", "panics"];
+        let line = Counters { requests: 3, cancelled: 1, ..Counters::default() }.to_string();
+        let names: Vec<&str> = line.split(' ').map(|pair| pair.split('=').next().unwrap_or("")).collect();
+        assert_eq!(names[..shared.len()], shared);
+        assert!(line.starts_with("requests=3 ") && line.contains(" cancelled=1 "), "{line}");
+    }
+}

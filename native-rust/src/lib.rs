@@ -1,4 +1,8 @@
-//! polybridge's Rust worker: serves named handlers to polybridge clients over Aeron.
+//! polybridge's Rust worker SDK: serves named handlers to polybridge clients over Aeron. A
+//! service's worker is a `main` on [`cli::main`] that registers its handlers (plain
+//! [`Handler`]s, or typed ones on its own SBE codecs with [`Registry::register_typed`]); each
+//! call gets a [`Context`] (deadline, cancellation, metadata). Depends on Aeron and the
+//! transport codecs only.
 //!
 //! - [`wire`]: checked decoding and exact-size encoding of the SBE frames;
 //! - [`context`]: the [`Context`] of a call (deadline, cancellation, metadata);
@@ -16,7 +20,7 @@
 //! - [`worker`]: the Aeron poll loop around a server.
 //!
 //! No `unsafe` here: rusteron wraps the Aeron C client behind a safe API. Logging goes through
-//! the `log` crate; the binary sends it to stderr.
+//! the `log` crate; [`cli::main`] sends it to stderr.
 
 #![forbid(unsafe_code)]
 

@@ -3,7 +3,7 @@
 //! generated for that schema, so a service author writes
 //! `fn(&Context, Req) -> Result<Resp, HandlerError>` and no bounds-checking decoder.
 //!
-//! A request type says which message it is ([`Message`], usually through [`sbe_message!`]) and
+//! A request type says which message it is ([`Message`], usually through [`sbe_message!`](crate::sbe_message)) and
 //! how to read itself with the generated decoder ([`DecodeMessage`]); a response type how to
 //! write itself with the generated encoder ([`EncodeMessage`]). [`Registry::register_typed`]
 //! wraps the function in a handler that:

@@ -123,7 +123,7 @@ fn a_full_queue_is_overloaded_and_admits_again_once_drained() {
 }
 
 #[test]
-fn cancel_drops_a_queued_call_but_not_a_running_one() {
+fn a_cancel_drops_a_queued_call_and_only_flags_a_running_one_that_ignores_its_context() {
     let mut pool = pool(1, 4);
     let (handler, started, gate) = gated();
     pool.submit(&call(1, "gated", Arc::clone(&handler), &[1], 0), Instant::now()).unwrap();
