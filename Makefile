@@ -30,7 +30,7 @@ deps:
 	@command -v mvn >/dev/null || { echo "Maven 3.8+ is required"; exit 1; }
 	@java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])' || { echo "Java 17+ is required"; exit 1; }
 
-# CGO_ENABLED=0: a static Go binary that needs no libc, so the copy shipped in the workers jar runs anywhere.
+# CGO_ENABLED=0: static Go binaries that need no libc, so the copies shipped in the web-scan jar run anywhere.
 # Rust: every binary of the Cargo workspace (root Cargo.toml) into native-rust/target/release:
 # polybridge-worker-rust (the SDK's test worker), web-scan-worker-rust, hello-worker-rust.
 workers: deps

@@ -24,8 +24,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/polybridge/polybridge/examples/web-scan/go/fingerprint"
-	"github.com/polybridge/polybridge/perf/uds-baseline/baselinepb"
 	"github.com/polybridge/polybridge/native-go/worker"
+	"github.com/polybridge/polybridge/perf/uds-baseline/baselinepb"
 )
 
 // Error codes, numbered as polybridge's ErrorCode so results read the same.

@@ -90,6 +90,46 @@ class WorkerRoundTripTest
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = { "go-0", "rust-0" })
+    void callsCarryingMetadataAtTheProtocolLimitsAreAnsweredByBothLanguagesTypedAndRaw(final String workerId)
+    {
+        final WorkerStub worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
+        final java.util.Map<String, String> metadata = new java.util.LinkedHashMap<>();
+        metadata.put("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        metadata.put("k\u00e9y", "v\u00e4lue \u20ac");
+        for (int i = metadata.size(); i < PolybridgeClient.MAX_METADATA_ENTRIES; i++)
+        {
+            metadata.put(("k" + i + "-").repeat(50).substring(0, PolybridgeClient.MAX_METADATA_KEY_BYTES),
+                "v".repeat(i == 2 ? PolybridgeClient.MAX_METADATA_VALUE_BYTES : i));
+        }
+        final byte[] small = { 1, 2, 3 };
+        assertArrayEquals(small, worker.call("echo", small, Duration.ofSeconds(60), metadata).join());
+        final byte[] large = new byte[200_000]; // the vectored path
+        large[199_999] = 9;
+        assertArrayEquals(large, worker.call("echo", large, Duration.ofSeconds(60), metadata).join());
+
+        final Method<byte[], byte[]> echo = Method.of("echo", new BytesCodec(), new BytesCodec());
+        assertArrayEquals(small, worker.call(echo, small, Duration.ofSeconds(60), metadata).join());
+    }
+
+    /** The identity codec: enough to drive a typed call through a real worker's echo. */
+    private static final class BytesCodec implements MessageCodec<byte[]>
+    {
+        public int encode(final byte[] value, final org.agrona.MutableDirectBuffer buffer, final int offset)
+        {
+            buffer.putBytes(offset, value);
+            return value.length;
+        }
+
+        public byte[] decode(final org.agrona.DirectBuffer buffer, final int offset, final int length)
+        {
+            final byte[] bytes = new byte[length];
+            buffer.getBytes(offset, bytes);
+            return bytes;
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = { "go-0", "rust-0" })
     void tenThousandConcurrentEchoesOfUpToOneMegabyteReturnEveryByteExactlyOnce(final String workerId) throws Exception
     {
         final WorkerStub worker = client.awaitWorker(workerId, Duration.ofSeconds(60));
@@ -274,7 +314,8 @@ class WorkerRoundTripTest
         assertTrue(goInfo.handlers().contains("echo"), goInfo::toString);
         assertTrue(rustInfo.handlers().contains("echo"), rustInfo::toString);
         assertEquals(7101, goInfo.schemaId());
-        assertEquals(1, rustInfo.schemaVersion());
+        assertEquals(io.polybridge.codecs.RequestEncoder.SCHEMA_VERSION, rustInfo.schemaVersion());
+        assertEquals(io.polybridge.codecs.RequestEncoder.SCHEMA_VERSION, goInfo.schemaVersion());
     }
 
     /**

@@ -7,6 +7,8 @@ import io.polybridge.client.WorkerSpec;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * The hello example: a Java main launches a Go and a Rust worker with {@link Bridge} and calls the typed method
@@ -22,6 +24,7 @@ public final class Hello
 
     public static void main(final String[] args)
     {
+        Logger.getLogger("").setLevel(Level.WARNING); // the workers' logs: warnings only
         final Path go = Path.of(args.length > 0 ? args[0] : "examples/hello/go/bin/hello-worker-go");
         final Path rust = Path.of(args.length > 1 ? args[1] : "native-rust/target/release/hello-worker-rust");
         final Bridge.Context ctx = new Bridge.Context()
