@@ -36,7 +36,8 @@ import java.util.concurrent.locks.LockSupport;
  * calls, drains those in flight, stops the workers with SIGTERM, then the driver; a JVM shutdown hook
  * does the same on SIGTERM or SIGINT.
  * <p>
- * Over 400 lines because {@link Context}, like Aeron's contexts, lives inside the class it configures.
+ * Over 400 lines because {@link Context}, like Aeron's contexts, lives inside the class it configures, and
+ * each call overload carries its javadoc; the jobs themselves are the supervisor's and the router's.
  */
 public final class Bridge implements AutoCloseable
 {

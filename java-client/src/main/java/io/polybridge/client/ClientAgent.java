@@ -152,12 +152,6 @@ final class ClientAgent implements Agent
         return responseAdapter.malformedFrames() + announcementAdapter.malformedFrames();
     }
 
-    /** Close the subscriptions of an agent that never started (the client failed to construct). */
-    void closeUnstarted()
-    {
-        CloseHelper.closeAll(replySubscription, controlSubscription);
-    }
-
     private void register(final CallFuture call)
     {
         if (call.registered)

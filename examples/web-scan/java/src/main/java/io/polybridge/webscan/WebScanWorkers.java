@@ -87,7 +87,7 @@ public final class WebScanWorkers
     /**
      * @param name         the executable's file name in the jar.
      * @param propertyName the system property that may name another executable.
-     * @return the executable to run.
+     * @return the executable to run: the property's, else the jar's, extracted (as {@link WorkerSpec#fromResource}).
      */
     public static Path executable(final String name, final String propertyName)
     {

@@ -51,6 +51,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class GoFingerprintParityTest
 {
+    private static final Duration LIVENESS_TIMEOUT = Duration.ofMinutes(1);
     private static final int SMALL_PAGE = 64 * 1024;
     private static final int WINDOW = 4;
     private static final Duration CALL_TIMEOUT = Duration.ofMinutes(2);
@@ -92,7 +93,9 @@ class GoFingerprintParityTest
             .orElseThrow(() -> new AssertionError("no fingerprint-reference command below " + root));
         run(root.resolve(source[0]), List.of("go", "build", "-o", reference.toString(), source[1]));
 
-        bridge = Bridge.launch(new Bridge.Context().worker(WebScanWorkers.go()));
+        // Parity, not hang detection: with the references parsing beside it on a busy machine a worker may
+        // miss its announcements for a while, which must not get it killed as hung.
+        bridge = Bridge.launch(new Bridge.Context().worker(WebScanWorkers.go()).livenessTimeout(LIVENESS_TIMEOUT));
         webScan = new WebScan(bridge, CALL_TIMEOUT);
     }
 

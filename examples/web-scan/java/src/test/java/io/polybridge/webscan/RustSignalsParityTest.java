@@ -42,6 +42,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RustSignalsParityTest
 {
+    private static final Duration LIVENESS_TIMEOUT = Duration.ofMinutes(1);
     private static final int CORPUS_PAGES = 98;
     private static final int REQUIRED_AGREEMENT = 95;
 
@@ -64,7 +65,9 @@ class RustSignalsParityTest
             fail("the shared HTML corpus is missing at " + corpus.toAbsolutePath() +
                 " (expected ../shared/corpus/html next to the project root, 98 pages)");
         }
-        bridge = Bridge.launch(new Bridge.Context().worker(WebScanWorkers.rust()));
+        // Parity, not hang detection: with the references parsing beside it on a busy machine a worker may
+        // miss its announcements for a while, which must not get it killed as hung.
+        bridge = Bridge.launch(new Bridge.Context().worker(WebScanWorkers.rust()).livenessTimeout(LIVENESS_TIMEOUT));
         webScan = new WebScan(bridge, Duration.ofMinutes(1));
     }
 
