@@ -226,7 +226,9 @@ where
         log::error!("{error}");
         return ExitCode::FAILURE;
     }
-    match worker::run(&flags.worker.config(), Arc::new(registry), &shutdown) {
+    let mut config = flags.worker.config();
+    config.client_name = app.name.to_owned();
+    match worker::run(&config, Arc::new(registry), &shutdown) {
         Ok(summary) => {
             log::info!("stopped: {summary}");
             ExitCode::SUCCESS
