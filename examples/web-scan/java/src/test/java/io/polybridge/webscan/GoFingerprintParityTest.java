@@ -62,10 +62,6 @@ class GoFingerprintParityTest
         List.of("Server: nginx/1.25.3", "X-Powered-By: PHP/8.2",
             "Set-Cookie: PHPSESSID=0123456789abcdef; path=/", "Set-Cookie: laravel_session=eyJpdiI6; path=/; httponly"));
 
-    /** Where the reference command may be (folder to build in, package), first found wins. */
-    private static final List<String[]> REFERENCE_SOURCES = List.of(
-        new String[]{ "examples/web-scan/go", "./cmd/fingerprint-reference" },
-        new String[]{ "native-go", "./cmd/fingerprint-reference" });
 
     private Path root;
     private Path pagesDir;
@@ -87,11 +83,9 @@ class GoFingerprintParityTest
         outDir = Path.of("target", "go-fingerprint-parity").toAbsolutePath();
         Files.createDirectories(outDir);
         reference = outDir.resolve("fingerprint-reference");
-        final String[] source = REFERENCE_SOURCES.stream()
-            .filter((candidate) -> Files.isDirectory(root.resolve(candidate[0]).resolve(candidate[1])))
-            .findFirst()
-            .orElseThrow(() -> new AssertionError("no fingerprint-reference command below " + root));
-        run(root.resolve(source[0]), List.of("go", "build", "-o", reference.toString(), source[1]));
+        // Built here from the web-scan Go module, so the reference is never older than its source.
+        run(root.resolve("examples/web-scan/go"),
+            List.of("go", "build", "-o", reference.toString(), "./cmd/fingerprint-reference"));
 
         // Parity, not hang detection: with the references parsing beside it on a busy machine a worker may
         // miss its announcements for a while, which must not get it killed as hung.
