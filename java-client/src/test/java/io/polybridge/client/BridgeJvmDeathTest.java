@@ -60,13 +60,15 @@ class BridgeJvmDeathTest
             child.process.destroyForcibly(); // SIGKILL: no hook runs
             assertTrue(child.awaitExit(30_000));
             final long killedNs = System.nanoTime();
+            // Checked at once: a dead driver's directory may be reclaimed by any launch on the machine (other
+            // test JVMs run in parallel) once its heartbeat is 1 s old, while the workers take ~1.5 s to go.
+            assertTrue(Files.exists(dir), "nothing could have removed " + dir + " yet");
             for (final ProcessHandle worker : workers)
             {
                 worker.onExit().get(ORPHAN_EXIT_MS, TimeUnit.MILLISECONDS);
             }
             final long orphanMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedNs);
             System.out.println("workers of a SIGKILLed JVM exited within " + orphanMs + " ms");
-            assertTrue(Files.exists(dir), "nothing could have removed " + dir + " yet");
 
             // Its heartbeat must be older than the driver timeout before anyone may take it for dead.
             BridgeLifecycleTest.awaitTrue(() ->
