@@ -60,7 +60,8 @@ elif ! rustc --print target-libdir --target wasm32-wasip1 >/dev/null 2>&1 ||
     [[ ! -d "$(rustc --print target-libdir --target wasm32-wasip1)" ]]; then
     skip rust "the Rust target wasm32-wasip1 is not installed (rustup target add wasm32-wasip1; native-go/wasm/install-deps.sh tries)"
 else
-    (cd "$src/rust" && cargo build --quiet --release --locked --offline --target wasm32-wasip1)
+    # Its own target dir: the repository's .cargo/config.toml would put it in native-rust/target.
+    (cd "$src/rust" && CARGO_TARGET_DIR="$src/rust/target" cargo build --quiet --release --locked --offline --target wasm32-wasip1)
     for f in "$src"/rust/target/wasm32-wasip1/release/rust_*.wasm; do
         install_module "$f" "$(basename "$f" .wasm)"
     done

@@ -6,7 +6,7 @@
 //! registered.
 //!
 //! ```no_run
-//! use polybridge_worker::{cli, Registry};
+//! use polybridge_worker::{cli, Context, Registry, Reply};
 //!
 //! #[derive(clap::Args)]
 //! struct Flags {
@@ -18,7 +18,7 @@
 //! fn main() -> std::process::ExitCode {
 //!     cli::main(cli::App::new("my-worker"), |flags: &Flags, registry: &mut Registry| {
 //!         let greeting = flags.greeting.clone();
-//!         registry.register("my.greet", move |_: &polybridge_worker::Context, _: &[u8], reply: &mut polybridge_worker::Reply<'_>| {
+//!         registry.register("my.greet", move |_: &Context, _: &[u8], reply: &mut Reply<'_>| {
 //!             reply.write(greeting.as_bytes());
 //!             Ok(())
 //!         })?;
@@ -226,7 +226,9 @@ where
         log::error!("{error}");
         return ExitCode::FAILURE;
     }
-    match worker::run(&flags.worker.config(), Arc::new(registry), &shutdown) {
+    let mut config = flags.worker.config();
+    config.client_name = app.name.to_owned();
+    match worker::run(&config, Arc::new(registry), &shutdown) {
         Ok(summary) => {
             log::info!("stopped: {summary}");
             ExitCode::SUCCESS

@@ -19,8 +19,9 @@
 //! Stopping ([`Pool::stop_taking_calls`]): calls still queued are answered `WORKER_UNAVAILABLE`
 //! without running (the poll thread takes them off the queue itself, so they need not wait
 //! for a busy pool thread), running handlers see their context cancelled (`WorkerStopping`)
-//! and finish, and their completions come back as usual. The poll thread waits for them only as long as it chooses (the worker's
-//! `--drain-timeout`): dropping the pool never waits for a handler.
+//! and finish, and their completions come back as usual. The poll thread waits for them only
+//! as long as it chooses (the worker's `--drain-timeout`): dropping the pool never waits for a
+//! handler.
 
 use crate::context::{CallFlags, Context};
 use crate::dispatcher::{metadata_map, run_handler, Call};
@@ -251,7 +252,7 @@ impl Pool {
 
     /// Stops taking calls: calls still queued are answered `WORKER_UNAVAILABLE` without
     /// running (their completions are ready at once), later submissions are refused, running
-    /// handlers finish and complete as usual. The first step of stopping a worker.
+    /// handlers see their context cancelled, finish and complete as usual. The first step of stopping a worker.
     pub fn stop_taking_calls(&mut self) {
         self.shared.stopping.store(true, Ordering::Release);
         self.shared.flags.stop();
@@ -340,7 +341,8 @@ fn run(shared: &Shared, job: Job) -> Completion {
     } else {
         frame = shared.buffer();
         let ctx = Context::for_call(job.deadline, job.metadata, Some((Arc::clone(&shared.flags), job.slot)));
-        Some(run_handler(&job.name, &*job.handler, &ctx, &job.payload, correlation_id, shared.max_frame_length, &mut frame))
+        let max_frame_length = shared.max_frame_length;
+        Some(run_handler(&job.name, &*job.handler, &ctx, &job.payload, correlation_id, max_frame_length, &mut frame))
     };
     shared.recycle(job.payload);
     Completion { reply_to: job.reply_to, code, frame, slot: job.slot }

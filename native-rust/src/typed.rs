@@ -134,7 +134,9 @@ pub fn decode<M: DecodeMessage>(payload: &[u8]) -> Result<M, DecodeError> {
     check_header::<M>(payload)?;
     match panic::catch_unwind(AssertUnwindSafe(|| M::decode(payload))) {
         Ok(result) => result,
-        Err(panic) => Err(DecodeError::PastPayload { message: M::NAME, length: payload.len(), panic: panic_text(&*panic) }),
+        Err(panic) => {
+            Err(DecodeError::PastPayload { message: M::NAME, length: payload.len(), panic: panic_text(&*panic) })
+        }
     }
 }
 

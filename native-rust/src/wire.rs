@@ -48,8 +48,6 @@ pub enum DecodeError {
     WrongSchemaId { found: u16 },
     #[error("template id {found} is not a message a worker accepts (Request=1, Cancel=3)")]
     UnknownTemplate { found: u16 },
-    #[error("template id {found} is not the expected {expected}")]
-    WrongTemplate { expected: u16, found: u16 },
     #[error("schema version {found} is not this worker's version {SBE_SCHEMA_VERSION}")]
     WrongVersion { found: u16 },
     #[error("block length {found} is not the {expected} bytes of template {template_id} in version {SBE_SCHEMA_VERSION}")]
@@ -309,33 +307,6 @@ pub fn var_string(frame: &[u8], offset: usize, field: &'static str) -> Result<(u
 /// Validates a var-data (`uint32` length) field at `offset`: (data offset, length, next offset).
 pub fn var_data(frame: &[u8], offset: usize, field: &'static str) -> Result<(usize, usize, usize), DecodeError> {
     var_field(frame, offset, VAR_DATA_PREFIX, field)
-}
-
-/// Checks the header of a typed payload (schema id, version, template, block length within
-/// the frame) and returns the offset where its fixed block ends.
-pub fn check_header(frame: &[u8], template_id: u16, block_length: u16) -> Result<usize, DecodeError> {
-    let length = frame.len();
-    if length < HEADER_LENGTH {
-        return Err(DecodeError::ShorterThanHeader { length });
-    }
-    let header = MessageHeaderDecoder::default().wrap(ReadBuf::new(frame), 0);
-    if header.schema_id() != SBE_SCHEMA_ID {
-        return Err(DecodeError::WrongSchemaId { found: header.schema_id() });
-    }
-    if header.template_id() != template_id {
-        return Err(DecodeError::WrongTemplate { expected: template_id, found: header.template_id() });
-    }
-    if header.version() != SBE_SCHEMA_VERSION {
-        return Err(DecodeError::WrongVersion { found: header.version() });
-    }
-    if header.block_length() != block_length {
-        return Err(DecodeError::WrongBlockLength { template_id, found: header.block_length(), expected: block_length });
-    }
-    let end = HEADER_LENGTH + usize::from(header.block_length());
-    if end > length {
-        return Err(DecodeError::BlockPastFrame { end, length });
-    }
-    Ok(end)
 }
 
 /// Decodes a frame from a worker's request stream, validating the header, the fixed block

@@ -92,6 +92,8 @@ pub struct WorkerConfig {
     pub drain_timeout: Duration,
     /// Stop (with an error) when this process is gone.
     pub parent_pid: Option<u32>,
+    /// The Aeron client's name in the media driver (`cli::main` uses the program's name).
+    pub client_name: String,
 }
 
 impl WorkerConfig {
@@ -109,6 +111,7 @@ impl WorkerConfig {
             outbox: OutboxConfig::default(),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             parent_pid: None,
+            client_name: "polybridge-worker-rust".to_owned(),
         }
     }
 }
@@ -250,7 +253,7 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
     }
     let context = AeronContext::new().map_err(connect_error)?;
     context.set_dir(&dir).map_err(connect_error)?;
-    context.set_client_name(c"polybridge-worker-rust").map_err(connect_error)?;
+    context.set_client_name(&c_string(&config.client_name, "the client name")?).map_err(connect_error)?;
     if std::env::var_os(DRIVER_TIMEOUT_ENV).is_none() {
         let timeout = if driver_process.is_some() { DRIVER_TIMEOUT_WATCHED } else { DRIVER_TIMEOUT };
         context.set_driver_timeout_ms(millis(timeout)).map_err(connect_error)?;

@@ -156,3 +156,33 @@ fn decode_and_encode_work_alone_too() {
     assert_eq!(typed::encode(&Greeting("x".to_owned())).unwrap().len(), 8 + 2 + 1);
     assert!(matches!(typed::decode::<Greet>(&[]), Err(DecodeError::ShorterThanHeader { length: 0 })));
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_payload_is_answered_ok_or_bad_request_never_panic(
+        raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..48),
+        name in "\\PC{0,12}",
+        edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..4),
+        cut in proptest::prelude::any::<usize>(),
+    ) {
+        let mut mutated = greet(&name);
+        for (at, byte) in edits {
+            let at = at % mutated.len();
+            mutated[at] = byte;
+        }
+        mutated.truncate(cut % (mutated.len() + 1));
+        let mut dispatcher = dispatcher();
+        for payload in [raw, mutated] {
+            let (code, message, _) = call(&mut dispatcher, "greet", &payload);
+            proptest::prop_assert!(
+                matches!(code, ErrorCode::OK | ErrorCode::BAD_REQUEST | ErrorCode::HANDLER_ERROR | ErrorCode::PANIC),
+                "{code:?}: {message}"
+            );
+            // PANIC and HANDLER_ERROR only from the test handler's own names "panic" and "fail".
+            if code == ErrorCode::PANIC || code == ErrorCode::HANDLER_ERROR {
+                let decoded = typed::decode::<Greet>(&payload).map(|Greet(name)| name);
+                proptest::prop_assert!(matches!(decoded.as_deref(), Ok("panic" | "fail")), "{code:?}: {message}");
+            }
+        }
+    }
+}
