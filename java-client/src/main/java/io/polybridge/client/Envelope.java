@@ -21,6 +21,8 @@ import java.util.Map;
  */
 final class Envelope
 {
+    private static final byte[] NO_BYTES = new byte[0];
+
     final ExpandableDirectByteBuffer buffer = new ExpandableDirectByteBuffer(256);
     final UnsafeBuffer cancelBuffer = new UnsafeBuffer(new byte[64]);
     final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -37,6 +39,7 @@ final class Envelope
     {
         return MessageHeaderEncoder.ENCODED_LENGTH + RequestEncoder.BLOCK_LENGTH +
             RequestEncoder.MetadataEncoder.sbeHeaderSize() + metadataLength +
+            RequestEncoder.replyChannelHeaderLength() +
             RequestEncoder.handlerHeaderLength() + handlerUtf8(handler).length + RequestEncoder.payloadHeaderLength();
     }
 
@@ -55,6 +58,7 @@ final class Envelope
             .timeoutNs(timeoutNs)
             .replyStreamId(replyStreamId);
         RequestMetadata.encode(encoder, metadata);
+        encoder.putReplyChannel(NO_BYTES, 0, 0); // the worker's own channel (IPC)
         encoder.putHandler(handlerUtf8(handler), 0, lastHandlerUtf8.length);
         target.putInt(encoder.limit(), payloadLength, ByteOrder.LITTLE_ENDIAN); // varDataEncoding.length
     }
@@ -74,7 +78,8 @@ final class Envelope
     {
         cancelEncoder.wrapAndApplyHeader(cancelBuffer, 0, headerEncoder)
             .correlationId(correlationId)
-            .replyStreamId(replyStreamId);
+            .replyStreamId(replyStreamId)
+            .putReplyChannel(NO_BYTES, 0, 0);
         return MessageHeaderEncoder.ENCODED_LENGTH + cancelEncoder.encodedLength();
     }
 }
