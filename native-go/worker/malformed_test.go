@@ -48,7 +48,9 @@ func malformedCases() []malformedCase {
 		return encodeRequest(request{correlationID: malformedCorrelationID, replyStreamID: malformedReplyStream, replyChannel: channel, handler: "echo", payload: []byte("ping")})
 	}
 	cancel := func() []byte { return encodeCancel(malformedCorrelationID, malformedReplyStream) }
-	cancelTo := func(channel string) []byte { return encodeCancelTo(malformedCorrelationID, malformedReplyStream, channel) }
+	cancelTo := func(channel string) []byte {
+		return encodeCancelTo(malformedCorrelationID, malformedReplyStream, channel)
+	}
 	const groupAt = headerLength + requestBlockLength
 	const payloadLengthAt = handlerLengthAt + 2 + 4 // after "echo"
 	// A 257-byte reply channel that breaks no rule but its length: a host name of 232 bytes.
@@ -188,7 +190,9 @@ func TestMalformedFramesHaveTheirExpectedOutcome(t *testing.T) {
 
 			h := newPoolHarness(t, testRegistry(t), 1, 1)
 			var replies []Reply
-			h.pool.publish = func(r Reply) { replies = append(replies, Reply{r.Channel, r.StreamID, r.CorrelationID, slices.Clone(r.Frame)}) }
+			h.pool.publish = func(r Reply) {
+				replies = append(replies, Reply{r.Channel, r.StreamID, r.CorrelationID, slices.Clone(r.Frame)})
+			}
 			h.pool.OnMessage(frame)
 			if len(replies) > 1 {
 				t.Fatalf("pool sent %d replies", len(replies))

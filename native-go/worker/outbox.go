@@ -80,8 +80,8 @@ type replyKey struct {
 // new stream waits in its outbox meanwhile (typically a few milliseconds).
 type aeronAdder struct {
 	client  *aeron.Aeron
-	channel string // the worker's own channel, for Reply.Channel ""
-	params  string // --reply-channel-params, added to a caller's UDP channel
+	channel string             // the worker's own channel, for Reply.Channel ""
+	params  string             // --reply-channel-params, added to a caller's UDP channel
 	buf     aeronatomic.Buffer // shared by every aeronPublication: one poll goroutine offers
 }
 

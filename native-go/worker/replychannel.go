@@ -119,3 +119,43 @@ func replyChannelURI(requested, own, params string) string {
 	}
 	return requested + "|" + params
 }
+
+// isIPC reports whether channel is an Aeron IPC channel.
+func isIPC(channel string) bool {
+	return channel == "aeron:ipc" || strings.HasPrefix(channel, "aeron:ipc?")
+}
+
+// validateChannels checks the channel settings of a concluded Config: every channel an Aeron
+// URI, the advertised request channel no longer than a frame may carry, and the reply
+// parameters key=value pairs that do not name the endpoint (the caller's to choose).
+func validateChannels(c *Config) error {
+	for _, ch := range []struct{ name, value string }{
+		{"channel", c.Channel}, {"request channel", c.RequestChannel}, {"announce channel", c.AnnounceChannel},
+	} {
+		if !strings.HasPrefix(ch.value, "aeron:") {
+			return fmt.Errorf("%s %q is not an Aeron channel (aeron:ipc or aeron:udp?...)", ch.name, ch.value)
+		}
+	}
+	if a := c.AdvertisedRequestChannel; a != "" && !strings.HasPrefix(a, "aeron:") {
+		return fmt.Errorf("advertised request channel %q is not an Aeron channel", a)
+	}
+	if len(c.AdvertisedRequestChannel) > maxHandlerNameLength {
+		return fmt.Errorf("advertised request channel of %d bytes exceeds %d", len(c.AdvertisedRequestChannel), maxHandlerNameLength)
+	}
+	return ValidateReplyChannelParams(c.ReplyChannelParams)
+}
+
+// ValidateReplyChannelParams checks --reply-channel-params: key=value pairs separated by '|',
+// none of them endpoint (the caller's) and none holding '?' or white space.
+func ValidateReplyChannelParams(params string) error {
+	for pair := range strings.SplitSeq(params, "|") {
+		key, value, ok := strings.Cut(pair, "=")
+		if !ok || key == "" || value == "" || strings.ContainsAny(pair, "? \t\r\n") {
+			return fmt.Errorf("reply channel params %q: want key=value pairs separated by '|', e.g. %s", params, DefaultReplyChannelParams)
+		}
+		if key == "endpoint" {
+			return fmt.Errorf("reply channel params %q may not set endpoint: the caller's reply channel names it", params)
+		}
+	}
+	return nil
+}

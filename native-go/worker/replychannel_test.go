@@ -40,7 +40,7 @@ func TestValidateReplyChannelAcceptsOnlyAUDPEndpoint(t *testing.T) {
 		{"aeron:udp?endpoint=\xff:41000", false},
 		{"AERON:UDP?endpoint=10.42.0.1:41000", false},
 		{" aeron:udp?endpoint=10.42.0.1:41000", false},
-		{"aeron:udp?endpoint=" + strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 39) + ":41000", true}, // 256 bytes
+		{"aeron:udp?endpoint=" + strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 39) + ":41000", true},  // 256 bytes
 		{"aeron:udp?endpoint=" + strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 40) + ":41000", false}, // 257 bytes
 	} {
 		err := ValidateReplyChannel(tc.channel)
