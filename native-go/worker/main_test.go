@@ -81,8 +81,8 @@ func TestChannelFlagsDefaultToTodaysIPCBehaviour(t *testing.T) {
 	const udpRequests, advertised = "aeron:udp?endpoint=0.0.0.0:40100", "aeron:udp?endpoint=10.0.0.2:40100"
 	const announce = "aeron:udp?control=10.0.0.2:40102|control-mode=dynamic|term-length=64k"
 	for _, tc := range []struct {
-		name                                        string
-		args                                        []string
+		name                                       string
+		args                                       []string
 		request, advertised, announce, replyParams string
 	}{
 		{"no channel flags: everything on --channel, nothing advertised", nil,

@@ -48,7 +48,8 @@ func readReplyChannel(msg []byte, pos int, env *envelope) (int, string) {
 
 // ValidateReplyChannel checks a Request/Cancel.replyChannel: "" (the worker's own channel) or
 // exactly aeron:udp?endpoint=HOST:PORT, HOST an IPv4 literal, a bracketed IPv6 literal or a
-// host name, PORT 1-65535, no other parameters, at most MaxReplyChannelLength bytes.
+// host name, PORT 1-65535 (at most 5 digits), no other parameters, at most
+// MaxReplyChannelLength bytes. The Rust worker's check_reply_channel applies the same rules.
 func ValidateReplyChannel(channel string) error {
 	if channel == "" {
 		return nil
@@ -70,7 +71,7 @@ func validEndpoint(s string) bool {
 		return false
 	}
 	host, port := s[:colon], s[colon+1:]
-	if port == "" || port[0] == '0' || len(port) > 5 || strings.TrimLeft(port, "0123456789") != "" {
+	if port == "" || len(port) > 5 || strings.TrimLeft(port, "0123456789") != "" {
 		return false
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
@@ -81,10 +82,9 @@ func validEndpoint(s string) bool {
 		addr, err := netip.ParseAddr(inner)
 		return ok && err == nil && addr.Is6() && addr.Zone() == ""
 	}
-	if strings.TrimLeft(host, "0123456789.") == "" { // digits and dots: must be an IPv4 literal
-		addr, err := netip.ParseAddr(host)
-		return err == nil && addr.Is4()
-	}
+	// An IPv4 literal is also a host name by these rules, as in the Rust worker: a dotted quad
+	// that is no address (10.0.0.256) passes, and the driver's failure to resolve it drops the
+	// reply.
 	return validHostName(host)
 }
 
