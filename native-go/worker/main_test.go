@@ -57,7 +57,6 @@ func TestRunChecksTheCommandLineBeforeConnecting(t *testing.T) {
 		{"an app flag the app rejects", []string{"--aeron-dir", driver, "--mode", "usage"}, 2, "test-worker: --mode usage is not allowed"},
 		{"an app that fails to start", []string{"--aeron-dir", driver, "--mode", "fail"}, 1, "test-worker: the app could not start"},
 		{"a directory without a driver", []string{"--aeron-dir", t.TempDir()}, 2, "no media driver in"},
-		{"empty reply channel params", []string{"--aeron-dir", driver, "--reply-channel-params", ""}, 2, "--reply-channel-params must not be empty"},
 		{"reply channel params naming the endpoint", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length=16m|endpoint=1.2.3.4:5"}, 2, "may not set endpoint"},
 		{"reply channel params that are not key=value", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length"}, 2, "want key=value pairs"},
 		{"a request channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--request-channel", "udp://10.0.0.2:40100"}, 2, "request channel \"udp://10.0.0.2:40100\" is not an Aeron channel"},
@@ -94,6 +93,9 @@ func TestChannelFlagsDefaultToTodaysIPCBehaviour(t *testing.T) {
 		{"a bind address advertised as the reachable one", []string{"--request-channel", udpRequests, "--advertised-request-channel", advertised,
 			"--announce-channel", announce, "--reply-channel-params", "term-length=16m|mtu=8192"},
 			udpRequests, advertised, announce, "term-length=16m|mtu=8192"},
+		{"explicitly empty: nothing advertised, no reply parameters", []string{"--request-channel", udpRequests,
+			"--advertised-request-channel", "", "--reply-channel-params", ""},
+			udpRequests, "", "aeron:ipc", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := flag.NewFlagSet("t", flag.ContinueOnError)

@@ -142,6 +142,9 @@ func validateChannels(c *Config) error {
 	if len(c.AdvertisedRequestChannel) > maxHandlerNameLength {
 		return fmt.Errorf("advertised request channel of %d bytes exceeds %d", len(c.AdvertisedRequestChannel), maxHandlerNameLength)
 	}
+	if c.ReplyChannelParams == "" {
+		return nil // none: the driver's defaults for the caller's endpoint
+	}
 	return ValidateReplyChannelParams(c.ReplyChannelParams)
 }
 
