@@ -59,7 +59,9 @@ func TestRunChecksTheCommandLineBeforeConnecting(t *testing.T) {
 		{"a directory without a driver", []string{"--aeron-dir", t.TempDir()}, 2, "no media driver in"},
 		{"reply channel params naming the endpoint", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length=16m|endpoint=1.2.3.4:5"}, 2, "may not set endpoint"},
 		{"reply channel params that are not key=value", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length"}, 2, "want key=value pairs"},
-		{"a request channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--request-channel", "udp://10.0.0.2:40100"}, 2, "request channel \"udp://10.0.0.2:40100\" is not an Aeron channel"},
+		{"a request channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--request-channel", "udp://10.0.0.2:40100"}, 2, "request channel \"udp://10.0.0.2:40100\" is not an aeron:ipc or aeron:udp URI"},
+		{"an advertised request channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--advertised-request-channel", "10.0.0.2:40100"}, 2, "advertised request channel"},
+		{"reply channel params with a '?'", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length=16m?x"}, 2, "want key=value pairs"},
 		{"an announce channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--announce-channel", "10.0.0.2:40102"}, 2, "announce channel"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -132,12 +132,12 @@ func validateChannels(c *Config) error {
 	for _, ch := range []struct{ name, value string }{
 		{"channel", c.Channel}, {"request channel", c.RequestChannel}, {"announce channel", c.AnnounceChannel},
 	} {
-		if !strings.HasPrefix(ch.value, "aeron:") {
-			return fmt.Errorf("%s %q is not an Aeron channel (aeron:ipc or aeron:udp?...)", ch.name, ch.value)
+		if !isIPCOrUDP(ch.value) {
+			return fmt.Errorf("%s %q is not an aeron:ipc or aeron:udp URI", ch.name, ch.value)
 		}
 	}
-	if a := c.AdvertisedRequestChannel; a != "" && !strings.HasPrefix(a, "aeron:") {
-		return fmt.Errorf("advertised request channel %q is not an Aeron channel", a)
+	if a := c.AdvertisedRequestChannel; a != "" && !isIPCOrUDP(a) {
+		return fmt.Errorf("advertised request channel %q is not an aeron:ipc or aeron:udp URI", a)
 	}
 	if len(c.AdvertisedRequestChannel) > maxHandlerNameLength {
 		return fmt.Errorf("advertised request channel of %d bytes exceeds %d", len(c.AdvertisedRequestChannel), maxHandlerNameLength)
@@ -148,12 +148,28 @@ func validateChannels(c *Config) error {
 	return ValidateReplyChannelParams(c.ReplyChannelParams)
 }
 
+// isIPCOrUDP reports whether channel is an Aeron IPC or UDP URI without a NUL byte (the
+// channel flags' rule, as the Rust worker's check_channel).
+func isIPCOrUDP(channel string) bool {
+	return (isIPC(channel) || channel == "aeron:udp" || strings.HasPrefix(channel, "aeron:udp?")) &&
+		!strings.ContainsRune(channel, 0)
+}
+
 // ValidateReplyChannelParams checks --reply-channel-params: key=value pairs separated by '|',
-// none of them endpoint (the caller's) and none holding '?' or white space.
+// keys and values printable ASCII without '|', '?' or '=', no key endpoint (the caller's), as
+// the Rust worker's check_reply_channel_params.
 func ValidateReplyChannelParams(params string) error {
+	plain := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c <= ' ' || c > '~' || c == '|' || c == '?' || c == '=' {
+				return false
+			}
+		}
+		return s != ""
+	}
 	for pair := range strings.SplitSeq(params, "|") {
 		key, value, ok := strings.Cut(pair, "=")
-		if !ok || key == "" || value == "" || strings.ContainsAny(pair, "? \t\r\n") {
+		if !ok || !plain(key) || !plain(value) {
 			return fmt.Errorf("reply channel params %q: want key=value pairs separated by '|', e.g. %s", params, DefaultReplyChannelParams)
 		}
 		if key == "endpoint" {
