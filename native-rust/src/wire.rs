@@ -15,7 +15,7 @@ use polybridge_codecs::{
     cancel_codec, message_header_codec, request_codec, response_codec, worker_announcement_codec,
     ReadBuf, WriteBuf, SBE_SCHEMA_ID, SBE_SCHEMA_VERSION,
 };
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -129,7 +129,7 @@ pub fn check_reply_channel(bytes: &[u8]) -> Result<&str, &'static str> {
     }
     let endpoint = channel.strip_prefix(UDP_ENDPOINT_PREFIX).ok_or("not an aeron:udp?endpoint= channel")?;
     let (host, port) = endpoint.rsplit_once(':').ok_or("no :PORT")?;
-    if port.is_empty() || port.starts_with('0') || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
         return Err("PORT is not a number from 1 to 65535 (other parameters are not accepted)");
     }
     match port.parse::<u16>() {
@@ -138,10 +138,10 @@ pub fn check_reply_channel(bytes: &[u8]) -> Result<&str, &'static str> {
     }
     let valid_host = if let Some(inner) = host.strip_prefix('[') {
         inner.strip_suffix(']').is_some_and(|address| address.parse::<Ipv6Addr>().is_ok())
-    } else if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        // Digits and dots only: an IPv4 literal or nothing (never a host name like 1.2.3.999).
-        host.parse::<Ipv4Addr>().is_ok()
     } else {
+        // An IPv4 literal is a host name by these rules too (as in the Go worker): a dotted quad
+        // that is no address (10.0.0.256) passes, and the driver's failure to resolve it drops
+        // the reply.
         is_host_name(host)
     };
     if valid_host {
@@ -630,6 +630,9 @@ mod tests {
             "aeron:udp?endpoint=localhost:41000",
             "aeron:udp?endpoint=[::1]:41000",
             "aeron:udp?endpoint=[fe80::1:2]:41000",
+            // A dotted quad is a host name too, and PORT is any 1-5 digits from 1 to 65535, as
+            // in the Go worker: both answer the same frames alike.
+            "aeron:udp?endpoint=10.0.0.256:08080",
         ] {
             assert_eq!(check_reply_channel(channel.as_bytes()), Ok(channel), "{channel}");
         }
@@ -652,9 +655,7 @@ mod tests {
             "aeron:udp?endpoint=10.0.0.1:0",
             "aeron:udp?endpoint=10.0.0.1:65536",
             "aeron:udp?endpoint=10.0.0.1:+80",
-            "aeron:udp?endpoint=10.0.0.1:041000",
-            "aeron:udp?endpoint=1.2.3.999:41000",
-            "aeron:udp?endpoint=1234:41000",
+            "aeron:udp?endpoint=10.0.0.1:123456",
             "aeron:udp?endpoint=[fe80::1%eth0]:41000",
             "aeron:udp?endpoint=:41000",
             "aeron:udp?endpoint=::1:41000",
@@ -671,6 +672,54 @@ mod tests {
             assert!(check_reply_channel(channel.as_bytes()).is_err(), "{channel} was accepted");
         }
         assert!(check_reply_channel(b"aeron:udp?endpoint=\xff:1").is_err(), "not UTF-8");
+    }
+
+    /// The Go worker's table (`TestValidateReplyChannelAcceptsOnlyAUDPEndpoint` in
+    /// native-go/worker/replychannel_test.go), so that both workers answer the same frames alike.
+    #[test]
+    fn reply_channels_are_judged_as_the_go_worker_judges_them() {
+        let labels = |last: usize| format!("{}.{}.{}.{}", "a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(last));
+        let (exactly_256, over_256) =
+            (format!("aeron:udp?endpoint={}:41000", labels(39)), format!("aeron:udp?endpoint={}:41000", labels(40)));
+        let table: &[(&[u8], bool)] = &[
+            (b"", true),
+            (b"aeron:udp?endpoint=10.42.0.1:41000", true),
+            (b"aeron:udp?endpoint=127.0.0.1:1", true),
+            (b"aeron:udp?endpoint=[::1]:65535", true),
+            (b"aeron:udp?endpoint=[fe80::1:2]:40100", true),
+            (b"aeron:udp?endpoint=client-1.example.com:41000", true),
+            (b"aeron:udp?endpoint=x:1", true),
+            (b"aeron:ipc", false),
+            (b"aeron:udp?endpoint=x:1|term-length=64k", false),
+            (b"aeron:udp?endpoint=10.42.0.1:41000|interface=10.0.0.0/8", false),
+            (b"aeron:udp?control=10.42.0.1:41000", false),
+            (b"aeron:udp?endpoint=10.42.0.1:0", false),
+            (b"aeron:udp?endpoint=10.42.0.1:65536", false),
+            (b"aeron:udp?endpoint=10.42.0.1:08080", true),
+            (b"aeron:udp?endpoint=10.42.0.1:041000", false),
+            (b"aeron:udp?endpoint=10.42.0.1:000041", false),
+            (b"aeron:udp?endpoint=10.42.0.1:+1", false),
+            (b"aeron:udp?endpoint=10.42.0.1", false),
+            (b"aeron:udp?endpoint=:41000", false),
+            (b"aeron:udp?endpoint=10.42.0.256:41000", true),
+            (b"aeron:udp?endpoint=localhost:41000", true),
+            (b"aeron:udp?endpoint=10.0.0.1:41000 ", false),
+            (b"aeron:udp?endpoint=[::1:41000", false),
+            (b"aeron:udp?endpoint=::1:41000", false),
+            (b"aeron:udp?endpoint=[10.0.0.1]:41000", false),
+            (b"aeron:udp?endpoint=[fe80::1%eth0]:41000", false),
+            (b"aeron:udp?endpoint=-host:41000", false),
+            (b"aeron:udp?endpoint=a..b:41000", false),
+            (b"aeron:udp?endpoint=host_name:41000", false),
+            (b"aeron:udp?endpoint=\xff:41000", false),
+            (b"AERON:UDP?endpoint=10.42.0.1:41000", false),
+            (b" aeron:udp?endpoint=10.42.0.1:41000", false),
+            (exactly_256.as_bytes(), true),
+            (over_256.as_bytes(), false),
+        ];
+        for (channel, ok) in table {
+            assert_eq!(check_reply_channel(channel).is_ok(), *ok, "{}", String::from_utf8_lossy(channel));
+        }
     }
 
     #[test]
