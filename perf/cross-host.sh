@@ -6,18 +6,19 @@
 #                               media-driver/README.md (2 MiB socket buffers and receiver window)
 # Needs root (ip netns) and the builds: make workers, mvn -pl perf -am package -DskipTests.
 # Writes perf/results/cross-host.md (PERF_OUT=dir: elsewhere); logs in perf/results/tmp/cross-host/.
+# PERF_CP=classpath runs CrossHostEcho from there instead of perf/target/benchmarks.jar.
 # Knobs: ROUND_TRIPS (20000 serial 32 B calls), SECONDS_1M (10 s of 1 MiB echoes), WINDOW (4 in flight).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=${PERF_OUT:-$ROOT/perf/results}
 TMP=$OUT/tmp/cross-host
-JAR=$ROOT/perf/target/benchmarks.jar
+JAR=${PERF_CP:-$ROOT/perf/target/benchmarks.jar}
 DRIVER_JAR=$(ls "$ROOT"/media-driver/target/polybridge-media-driver-*-all.jar 2>/dev/null | head -1 || true)
 GO=$ROOT/native-go/bin/polybridge-worker-go
 RUST=$ROOT/native-rust/target/release/polybridge-worker-rust
 [[ $(id -u) == 0 ]] || { echo "perf/cross-host.sh needs root for ip netns" >&2; exit 1; }
-for f in "$JAR" "$DRIVER_JAR" "$GO" "$RUST"; do
+for f in "${JAR%%:*}" "$DRIVER_JAR" "$GO" "$RUST"; do
     [[ -f $f ]] || { echo "missing $f: make workers; mvn -B -q -pl perf,media-driver -am package -DskipTests" >&2; exit 1; }
 done
 mkdir -p "$TMP"

@@ -1,7 +1,10 @@
 package io.polybridge.client;
 
+import io.aeron.Aeron;
+import io.aeron.AeronCounters;
 import io.polybridge.driver.PolybridgeMediaDriver;
 import org.agrona.IoUtil;
+import org.agrona.concurrent.status.CountersReader;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -209,6 +212,32 @@ final class NamespaceHosts implements AutoCloseable
             throw new IllegalStateException("unexpected 'ip -s link' output:\n" + stats.output);
         }
         return new long[]{ Long.parseLong(tx.group(1)), Long.parseLong(rx.group(1)) };
+    }
+
+    /**
+     * @param systemCounterId one of {@code AeronCounters.SYSTEM_COUNTER_ID_*}, e.g. NAKs sent.
+     * @return that driver counter, summed over both drivers.
+     */
+    long driverCounter(final int systemCounterId)
+    {
+        long sum = 0;
+        for (final Path dir : List.of(dirA, dirB))
+        {
+            try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(dir.toString())))
+            {
+                final CountersReader counters = aeron.countersReader();
+                final long[] value = new long[1];
+                counters.forEach((counterId, typeId, key, label) ->
+                {
+                    if (typeId == AeronCounters.DRIVER_SYSTEM_COUNTER_TYPE_ID && key.getInt(0) == systemCounterId)
+                    {
+                        value[0] += counters.getCounterValue(counterId);
+                    }
+                });
+                sum += value[0];
+            }
+        }
+        return sum;
     }
 
     /**
