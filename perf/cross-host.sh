@@ -19,7 +19,7 @@ GO=$ROOT/native-go/bin/polybridge-worker-go
 RUST=$ROOT/native-rust/target/release/polybridge-worker-rust
 [[ $(id -u) == 0 ]] || { echo "perf/cross-host.sh needs root for ip netns" >&2; exit 1; }
 for f in "${JAR%%:*}" "$DRIVER_JAR" "$GO" "$RUST"; do
-    [[ -f $f ]] || { echo "missing $f: make workers; mvn -B -q -pl perf,media-driver -am package -DskipTests" >&2; exit 1; }
+    [[ -e $f ]] || { echo "missing $f: make workers; mvn -B -q -pl perf,media-driver -am package -DskipTests" >&2; exit 1; }
 done
 mkdir -p "$TMP"
 
