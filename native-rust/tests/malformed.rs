@@ -5,13 +5,15 @@ mod common;
 
 use common::{decode_response, encode_request};
 use polybridge_worker::codecs::error_code::ErrorCode;
-use polybridge_worker::wire::ReplyTo;
+use polybridge_worker::wire;
 use polybridge_worker::{Dispatcher, Outcome, Registry};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Where every answerable case asks the answer to go.
-const REPLY_TO: ReplyTo = ReplyTo { correlation_id: 77, reply_stream_id: 1001 };
+/// Where every answerable case asks the answer to go: correlation id 77 on reply stream
+/// 1001 (of the worker's own channel, unless the frame's replyChannel was read and valid).
+const CORRELATION_ID: i64 = 77;
+const REPLY_STREAM_ID: i32 = 1001;
 
 #[test]
 fn every_shared_malformed_frame_has_its_expected_outcome() {
@@ -41,7 +43,13 @@ fn every_shared_malformed_frame_has_its_expected_outcome() {
         let after = dispatcher.counters();
         match expected {
             "BAD_REQUEST" => match outcome {
-                Outcome::Reply { reply_to, code: ErrorCode::BAD_REQUEST } if reply_to == REPLY_TO => {
+                Outcome::Reply { reply_to, code: ErrorCode::BAD_REQUEST }
+                    if (reply_to.correlation_id, reply_to.reply_stream_id) == (CORRELATION_ID, REPLY_STREAM_ID)
+                        && reply_to
+                            .reply_channel
+                            .as_deref()
+                            .is_none_or(|channel| wire::check_reply_channel(channel.as_bytes()).is_ok()) =>
+                {
                     let decoded = decode_response(&response);
                     if decoded.correlation_id != 77 || decoded.code != ErrorCode::BAD_REQUEST || decoded.message.is_empty() {
                         problems.push(format!("{file} ({what}): answered {decoded:?}"));
