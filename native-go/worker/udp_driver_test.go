@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,12 +109,14 @@ func TestWorkerServesOverUDPAndRepliesToTheCallersEndpoint(t *testing.T) {
 		})
 	}
 
-	// Echo to the caller's endpoint, exactly once each.
+	// Echo to the caller's endpoint, exactly once each: 500 × 1 KiB, so the 64 KiB terms of
+	// the exclusive reply publication rotate several times.
 	const calls = 500
+	payload := func(id int64) string { return fmt.Sprintf("udp-%d-%s", id, strings.Repeat("x", 1000)) }
 	ids := make([]int64, 0, calls)
 	for id := int64(1); id <= calls; id++ {
 		send(encodeRequest(request{correlationID: id, timeoutNs: int64(time.Minute), replyStreamID: replyStream,
-			replyChannel: replyChannel, handler: "echo", payload: []byte(fmt.Sprint("udp-", id))}))
+			replyChannel: replyChannel, handler: "echo", payload: []byte(payload(id))}))
 		ids = append(ids, id)
 	}
 	await(ids...)
@@ -142,7 +145,7 @@ func TestWorkerServesOverUDPAndRepliesToTheCallersEndpoint(t *testing.T) {
 	}
 	for _, id := range ids {
 		r := got[id]
-		if len(r) != 1 || r[0].code != polybridge.ErrorCode_OK || string(r[0].payload) != fmt.Sprint("udp-", id) {
+		if len(r) != 1 || r[0].code != polybridge.ErrorCode_OK || string(r[0].payload) != payload(id) {
 			t.Fatalf("call %d answered %+v, want one OK echo", id, r)
 		}
 	}

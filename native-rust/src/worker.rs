@@ -623,3 +623,26 @@ fn millis(duration: Duration) -> u64 {
 fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_reply_follows_the_term_length_of_the_reply_channel_params() {
+        assert_eq!(max_message_length_of("term-length=16m"), Some(2 << 20));
+        assert_eq!(max_message_length_of("mtu=1408|term-length=64k"), Some(8 << 10));
+        assert_eq!(max_message_length_of("term-length=65536"), Some(8192));
+        assert_eq!(max_message_length_of("term-length=1g"), Some(16 << 20), "Aeron's cap");
+        assert_eq!(max_message_length_of("mtu=1408"), None);
+        assert_eq!(max_message_length_of(""), None);
+    }
+
+    #[test]
+    fn ipc_channels_are_recognised_with_or_without_parameters() {
+        assert!(is_ipc("aeron:ipc"));
+        assert!(is_ipc("aeron:ipc?term-length=64k"));
+        assert!(!is_ipc("aeron:udp?endpoint=10.0.0.2:40100"));
+        assert!(!is_ipc("aeron:ipcx"));
+    }
+}
