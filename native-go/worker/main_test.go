@@ -57,10 +57,11 @@ func TestRunChecksTheCommandLineBeforeConnecting(t *testing.T) {
 		{"an app flag the app rejects", []string{"--aeron-dir", driver, "--mode", "usage"}, 2, "test-worker: --mode usage is not allowed"},
 		{"an app that fails to start", []string{"--aeron-dir", driver, "--mode", "fail"}, 1, "test-worker: the app could not start"},
 		{"a directory without a driver", []string{"--aeron-dir", t.TempDir()}, 2, "no media driver in"},
-		{"empty reply channel params", []string{"--aeron-dir", driver, "--reply-channel-params", ""}, 2, "--reply-channel-params must not be empty"},
 		{"reply channel params naming the endpoint", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length=16m|endpoint=1.2.3.4:5"}, 2, "may not set endpoint"},
 		{"reply channel params that are not key=value", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length"}, 2, "want key=value pairs"},
-		{"a request channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--request-channel", "udp://10.0.0.2:40100"}, 2, "request channel \"udp://10.0.0.2:40100\" is not an Aeron channel"},
+		{"a request channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--request-channel", "udp://10.0.0.2:40100"}, 2, "request channel \"udp://10.0.0.2:40100\" is not an aeron:ipc or aeron:udp URI"},
+		{"an advertised request channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--advertised-request-channel", "10.0.0.2:40100"}, 2, "advertised request channel"},
+		{"reply channel params with a '?'", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length=16m?x"}, 2, "want key=value pairs"},
 		{"an announce channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--announce-channel", "10.0.0.2:40102"}, 2, "announce channel"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,8 +82,8 @@ func TestChannelFlagsDefaultToTodaysIPCBehaviour(t *testing.T) {
 	const udpRequests, advertised = "aeron:udp?endpoint=0.0.0.0:40100", "aeron:udp?endpoint=10.0.0.2:40100"
 	const announce = "aeron:udp?control=10.0.0.2:40102|control-mode=dynamic|term-length=64k"
 	for _, tc := range []struct {
-		name                                        string
-		args                                        []string
+		name                                       string
+		args                                       []string
 		request, advertised, announce, replyParams string
 	}{
 		{"no channel flags: everything on --channel, nothing advertised", nil,
@@ -94,6 +95,9 @@ func TestChannelFlagsDefaultToTodaysIPCBehaviour(t *testing.T) {
 		{"a bind address advertised as the reachable one", []string{"--request-channel", udpRequests, "--advertised-request-channel", advertised,
 			"--announce-channel", announce, "--reply-channel-params", "term-length=16m|mtu=8192"},
 			udpRequests, advertised, announce, "term-length=16m|mtu=8192"},
+		{"explicitly empty: nothing advertised, no reply parameters", []string{"--request-channel", udpRequests,
+			"--advertised-request-channel", "", "--reply-channel-params", ""},
+			udpRequests, "", "aeron:ipc", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := flag.NewFlagSet("t", flag.ContinueOnError)

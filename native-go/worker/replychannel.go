@@ -48,7 +48,8 @@ func readReplyChannel(msg []byte, pos int, env *envelope) (int, string) {
 
 // ValidateReplyChannel checks a Request/Cancel.replyChannel: "" (the worker's own channel) or
 // exactly aeron:udp?endpoint=HOST:PORT, HOST an IPv4 literal, a bracketed IPv6 literal or a
-// host name, PORT 1-65535, no other parameters, at most MaxReplyChannelLength bytes.
+// host name, PORT 1-65535 (at most 5 digits), no other parameters, at most
+// MaxReplyChannelLength bytes. The Rust worker's check_reply_channel applies the same rules.
 func ValidateReplyChannel(channel string) error {
 	if channel == "" {
 		return nil
@@ -70,7 +71,7 @@ func validEndpoint(s string) bool {
 		return false
 	}
 	host, port := s[:colon], s[colon+1:]
-	if port == "" || port[0] == '0' || len(port) > 5 || strings.TrimLeft(port, "0123456789") != "" {
+	if port == "" || len(port) > 5 || strings.TrimLeft(port, "0123456789") != "" {
 		return false
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
@@ -81,10 +82,9 @@ func validEndpoint(s string) bool {
 		addr, err := netip.ParseAddr(inner)
 		return ok && err == nil && addr.Is6() && addr.Zone() == ""
 	}
-	if strings.TrimLeft(host, "0123456789.") == "" { // digits and dots: must be an IPv4 literal
-		addr, err := netip.ParseAddr(host)
-		return err == nil && addr.Is4()
-	}
+	// An IPv4 literal is also a host name by these rules, as in the Rust worker: a dotted quad
+	// that is no address (10.0.0.256) passes, and the driver's failure to resolve it drops the
+	// reply.
 	return validHostName(host)
 }
 
@@ -132,25 +132,44 @@ func validateChannels(c *Config) error {
 	for _, ch := range []struct{ name, value string }{
 		{"channel", c.Channel}, {"request channel", c.RequestChannel}, {"announce channel", c.AnnounceChannel},
 	} {
-		if !strings.HasPrefix(ch.value, "aeron:") {
-			return fmt.Errorf("%s %q is not an Aeron channel (aeron:ipc or aeron:udp?...)", ch.name, ch.value)
+		if !isIPCOrUDP(ch.value) {
+			return fmt.Errorf("%s %q is not an aeron:ipc or aeron:udp URI", ch.name, ch.value)
 		}
 	}
-	if a := c.AdvertisedRequestChannel; a != "" && !strings.HasPrefix(a, "aeron:") {
-		return fmt.Errorf("advertised request channel %q is not an Aeron channel", a)
+	if a := c.AdvertisedRequestChannel; a != "" && !isIPCOrUDP(a) {
+		return fmt.Errorf("advertised request channel %q is not an aeron:ipc or aeron:udp URI", a)
 	}
 	if len(c.AdvertisedRequestChannel) > maxHandlerNameLength {
 		return fmt.Errorf("advertised request channel of %d bytes exceeds %d", len(c.AdvertisedRequestChannel), maxHandlerNameLength)
 	}
+	if c.ReplyChannelParams == "" {
+		return nil // none: the driver's defaults for the caller's endpoint
+	}
 	return ValidateReplyChannelParams(c.ReplyChannelParams)
 }
 
+// isIPCOrUDP reports whether channel is an Aeron IPC or UDP URI without a NUL byte (the
+// channel flags' rule, as the Rust worker's check_channel).
+func isIPCOrUDP(channel string) bool {
+	return (isIPC(channel) || channel == "aeron:udp" || strings.HasPrefix(channel, "aeron:udp?")) &&
+		!strings.ContainsRune(channel, 0)
+}
+
 // ValidateReplyChannelParams checks --reply-channel-params: key=value pairs separated by '|',
-// none of them endpoint (the caller's) and none holding '?' or white space.
+// keys and values printable ASCII without '|', '?' or '=', no key endpoint (the caller's), as
+// the Rust worker's check_reply_channel_params.
 func ValidateReplyChannelParams(params string) error {
+	plain := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c <= ' ' || c > '~' || c == '|' || c == '?' || c == '=' {
+				return false
+			}
+		}
+		return s != ""
+	}
 	for pair := range strings.SplitSeq(params, "|") {
 		key, value, ok := strings.Cut(pair, "=")
-		if !ok || key == "" || value == "" || strings.ContainsAny(pair, "? \t\r\n") {
+		if !ok || !plain(key) || !plain(value) {
 			return fmt.Errorf("reply channel params %q: want key=value pairs separated by '|', e.g. %s", params, DefaultReplyChannelParams)
 		}
 		if key == "endpoint" {

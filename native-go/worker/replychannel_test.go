@@ -26,11 +26,16 @@ func TestValidateReplyChannelAcceptsOnlyAUDPEndpoint(t *testing.T) {
 		{"aeron:udp?control=10.42.0.1:41000", false},
 		{"aeron:udp?endpoint=10.42.0.1:0", false},
 		{"aeron:udp?endpoint=10.42.0.1:65536", false},
+		{"aeron:udp?endpoint=10.42.0.1:08080", true}, // 5 digits, 1-65535
 		{"aeron:udp?endpoint=10.42.0.1:041000", false},
+		{"aeron:udp?endpoint=10.42.0.1:000041", false},
 		{"aeron:udp?endpoint=10.42.0.1:+1", false},
 		{"aeron:udp?endpoint=10.42.0.1", false},
 		{"aeron:udp?endpoint=:41000", false},
-		{"aeron:udp?endpoint=10.42.0.256:41000", false},
+		{"aeron:udp?endpoint=10.42.0.256:41000", true}, // a host name by the label rules; the driver cannot resolve it
+		{"aeron:udp?endpoint=localhost:41000", true},
+		{"aeron:udp?endpoint=10.0.0.1:41000 ", false},
+		{"aeron:udp?endpoint=[::1:41000", false},
 		{"aeron:udp?endpoint=::1:41000", false},
 		{"aeron:udp?endpoint=[10.0.0.1]:41000", false},
 		{"aeron:udp?endpoint=[fe80::1%eth0]:41000", false},

@@ -70,10 +70,13 @@ type Config struct {
 	// channel (Request.replyChannel aeron:udp?endpoint=HOST:PORT), so a frame never chooses
 	// them. Default DefaultReplyChannelParams.
 	ReplyChannelParams string
-	RequestStream      int32         // this worker's request stream
-	ControlStream      int32         // where announcements go
-	WorkerID           string        // name in announcements and logs
-	AnnounceInterval   time.Duration // announcement period
+	// explicit marks AdvertisedRequestChannel and ReplyChannelParams given on the command line,
+	// where "" means none rather than the default (as in the Rust worker).
+	advertisedExplicit, replyParamsExplicit bool
+	RequestStream                           int32         // this worker's request stream
+	ControlStream                           int32         // where announcements go
+	WorkerID                                string        // name in announcements and logs
+	AnnounceInterval                        time.Duration // announcement period
 	// ReplyTimeout bounds how long a reply stream with replies in its outbox may make no
 	// progress (no reply published: a stuck or missing subscriber, a publication never added)
 	// before they are dropped and counted, and how long a reply publication may go without a
@@ -131,10 +134,10 @@ func (c *Config) Conclude() error {
 	if c.AnnounceChannel == "" {
 		c.AnnounceChannel = c.Channel
 	}
-	if c.AdvertisedRequestChannel == "" && !isIPC(c.RequestChannel) {
+	if c.AdvertisedRequestChannel == "" && !c.advertisedExplicit && !isIPC(c.RequestChannel) {
 		c.AdvertisedRequestChannel = c.RequestChannel
 	}
-	if c.ReplyChannelParams == "" {
+	if c.ReplyChannelParams == "" && !c.replyParamsExplicit {
 		c.ReplyChannelParams = DefaultReplyChannelParams
 	}
 	if err := validateChannels(c); err != nil {

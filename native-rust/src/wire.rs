@@ -129,7 +129,7 @@ pub fn check_reply_channel(bytes: &[u8]) -> Result<&str, &'static str> {
     }
     let endpoint = channel.strip_prefix(UDP_ENDPOINT_PREFIX).ok_or("not an aeron:udp?endpoint= channel")?;
     let (host, port) = endpoint.rsplit_once(':').ok_or("no :PORT")?;
-    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+    if port.is_empty() || port.starts_with('0') || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
         return Err("PORT is not a number from 1 to 65535 (other parameters are not accepted)");
     }
     match port.parse::<u16>() {
@@ -138,8 +138,11 @@ pub fn check_reply_channel(bytes: &[u8]) -> Result<&str, &'static str> {
     }
     let valid_host = if let Some(inner) = host.strip_prefix('[') {
         inner.strip_suffix(']').is_some_and(|address| address.parse::<Ipv6Addr>().is_ok())
+    } else if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        // Digits and dots only: an IPv4 literal or nothing (never a host name like 1.2.3.999).
+        host.parse::<Ipv4Addr>().is_ok()
     } else {
-        host.parse::<Ipv4Addr>().is_ok() || is_host_name(host)
+        is_host_name(host)
     };
     if valid_host {
         Ok(channel)
@@ -449,9 +452,15 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
         Ok((channel, next))
     };
 
+    // Once the caller's replyChannel is known to be good, anything else wrong is answered there.
+    let malformed_to = |reply_channel: &str| {
+        let reply_to = reply_to.clone().map(|r| ReplyTo { reply_channel: channel_of(reply_channel), ..r });
+        move |error| Malformed { error, reply_to: reply_to.clone() }
+    };
+
     if template_id == cancel_codec::SBE_TEMPLATE_ID {
         let (reply_channel, end) = reply_channel_at(block_end)?;
-        no_trailing_bytes(frame, end).map_err(malformed)?;
+        no_trailing_bytes(frame, end).map_err(malformed_to(reply_channel))?;
         let cancel = cancel_codec::CancelDecoder::default().header(header, 0);
         return Ok(Inbound::Cancel(Cancel {
             correlation_id: cancel.correlation_id(),
@@ -462,16 +471,12 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
 
     let (metadata, next) = decode_metadata(frame, block_end).map_err(malformed)?;
     let (reply_channel, next) = reply_channel_at(next)?;
-    // From here on the caller's replyChannel is known to be good: answer there.
-    let malformed = |error| Malformed {
-        error,
-        reply_to: reply_to.clone().map(|r| ReplyTo { reply_channel: channel_of(reply_channel), ..r }),
-    };
+    let malformed = malformed_to(reply_channel);
     let (handler_start, handler_len, next) =
-        var_field(frame, next, VAR_STRING_PREFIX, "handler").map_err(malformed)?;
+        var_field(frame, next, VAR_STRING_PREFIX, "handler").map_err(&malformed)?;
     let (payload_start, payload_len, end) =
-        var_field(frame, next, VAR_DATA_PREFIX, "payload").map_err(malformed)?;
-    no_trailing_bytes(frame, end).map_err(malformed)?;
+        var_field(frame, next, VAR_DATA_PREFIX, "payload").map_err(&malformed)?;
+    no_trailing_bytes(frame, end).map_err(&malformed)?;
     let handler = std::str::from_utf8(&frame[handler_start..handler_start + handler_len])
         .map_err(|_| malformed(DecodeError::NotUtf8 { field: "handler" }))?;
 
@@ -647,6 +652,10 @@ mod tests {
             "aeron:udp?endpoint=10.0.0.1:0",
             "aeron:udp?endpoint=10.0.0.1:65536",
             "aeron:udp?endpoint=10.0.0.1:+80",
+            "aeron:udp?endpoint=10.0.0.1:041000",
+            "aeron:udp?endpoint=1.2.3.999:41000",
+            "aeron:udp?endpoint=1234:41000",
+            "aeron:udp?endpoint=[fe80::1%eth0]:41000",
             "aeron:udp?endpoint=:41000",
             "aeron:udp?endpoint=::1:41000",
             "aeron:udp?endpoint=[::1:41000",

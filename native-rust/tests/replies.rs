@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{decode_response, encode_cancel, encode_request, pattern};
+use common::{decode_response, encode_cancel, encode_cancel_to, encode_request, encode_request_to, pattern};
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::outbox::{Offered, ReplyTransport};
 use polybridge_worker::wire::ReplyTo;
@@ -513,6 +513,78 @@ fn at_shutdown_queued_calls_are_answered_worker_unavailable_and_the_running_one_
     let counters = server.counters();
     assert_eq!((counters.requests, counters.replies, counters.unavailable, counters.ok), (6, 6, 5, 1));
     assert_eq!(started.load(Ordering::SeqCst), 1, "no queued call ran");
+}
+
+const CLIENT_A: &str = "aeron:udp?endpoint=10.42.0.1:41000";
+const CLIENT_B: &str = "aeron:udp?endpoint=10.42.0.3:41000";
+
+fn udp(channel: &str, stream: i32) -> Key {
+    (Some(channel.to_owned()), stream)
+}
+
+#[test]
+fn replies_on_one_stream_id_to_different_channels_each_get_their_own_publication() {
+    let (mut outbox, fake) = outbox(8, 16);
+    for key in [own(1001), udp(CLIENT_A, 1001), udp(CLIENT_B, 1001)] {
+        fake.subscribe_on(key);
+    }
+    let now = Instant::now();
+    outbox.send(to(1001, 1), ErrorCode::OK, &response(1), now);
+    outbox.send(ReplyTo::on(2, 1001, CLIENT_A), ErrorCode::OK, &response(2), now);
+    outbox.send(ReplyTo::on(3, 1001, CLIENT_B), ErrorCode::OK, &response(3), now);
+    outbox.send(ReplyTo::on(4, 1001, CLIENT_A), ErrorCode::OK, &response(4), now);
+    outbox.do_work(now);
+    outbox.do_work(now);
+    assert_eq!(outbox.streams(), 3);
+    assert_eq!(fake.ids_on(&own(1001)), [1]);
+    assert_eq!(fake.ids_on(&udp(CLIENT_A, 1001)), [2, 4]);
+    assert_eq!(fake.ids_on(&udp(CLIENT_B, 1001)), [3]);
+}
+
+#[test]
+fn max_reply_streams_bounds_publications_on_all_channels_together() {
+    let (mut outbox, fake) = outbox(2, 16);
+    let now = Instant::now();
+    outbox.send(to(1001, 1), ErrorCode::OK, &response(1), now);
+    outbox.send(ReplyTo::on(2, 1001, CLIENT_A), ErrorCode::OK, &response(2), now);
+    outbox.send(ReplyTo::on(3, 1001, CLIENT_B), ErrorCode::OK, &response(3), now);
+    assert_eq!(outbox.streams(), 2);
+    assert_eq!(outbox.dropped(), 1, "a third channel needs a third publication");
+    assert_eq!(fake.0.borrow().adds, 2);
+}
+
+#[test]
+fn a_udp_call_is_answered_on_its_channel_and_cancelled_only_by_a_cancel_naming_that_channel() {
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let mut registry = Registry::with_builtin();
+    let started = Arc::new(AtomicUsize::new(0));
+    registry.register("gated", Gated(Arc::clone(&gate), Arc::clone(&started))).unwrap();
+    let (mut server, fake) = server(registry, 1, 8, 64);
+    fake.subscribe_on(udp(CLIENT_A, 1001));
+    fake.subscribe(1001);
+    let now = Instant::now();
+    // 1 runs (and holds the only thread); 2 waits in the queue.
+    server.on_message(&encode_request_to(1, 0, 1001, &[], CLIENT_A, "gated", b"g"), now);
+    server.on_message(&encode_request_to(2, 0, 1001, &[], CLIENT_A, "gated", b"g"), now);
+    work_until(&mut server, |_| started.load(Ordering::SeqCst) == 1);
+    // The same id and stream on another channel is another call: nothing happens.
+    server.on_message(&encode_cancel(2, 1001), now);
+    server.on_message(&encode_cancel_to(2, 1001, CLIENT_B), now);
+    assert!(fake.published_on(&udp(CLIENT_A, 1001)).is_empty());
+    server.on_message(&encode_cancel_to(2, 1001, CLIENT_A), now);
+    work_until(&mut server, |_| fake.published_on(&udp(CLIENT_A, 1001)).len() == 1);
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    work_until(&mut server, |_| fake.published_on(&udp(CLIENT_A, 1001)).len() == 2);
+    let mut answers: Vec<(i64, ErrorCode)> = fake
+        .published_on(&udp(CLIENT_A, 1001))
+        .iter()
+        .map(|frame| decode_response(frame))
+        .map(|r| (r.correlation_id, r.code))
+        .collect();
+    answers.sort_by_key(|(id, _)| *id);
+    assert_eq!(answers, [(1, ErrorCode::OK), (2, ErrorCode::CANCELLED)]);
+    assert!(fake.published(1001).is_empty(), "nothing went to the worker's own channel");
 }
 
 /// Hostile frames: random bytes, mutated and truncated requests, lying lengths, reply

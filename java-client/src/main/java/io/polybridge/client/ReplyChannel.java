@@ -1,5 +1,7 @@
 package io.polybridge.client;
 
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -88,13 +90,13 @@ final class ReplyChannel
         final String port = endpoint.substring(colon + 1);
         if (!isPort(port))
         {
-            throw new IllegalArgumentException(expected + ": PORT must be 1-65535 (not 0: workers need a fixed " +
-                "port to reply to)");
+            throw new IllegalArgumentException(expected + ": PORT must be 1-65535 in decimal without leading zeros " +
+                "(not 0: workers need a fixed port to reply to)");
         }
         if (!isHost(host))
         {
             throw new IllegalArgumentException(expected + ": HOST must be an IPv4 address, a [bracketed] IPv6 " +
-                "address or a host name");
+                "address without a zone or a host name (letters, digits and '-', dot-separated labels of 1-63)");
         }
         if (isWildcard(host))
         {
@@ -103,9 +105,10 @@ final class ReplyChannel
         }
     }
 
+    /** 1-65535 in decimal, no leading zeros (as the workers check it). */
     private static boolean isPort(final String port)
     {
-        if (port.isEmpty() || port.length() > 5)
+        if (port.isEmpty() || port.length() > 5 || port.charAt(0) == '0')
         {
             return false;
         }
@@ -116,36 +119,76 @@ final class ReplyChannel
                 return false;
             }
         }
-        final int value = Integer.parseInt(port);
-        return value >= 1 && value <= 65535;
+        return Integer.parseInt(port) <= 65535;
     }
 
+    /**
+     * The workers' rule (native-go/worker/replychannel.go): a bracketed IPv6 literal without a zone, an
+     * IPv4 literal when only digits and dots, else a host name of RFC 1123 labels.
+     */
     private static boolean isHost(final String host)
     {
         if (host.startsWith("["))
         {
-            if (!host.endsWith("]") || host.length() < 4)
+            if (!host.endsWith("]") || host.length() < 4 || host.indexOf('%') >= 0)
             {
                 return false;
             }
-            for (int i = 1; i < host.length() - 1; i++)
+            final String inner = host.substring(1, host.length() - 1);
+            for (int i = 0; i < inner.length(); i++)
             {
-                final char c = host.charAt(i);
-                if (!(Character.digit(c, 16) >= 0 || c == ':' || c == '.' || c == '%'))
+                final char c = inner.charAt(i);
+                if (!(Character.digit(c, 16) >= 0 || c == ':' || c == '.'))
                 {
                     return false;
                 }
             }
-            return true;
+            try
+            {
+                return inner.indexOf(':') >= 0 && InetAddress.getByName(inner) != null; // a literal: no lookup
+            }
+            catch (final UnknownHostException ex)
+            {
+                return false;
+            }
+        }
+        if (host.chars().allMatch((c) -> c == '.' || (c >= '0' && c <= '9')))
+        {
+            return isIpv4(host);
         }
         if (host.isEmpty() || host.length() > 253)
         {
             return false;
         }
-        for (int i = 0; i < host.length(); i++)
+        for (final String label : host.split("\\.", -1))
         {
-            final char c = host.charAt(i);
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            if (label.isEmpty() || label.length() > 63 || label.charAt(0) == '-' || label.charAt(label.length() - 1) == '-')
+            {
+                return false;
+            }
+            for (int i = 0; i < label.length(); i++)
+            {
+                final char c = label.charAt(i);
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    private static boolean isIpv4(final String host)
+    {
+        final String[] octets = host.split("\\.", -1);
+        if (octets.length != 4)
+        {
+            return false;
+        }
+        for (final String octet : octets)
+        {
+            if (octet.isEmpty() || octet.length() > 3 || (octet.length() > 1 && octet.charAt(0) == '0') ||
+                Integer.parseInt(octet) > 255)
             {
                 return false;
             }

@@ -52,6 +52,12 @@ class ReplyChannelTest
         assertRefused("aeron:udp?control=10.0.0.1:41000", "aeron:udp?endpoint=HOST:PORT");
         assertRefused("aeron:ipc?term-length=64k", "IPC replies arrive on the client's channel");
         assertRefused("aeron:udp?endpoint=bad_host!:41000", "HOST must be");
+        assertRefused("aeron:udp?endpoint=10.0.0.1:041000", "without leading zeros");
+        assertRefused("aeron:udp?endpoint=999.0.0.1:41000", "HOST must be");
+        assertRefused("aeron:udp?endpoint=10.0.0:41000", "HOST must be");
+        assertRefused("aeron:udp?endpoint=[fe80::1%eth0]:41000", "without a zone");
+        assertRefused("aeron:udp?endpoint=-client.example:41000", "HOST must be");
+        assertRefused("aeron:udp?endpoint=client..example:41000", "HOST must be");
         assertRefused("aeron:udp?endpoint=" + "h".repeat(240) + ":41000", "longer than 256 bytes");
     }
 
