@@ -350,10 +350,21 @@ final class NamespaceHosts implements AutoCloseable
                 final Matcher m = Pattern.compile("^polybridge-ns-(\\d+)-").matcher(dir.getFileName().toString());
                 if (m.find() && isGone(m.group(1)))
                 {
+                    // A SIGKILLed test JVM runs no hook: its drivers and workers (which name the
+                    // directory on their command lines) outlive it, in namespaces no longer listed.
+                    killProcessesMentioning(dir.toString());
                     IoUtil.delete(dir.toFile(), true);
                 }
             }
         }
+    }
+
+    private static void killProcessesMentioning(final String text)
+    {
+        ProcessHandle.allProcesses()
+            .filter((p) -> p.pid() != ProcessHandle.current().pid())
+            .filter((p) -> p.info().commandLine().map((c) -> c.contains(text)).orElse(false))
+            .forEach(ProcessHandle::destroyForcibly);
     }
 
     private static boolean isGone(final String pid)
