@@ -29,7 +29,8 @@ import java.util.regex.Pattern;
  * <p>
  * {@link #close()} (also run by a shutdown hook) kills every process started here, deletes both
  * namespaces (which deletes the veth) and the driver directories. Namespaces, veths and directories
- * of earlier runs whose JVM is gone are removed first.
+ * of earlier runs whose JVM is gone are removed first. Long because cleanup that must survive any
+ * failure is spelled out step by step.
  */
 final class NamespaceHosts implements AutoCloseable
 {

@@ -47,7 +47,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Java client on the driver of namespace A, everything between them Aeron UDP over a veth pair
  * ({@link NamespaceHosts}). Each case runs against both workers, once without loss and once with
  * 5 % of datagrams dropped by Aeron's debug receive channel endpoint on both drivers. Needs root and
- * iproute2 ({@code ip netns}); skipped otherwise.
+ * iproute2 ({@code ip netns}); skipped otherwise. Setting two hosts up costs seconds, so one class
+ * holds every case for one set of hosts (hence its length).
  */
 class UdpNamespaceTest
 {
