@@ -252,3 +252,61 @@ fn over_udp_every_call_is_answered_exactly_once_on_its_reply_channel_and_invalid
     assert_eq!(by_id.len() as i64, calls + 2, "nothing else arrived on the caller's channel");
     assert_eq!(client.received_on_own.0.len(), refused.len(), "nothing else arrived on the own channel");
 }
+
+/// Driver publications whose `pub-pos` counter names `channel`: one per publication, however
+/// many clients share it.
+fn publications_on(client: &UdpClient, channel: &str) -> usize {
+    let counters = client.aeron.counters_reader();
+    (0..=counters.max_counter_id())
+        .filter(|&id| counters.counter_state(id).is_ok_and(|state| state == 1)) // allocated
+        .filter_map(|id| counters.get_counter_label(id, 512).ok())
+        .filter(|label| label.starts_with("pub-pos") && label.contains(channel))
+        .count()
+}
+
+#[test]
+fn two_workers_on_one_driver_reply_to_one_caller_through_exclusive_publications_of_their_own() {
+    let Some(driver) = MediaDriver::start("udp-exclusive") else { return };
+    let (request_port, reply_port) = (free_port(), free_port());
+    let request_channel = format!("aeron:udp?endpoint=127.0.0.1:{request_port}");
+    let reply_channel = format!("aeron:udp?endpoint=127.0.0.1:{reply_port}");
+    let workers: Vec<Worker> = ["200", "201"]
+        .iter()
+        .map(|stream| {
+            let worker = Worker::spawn(&[
+                "--aeron-dir",
+                &driver.dir,
+                "--idle-park",
+                "200us",
+                "--request-stream",
+                stream,
+                "--request-channel",
+                &request_channel,
+                "--reply-channel-params",
+                TERM,
+            ]);
+            worker.wait_for_line("serving", STARTUP);
+            worker
+        })
+        .collect();
+    let mut client = UdpClient::connect(&driver.dir, &reply_channel);
+    let publish = |stream| {
+        client
+            .aeron
+            .async_add_publication(&CString::new(format!("{request_channel}|{TERM}")).unwrap(), stream)
+            .and_then(|add| add.poll_blocking(STARTUP))
+            .expect("publication")
+    };
+    let (to_first, to_second) = (publish(200), publish(201));
+    send(&to_first, &encode_request_to(1, 0, REPLIES, &[], &reply_channel, "echo", b"first"));
+    send(&to_second, &encode_request_to(2, 0, REPLIES, &[], &reply_channel, "echo", b"second"));
+    client.poll_until(&workers[0], Duration::from_secs(30), "both echoes", |c| {
+        count(&c.received, 1) > 0 && count(&c.received, 2) > 0
+    });
+    assert_eq!(response(&client.received, 1).payload, b"first");
+    assert_eq!(response(&client.received, 2).payload, b"second");
+    // Shared publications from two clients to one channel and stream would be one driver
+    // publication; exclusive ones are one each.
+    let reply_uri = format!("{reply_channel}|{TERM}");
+    assert_eq!(publications_on(&client, &reply_uri), 2, "reply publications to {reply_uri}");
+}
