@@ -254,6 +254,8 @@ class UdpNamespaceTest
             throws Exception
         {
             final WorkerStub worker = await(workerId);
+            assertEquals("aeron:udp?endpoint=" + hosts.addressB + ":" + REQUEST_PORT, worker.info().requestChannel(),
+                "the request channel the worker advertised (its --request-channel)");
             final byte[] block = new byte[2 * 1024 * 1024 + 1];
             new SplittableRandom(workerId.hashCode()).nextBytes(block);
             final UnsafeBuffer buffer = new UnsafeBuffer(block);
