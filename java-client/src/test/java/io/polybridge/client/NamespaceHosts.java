@@ -200,6 +200,17 @@ final class NamespaceHosts implements AutoCloseable
     }
 
     /**
+     * Cut or restore the network between the hosts: host A's end of the veth down or up. The
+     * addresses stay; the drivers keep running and see only silence (and send errors).
+     *
+     * @param connected true to bring the link up.
+     */
+    void connected(final boolean connected) throws IOException
+    {
+        check(List.of("ip", "-n", nsA, "link", "set", vethA, connected ? "up" : "down"));
+    }
+
+    /**
      * @return bytes {sent, received} by host A's end of the veth so far.
      */
     long[] vethBytes() throws IOException

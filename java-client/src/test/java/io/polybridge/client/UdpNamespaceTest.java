@@ -9,6 +9,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -45,7 +46,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The same API across hosts (issue 16): the Go and Rust test workers in network namespace B, the
  * Java client on the driver of namespace A, everything between them Aeron UDP over a veth pair
- * ({@link NamespaceHosts}). Each case runs against both workers, once without loss and once with
+ * ({@link NamespaceHosts}). Cases: echo up to the cross-host limit, 10,000 concurrent calls exactly once,
+ * deadline, cancel, a worker SIGKILL, a partition (the veth down, then up). Each runs against both workers, once without loss and once with
  * 5 % of datagrams dropped by Aeron's debug receive channel endpoint on both drivers. Needs root and
  * iproute2 ({@code ip netns}); skipped otherwise. Setting two hosts up costs seconds, so one class
  * holds every case for one set of hosts (hence its length).
@@ -434,6 +436,58 @@ class UdpNamespaceTest
             final String survivor = language + "-0";
             assertArrayEquals(new byte[]{ 7 }, await(survivor).call("echo", new byte[]{ 7 }, SAFE_DEADLINE)
                 .get(1, TimeUnit.MINUTES), survivor + " answers after its neighbour's SIGKILL");
+        }
+
+        @Order(6)
+        @Test
+        void aPartitionFailsCallsFastAndTheWorkersAreCalledAgainOnceItHeals() throws Exception
+        {
+            final byte[] sleep1Second = { (byte)1000, (byte)(1000 >> 8), 0, 0 };
+            final List<CompletableFuture<byte[]>> calls = new ArrayList<>();
+            final Map<String, WorkerStub> stubs = Map.of("go-0", await("go-0"), "rust-0", await("rust-0"));
+            for (final WorkerStub worker : stubs.values())
+            {
+                for (int i = 0; i < 4; i++)
+                {
+                    calls.add(worker.call("debug.sleep", sleep1Second, SAFE_DEADLINE));
+                }
+            }
+            final long cutNs = System.nanoTime();
+            hosts.connected(false);
+            try
+            {
+                for (final CompletableFuture<byte[]> call : calls)
+                {
+                    final CompletionException thrown = assertThrows(CompletionException.class, call::join);
+                    assertEquals(ErrorCode.WORKER_UNAVAILABLE,
+                        assertInstanceOf(PolybridgeException.class, thrown.getCause()).errorCode());
+                }
+                final long failedAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - cutNs);
+                System.out.printf("partition (%s): %d calls failed WORKER_UNAVAILABLE %d ms after the cut%n",
+                    tag, calls.size(), failedAfterMs);
+                assertTrue(failedAfterMs < 20_000, "calls failed only after " + failedAfterMs + " ms");
+                assertEquals(ErrorCode.WORKER_UNAVAILABLE,
+                    errorCodeOf(stubs.get("go-0").call("echo", new byte[]{ 1 }, SAFE_DEADLINE)), "a new call, cut off");
+            }
+            finally
+            {
+                hosts.connected(true);
+            }
+            final long healedNs = System.nanoTime();
+            for (final String workerId : List.of("go-0", "rust-0"))
+            {
+                final long deadlineNs = healedNs + TimeUnit.SECONDS.toNanos(60);
+                while (!client.isLive(stubs.get(workerId).info().requestStreamId()))
+                {
+                    assertTrue(System.nanoTime() < deadlineNs, workerId + " never announced itself again");
+                    Thread.sleep(50);
+                }
+                assertArrayEquals(new byte[]{ 8 }, stubs.get(workerId).call("echo", new byte[]{ 8 }, SAFE_DEADLINE)
+                    .get(1, TimeUnit.MINUTES), workerId + " answers after the partition healed");
+            }
+            System.out.printf("partition (%s): both workers answered %d ms after it healed%n", tag,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - healedNs));
+            awaitNoCallInFlight();
         }
     }
 }
