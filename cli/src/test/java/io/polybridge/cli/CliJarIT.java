@@ -141,7 +141,7 @@ class CliJarIT
         final List<String> lines = run.stdout().lines().toList();
         assertEquals(3, lines.size(), run::stdout);
         assertTrue(lines.get(0).matches("\\{\"id\":\"go-0\",\"language\":\"GO\",\"pid\":\\d+,\"request_stream\":\\d+," +
-            "\"schema_id\":\\d+,\"schema_version\":\\d+,\"live\":true,\"handlers\":\\[.*\"echo\".*]}"), lines.get(0));
+            "\"schema_id\":\\d+,\"schema_version\":\\d+,\"live\":true,\"handlers\":\\[.*\"echo\".*],\"request_channel\":\"aeron:ipc\"}"), lines.get(0));
         assertTrue(lines.get(1).startsWith("{\"id\":\"rust-0\",\"language\":\"RUST\""), lines.get(1));
         assertTrue(lines.get(2).startsWith("{\"id\":\"rust-1\",\"language\":\"RUST\""), lines.get(2));
         assertNothingLeft(run);
