@@ -1,6 +1,7 @@
 # polybridge: the two commands of the README, and the steps they are made of.
 #   make demo   the main job: fingerprint (Go) and signals (Rust) for every corpus page, one JSON line each
 #   make test   Go, Rust and Java tests, including the real Java -> Go/Rust -> Java integration test
+#               and, as root, the same across two network namespaces over Aeron UDP (UdpNamespaceTest)
 # Each installs what it needs first (system packages, cmake, Go modules, crates, Maven artifacts).
 
 SHELL := /bin/bash
@@ -29,6 +30,9 @@ deps:
 	@command -v cargo >/dev/null || { echo "Rust (cargo) is required (rustup)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven 3.8+ is required"; exit 1; }
 	@java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])' || { echo "Java 17+ is required"; exit 1; }
+	@# iproute2 (ip netns) for UdpNamespaceTest, which runs as root and skips without it (docs/hosts.md).
+	@command -v ip >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iproute2; }
 
 # CGO_ENABLED=0: static Go binaries that need no libc, so the copies shipped in the web-scan jar run anywhere.
 # Rust: every binary of the Cargo workspace (root Cargo.toml) into native-rust/target/release:

@@ -203,6 +203,11 @@ def main():
     md.append("")
     md.append("![latency](latency.png)\n")
     md.append("![throughput](throughput.png)\n")
+    # perf/cross-host.sh (root, network namespaces) runs on its own; its latest table joins the report.
+    cross_host = out / "cross-host.md"
+    if cross_host.exists():
+        md.append("#" + cross_host.read_text().strip())
+        md.append("")
     (out / "results.md").write_text("\n".join(md))
 
     # Plots: small PNGs.

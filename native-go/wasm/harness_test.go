@@ -162,12 +162,13 @@ func callModule(tb testing.TB, m *Module, payload []byte, timeout time.Duration)
 
 func encodeRequest(correlationID, timeoutNs int64, replyStream int32, handler string, payload []byte) []byte {
 	const metadataGroupHeader = 4 // an empty metadata group: blockLength 0, numInGroup 0
-	size := int(polybridge.MessageHeaderEncodedLength) + int(polybridge.RequestSbeBlockLength) + metadataGroupHeader + 2 + len(handler) + 4 + len(payload)
+	size := int(polybridge.MessageHeaderEncodedLength) + int(polybridge.RequestSbeBlockLength) + metadataGroupHeader + 2 + 2 + len(handler) + 4 + len(payload)
 	buf := make([]byte, size)
 	var m polybridge.Request
 	m.WrapAndApplyHeader(buf, 0, uint64(size))
 	m.SetCorrelationId(correlationID).SetTimeoutNs(timeoutNs).SetReplyStreamId(replyStream)
 	m.MetadataCount(0)
+	m.PutReplyChannel("") // the worker's own channel
 	m.PutHandler(handler)
 	m.PutPayload(string(payload))
 	return buf

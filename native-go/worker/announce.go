@@ -11,12 +11,15 @@ type Announcement struct {
 	RequestStreamID int32
 	Handlers        []string
 	WorkerID        string
+	// RequestChannel is where clients publish this worker's requests (--advertised-request-channel);
+	// "" means the channel the announcement was heard on.
+	RequestChannel string
 }
 
 // EncodeAnnouncement returns header + WorkerAnnouncement, stamped with this build's schema id
 // and version. Names must fit a varStringEncoding (Registry.Register ensures it for handlers).
 func EncodeAnnouncement(a Announcement) []byte {
-	size := headerLength + int(polybridge.WorkerAnnouncementSbeBlockLength) + 4 + 2 + len(a.WorkerID)
+	size := headerLength + int(polybridge.WorkerAnnouncementSbeBlockLength) + 4 + 2 + len(a.WorkerID) + 2 + len(a.RequestChannel)
 	for _, h := range a.Handlers {
 		size += 2 + len(h)
 	}
@@ -33,5 +36,6 @@ func EncodeAnnouncement(a Announcement) []byte {
 		group.Next().PutName(h)
 	}
 	m.PutWorkerId(a.WorkerID)
+	m.PutRequestChannel(a.RequestChannel)
 	return buf
 }

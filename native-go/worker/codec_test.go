@@ -20,12 +20,13 @@ type request struct {
 	metadata      []metadataEntry // in wire order; nil or empty: none
 	handler       string
 	payload       []byte
+	replyChannel  string // "" for the worker's own channel
 }
 
 type metadataEntry struct{ key, value string }
 
 func encodeRequest(r request) []byte {
-	size := headerLength + requestBlockLength + groupHeaderLength + 2 + len(r.handler) + 4 + len(r.payload)
+	size := headerLength + requestBlockLength + groupHeaderLength + 2 + len(r.replyChannel) + 2 + len(r.handler) + 4 + len(r.payload)
 	for _, e := range r.metadata {
 		size += 2 + len(e.key) + 2 + len(e.value)
 	}
@@ -37,16 +38,22 @@ func encodeRequest(r request) []byte {
 	for _, e := range r.metadata {
 		g.Next().PutKey(e.key).PutValue(e.value)
 	}
+	m.PutReplyChannel(r.replyChannel)
 	m.PutHandler(r.handler)
 	m.PutPayload(bytesAsString(r.payload))
 	return buf
 }
 
 func encodeCancel(correlationID int64, replyStreamID int32) []byte {
-	buf := make([]byte, headerLength+cancelBlockLength)
+	return encodeCancelTo(correlationID, replyStreamID, "")
+}
+
+func encodeCancelTo(correlationID int64, replyStreamID int32, replyChannel string) []byte {
+	buf := make([]byte, headerLength+cancelBlockLength+2+len(replyChannel))
 	var m polybridge.Cancel
 	m.WrapAndApplyHeader(buf, 0, uint64(len(buf)))
 	m.SetCorrelationId(correlationID).SetReplyStreamId(replyStreamID)
+	m.PutReplyChannel(replyChannel)
 	return buf
 }
 

@@ -84,6 +84,10 @@ func (c *Counters) LogAttrs() []any {
 
 // Reply is a response ready to publish.
 type Reply struct {
+	// Channel is the caller's reply channel as the Request named it (Request.replyChannel,
+	// validated: "" or aeron:udp?endpoint=HOST:PORT); "" means the worker's own channel. The
+	// outbox adds the worker's --reply-channel-params to a non-empty one.
+	Channel       string
 	StreamID      int32  // the caller's reply stream (Request.replyStreamId)
 	CorrelationID int64  // echoed from the request
 	Frame         []byte // header + Response; valid until the next Dispatch
@@ -95,6 +99,10 @@ type envelope struct {
 	readable      bool // correlation id and reply stream id are in the frame, and the stream can be replied on
 	correlationID int64
 	replyStreamID int32
+	// replyChannel is Request/Cancel.replyChannel once it has been read and found valid; until
+	// then, and when it is invalid, "": what cannot be trusted is answered on the worker's own
+	// channel.
+	replyChannel string
 }
 
 // Dispatcher turns one request frame into at most one response frame. It is a pure function
@@ -274,11 +282,15 @@ func (d *Dispatcher) decodeFrame(msg []byte, f *decodedFrame) {
 		return
 	}
 	if templateID == polybridge.CancelSbeTemplateID {
-		if n != headerLength+cancelBlockLength {
-			bad(fmt.Sprintf("cancel frame of %d bytes, expected %d", n, headerLength+cancelBlockLength))
-			return
+		end, problem := readReplyChannel(msg, headerLength+cancelBlockLength, env)
+		switch {
+		case problem != "":
+			bad(problem)
+		case end != n:
+			bad(fmt.Sprintf("%d bytes after the cancel's reply channel", n-end))
+		default:
+			f.kind = frameCancel
 		}
-		f.kind = frameCancel
 		return
 	}
 
@@ -291,6 +303,11 @@ func (d *Dispatcher) decodeFrame(msg []byte, f *decodedFrame) {
 		return
 	}
 	f.metadata = metadata
+	pos, problem = readReplyChannel(msg, pos, env)
+	if problem != "" {
+		bad(problem)
+		return
+	}
 	req := &d.req
 	req.WrapForDecode(msg, uint64(headerLength), uint64(blockLength), uint64(version), uint64(n))
 	req.SetSbePosition(uint64(pos))
@@ -425,7 +442,7 @@ func (d *Dispatcher) EncodeResponse(streamID int32, correlationID int64, code po
 
 func (d *Dispatcher) respond(env *envelope, code polybridge.ErrorCode, message string, payload []byte) Reply {
 	d.out = writeResponse(d.out, env.correlationID, code, message, payload)
-	return Reply{StreamID: env.replyStreamID, CorrelationID: env.correlationID, Frame: d.out}
+	return Reply{Channel: env.replyChannel, StreamID: env.replyStreamID, CorrelationID: env.correlationID, Frame: d.out}
 }
 
 // writeResponse writes header + Response into buf, growing it if needed, and returns the

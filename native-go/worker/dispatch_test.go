@@ -42,9 +42,12 @@ func put16(b []byte, at int, v uint16) []byte { binary.LittleEndian.PutUint16(b[
 func put32(b []byte, at int, v uint32) []byte { binary.LittleEndian.PutUint32(b[at:], v); return b }
 
 const (
-	// handlerLengthAt is where the handler name's length sits in a request without metadata:
+	// replyChannelAt is where the reply channel's length sits in a request without metadata:
 	// after the header, the block and the empty metadata group's header.
-	handlerLengthAt = headerLength + requestBlockLength + groupHeaderLength // 32
+	replyChannelAt = headerLength + requestBlockLength + groupHeaderLength // 32
+	// handlerLengthAt is where the handler name's length sits in a request without metadata
+	// and with an empty reply channel.
+	handlerLengthAt = replyChannelAt + 2 // 34
 )
 
 func echoFrame(payload []byte) []byte {

@@ -24,6 +24,8 @@ func FuzzDispatch(f *testing.F) {
 	f.Add(echoFrame(nil))
 	f.Add(encodeCancel(1, 2))
 	f.Add(encodeRequest(request{correlationID: 1, replyStreamID: 2, metadata: []metadataEntry{{"traceparent", "00-01"}, {"k", ""}}, handler: "echo"}))
+	f.Add(encodeCancelTo(1, 2, "aeron:udp?endpoint=10.42.0.1:41000"))
+	f.Add(encodeRequest(request{correlationID: 1, replyStreamID: 2, replyChannel: "aeron:udp?endpoint=[::1]:41000", handler: "echo"}))
 	f.Add(put32(echoFrame([]byte("abc")), handlerLengthAt+2+4, 0xFFFFFFFF))
 	f.Add(put16(echoFrame(nil), handlerLengthAt, 0xFFFF))
 	f.Add(put16(echoFrame(nil), 0, 0xFFFF))
@@ -64,6 +66,8 @@ func FuzzPool(f *testing.F) {
 		f.Add(encodeRequest(request{correlationID: 5, timeoutNs: 1e9, replyStreamID: 7, handler: name, payload: []byte("x")}))
 	}
 	f.Add(encodeCancel(5, 7))
+	f.Add(encodeRequest(request{correlationID: 5, replyStreamID: 7, replyChannel: "aeron:udp?endpoint=10.42.0.1:41000", handler: "echo", payload: []byte("x")}))
+	f.Add(encodeCancelTo(5, 7, "aeron:udp?endpoint=10.42.0.1:41000"))
 	for _, stream := range []int32{0, -1, 100, 10} { // never replied on: <= 0, or the worker's own
 		f.Add(encodeRequest(request{correlationID: 5, replyStreamID: stream, handler: "echo", payload: []byte("x")}))
 	}

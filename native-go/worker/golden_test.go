@@ -43,6 +43,7 @@ type announcement struct {
 	requestStreamID         int32
 	handlers                []string
 	workerID                string
+	requestChannel          string
 }
 
 func decodeAnnouncement(t *testing.T, b []byte) announcement {
@@ -55,6 +56,7 @@ func decodeAnnouncement(t *testing.T, b []byte) announcement {
 		a.handlers = append(a.handlers, g.Next().Name())
 	}
 	a.workerID = m.WorkerId()
+	a.requestChannel = m.RequestChannel()
 	assertConsumed(t, m.SbePosition(), b)
 	return a
 }
@@ -76,20 +78,26 @@ func decodeRequest(t *testing.T, b []byte) request {
 		key := e.Key()
 		r.metadata = append(r.metadata, metadataEntry{key, e.Value()})
 	}
+	r.replyChannel = m.ReplyChannel()
 	r.handler = m.Handler()
 	r.payload = []byte(m.Payload())
 	assertConsumed(t, m.SbePosition(), b)
 	return r
 }
 
-func decodeCancel(t *testing.T, b []byte) [2]int64 {
+type cancel struct {
+	correlationID int64
+	replyStreamID int32
+	replyChannel  string
+}
+
+func decodeCancel(t *testing.T, b []byte) cancel {
 	goldenHeader(t, b, polybridge.CancelSbeTemplateID, polybridge.CancelSbeBlockLength)
 	var m polybridge.Cancel
 	m.WrapForDecode(b, uint64(headerLength), uint64(polybridge.CancelSbeBlockLength), uint64(SchemaVersion), uint64(len(b)))
-	if len(b) != headerLength+cancelBlockLength {
-		t.Fatalf("cancel of %d bytes", len(b))
-	}
-	return [2]int64{m.CorrelationId(), int64(m.ReplyStreamId())}
+	c := cancel{m.CorrelationId(), m.ReplyStreamId(), m.ReplyChannel()}
+	assertConsumed(t, m.SbePosition(), b)
+	return c
 }
 
 // goldenCase is one vector: how Go encodes the logical value, and how Go decodes the file back
@@ -102,21 +110,22 @@ type goldenCase struct {
 }
 
 func goldenCases() []goldenCase {
-	reqEcho := request{0x0102030405060708, 5000000000, 1001, nil, "echo", pattern(256)}
-	reqEmpty := request{0, 0, 0, nil, "", []byte{}}
-	reqLarge := request{-1, 9223372036854775807, 2147483647, nil, "wappalyzer.fingerprint", pattern(100000)}
+	reqEcho := request{0x0102030405060708, 5000000000, 1001, nil, "echo", pattern(256), ""}
+	reqEmpty := request{0, 0, 0, nil, "", []byte{}, ""}
+	reqLarge := request{-1, 9223372036854775807, 2147483647, nil, "wappalyzer.fingerprint", pattern(100000), ""}
 	reqMetadata := request{9, 1000000, 1002, []metadataEntry{
 		{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
 		{"tenant", "ünïcode ✓"},
 		{"empty", ""},
-	}, "echo", pattern(16)}
+	}, "echo", pattern(16), "aeron:udp?endpoint=10.42.0.1:41000"}
 	respOK := response{42, polybridge.ErrorCode_OK, "", []byte("pong")}
 	respErr := response{-42, polybridge.ErrorCode_HANDLER_ERROR, "handler failed: Ünïcödé ✓ 日本語 🚀", []byte{}}
 	annGo := Announcement{Language: polybridge.Language_GO, Pid: 4242, RequestStreamID: 2001,
-		Handlers: []string{"echo", "wappalyzer.fingerprint"}, WorkerID: "go-0"}
+		Handlers: []string{"echo", "wappalyzer.fingerprint"}, WorkerID: "go-0",
+		RequestChannel: "aeron:udp?endpoint=10.42.0.2:40100"}
 	annEmpty := Announcement{Language: polybridge.Language_RUST, Handlers: []string{}}
 	asAnnouncement := func(a Announcement) announcement {
-		return announcement{schemaID, SchemaVersion, a.Language, a.Pid, a.RequestStreamID, a.Handlers, a.WorkerID}
+		return announcement{schemaID, SchemaVersion, a.Language, a.Pid, a.RequestStreamID, a.Handlers, a.WorkerID, a.RequestChannel}
 	}
 	decReq := func(t *testing.T, b []byte) any { return decodeRequest(t, b) }
 	decResp := func(t *testing.T, b []byte) any {
@@ -128,6 +137,7 @@ func goldenCases() []goldenCase {
 		return r
 	}
 	decAnn := func(t *testing.T, b []byte) any { return decodeAnnouncement(t, b) }
+	decCancel := func(t *testing.T, b []byte) any { return decodeCancel(t, b) }
 	return []goldenCase{
 		{"request-echo.bin", func() []byte { return encodeRequest(reqEcho) }, decReq, reqEcho},
 		{"request-empty.bin", func() []byte { return encodeRequest(reqEmpty) }, decReq, reqEmpty},
@@ -135,7 +145,9 @@ func goldenCases() []goldenCase {
 		{"request-metadata.bin", func() []byte { return encodeRequest(reqMetadata) }, decReq, reqMetadata},
 		{"response-ok.bin", func() []byte { return encodeResponse(respOK) }, decResp, respOK},
 		{"response-error.bin", func() []byte { return encodeResponse(respErr) }, decResp, respErr},
-		{"cancel.bin", func() []byte { return encodeCancel(7, 1001) }, func(t *testing.T, b []byte) any { return decodeCancel(t, b) }, [2]int64{7, 1001}},
+		{"cancel.bin", func() []byte { return encodeCancel(7, 1001) }, decCancel, cancel{7, 1001, ""}},
+		{"cancel-udp.bin", func() []byte { return encodeCancelTo(7, 1001, "aeron:udp?endpoint=10.42.0.1:41000") }, decCancel,
+			cancel{7, 1001, "aeron:udp?endpoint=10.42.0.1:41000"}},
 		{"announcement-go.bin", func() []byte { return EncodeAnnouncement(annGo) }, decAnn, asAnnouncement(annGo)},
 		{"announcement-empty.bin", func() []byte { return EncodeAnnouncement(annEmpty) }, decAnn, asAnnouncement(annEmpty)},
 	}

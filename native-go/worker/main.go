@@ -146,16 +146,23 @@ func Run(app App, args []string, stderr io.Writer) int {
 // commonFlags are the flags every SDK worker accepts (docs/protocol.md, the same in Rust).
 type commonFlags struct {
 	aeronDir, channel, workerID, idleName        string
+	requestChannel, advertisedRequestChannel     string
+	announceChannel, replyChannelParams          string
 	requestStream, controlStream, announceMs     int
 	poolSize, queueDepth, replyQueue, maxStreams int
 	parentPID                                    int
 	idlePark, drainTimeout, replyTimeout         time.Duration
+	fs                                           *flag.FlagSet // to tell a flag given as "" from one not given
 }
 
 func declareCommonFlags(fs *flag.FlagSet) *commonFlags {
-	f := new(commonFlags)
+	f := &commonFlags{fs: fs}
 	fs.StringVar(&f.aeronDir, "aeron-dir", "", "the media driver's directory, e.g. /dev/shm/aeron-$USER (required: Java, C and Go clients disagree on the default)")
-	fs.StringVar(&f.channel, "channel", DefaultChannel, "Aeron channel for the request, reply and control streams")
+	fs.StringVar(&f.channel, "channel", DefaultChannel, "the worker's own Aeron channel: replies to callers whose requests name no reply channel, and the default of --request-channel and --announce-channel")
+	fs.StringVar(&f.requestChannel, "request-channel", "", "channel the worker subscribes to for requests, e.g. aeron:udp?endpoint=0.0.0.0:40100 (default: --channel)")
+	fs.StringVar(&f.advertisedRequestChannel, "advertised-request-channel", "", "request channel the announcements tell clients to publish on, e.g. aeron:udp?endpoint=10.0.0.2:40100 (default: --request-channel when it is not IPC, else none; \"\": none, clients use the channel they heard the announcement on)")
+	fs.StringVar(&f.announceChannel, "announce-channel", "", "channel announcements are published on, e.g. aeron:udp?control=10.0.0.2:40102|control-mode=dynamic|term-length=64k (default: --channel)")
+	fs.StringVar(&f.replyChannelParams, "reply-channel-params", DefaultReplyChannelParams, "URI parameters added to a caller's UDP reply channel (aeron:udp?endpoint=HOST:PORT from its requests), so no request chooses them; \"\": none (the driver's defaults)")
 	fs.IntVar(&f.requestStream, "request-stream", DefaultRequestStream, "this worker's request stream (instance i of a pool: 100+i)")
 	fs.IntVar(&f.controlStream, "control-stream", DefaultControlStream, "stream the worker announces itself on")
 	fs.StringVar(&f.workerID, "worker-id", "", "name in announcements and logs (default go-<pid>)")
@@ -192,6 +199,11 @@ func (f *commonFlags) config() (Config, error) {
 		return Config{}, fmt.Errorf("--pool-size must be at least 1 (got %d), --queue-depth at least 0 (got %d), --drain-timeout positive (got %v)",
 			f.poolSize, f.queueDepth, f.drainTimeout)
 	}
+	if f.replyChannelParams != "" {
+		if err := ValidateReplyChannelParams(f.replyChannelParams); err != nil {
+			return Config{}, fmt.Errorf("--reply-channel-params: %w", err)
+		}
+	}
 	idle, err := NewIdleStrategy(f.idleName, f.idlePark)
 	if err != nil {
 		return Config{}, fmt.Errorf("--idle: %w", err)
@@ -200,20 +212,28 @@ func (f *commonFlags) config() (Config, error) {
 	if queueDepth == 0 {
 		queueDepth = -1 // Config: -1 means no queue, 0 the default
 	}
+	given := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
 	return Config{
-		AeronDir:         f.aeronDir,
-		Channel:          f.channel,
-		RequestStream:    int32(f.requestStream),
-		ControlStream:    int32(f.controlStream),
-		WorkerID:         f.workerID,
-		AnnounceInterval: time.Duration(f.announceMs) * time.Millisecond,
-		PoolSize:         f.poolSize,
-		QueueDepth:       queueDepth,
-		Idle:             idle,
-		DrainTimeout:     f.drainTimeout,
-		ReplyQueue:       f.replyQueue,
-		ReplyTimeout:     f.replyTimeout,
-		MaxReplyStreams:  f.maxStreams,
-		ParentPID:        f.parentPID,
+		advertisedExplicit:       given["advertised-request-channel"],
+		replyParamsExplicit:      given["reply-channel-params"],
+		AeronDir:                 f.aeronDir,
+		Channel:                  f.channel,
+		RequestChannel:           f.requestChannel,
+		AnnounceChannel:          f.announceChannel,
+		ReplyChannelParams:       f.replyChannelParams,
+		AdvertisedRequestChannel: f.advertisedRequestChannel,
+		RequestStream:            int32(f.requestStream),
+		ControlStream:            int32(f.controlStream),
+		WorkerID:                 f.workerID,
+		AnnounceInterval:         time.Duration(f.announceMs) * time.Millisecond,
+		PoolSize:                 f.poolSize,
+		QueueDepth:               queueDepth,
+		Idle:                     idle,
+		DrainTimeout:             f.drainTimeout,
+		ReplyQueue:               f.replyQueue,
+		ReplyTimeout:             f.replyTimeout,
+		MaxReplyStreams:          f.maxStreams,
+		ParentPID:                f.parentPID,
 	}, nil
 }

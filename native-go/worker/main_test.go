@@ -57,6 +57,12 @@ func TestRunChecksTheCommandLineBeforeConnecting(t *testing.T) {
 		{"an app flag the app rejects", []string{"--aeron-dir", driver, "--mode", "usage"}, 2, "test-worker: --mode usage is not allowed"},
 		{"an app that fails to start", []string{"--aeron-dir", driver, "--mode", "fail"}, 1, "test-worker: the app could not start"},
 		{"a directory without a driver", []string{"--aeron-dir", t.TempDir()}, 2, "no media driver in"},
+		{"reply channel params naming the endpoint", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length=16m|endpoint=1.2.3.4:5"}, 2, "may not set endpoint"},
+		{"reply channel params that are not key=value", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length"}, 2, "want key=value pairs"},
+		{"a request channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--request-channel", "udp://10.0.0.2:40100"}, 2, "request channel \"udp://10.0.0.2:40100\" is not an aeron:ipc or aeron:udp URI"},
+		{"an advertised request channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--advertised-request-channel", "10.0.0.2:40100"}, 2, "advertised request channel"},
+		{"reply channel params with a '?'", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length=16m?x"}, 2, "want key=value pairs"},
+		{"an announce channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--announce-channel", "10.0.0.2:40102"}, 2, "announce channel"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -68,5 +74,48 @@ func TestRunChecksTheCommandLineBeforeConnecting(t *testing.T) {
 	}
 	if !sawEcho {
 		t.Error("App.Start ran without echo in the registry")
+	}
+}
+
+func TestChannelFlagsDefaultToTodaysIPCBehaviour(t *testing.T) {
+	driver := fakeDriverDir(t)
+	const udpRequests, advertised = "aeron:udp?endpoint=0.0.0.0:40100", "aeron:udp?endpoint=10.0.0.2:40100"
+	const announce = "aeron:udp?control=10.0.0.2:40102|control-mode=dynamic|term-length=64k"
+	for _, tc := range []struct {
+		name                                       string
+		args                                       []string
+		request, advertised, announce, replyParams string
+	}{
+		{"no channel flags: everything on --channel, nothing advertised", nil,
+			"aeron:ipc", "", "aeron:ipc", "term-length=16m"},
+		{"--channel alone moves all three", []string{"--channel", "aeron:ipc?term-length=64k"},
+			"aeron:ipc?term-length=64k", "", "aeron:ipc?term-length=64k", "term-length=16m"},
+		{"a UDP request channel is advertised as it is", []string{"--request-channel", udpRequests},
+			udpRequests, udpRequests, "aeron:ipc", "term-length=16m"},
+		{"a bind address advertised as the reachable one", []string{"--request-channel", udpRequests, "--advertised-request-channel", advertised,
+			"--announce-channel", announce, "--reply-channel-params", "term-length=16m|mtu=8192"},
+			udpRequests, advertised, announce, "term-length=16m|mtu=8192"},
+		{"explicitly empty: nothing advertised, no reply parameters", []string{"--request-channel", udpRequests,
+			"--advertised-request-channel", "", "--reply-channel-params", ""},
+			udpRequests, "", "aeron:ipc", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			f := declareCommonFlags(fs)
+			if err := fs.Parse(append([]string{"--aeron-dir", driver}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := f.config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Conclude(); err != nil {
+				t.Fatal(err)
+			}
+			got := [4]string{cfg.RequestChannel, cfg.AdvertisedRequestChannel, cfg.AnnounceChannel, cfg.ReplyChannelParams}
+			if want := [4]string{tc.request, tc.advertised, tc.announce, tc.replyParams}; got != want {
+				t.Errorf("request, advertised, announce, reply params = %q, want %q", got, want)
+			}
+		})
 	}
 }

@@ -48,15 +48,30 @@ type replyPublication interface {
 }
 
 // publicationAdder adds publications without waiting for the driver: aeron-go's
-// AsyncAddPublication and GetPublication, or a fake in tests.
+// AsyncAddPublication / AsyncAddExclusivePublication and their Get, or a fake in tests.
 type publicationAdder interface {
-	AddPublication(streamID int32) (registrationID int64, err error)
-	// Publication returns the added publication, nil and nil while the driver has not answered
-	// yet, or the driver's error.
-	Publication(registrationID int64) (replyPublication, error)
+	// AddPublication adds a publication on channel (Reply.Channel: "" for the worker's own)
+	// and stream.
+	AddPublication(channel string, streamID int32) (registrationID int64, err error)
+	// Publication returns the publication added on channel, nil and nil while the driver has
+	// not answered yet, or the driver's error.
+	Publication(channel string, registrationID int64) (replyPublication, error)
 }
 
-// aeronAdder adds reply publications on one channel of an aeron-go client.
+// replyKey names a reply publication: the caller's reply channel as the Request named it
+// ("" for the worker's own channel) and its reply stream.
+type replyKey struct {
+	channel  string
+	streamID int32
+}
+
+// aeronAdder adds reply publications of an aeron-go client: on the worker's own channel for
+// Reply.Channel "", else on the caller's UDP endpoint with the worker's --reply-channel-params.
+//
+// UDP reply publications are exclusive: two workers on one host replying to the same
+// endpoint and stream would otherwise share one driver publication, and a SIGKILLed worker's
+// half-written frame would block the other's replies until the driver's unblock timeout. IPC
+// replies keep the shared publication (one per stream on a host, as before).
 //
 // Cost on the poll goroutine: AsyncAddPublication writes one command into the driver's ring
 // buffer and GetPublication looks the registration up; both take the client conductor's
@@ -65,16 +80,24 @@ type publicationAdder interface {
 // new stream waits in its outbox meanwhile (typically a few milliseconds).
 type aeronAdder struct {
 	client  *aeron.Aeron
-	channel string
+	channel string             // the worker's own channel, for Reply.Channel ""
+	params  string             // --reply-channel-params, added to a caller's UDP channel
 	buf     aeronatomic.Buffer // shared by every aeronPublication: one poll goroutine offers
 }
 
-func (a *aeronAdder) AddPublication(streamID int32) (int64, error) {
-	return a.client.AsyncAddPublication(a.channel, streamID)
+func (a *aeronAdder) AddPublication(channel string, streamID int32) (int64, error) {
+	if channel == "" {
+		return a.client.AsyncAddPublication(a.channel, streamID)
+	}
+	return a.client.AsyncAddExclusivePublication(replyChannelURI(channel, a.channel, a.params), streamID)
 }
 
-func (a *aeronAdder) Publication(registrationID int64) (replyPublication, error) {
-	pub, err := a.client.GetPublication(registrationID)
+func (a *aeronAdder) Publication(channel string, registrationID int64) (replyPublication, error) {
+	get := a.client.GetPublication
+	if channel != "" {
+		get = a.client.GetExclusivePublication
+	}
+	pub, err := get(registrationID)
 	if err != nil || pub == nil {
 		return nil, err
 	}
@@ -136,7 +159,7 @@ type outbox struct {
 	timeout    time.Duration // reply timeout: how long a stream may go without progress
 	maxStreams int
 
-	streams  map[int32]*replyStream
+	streams  map[replyKey]*replyStream
 	closedAt []time.Time // publications closed less than publicationLinger ago, oldest first
 	queued   int         // replies queued in all streams
 	adding   int         // streams whose add is in progress
@@ -158,7 +181,7 @@ type outbox struct {
 
 // replyStream is one reply publication and its outbox.
 type replyStream struct {
-	id             int32
+	key            replyKey
 	pub            replyPublication // nil while the add is in progress
 	registrationID int64            // of the add in progress
 	addedAt        time.Time
@@ -182,7 +205,7 @@ func newOutbox(adder publicationAdder, counters *Counters, log *slog.Logger, que
 	return &outbox{
 		adder: adder, counters: counters, log: log,
 		queueLen: queueLen, maxBytes: maxQueuedReplyBytes, timeout: timeout, maxStreams: maxStreams,
-		streams: make(map[int32]*replyStream),
+		streams: make(map[replyKey]*replyStream),
 		gauge:   new(atomic.Int64),
 		pauses:  new(atomic.Uint64),
 	}
@@ -201,12 +224,13 @@ const (
 // outboxes over their budget), or drops it. reply.Frame is read only during the call.
 func (o *outbox) publish(reply Reply, now time.Time) {
 	if reply.StreamID <= 0 { // the dispatcher never lets one through; belt and braces
-		o.drop(reply.StreamID, reply.CorrelationID, "reply stream id is not positive", now)
+		o.drop(replyKey{reply.Channel, reply.StreamID}, reply.CorrelationID, "reply stream id is not positive", now)
 		return
 	}
-	rs := o.streams[reply.StreamID]
+	key := replyKey{reply.Channel, reply.StreamID}
+	rs := o.streams[key]
 	if rs == nil {
-		if rs = o.open(reply.StreamID, reply.CorrelationID, now); rs == nil {
+		if rs = o.open(key, reply.CorrelationID, now); rs == nil {
 			return
 		}
 	}
@@ -221,7 +245,7 @@ func (o *outbox) publish(reply Reply, now time.Time) {
 	}
 	if o.stalled(rs, now) {
 		// Still no progress since its queue was dropped: this one would only wait as long.
-		o.drop(rs.id, reply.CorrelationID, o.stallReason(), now)
+		o.drop(rs.key, reply.CorrelationID, o.stallReason(), now)
 		return
 	}
 	o.enqueue(rs, reply, now)
@@ -236,19 +260,20 @@ func (o *outbox) stallReason() string {
 	return fmt.Sprintf("the reply stream made no progress for the reply timeout (%v): a stuck or missing subscriber", o.timeout)
 }
 
-// open adds a publication for a new reply stream, or drops the reply if there are too many.
-func (o *outbox) open(id int32, correlationID int64, now time.Time) *replyStream {
+// open adds a publication for a new reply stream, or drops the reply if there are too many
+// (--max-reply-streams counts the publications on every channel together).
+func (o *outbox) open(id replyKey, correlationID int64, now time.Time) *replyStream {
 	o.forgetLingering(now)
 	if len(o.streams)+len(o.closedAt) >= o.maxStreams {
 		o.drop(id, correlationID, fmt.Sprintf("%d reply publications exist or linger already (--max-reply-streams)", o.maxStreams), now)
 		return nil
 	}
-	registrationID, err := o.adder.AddPublication(id)
+	registrationID, err := o.adder.AddPublication(id.channel, id.streamID)
 	if err != nil {
 		o.drop(id, correlationID, fmt.Sprintf("cannot add a reply publication: %v", err), now)
 		return nil
 	}
-	rs := &replyStream{id: id, registrationID: registrationID, addedAt: now, lastSubscriber: now}
+	rs := &replyStream{key: id, registrationID: registrationID, addedAt: now, lastSubscriber: now}
 	o.streams[id] = rs
 	o.adding++
 	o.gauge.Store(int64(len(o.streams)))
@@ -268,7 +293,7 @@ func (o *outbox) offer(rs *replyStream, frame []byte, correlationID int64, now t
 	}
 	switch {
 	case err != nil:
-		o.drop(rs.id, correlationID, err.Error(), now)
+		o.drop(rs.key, correlationID, err.Error(), now)
 		return dropped
 	case result > 0:
 		rs.everConnected = true
@@ -276,10 +301,10 @@ func (o *outbox) offer(rs *replyStream, frame []byte, correlationID int64, now t
 		o.counters.Replies.Add(1)
 		return offered
 	case result == aeron.NotConnected && rs.everConnected:
-		o.drop(rs.id, correlationID, "the reply stream's subscriber has gone", now)
+		o.drop(rs.key, correlationID, "the reply stream's subscriber has gone", now)
 		return dropped
 	case result == aeron.PublicationClosed || result == aeron.MaxPositionExceeded:
-		o.drop(rs.id, correlationID, fmt.Sprintf("reply publication unusable (offer returned %d)", result), now)
+		o.drop(rs.key, correlationID, fmt.Sprintf("reply publication unusable (offer returned %d)", result), now)
 		return dropped
 	}
 	return retry // back pressured, admin action, or a new publication not connected yet
@@ -321,7 +346,7 @@ func (o *outbox) flush(now time.Time) int {
 	}
 	work := 0
 	for _, rs := range o.streams {
-		if rs.pub == nil && !o.completeAdd(rs, now) && o.streams[rs.id] != rs {
+		if rs.pub == nil && !o.completeAdd(rs, now) && o.streams[rs.key] != rs {
 			continue // the add failed: rs is gone, and what it held was dropped
 		}
 		progressed := false
@@ -396,7 +421,7 @@ func (o *outbox) updateIntake(now time.Time) {
 
 // completeAdd checks on an add in progress; false while it is still in progress or failed.
 func (o *outbox) completeAdd(rs *replyStream, now time.Time) bool {
-	pub, err := o.adder.Publication(rs.registrationID)
+	pub, err := o.adder.Publication(rs.key.channel, rs.registrationID)
 	if err == nil && pub == nil && now.Sub(rs.addedAt) < addTimeout {
 		return false
 	}
@@ -406,7 +431,7 @@ func (o *outbox) completeAdd(rs *replyStream, now time.Time) bool {
 			err = fmt.Errorf("no answer from the media driver after %v", addTimeout)
 		}
 		o.abandon(rs, fmt.Sprintf("cannot add a reply publication: %v", err), now)
-		delete(o.streams, rs.id)
+		delete(o.streams, rs.key)
 		o.gauge.Store(int64(len(o.streams)))
 		return false
 	}
@@ -438,21 +463,21 @@ func (o *outbox) close(rs *replyStream, now time.Time) {
 	o.abandon(rs, "reply publication closed", now)
 	if rs.pub != nil {
 		if err := rs.pub.Close(); err != nil {
-			o.log.Warn("closing a reply publication", "stream", rs.id, "err", err)
+			o.log.Warn("closing a reply publication", "channel", rs.key.channel, "stream", rs.key.streamID, "err", err)
 		}
 		o.closedAt = append(o.closedAt, now)
 	} else {
 		o.adding-- // an add in progress: the driver may still create it; count it as lingering
 		o.closedAt = append(o.closedAt, now)
 	}
-	delete(o.streams, rs.id)
+	delete(o.streams, rs.key)
 	o.gauge.Store(int64(len(o.streams)))
 }
 
 // abandon drops everything queued on rs.
 func (o *outbox) abandon(rs *replyStream, reason string, now time.Time) {
 	for rs.n > 0 {
-		o.drop(rs.id, rs.queue[rs.head].correlationID, reason, now)
+		o.drop(rs.key, rs.queue[rs.head].correlationID, reason, now)
 		o.pop(rs)
 	}
 }
@@ -481,13 +506,13 @@ func (o *outbox) forgetLingering(now time.Time) {
 func (o *outbox) empty() bool { return o.queued == 0 }
 
 // drop counts a reply given up and logs it, at most once per dropLogInterval.
-func (o *outbox) drop(streamID int32, correlationID int64, reason string, now time.Time) {
+func (o *outbox) drop(key replyKey, correlationID int64, reason string, now time.Time) {
 	o.counters.RepliesDropped.Add(1)
 	o.dropsSinceLog++
 	if now.Sub(o.lastDropLog) < dropLogInterval {
 		return
 	}
-	o.log.Warn("reply dropped", "stream", streamID, "correlationId", correlationID, "reason", reason,
+	o.log.Warn("reply dropped", "channel", key.channel, "stream", key.streamID, "correlationId", correlationID, "reason", reason,
 		"droppedSinceLastWarning", o.dropsSinceLog, "repliesDropped", o.counters.RepliesDropped.Load())
 	o.dropsSinceLog = 0
 	o.lastDropLog = now

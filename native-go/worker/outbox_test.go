@@ -50,10 +50,11 @@ func (p *fakePub) Offer(frame []byte) (int64, error) {
 func (p *fakePub) IsConnected() bool { return !p.closed && p.subscriber }
 func (p *fakePub) Close() error      { p.closed = true; return nil }
 
-// fakeAdder hands out fakePubs: one per stream, configured through pub before or after the add.
+// fakeAdder hands out fakePubs: one per channel and stream, configured through pub (the
+// worker's own channel) or pubOn before or after the add.
 type fakeAdder struct {
-	pubs       map[int32]*fakePub
-	pending    map[int64]int32 // registration -> stream, for adds not completed yet
+	pubs       map[replyKey]*fakePub
+	pending    map[int64]replyKey // registration -> channel and stream, for adds not completed yet
 	next       int64
 	adds       int
 	slow       bool  // adds stay in progress until slow is cleared
@@ -63,19 +64,23 @@ type fakeAdder struct {
 }
 
 func newFakeAdder() *fakeAdder {
-	return &fakeAdder{pubs: map[int32]*fakePub{}, pending: map[int64]int32{}}
+	return &fakeAdder{pubs: map[replyKey]*fakePub{}, pending: map[int64]replyKey{}}
 }
 
-func (a *fakeAdder) pub(stream int32) *fakePub {
-	p := a.pubs[stream]
+func (a *fakeAdder) pub(stream int32) *fakePub { return a.pubOn("", stream) }
+
+func (a *fakeAdder) pubOn(channel string, stream int32) *fakePub {
+	key := replyKey{channel, stream}
+	p := a.pubs[key]
 	if p == nil {
 		p = &fakePub{subscriber: a.subscribed}
-		a.pubs[stream] = p
+		a.pubs[key] = p
 	}
 	return p
 }
 
-func (a *fakeAdder) AddPublication(stream int32) (int64, error) {
+func (a *fakeAdder) AddPublication(channel string, streamID int32) (int64, error) {
+	stream := replyKey{channel, streamID}
 	if a.addErr != nil {
 		return 0, a.addErr
 	}
@@ -88,9 +93,9 @@ func (a *fakeAdder) AddPublication(stream int32) (int64, error) {
 	return a.next, nil
 }
 
-func (a *fakeAdder) Publication(registrationID int64) (replyPublication, error) {
+func (a *fakeAdder) Publication(channel string, registrationID int64) (replyPublication, error) {
 	stream, ok := a.pending[registrationID]
-	if !ok {
+	if !ok || stream.channel != channel {
 		return nil, errors.New("unknown registration")
 	}
 	if a.slow {
@@ -100,7 +105,7 @@ func (a *fakeAdder) Publication(registrationID int64) (replyPublication, error) 
 	if a.driverErr != nil {
 		return nil, a.driverErr
 	}
-	return a.pub(stream), nil
+	return a.pubOn(stream.channel, stream.streamID), nil
 }
 
 type outboxHarness struct {
@@ -622,8 +627,8 @@ func FuzzOutbox(f *testing.F) {
 				t.Fatalf("%d reply publications, more than %d", n, maxStreams)
 			}
 			for _, rs := range h.streams {
-				if rs.n > queueLen+1+inHand || rs.id <= 0 {
-					t.Fatalf("stream %d holds %d replies", rs.id, rs.n)
+				if rs.n > queueLen+1+inHand || rs.key.streamID <= 0 {
+					t.Fatalf("stream %d holds %d replies", rs.key.streamID, rs.n)
 				}
 			}
 			if h.bytes > maxBytes+(1+inHand)*largest {
@@ -650,4 +655,30 @@ func FuzzOutbox(f *testing.F) {
 		}
 		h.accountedFor(t, published)
 	})
+}
+
+// Clients on two hosts may both use reply stream 1001: each gets its own publication, on its
+// own channel, and --max-reply-streams counts publications on every channel together.
+func TestOutboxKeysPublicationsByChannelAndStream(t *testing.T) {
+	const udpA, udpB = "aeron:udp?endpoint=10.42.0.1:41000", "aeron:udp?endpoint=10.42.0.3:41000"
+	h := newOutboxHarness(8, 3)
+	h.adder.subscribed = true
+	frame := func(id int64) []byte { return writeResponse(nil, id, polybridge.ErrorCode_OK, "", nil) }
+	h.publish(Reply{Channel: "", StreamID: 1001, CorrelationID: 1, Frame: frame(1)}, h.now)
+	h.publish(Reply{Channel: udpA, StreamID: 1001, CorrelationID: 2, Frame: frame(2)}, h.now)
+	h.publish(Reply{Channel: udpB, StreamID: 1001, CorrelationID: 3, Frame: frame(3)}, h.now)
+	h.publish(Reply{Channel: udpA, StreamID: 1002, CorrelationID: 4, Frame: frame(4)}, h.now) // a fourth publication: over the bound
+	h.cycle(time.Millisecond)
+	for _, tc := range []struct {
+		channel string
+		want    int64
+	}{{"", 1}, {udpA, 2}, {udpB, 3}} {
+		if sent := h.adder.pubOn(tc.channel, 1001).sent; len(sent) != 1 || sent[0] != tc.want {
+			t.Errorf("%q stream 1001 got %v, want [%d]", tc.channel, sent, tc.want)
+		}
+	}
+	if h.adder.adds != 3 || h.counters.RepliesDropped.Load() != 1 {
+		t.Errorf("%d publications added, %d replies dropped; want 3 and 1 (--max-reply-streams 3)", h.adder.adds, h.counters.RepliesDropped.Load())
+	}
+	h.accountedFor(t, 4)
 }

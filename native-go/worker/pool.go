@@ -56,10 +56,12 @@ type Pool struct {
 }
 
 // inflightKey names a request the way a Cancel does. Correlation ids are unique per client,
-// and the reply stream tells clients apart.
+// and the reply channel and stream tell clients apart (clients on other hosts may use the same
+// reply stream id).
 type inflightKey struct {
 	correlationID int64
 	replyStreamID int32
+	replyChannel  string // "" for the worker's own channel
 }
 
 type job struct {
@@ -172,7 +174,7 @@ func (p *Pool) submit(e *entry, f *decodedFrame) {
 		return
 	}
 	j := p.newJob()
-	j.key = inflightKey{f.env.correlationID, f.env.replyStreamID}
+	j.key = inflightKey{f.env.correlationID, f.env.replyStreamID, f.env.replyChannel}
 	j.entry = e
 	// The payload must be copied: f.payload is a view of the Aeron term buffer (or of the
 	// assembler's reassembly buffer), valid only during this poll callback, and the handler
@@ -208,7 +210,7 @@ func (p *Pool) overloaded(f *decodedFrame) {
 // goroutine reaches it; a running one sees its context cancelled and is answered with whatever
 // its handler returns. Either way the client gets one final answer, which frees its window slot.
 func (p *Pool) cancel(env envelope) {
-	j, ok := p.inflight[inflightKey{env.correlationID, env.replyStreamID}]
+	j, ok := p.inflight[inflightKey{env.correlationID, env.replyStreamID, env.replyChannel}]
 	if !ok || j.cancelledByCaller {
 		return // finished already, never seen, or cancelled twice
 	}
@@ -276,7 +278,7 @@ func (p *Pool) finish(j *job) {
 	}
 	p.inHand--
 	if j.reply {
-		p.publish(Reply{StreamID: j.key.replyStreamID, CorrelationID: j.key.correlationID, Frame: j.frame})
+		p.publish(Reply{Channel: j.key.replyChannel, StreamID: j.key.replyStreamID, CorrelationID: j.key.correlationID, Frame: j.frame})
 	}
 	j.cancel(nil)
 	j.release()

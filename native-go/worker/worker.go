@@ -51,12 +51,32 @@ const (
 // Config holds a worker's settings. Fill it, then call Conclude once (Run does) to validate
 // it and fill the defaults left zero.
 type Config struct {
-	AeronDir         string        // the media driver's directory; required
-	Channel          string        // channel of the request, reply and control streams
-	RequestStream    int32         // this worker's request stream
-	ControlStream    int32         // where announcements go
-	WorkerID         string        // name in announcements and logs
-	AnnounceInterval time.Duration // announcement period
+	AeronDir string // the media driver's directory; required
+	Channel  string // the worker's own channel: replies to callers that name none, and the default of the three below
+	// RequestChannel is where the worker subscribes for requests; default Channel. Across
+	// hosts e.g. aeron:udp?endpoint=0.0.0.0:40100 (all workers on a host share it, told apart
+	// by RequestStream).
+	RequestChannel string
+	// AdvertisedRequestChannel is what announcements tell clients to publish requests on
+	// (WorkerAnnouncement.requestChannel), when the address the worker binds is not the one
+	// clients reach (bind 0.0.0.0:40100, advertise 10.0.0.2:40100). Default: RequestChannel
+	// when it is not IPC, else "" (clients use the channel they heard the announcement on).
+	AdvertisedRequestChannel string
+	// AnnounceChannel is where announcements are published; default Channel. Across hosts a
+	// dynamic multi-destination-cast channel, e.g.
+	// aeron:udp?control=10.0.0.2:40102|control-mode=dynamic|term-length=64k.
+	AnnounceChannel string
+	// ReplyChannelParams are the URI parameters the worker appends to a caller's UDP reply
+	// channel (Request.replyChannel aeron:udp?endpoint=HOST:PORT), so a frame never chooses
+	// them. Default DefaultReplyChannelParams.
+	ReplyChannelParams string
+	// explicit marks AdvertisedRequestChannel and ReplyChannelParams given on the command line,
+	// where "" means none rather than the default (as in the Rust worker).
+	advertisedExplicit, replyParamsExplicit bool
+	RequestStream                           int32         // this worker's request stream
+	ControlStream                           int32         // where announcements go
+	WorkerID                                string        // name in announcements and logs
+	AnnounceInterval                        time.Duration // announcement period
 	// ReplyTimeout bounds how long a reply stream with replies in its outbox may make no
 	// progress (no reply published: a stuck or missing subscriber, a publication never added)
 	// before they are dropped and counted, and how long a reply publication may go without a
@@ -107,6 +127,21 @@ func (c *Config) Conclude() error {
 	}
 	if c.Channel == "" {
 		c.Channel = DefaultChannel
+	}
+	if c.RequestChannel == "" {
+		c.RequestChannel = c.Channel
+	}
+	if c.AnnounceChannel == "" {
+		c.AnnounceChannel = c.Channel
+	}
+	if c.AdvertisedRequestChannel == "" && !c.advertisedExplicit && !isIPC(c.RequestChannel) {
+		c.AdvertisedRequestChannel = c.RequestChannel
+	}
+	if c.ReplyChannelParams == "" && !c.replyParamsExplicit {
+		c.ReplyChannelParams = DefaultReplyChannelParams
+	}
+	if err := validateChannels(c); err != nil {
+		return err
 	}
 	if c.RequestStream == 0 {
 		c.RequestStream = DefaultRequestStream
@@ -285,7 +320,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}()
 
-	requests, err := client.AddSubscriptionWithHandlers(w.cfg.Channel, w.cfg.RequestStream,
+	requests, err := client.AddSubscriptionWithHandlers(w.cfg.RequestChannel, w.cfg.RequestStream,
 		func(aeron.Image) {},
 		func(img aeron.Image) {
 			select { // runs on the client conductor goroutine: hand the id to the poll loop
@@ -294,11 +329,11 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 		})
 	if err != nil {
-		return fmt.Errorf("subscribe to %s stream %d: %w", w.cfg.Channel, w.cfg.RequestStream, err)
+		return fmt.Errorf("subscribe to %s stream %d: %w", w.cfg.RequestChannel, w.cfg.RequestStream, err)
 	}
-	control, err := client.AddPublication(w.cfg.Channel, w.cfg.ControlStream)
+	control, err := client.AddPublication(w.cfg.AnnounceChannel, w.cfg.ControlStream)
 	if err != nil {
-		return fmt.Errorf("publish on %s stream %d: %w", w.cfg.Channel, w.cfg.ControlStream, err)
+		return fmt.Errorf("publish on %s stream %d: %w", w.cfg.AnnounceChannel, w.cfg.ControlStream, err)
 	}
 	encodeAnnouncement := func() []byte {
 		return EncodeAnnouncement(Announcement{
@@ -307,12 +342,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			RequestStreamID: w.cfg.RequestStream,
 			Handlers:        w.registry.Names(),
 			WorkerID:        w.cfg.WorkerID,
+			RequestChannel:  w.cfg.AdvertisedRequestChannel,
 		})
 	}
 	announcedVersion := w.registry.Version()
 	announcement := encodeAnnouncement()
 	w.dispatcher.RefuseReplyStreams(w.cfg.RequestStream, w.cfg.ControlStream)
-	w.outbox = newOutbox(&aeronAdder{client: client, channel: w.cfg.Channel}, w.Counters, log,
+	w.outbox = newOutbox(&aeronAdder{client: client, channel: w.cfg.Channel, params: w.cfg.ReplyChannelParams}, w.Counters, log,
 		w.cfg.ReplyQueue, w.cfg.ReplyTimeout, w.cfg.MaxReplyStreams)
 	w.outbox.gauge, w.outbox.pauses = &w.publishers, &w.pauses
 	pool, err := NewPool(w.dispatcher, w.cfg.PoolSize, w.cfg.QueueDepth, w.publish)
@@ -321,6 +357,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.pool = pool
 	log.Info("worker serving", "worker", w.cfg.WorkerID, "channel", w.cfg.Channel,
+		"requestChannel", w.cfg.RequestChannel, "advertisedRequestChannel", w.cfg.AdvertisedRequestChannel,
+		"announceChannel", w.cfg.AnnounceChannel, "replyChannelParams", w.cfg.ReplyChannelParams,
 		"requestStream", w.cfg.RequestStream, "controlStream", w.cfg.ControlStream,
 		"handlers", strings.Join(w.registry.Names(), ","),
 		"poolSize", w.cfg.PoolSize, "queueDepth", w.cfg.QueueDepth,

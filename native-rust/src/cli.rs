@@ -48,9 +48,36 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "DIR")]
     pub aeron_dir: String,
 
-    /// Aeron channel for the request, reply and control streams.
+    /// Aeron channel for the request, reply and control streams: the worker's own channel,
+    /// where it replies to callers that name no replyChannel (callers on its host), and the
+    /// default of --request-channel and --announce-channel.
     #[arg(long, value_name = "URI", default_value = worker::DEFAULT_CHANNEL)]
     pub channel: String,
+
+    /// Where the worker subscribes for requests, e.g. aeron:udp?endpoint=0.0.0.0:40100 for
+    /// callers on other hosts [default: --channel].
+    #[arg(long, value_name = "URI", value_parser = parse_channel)]
+    pub request_channel: Option<String>,
+
+    /// What announcements tell clients to publish requests on, when the address the worker
+    /// binds is not the one callers reach (bind 0.0.0.0:40100, advertise 10.0.0.2:40100)
+    /// [default: --request-channel unless it is IPC, then "" (the channel the announcement is
+    /// heard on)].
+    #[arg(long, value_name = "URI", value_parser = parse_advertised_channel)]
+    pub advertised_request_channel: Option<String>,
+
+    /// Where announcements go, e.g.
+    /// aeron:udp?control=10.0.0.2:40102|control-mode=dynamic|term-length=64k for clients on
+    /// other hosts [default: --channel].
+    #[arg(long, value_name = "URI", value_parser = parse_channel)]
+    pub announce_channel: Option<String>,
+
+    /// Parameters the worker appends to a caller's replyChannel (aeron:udp?endpoint=HOST:PORT)
+    /// as key=value pairs joined by '|', so that a request never chooses term length,
+    /// interface and the like; "" adds none.
+    #[arg(long, value_name = "PARAMS", default_value = worker::DEFAULT_REPLY_CHANNEL_PARAMS,
+          value_parser = parse_reply_channel_params)]
+    pub reply_channel_params: String,
 
     /// This worker's request stream.
     #[arg(long, value_name = "ID", default_value_t = worker::DEFAULT_REQUEST_STREAM_ID)]
@@ -122,6 +149,10 @@ impl WorkerArgs {
     pub fn config(&self) -> WorkerConfig {
         let mut config = WorkerConfig::new(self.aeron_dir.clone());
         config.channel = self.channel.clone();
+        config.request_channel = self.request_channel.clone();
+        config.advertised_request_channel = self.advertised_request_channel.clone();
+        config.announce_channel = self.announce_channel.clone();
+        config.reply_channel_params = self.reply_channel_params.clone();
         config.request_stream_id = self.request_stream;
         config.control_stream_id = self.control_stream;
         config.announce_interval = Duration::from_millis(self.announce_interval_ms);
@@ -143,6 +174,24 @@ impl WorkerArgs {
         config.parent_pid = Some(self.parent_pid).filter(|&pid| pid != 0);
         config
     }
+}
+
+/// `--request-channel`, `--announce-channel`: an aeron:ipc or aeron:udp URI.
+fn parse_channel(value: &str) -> Result<String, String> {
+    worker::check_channel(value).map(|()| value.to_owned())
+}
+
+/// `--advertised-request-channel`: a channel, or "" for the one the announcement is heard on.
+fn parse_advertised_channel(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        Ok(String::new())
+    } else {
+        parse_channel(value)
+    }
+}
+
+fn parse_reply_channel_params(value: &str) -> Result<String, String> {
+    worker::check_reply_channel_params(value).map(|()| value.to_owned())
 }
 
 /// An app without flags of its own.
@@ -284,5 +333,83 @@ pub fn install_logger(name: &'static str) {
             let what = crate::typed::panic_text(info.payload());
             log::warn!("thread '{}' panicked{location}: {what}", thread.name().unwrap_or("unnamed"));
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<WorkerConfig, clap::Error> {
+        let command = Flags::<NoFlags>::command();
+        let matches = command.try_get_matches_from(["worker", "--aeron-dir", "/dev/shm/x"].iter().chain(args))?;
+        Ok(Flags::<NoFlags>::from_arg_matches(&matches)?.worker.config())
+    }
+
+    #[test]
+    fn without_the_channel_flags_every_channel_is_the_ipc_channel_and_nothing_is_advertised() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.request_channel(), "aeron:ipc");
+        assert_eq!(config.announce_channel(), "aeron:ipc");
+        assert_eq!(config.advertised_request_channel(), "");
+        assert_eq!(config.reply_channel_params, "term-length=16m");
+    }
+
+    #[test]
+    fn channel_is_the_default_of_the_request_and_announce_channels() {
+        let config = parse(&["--channel", "aeron:ipc?term-length=64k"]).unwrap();
+        assert_eq!(config.request_channel(), "aeron:ipc?term-length=64k");
+        assert_eq!(config.announce_channel(), "aeron:ipc?term-length=64k");
+        assert_eq!(config.advertised_request_channel(), "", "an IPC request channel is not advertised");
+    }
+
+    #[test]
+    fn a_udp_request_channel_is_advertised_unless_another_is_named() {
+        let bound = "aeron:udp?endpoint=0.0.0.0:40100";
+        let config = parse(&["--request-channel", bound]).unwrap();
+        assert_eq!(config.request_channel(), bound);
+        assert_eq!(config.advertised_request_channel(), bound);
+        assert_eq!(config.channel, "aeron:ipc", "local callers' replies stay on IPC");
+
+        let advertised = "aeron:udp?endpoint=10.0.0.2:40100";
+        let config = parse(&["--request-channel", bound, "--advertised-request-channel", advertised]).unwrap();
+        assert_eq!(config.advertised_request_channel(), advertised);
+        let config = parse(&["--request-channel", bound, "--advertised-request-channel", ""]).unwrap();
+        assert_eq!(config.advertised_request_channel(), "", "an explicit empty one is kept");
+    }
+
+    #[test]
+    fn the_announce_channel_and_reply_channel_params_are_taken_as_given() {
+        let announce = "aeron:udp?control=10.0.0.2:40102|control-mode=dynamic|term-length=64k";
+        let config = parse(&["--announce-channel", announce, "--reply-channel-params", "term-length=4m|mtu=8192"])
+            .unwrap();
+        assert_eq!(config.announce_channel(), announce);
+        assert_eq!(config.request_channel(), "aeron:ipc");
+        assert_eq!(config.reply_channel_params, "term-length=4m|mtu=8192");
+        assert_eq!(parse(&["--reply-channel-params", ""]).unwrap().reply_channel_params, "");
+    }
+
+    #[test]
+    fn channel_flags_that_are_not_aeron_ipc_or_udp_uris_are_usage_errors() {
+        for args in [
+            &["--request-channel", "udp://10.0.0.2:40100"][..],
+            &["--request-channel", ""],
+            &["--announce-channel", "aeron:tcp?endpoint=x:1"],
+            &["--advertised-request-channel", "10.0.0.2:40100"],
+            &["--reply-channel-params", "term-length"],
+            &["--reply-channel-params", "term-length=16m|"],
+            &["--reply-channel-params", "endpoint=10.0.0.9:1"],
+            &["--reply-channel-params", "term-length=16m?x=y"],
+        ] {
+            let error = parse(args).expect_err(&format!("{args:?} was accepted"));
+            assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_reply_channel_is_the_callers_endpoint_then_the_workers_params() {
+        let channel = "aeron:udp?endpoint=10.0.0.1:41000";
+        assert_eq!(worker::reply_channel_uri(channel, "term-length=16m"), format!("{channel}|term-length=16m"));
+        assert_eq!(worker::reply_channel_uri(channel, ""), channel);
     }
 }

@@ -5,6 +5,7 @@ pub use crate::counters::Counters;
 use crate::handler::{Handler, HandlerError, Registry, Reply};
 use crate::wire::{self, DecodeError, Inbound, Malformed, Metadata, ReplyTo};
 use polybridge_codecs::error_code::ErrorCode;
+use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 /// What became of one inbound frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// A response frame is in the buffer; publish it on `reply_stream_id`.
+    /// A response frame is in the buffer; publish it to `reply_to`.
     Reply { reply_to: ReplyTo, code: ErrorCode },
     /// A `Cancel`: handlers run inline here, so nothing is queued that it could remove.
     Cancelled { reply_to: ReplyTo },
@@ -91,8 +92,15 @@ pub struct Dispatcher {
     /// Stream ids that are never reply streams besides those <= 0: the worker's own request
     /// and control streams.
     refused_reply_streams: Vec<i32>,
+    /// The reply channels seen lately, so that a call's [`ReplyTo`] shares its caller's
+    /// channel instead of allocating a copy per request.
+    reply_channels: HashSet<Arc<str>>,
     counters: Counters,
 }
+
+/// Distinct reply channels remembered before the cache starts again (clients are few; a
+/// flood of made-up channels only costs allocations).
+const MAX_CACHED_REPLY_CHANNELS: usize = 256;
 
 impl Dispatcher {
     pub fn new(registry: Arc<Registry>) -> Self {
@@ -102,6 +110,7 @@ impl Dispatcher {
             served,
             max_frame_length: usize::MAX,
             refused_reply_streams: Vec::new(),
+            reply_channels: HashSet::new(),
             counters: Counters::default(),
         }
     }
@@ -167,7 +176,7 @@ impl Dispatcher {
         let reply_stream_id = match &decoded {
             Ok(Inbound::Request(request)) => Some(request.reply_stream_id),
             Ok(Inbound::Cancel(cancel)) => Some(cancel.reply_stream_id),
-            Err(Malformed { reply_to, .. }) => reply_to.map(|r| r.reply_stream_id),
+            Err(Malformed { reply_to, .. }) => reply_to.as_ref().map(|r| r.reply_stream_id),
         };
         if let Some(found) = reply_stream_id.filter(|&id| id <= 0 || self.refused_reply_streams.contains(&id)) {
             self.counters.malformed_dropped += 1;
@@ -176,10 +185,7 @@ impl Dispatcher {
         match decoded {
             Ok(Inbound::Request(request)) => {
                 self.counters.requests += 1;
-                let reply_to = ReplyTo {
-                    correlation_id: request.correlation_id,
-                    reply_stream_id: request.reply_stream_id,
-                };
+                let reply_to = self.reply_to(request.correlation_id, request.reply_stream_id, request.reply_channel);
                 let Some((name, handler, inline)) = self.registry.entry(request.handler) else {
                     // A hostile name may be 64 KiB long: quote only its start.
                     let quoted = wire::truncate_utf8(request.handler, MAX_QUOTED_NAME);
@@ -207,7 +213,7 @@ impl Dispatcher {
             }
             Ok(Inbound::Cancel(cancel)) => {
                 self.counters.cancels += 1;
-                Routed::Cancel(ReplyTo { correlation_id: cancel.correlation_id, reply_stream_id: cancel.reply_stream_id })
+                Routed::Cancel(self.reply_to(cancel.correlation_id, cancel.reply_stream_id, cancel.reply_channel))
             }
             Err(Malformed { error, reply_to: Some(reply_to) }) => {
                 self.counters.malformed_replied += 1;
@@ -220,6 +226,25 @@ impl Dispatcher {
                 Routed::Dropped(error)
             }
         }
+    }
+
+    /// `ReplyTo` for a well-formed frame; `reply_channel` was checked by the decoder.
+    fn reply_to(&mut self, correlation_id: i64, reply_stream_id: i32, reply_channel: &str) -> ReplyTo {
+        if reply_channel.is_empty() {
+            return ReplyTo::new(correlation_id, reply_stream_id);
+        }
+        let channel = match self.reply_channels.get(reply_channel) {
+            Some(channel) => Arc::clone(channel),
+            None => {
+                if self.reply_channels.len() >= MAX_CACHED_REPLY_CHANNELS {
+                    self.reply_channels.clear();
+                }
+                let channel: Arc<str> = Arc::from(reply_channel);
+                self.reply_channels.insert(Arc::clone(&channel));
+                channel
+            }
+        };
+        ReplyTo { correlation_id, reply_stream_id, reply_channel: Some(channel) }
     }
 
     fn answer(&mut self, response: &mut Vec<u8>, reply_to: ReplyTo, code: ErrorCode, message: &str) -> Routed<'static> {

@@ -1,5 +1,7 @@
 //! Replies that never block the poll loop: one outbox per reply stream, and flow control
-//! instead of dropping when the outboxes fill up.
+//! instead of dropping when the outboxes fill up. A reply stream is a (reply channel, stream
+//! id) pair: the worker's own channel for callers on its host, a caller's
+//! `aeron:udp?endpoint=HOST:PORT` across hosts ([`StreamKey`]).
 //!
 //! A reply is offered at once when its stream's publication is ready and nothing is queued
 //! before it; otherwise it is copied into that stream's outbox, and [`Outbox::do_work`]
@@ -38,6 +40,7 @@ use crate::wire::ReplyTo;
 use polybridge_codecs::error_code::ErrorCode;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -95,6 +98,29 @@ pub enum Offered {
     Unusable,
 }
 
+/// A reply stream: the caller's reply channel (`None`: the worker's own channel) and the
+/// stream id on it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamKey {
+    pub channel: Option<Arc<str>>,
+    pub stream_id: i32,
+}
+
+impl StreamKey {
+    pub fn of(reply_to: &ReplyTo) -> Self {
+        Self { channel: reply_to.reply_channel.clone(), stream_id: reply_to.reply_stream_id }
+    }
+}
+
+impl fmt::Display for StreamKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.channel {
+            Some(channel) => write!(f, "stream {} on '{channel}'", self.stream_id),
+            None => write!(f, "stream {}", self.stream_id),
+        }
+    }
+}
+
 /// How replies reach Aeron: the worker implements it with the Aeron C client, tests with
 /// fakes. Every method must return at once.
 pub trait ReplyTransport {
@@ -103,8 +129,9 @@ pub trait ReplyTransport {
     type Publication;
     type Error: fmt::Display;
 
-    /// Starts adding a publication on `stream_id`.
-    fn add(&mut self, stream_id: i32) -> Result<Self::Adding, Self::Error>;
+    /// Starts adding a publication on `stream_id` of `channel` (a caller's checked
+    /// `replyChannel`), or of the worker's own channel when `None`.
+    fn add(&mut self, channel: Option<&str>, stream_id: i32) -> Result<Self::Adding, Self::Error>;
     /// The publication, once the driver has added it.
     fn poll_add(&mut self, adding: &Self::Adding) -> Result<Option<Self::Publication>, Self::Error>;
     fn offer(&mut self, publication: &Self::Publication, frame: &[u8]) -> Offered;
@@ -167,7 +194,7 @@ impl<T: ReplyTransport> Stream<T> {
 pub struct Outbox<T: ReplyTransport> {
     transport: T,
     config: OutboxConfig,
-    streams: HashMap<i32, Stream<T>>,
+    streams: HashMap<StreamKey, Stream<T>>,
     /// When publications were closed, oldest first, while they may still linger.
     closed_at: VecDeque<Instant>,
     queued_bytes: usize,
@@ -267,18 +294,18 @@ impl<T: ReplyTransport> Outbox<T> {
 
     /// Publishes `frame` (a `Response` for `reply_to`) now if it can, else queues a copy.
     pub fn send(&mut self, reply_to: ReplyTo, code: ErrorCode, frame: &[u8], now: Instant) {
-        let stream_id = reply_to.reply_stream_id;
-        if stream_id <= 0 {
-            self.drop_reply(reply_to, code, &Undeliverable::BadStream(stream_id));
+        let key = StreamKey::of(&reply_to);
+        if key.stream_id <= 0 {
+            self.drop_reply(reply_to, code, &Undeliverable::BadStream(key.stream_id));
             return;
         }
-        if !self.streams.contains_key(&stream_id) {
-            if let Err(why) = self.open(stream_id, now) {
+        if !self.streams.contains_key(&key) {
+            if let Err(why) = self.open(key.clone(), now) {
                 self.drop_reply(reply_to, code, &why);
                 return;
             }
         }
-        let Some(stream) = self.streams.get_mut(&stream_id) else { return };
+        let Some(stream) = self.streams.get_mut(&key) else { return };
         if stream.queue.is_empty() {
             if let Link::Ready(publication) = &stream.link {
                 match self.transport.offer(publication, frame) {
@@ -301,16 +328,16 @@ impl<T: ReplyTransport> Outbox<T> {
                     }
                     Offered::Unusable => {
                         self.closed_at.push_back(now);
-                        if let Err(why) = replace(&mut self.transport, stream, stream_id) {
+                        if let Err(why) = replace(&mut self.transport, stream, &key) {
                             self.drop_reply(reply_to, code, &why);
-                            self.remove(stream_id);
+                            self.remove(&key);
                             return;
                         }
                     }
                 }
             }
         }
-        let Some(stream) = self.streams.get_mut(&stream_id) else { return };
+        let Some(stream) = self.streams.get_mut(&key) else { return };
         if stream.stalled(now, self.config.reply_timeout) {
             // Still no progress since its queue was dropped: this one would only wait as long.
             self.drop_reply(reply_to, code, &Undeliverable::Stalled(self.config.reply_timeout));
@@ -336,7 +363,7 @@ impl<T: ReplyTransport> Outbox<T> {
         let mut dropped: Vec<(ReplyTo, ErrorCode, Undeliverable)> = Vec::new();
         let mut recycled: Vec<Vec<u8>> = Vec::new();
         let Self { transport, streams, config, queued_bytes, sent, closed_at, .. } = self;
-        streams.retain(|&stream_id, stream| {
+        streams.retain(|key, stream| {
             if let Link::Adding(adding) = &stream.link {
                 match transport.poll_add(adding) {
                     Ok(Some(publication)) => {
@@ -385,7 +412,7 @@ impl<T: ReplyTransport> Outbox<T> {
                         Offered::NotConnected => break,
                         Offered::Rejected => {
                             let why = Undeliverable::Rejected(queued.frame.len());
-                            dropped.push((queued.reply_to, queued.code, why));
+                            dropped.push((queued.reply_to.clone(), queued.code, why));
                         }
                         Offered::Unusable => {
                             replace_publication = true;
@@ -402,7 +429,7 @@ impl<T: ReplyTransport> Outbox<T> {
                 }
                 if replace_publication {
                     closed_at.push_back(now);
-                    if let Err(why) = replace(transport, stream, stream_id) {
+                    if let Err(why) = replace(transport, stream, key) {
                         for queued in stream.queue.drain(..) {
                             *queued_bytes -= queued.frame.len();
                             dropped.push((queued.reply_to, queued.code, why.clone()));
@@ -482,23 +509,26 @@ impl<T: ReplyTransport> Outbox<T> {
 
     /// Drops every queued reply (counted) and closes every publication.
     pub fn close(&mut self) {
-        let streams: Vec<i32> = self.streams.keys().copied().collect();
-        for stream_id in streams {
-            self.remove(stream_id);
+        let streams: Vec<StreamKey> = self.streams.keys().cloned().collect();
+        for key in streams {
+            self.remove(&key);
         }
     }
 
     /// Adds a stream, unless `max_reply_streams` publications exist already (open, being
     /// added, or lingering in the driver after their close). None is closed to make room: a
     /// closed one lingers anyway, and one with a subscriber serves a real client.
-    fn open(&mut self, stream_id: i32, now: Instant) -> Result<(), Undeliverable> {
+    fn open(&mut self, key: StreamKey, now: Instant) -> Result<(), Undeliverable> {
         let existing = self.streams.len() + self.lingering(now);
         if existing >= self.config.max_reply_streams {
             return Err(Undeliverable::TooManyStreams(existing));
         }
-        let adding = self.transport.add(stream_id).map_err(|error| Undeliverable::AddFailed(error.to_string()))?;
+        let adding = self
+            .transport
+            .add(key.channel.as_deref(), key.stream_id)
+            .map_err(|error| Undeliverable::AddFailed(error.to_string()))?;
         self.streams.insert(
-            stream_id,
+            key,
             Stream {
                 link: Link::Adding(adding),
                 queue: VecDeque::new(),
@@ -512,8 +542,8 @@ impl<T: ReplyTransport> Outbox<T> {
     }
 
     /// Removes a stream: its queued replies are dropped (counted), its publication closed.
-    fn remove(&mut self, stream_id: i32) {
-        let Some(mut stream) = self.streams.remove(&stream_id) else { return };
+    fn remove(&mut self, key: &StreamKey) {
+        let Some(mut stream) = self.streams.remove(key) else { return };
         for queued in std::mem::take(&mut stream.queue) {
             self.queued_bytes -= queued.frame.len();
             self.drop_reply(queued.reply_to, queued.code, &Undeliverable::Stopped);
@@ -536,9 +566,9 @@ impl<T: ReplyTransport> Outbox<T> {
         let dropped = self.dropped;
         if dropped <= 10 || dropped.is_power_of_two() {
             log::warn!(
-                "reply {code:?} to correlation id {} on stream {} dropped: {why} ({dropped} dropped so far)",
+                "reply {code:?} to correlation id {} on {} dropped: {why} ({dropped} dropped so far)",
                 reply_to.correlation_id,
-                reply_to.reply_stream_id
+                StreamKey::of(&reply_to)
             );
         }
     }
@@ -559,8 +589,9 @@ fn close<T: ReplyTransport>(transport: &mut T, stream: &mut Stream<T>) -> bool {
 }
 
 /// Replaces an unusable publication with a new one being added.
-fn replace<T: ReplyTransport>(transport: &mut T, stream: &mut Stream<T>, stream_id: i32) -> Result<(), Undeliverable> {
-    let adding = transport.add(stream_id).map_err(|error| Undeliverable::AddFailed(error.to_string()))?;
+fn replace<T: ReplyTransport>(transport: &mut T, stream: &mut Stream<T>, key: &StreamKey) -> Result<(), Undeliverable> {
+    let adding =
+        transport.add(key.channel.as_deref(), key.stream_id).map_err(|error| Undeliverable::AddFailed(error.to_string()))?;
     if let Link::Ready(old) = std::mem::replace(&mut stream.link, Link::Adding(adding)) {
         transport.close(old);
     }

@@ -135,8 +135,8 @@ pub struct Pool {
     done: Sender<Completion>,
     completions: Receiver<Completion>,
     free: Vec<usize>,
-    /// Calls that can still be cancelled, by (correlation id, reply stream id).
-    cancellable: HashMap<(i64, i32), usize>,
+    /// Calls that can still be cancelled, by (correlation id, reply stream id, reply channel).
+    cancellable: HashMap<ReplyTo, usize>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -195,7 +195,7 @@ impl Pool {
         self.shared.flags.reset(slot);
         let job = Job {
             slot,
-            reply_to: call.reply_to,
+            reply_to: call.reply_to.clone(),
             deadline: call.deadline(received),
             name: Arc::clone(&call.name),
             handler: Arc::clone(&call.handler),
@@ -204,8 +204,7 @@ impl Pool {
         };
         match jobs.try_send(job) {
             Ok(()) => {
-                let key = (call.reply_to.correlation_id, call.reply_to.reply_stream_id);
-                self.cancellable.insert(key, slot);
+                self.cancellable.insert(call.reply_to.clone(), slot);
                 Ok(())
             }
             Err(error) => {
@@ -220,8 +219,8 @@ impl Pool {
 
     /// Cancels a call: one still queued will not run (the caller then answers `CANCELLED`),
     /// one running sees its context cancelled. A call reached once is not reached again.
-    pub fn cancel(&mut self, reply_to: ReplyTo) -> CancelOutcome {
-        let Some(slot) = self.cancellable.remove(&(reply_to.correlation_id, reply_to.reply_stream_id)) else {
+    pub fn cancel(&mut self, reply_to: &ReplyTo) -> CancelOutcome {
+        let Some(slot) = self.cancellable.remove(reply_to) else {
             return CancelOutcome::NotFound;
         };
         match self.shared.states[slot].compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire) {
@@ -237,9 +236,8 @@ impl Pool {
     /// The next finished call, if any; its slot is free again.
     pub fn try_complete(&mut self) -> Option<Completion> {
         let completion = self.completions.try_recv().ok()?;
-        let key = (completion.reply_to.correlation_id, completion.reply_to.reply_stream_id);
-        if self.cancellable.get(&key) == Some(&completion.slot) {
-            self.cancellable.remove(&key);
+        if self.cancellable.get(&completion.reply_to) == Some(&completion.slot) {
+            self.cancellable.remove(&completion.reply_to);
         }
         self.free.push(completion.slot);
         Some(completion)

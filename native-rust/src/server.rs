@@ -32,7 +32,7 @@ impl<T: ReplyTransport> Server<T> {
         let mut response = std::mem::take(&mut self.response);
         match self.dispatcher.route(frame, &mut response) {
             Routed::Call(call) => {
-                let reply_to = call.reply_to;
+                let reply_to = call.reply_to.clone();
                 let code = if self.stopping {
                     let message = format!("handler '{}' not started: the worker is stopping", call.name);
                     let code = ErrorCode::WORKER_UNAVAILABLE;
@@ -67,7 +67,7 @@ impl<T: ReplyTransport> Server<T> {
             }
             Routed::Answered { reply_to, code } => self.outbox.send(reply_to, code, &response, now),
             Routed::Cancel(reply_to) => {
-                match self.pool.as_mut().map_or(CancelOutcome::NotFound, |pool| pool.cancel(reply_to)) {
+                match self.pool.as_mut().map_or(CancelOutcome::NotFound, |pool| pool.cancel(&reply_to)) {
                     CancelOutcome::Queued => {
                         self.dispatcher.record_cancelled();
                         let message = "cancelled by the caller before it started";

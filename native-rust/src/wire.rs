@@ -15,6 +15,8 @@ use polybridge_codecs::{
     cancel_codec, message_header_codec, request_codec, response_codec, worker_announcement_codec,
     ReadBuf, WriteBuf, SBE_SCHEMA_ID, SBE_SCHEMA_VERSION,
 };
+use std::net::Ipv6Addr;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// Length of the SBE `messageHeader` that starts every frame.
@@ -33,6 +35,11 @@ pub const MAX_METADATA_ENTRIES: usize = 32;
 pub const MAX_METADATA_KEY_LENGTH: usize = 128;
 /// Longest metadata value in bytes of UTF-8 (values may be empty).
 pub const MAX_METADATA_VALUE_LENGTH: usize = 4096;
+
+/// Longest `replyChannel` a worker accepts, in bytes.
+pub const MAX_REPLY_CHANNEL_LENGTH: usize = 256;
+/// The only form of a non-empty `replyChannel`: this, then `HOST:PORT` and nothing else.
+pub const UDP_ENDPOINT_PREFIX: &str = "aeron:udp?endpoint=";
 
 /// Offset of `Response.payload`'s bytes in an OK response (empty error message): header,
 /// fixed block, an empty error message, then the payload's length prefix.
@@ -74,15 +81,88 @@ pub enum DecodeError {
     MetadataValueTooLong { index: usize, key: String, length: usize },
     #[error("metadata key '{key}' appears more than once")]
     DuplicateMetadataKey { key: String },
+    #[error("replyChannel must be empty or aeron:udp?endpoint=HOST:PORT: {reason}")]
+    BadReplyChannel { reason: &'static str },
     #[error("reply stream id {found} names no stream a worker replies on (it must be > 0, and not the worker's request or control stream)")]
     BadReplyStream { found: i32 },
 }
 
 /// Where to send an answer about a frame: readable even from some malformed frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ReplyTo {
     pub correlation_id: i64,
     pub reply_stream_id: i32,
+    /// The caller's `replyChannel` (checked by [`check_reply_channel`]), `None` for the
+    /// worker's own channel: what the frame said when it was empty, unreadable or invalid.
+    pub reply_channel: Option<Arc<str>>,
+}
+
+impl ReplyTo {
+    /// An answer on the worker's own channel.
+    pub fn new(correlation_id: i64, reply_stream_id: i32) -> Self {
+        Self { correlation_id, reply_stream_id, reply_channel: None }
+    }
+
+    /// An answer on `reply_channel` ("" for the worker's own channel).
+    pub fn on(correlation_id: i64, reply_stream_id: i32, reply_channel: &str) -> Self {
+        Self { correlation_id, reply_stream_id, reply_channel: channel_of(reply_channel) }
+    }
+}
+
+/// `None` for "" (the worker's own channel), else the channel.
+fn channel_of(reply_channel: &str) -> Option<Arc<str>> {
+    Some(reply_channel).filter(|c| !c.is_empty()).map(Arc::from)
+}
+
+/// Checks a `replyChannel` (docs/protocol.md): empty, or exactly `aeron:udp?endpoint=HOST:PORT`
+/// with HOST an IPv4 literal, a bracketed IPv6 literal or a host name, PORT 1-65535, no other
+/// parameters, at most [`MAX_REPLY_CHANNEL_LENGTH`] bytes. A frame must never choose how the
+/// worker's publication behaves (term length, interface, ...): the worker adds those itself.
+/// Returns the channel as text, or why it is refused.
+pub fn check_reply_channel(bytes: &[u8]) -> Result<&str, &'static str> {
+    if bytes.len() > MAX_REPLY_CHANNEL_LENGTH {
+        return Err("longer than 256 bytes");
+    }
+    let channel = std::str::from_utf8(bytes).map_err(|_| "not UTF-8")?;
+    if channel.is_empty() {
+        return Ok(channel);
+    }
+    let endpoint = channel.strip_prefix(UDP_ENDPOINT_PREFIX).ok_or("not an aeron:udp?endpoint= channel")?;
+    let (host, port) = endpoint.rsplit_once(':').ok_or("no :PORT")?;
+    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("PORT is not a number from 1 to 65535 (other parameters are not accepted)");
+    }
+    match port.parse::<u16>() {
+        Ok(1..) => {}
+        _ => return Err("PORT is not a number from 1 to 65535"),
+    }
+    let valid_host = if let Some(inner) = host.strip_prefix('[') {
+        inner.strip_suffix(']').is_some_and(|address| address.parse::<Ipv6Addr>().is_ok())
+    } else {
+        // An IPv4 literal is a host name by these rules too (as in the Go worker): a dotted quad
+        // that is no address (10.0.0.256) passes, and the driver's failure to resolve it drops
+        // the reply.
+        is_host_name(host)
+    };
+    if valid_host {
+        Ok(channel)
+    } else {
+        Err("HOST is not an IPv4 address, a bracketed IPv6 address or a host name")
+    }
+}
+
+/// A DNS host name: dot-separated labels of 1-63 letters, digits and hyphens, not starting or
+/// ending with a hyphen, 253 bytes at most (RFC 1123).
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// A frame that did not decode, with the reply address when it could still be read.
@@ -99,6 +179,9 @@ pub struct Request<'a> {
     pub timeout_ns: i64,
     pub reply_stream_id: i32,
     pub metadata: Metadata<'a>,
+    /// Where the response goes: "" for the worker's own channel, else a channel that passed
+    /// [`check_reply_channel`].
+    pub reply_channel: &'a str,
     pub handler: &'a str,
     pub payload: &'a [u8],
 }
@@ -236,16 +319,18 @@ fn decode_metadata(frame: &[u8], offset: usize) -> Result<(Metadata<'_>, usize),
 
 /// A decoded `Cancel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cancel {
+pub struct Cancel<'a> {
     pub correlation_id: i64,
     pub reply_stream_id: i32,
+    /// As in the Request it cancels (checked like it).
+    pub reply_channel: &'a str,
 }
 
 /// Every message a worker accepts on its request stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inbound<'a> {
     Request(Request<'a>),
-    Cancel(Cancel),
+    Cancel(Cancel<'a>),
 }
 
 /// Little-endian reads that return `None` instead of panicking past the end.
@@ -336,12 +421,10 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
         read_i64(frame, HEADER_LENGTH),
         read_i32(frame, HEADER_LENGTH + reply_stream_offset),
     ) {
-        (Some(correlation_id), Some(reply_stream_id)) => {
-            Some(ReplyTo { correlation_id, reply_stream_id })
-        }
+        (Some(correlation_id), Some(reply_stream_id)) => Some(ReplyTo::new(correlation_id, reply_stream_id)),
         _ => None,
     };
-    let malformed = |error| Malformed { error, reply_to };
+    let malformed = |error| Malformed { error, reply_to: reply_to.clone() };
 
     if version != SBE_SCHEMA_VERSION {
         return Err(malformed(DecodeError::WrongVersion { found: version }));
@@ -360,21 +443,40 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
         return Err(malformed(DecodeError::BlockPastFrame { end: block_end, length }));
     }
 
+    // Invalid replyChannels are answered on the worker's own channel: never send anything
+    // to a place the worker would not reply to.
+    let reply_channel_at = |offset| -> Result<(&str, usize), Malformed> {
+        let (start, len, next) = var_string(frame, offset, "replyChannel").map_err(malformed)?;
+        let channel = check_reply_channel(&frame[start..start + len])
+            .map_err(|reason| malformed(DecodeError::BadReplyChannel { reason }))?;
+        Ok((channel, next))
+    };
+
+    // Once the caller's replyChannel is known to be good, anything else wrong is answered there.
+    let malformed_to = |reply_channel: &str| {
+        let reply_to = reply_to.clone().map(|r| ReplyTo { reply_channel: channel_of(reply_channel), ..r });
+        move |error| Malformed { error, reply_to: reply_to.clone() }
+    };
+
     if template_id == cancel_codec::SBE_TEMPLATE_ID {
-        no_trailing_bytes(frame, block_end).map_err(malformed)?;
+        let (reply_channel, end) = reply_channel_at(block_end)?;
+        no_trailing_bytes(frame, end).map_err(malformed_to(reply_channel))?;
         let cancel = cancel_codec::CancelDecoder::default().header(header, 0);
         return Ok(Inbound::Cancel(Cancel {
             correlation_id: cancel.correlation_id(),
             reply_stream_id: cancel.reply_stream_id(),
+            reply_channel,
         }));
     }
 
     let (metadata, next) = decode_metadata(frame, block_end).map_err(malformed)?;
+    let (reply_channel, next) = reply_channel_at(next)?;
+    let malformed = malformed_to(reply_channel);
     let (handler_start, handler_len, next) =
-        var_field(frame, next, VAR_STRING_PREFIX, "handler").map_err(malformed)?;
+        var_field(frame, next, VAR_STRING_PREFIX, "handler").map_err(&malformed)?;
     let (payload_start, payload_len, end) =
-        var_field(frame, next, VAR_DATA_PREFIX, "payload").map_err(malformed)?;
-    no_trailing_bytes(frame, end).map_err(malformed)?;
+        var_field(frame, next, VAR_DATA_PREFIX, "payload").map_err(&malformed)?;
+    no_trailing_bytes(frame, end).map_err(&malformed)?;
     let handler = std::str::from_utf8(&frame[handler_start..handler_start + handler_len])
         .map_err(|_| malformed(DecodeError::NotUtf8 { field: "handler" }))?;
 
@@ -385,6 +487,7 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
         timeout_ns: request.timeout_ns(),
         reply_stream_id: request.reply_stream_id(),
         metadata,
+        reply_channel,
         handler,
         payload: &frame[payload_start..payload_start + payload_len],
     }))
@@ -459,6 +562,9 @@ pub struct Announcement<'a> {
     pub request_stream_id: i32,
     pub handlers: &'a [&'a str],
     pub worker_id: &'a str,
+    /// Where clients publish this worker's requests: "" for the channel they heard the
+    /// announcement on (IPC).
+    pub request_channel: &'a str,
 }
 
 /// Errors encoding an announcement.
@@ -477,12 +583,15 @@ pub fn encode_announcement(out: &mut Vec<u8>, announcement: &Announcement<'_>) -
     let names: Vec<&str> =
         announcement.handlers.iter().map(|name| truncate_utf8(name, MAX_VAR_STRING_LENGTH)).collect();
     let worker_id = truncate_utf8(announcement.worker_id, MAX_VAR_STRING_LENGTH);
+    let request_channel = truncate_utf8(announcement.request_channel, MAX_VAR_STRING_LENGTH);
     let length = HEADER_LENGTH
         + worker_announcement_codec::SBE_BLOCK_LENGTH as usize
         + 4 // groupSizeEncoding
         + names.iter().map(|name| VAR_STRING_PREFIX + name.len()).sum::<usize>()
         + VAR_STRING_PREFIX
-        + worker_id.len();
+        + worker_id.len()
+        + VAR_STRING_PREFIX
+        + request_channel.len();
     out.clear();
     out.resize(length, 0);
 
@@ -503,6 +612,125 @@ pub fn encode_announcement(out: &mut Vec<u8>, announcement: &Announcement<'_>) -
         group.name(name);
     }
     let mut encoder = group.parent().map_err(|_| AnnouncementError::Codec)?;
-    encoder.worker_id(worker_id);
+    encoder.worker_id(worker_id).request_channel(request_channel);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_channels_a_worker_accepts() {
+        for channel in [
+            "",
+            "aeron:udp?endpoint=10.42.0.1:41000",
+            "aeron:udp?endpoint=127.0.0.1:1",
+            "aeron:udp?endpoint=client-7.example.com:65535",
+            "aeron:udp?endpoint=localhost:41000",
+            "aeron:udp?endpoint=[::1]:41000",
+            "aeron:udp?endpoint=[fe80::1:2]:41000",
+            // A dotted quad is a host name too, and PORT is any 1-5 digits from 1 to 65535, as
+            // in the Go worker: both answer the same frames alike.
+            "aeron:udp?endpoint=10.0.0.256:08080",
+        ] {
+            assert_eq!(check_reply_channel(channel.as_bytes()), Ok(channel), "{channel}");
+        }
+    }
+
+    #[test]
+    fn reply_channels_a_worker_refuses() {
+        let longest_host = format!("{}.example", "a".repeat(MAX_REPLY_CHANNEL_LENGTH));
+        let too_long = format!("aeron:udp?endpoint={longest_host}:1");
+        for channel in [
+            "aeron:ipc",
+            "aeron:udp",
+            "aeron:udp?endpoint=",
+            "aeron:udp?endpoint=x:1|term-length=64k",
+            "aeron:udp?endpoint=10.0.0.1:41000|interface=10.0.0.2",
+            "aeron:udp?interface=10.0.0.2|endpoint=10.0.0.1:41000",
+            "aeron:udp?control=10.0.0.1:40102|control-mode=dynamic",
+            "aeron:udp?endpoint=10.0.0.1",
+            "aeron:udp?endpoint=10.0.0.1:",
+            "aeron:udp?endpoint=10.0.0.1:0",
+            "aeron:udp?endpoint=10.0.0.1:65536",
+            "aeron:udp?endpoint=10.0.0.1:+80",
+            "aeron:udp?endpoint=10.0.0.1:123456",
+            "aeron:udp?endpoint=[fe80::1%eth0]:41000",
+            "aeron:udp?endpoint=:41000",
+            "aeron:udp?endpoint=::1:41000",
+            "aeron:udp?endpoint=[::1:41000",
+            "aeron:udp?endpoint=[10.0.0.1]:41000",
+            "aeron:udp?endpoint=-bad.example:41000",
+            "aeron:udp?endpoint=under_score:41000",
+            "aeron:udp?endpoint=a..b:41000",
+            "aeron:udp?endpoint=10.0.0.1:41000 ",
+            " aeron:udp?endpoint=10.0.0.1:41000",
+            "AERON:UDP?endpoint=10.0.0.1:41000",
+            too_long.as_str(),
+        ] {
+            assert!(check_reply_channel(channel.as_bytes()).is_err(), "{channel} was accepted");
+        }
+        assert!(check_reply_channel(b"aeron:udp?endpoint=\xff:1").is_err(), "not UTF-8");
+    }
+
+    /// The Go worker's table (`TestValidateReplyChannelAcceptsOnlyAUDPEndpoint` in
+    /// native-go/worker/replychannel_test.go), so that both workers answer the same frames alike.
+    #[test]
+    fn reply_channels_are_judged_as_the_go_worker_judges_them() {
+        let labels = |last: usize| format!("{}.{}.{}.{}", "a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(last));
+        let (exactly_256, over_256) =
+            (format!("aeron:udp?endpoint={}:41000", labels(39)), format!("aeron:udp?endpoint={}:41000", labels(40)));
+        let table: &[(&[u8], bool)] = &[
+            (b"", true),
+            (b"aeron:udp?endpoint=10.42.0.1:41000", true),
+            (b"aeron:udp?endpoint=127.0.0.1:1", true),
+            (b"aeron:udp?endpoint=[::1]:65535", true),
+            (b"aeron:udp?endpoint=[fe80::1:2]:40100", true),
+            (b"aeron:udp?endpoint=client-1.example.com:41000", true),
+            (b"aeron:udp?endpoint=x:1", true),
+            (b"aeron:ipc", false),
+            (b"aeron:udp?endpoint=x:1|term-length=64k", false),
+            (b"aeron:udp?endpoint=10.42.0.1:41000|interface=10.0.0.0/8", false),
+            (b"aeron:udp?control=10.42.0.1:41000", false),
+            (b"aeron:udp?endpoint=10.42.0.1:0", false),
+            (b"aeron:udp?endpoint=10.42.0.1:65536", false),
+            (b"aeron:udp?endpoint=10.42.0.1:08080", true),
+            (b"aeron:udp?endpoint=10.42.0.1:041000", false),
+            (b"aeron:udp?endpoint=10.42.0.1:000041", false),
+            (b"aeron:udp?endpoint=10.42.0.1:+1", false),
+            (b"aeron:udp?endpoint=10.42.0.1", false),
+            (b"aeron:udp?endpoint=:41000", false),
+            (b"aeron:udp?endpoint=10.42.0.256:41000", true),
+            (b"aeron:udp?endpoint=localhost:41000", true),
+            (b"aeron:udp?endpoint=10.0.0.1:41000 ", false),
+            (b"aeron:udp?endpoint=[::1:41000", false),
+            (b"aeron:udp?endpoint=::1:41000", false),
+            (b"aeron:udp?endpoint=[10.0.0.1]:41000", false),
+            (b"aeron:udp?endpoint=[fe80::1%eth0]:41000", false),
+            (b"aeron:udp?endpoint=-host:41000", false),
+            (b"aeron:udp?endpoint=a..b:41000", false),
+            (b"aeron:udp?endpoint=host_name:41000", false),
+            (b"aeron:udp?endpoint=\xff:41000", false),
+            (b"AERON:UDP?endpoint=10.42.0.1:41000", false),
+            (b" aeron:udp?endpoint=10.42.0.1:41000", false),
+            (exactly_256.as_bytes(), true),
+            (over_256.as_bytes(), false),
+        ];
+        for (channel, ok) in table {
+            assert_eq!(check_reply_channel(channel).is_ok(), *ok, "{}", String::from_utf8_lossy(channel));
+        }
+    }
+
+    #[test]
+    fn a_reply_channel_of_exactly_256_bytes_is_accepted() {
+        let prefix = UDP_ENDPOINT_PREFIX.len() + ":41000".len();
+        let host = ["a".repeat(63), "b".repeat(63), "c".repeat(63)].join(".");
+        let host = format!("{host}.{}", "d".repeat(MAX_REPLY_CHANNEL_LENGTH - prefix - host.len() - 1));
+        let channel = format!("{UDP_ENDPOINT_PREFIX}{host}:41000");
+        assert_eq!(channel.len(), MAX_REPLY_CHANNEL_LENGTH);
+        assert!(check_reply_channel(channel.as_bytes()).is_ok());
+        let longer = format!("{UDP_ENDPOINT_PREFIX}{host}x:41000");
+        assert!(check_reply_channel(longer.as_bytes()).is_err());
+    }
 }

@@ -18,7 +18,8 @@ use crate::server::Server;
 use crate::wire::{self, Announcement, AnnouncementError};
 use polybridge_codecs::language::Language;
 use rusteron_client::{
-    Aeron, AeronAsyncAddPublication, AeronCError, AeronContext, AeronFragmentClosureAssembler, AeronHeader,
+    Aeron, AeronAsyncAddExclusivePublication, AeronAsyncAddPublication, AeronCError, AeronContext,
+    AeronExclusivePublication, AeronFragmentClosureAssembler, AeronHeader,
     AeronOfferError, AeronPublication, AeronSubscription, Handlers,
 };
 use std::ffi::CString;
@@ -31,6 +32,9 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 pub const DEFAULT_CHANNEL: &str = "aeron:ipc";
+/// What the worker appends to a caller's `replyChannel` (`--reply-channel-params`): 16 MiB
+/// terms let replies of up to 2 MiB (a term / 8) cross hosts.
+pub const DEFAULT_REPLY_CHANNEL_PARAMS: &str = "term-length=16m";
 pub const DEFAULT_REQUEST_STREAM_ID: i32 = 200;
 pub const DEFAULT_CONTROL_STREAM_ID: i32 = 10;
 pub const DEFAULT_ANNOUNCE_INTERVAL: Duration = Duration::from_millis(1000);
@@ -77,7 +81,18 @@ const CNC_PID_OFFSET: usize = 40;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerConfig {
     pub aeron_dir: String,
+    /// The worker's own channel: replies to callers that sent an empty `replyChannel`, and the
+    /// default of the three channels below.
     pub channel: String,
+    /// Where the worker subscribes for requests (`--request-channel`); `None`: `channel`.
+    pub request_channel: Option<String>,
+    /// The `requestChannel` of announcements (`--advertised-request-channel`); `None`: the
+    /// request channel unless it is IPC, then "" (clients use the channel they heard on).
+    pub advertised_request_channel: Option<String>,
+    /// Where announcements go (`--announce-channel`); `None`: `channel`.
+    pub announce_channel: Option<String>,
+    /// Appended to callers' `replyChannel`s (`--reply-channel-params`); "" adds nothing.
+    pub reply_channel_params: String,
     pub request_stream_id: i32,
     pub control_stream_id: i32,
     pub worker_id: String,
@@ -102,6 +117,10 @@ impl WorkerConfig {
         Self {
             aeron_dir: aeron_dir.into(),
             channel: DEFAULT_CHANNEL.to_owned(),
+            request_channel: None,
+            advertised_request_channel: None,
+            announce_channel: None,
+            reply_channel_params: DEFAULT_REPLY_CHANNEL_PARAMS.to_owned(),
             request_stream_id: DEFAULT_REQUEST_STREAM_ID,
             control_stream_id: DEFAULT_CONTROL_STREAM_ID,
             worker_id: format!("rust-{}", std::process::id()),
@@ -116,11 +135,89 @@ impl WorkerConfig {
     }
 }
 
+impl WorkerConfig {
+    /// Where the worker subscribes for requests.
+    pub fn request_channel(&self) -> &str {
+        self.request_channel.as_deref().unwrap_or(&self.channel)
+    }
+
+    /// What announcements say clients publish requests on: "" means the channel the
+    /// announcement was heard on, which is right for IPC.
+    pub fn advertised_request_channel(&self) -> &str {
+        match &self.advertised_request_channel {
+            Some(advertised) => advertised,
+            None if is_ipc(self.request_channel()) => "",
+            None => self.request_channel(),
+        }
+    }
+
+    /// Where announcements go.
+    pub fn announce_channel(&self) -> &str {
+        self.announce_channel.as_deref().unwrap_or(&self.channel)
+    }
+}
+
+/// Whether `channel` is an IPC channel (`aeron:ipc`, with or without parameters).
+pub fn is_ipc(channel: &str) -> bool {
+    channel == "aeron:ipc" || channel.starts_with("aeron:ipc?")
+}
+
+/// Checks `--reply-channel-params`: "" or `key=value` pairs joined by `|`, as in an Aeron URI
+/// (`term-length=16m|so-sndbuf=2m`), never an `endpoint`, which the caller chooses.
+pub fn check_reply_channel_params(params: &str) -> Result<(), String> {
+    if params.is_empty() {
+        return Ok(());
+    }
+    for pair in params.split('|') {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("'{pair}' is not key=value (parameters are joined by '|', e.g. term-length=16m|mtu=1408)"));
+        };
+        let plain = |text: &str| {
+            !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'|' | b'?' | b'='))
+        };
+        if !plain(key) || !plain(value) {
+            return Err(format!("'{pair}' is not key=value with printable ASCII key and value"));
+        }
+        if key == "endpoint" {
+            return Err("endpoint is the caller's to choose (its replyChannel)".to_owned());
+        }
+    }
+    Ok(())
+}
+
+/// Checks a channel flag: an Aeron IPC or UDP URI.
+pub fn check_channel(channel: &str) -> Result<(), String> {
+    let known = is_ipc(channel) || channel == "aeron:udp" || channel.starts_with("aeron:udp?");
+    if !known {
+        return Err(format!("'{channel}' is not an aeron:ipc or aeron:udp URI"));
+    }
+    if channel.contains('\0') {
+        return Err("a channel cannot contain a NUL byte".to_owned());
+    }
+    Ok(())
+}
+
+/// Aeron's largest message (a term / 8, at most 16 MiB) for the `term-length` in `params`
+/// (e.g. `16m`, `64k`, `65536`), if it names one.
+fn max_message_length_of(params: &str) -> Option<usize> {
+    let value = params.split('|').find_map(|pair| pair.strip_prefix("term-length="))?;
+    let (digits, unit) = match value.as_bytes().last()? {
+        b'k' | b'K' => (&value[..value.len() - 1], 1 << 10),
+        b'm' | b'M' => (&value[..value.len() - 1], 1 << 20),
+        b'g' | b'G' => (&value[..value.len() - 1], 1 << 30),
+        _ => (value, 1),
+    };
+    let term = digits.parse::<usize>().ok()?.checked_mul(unit)?;
+    Some((term / 8).min(16 << 20))
+}
+
 /// Why a worker stopped other than being asked to.
 #[derive(Debug, Error)]
 pub enum WorkerError {
     #[error("{what} contains a NUL byte")]
     NulByte { what: &'static str },
+    #[error("--reply-channel-params '{params}': {reason}")]
+    ReplyChannelParams { params: String, reason: String },
     #[error("cannot connect to the media driver in '{dir}': {source}")]
     Connect { dir: String, source: AeronCError },
     #[error("cannot add a {what} on '{channel}' stream {stream_id}: {source}")]
@@ -170,28 +267,63 @@ impl fmt::Display for RunSummary {
     }
 }
 
-/// Reply publications through the Aeron C client, added with `aeron_async_add_publication`
-/// and polled once per duty cycle, never waited for.
+/// Reply publications through the Aeron C client, added asynchronously and polled once per
+/// duty cycle, never waited for. Replies on the worker's own channel use shared publications
+/// (`aeron_async_add_publication`, as on IPC); replies to a caller's UDP endpoint use exclusive
+/// ones (`aeron_async_add_exclusive_publication`): two workers on one driver replying to the
+/// same endpoint and stream would otherwise share one driver publication, and a worker
+/// SIGKILLed halfway through a frame would block the other's replies until the driver's
+/// unblock timeout.
 pub struct AeronTransport {
     aeron: Aeron,
     channel: CString,
+    /// `--reply-channel-params`, appended to every caller's `replyChannel`.
+    reply_channel_params: String,
+}
+
+/// A reply publication being added.
+pub enum AddingReply {
+    Shared(AeronAsyncAddPublication),
+    Exclusive(AeronAsyncAddExclusivePublication),
+}
+
+/// A reply publication.
+pub enum ReplyPublication {
+    Shared(AeronPublication),
+    Exclusive(AeronExclusivePublication),
 }
 
 impl ReplyTransport for AeronTransport {
-    type Adding = AeronAsyncAddPublication;
-    type Publication = AeronPublication;
+    type Adding = AddingReply;
+    type Publication = ReplyPublication;
     type Error = AeronCError;
 
-    fn add(&mut self, stream_id: i32) -> Result<Self::Adding, Self::Error> {
-        self.aeron.async_add_publication(&self.channel, stream_id)
+    fn add(&mut self, channel: Option<&str>, stream_id: i32) -> Result<Self::Adding, Self::Error> {
+        match channel {
+            None => self.aeron.async_add_publication(&self.channel, stream_id).map(AddingReply::Shared),
+            Some(channel) => {
+                let uri = reply_channel_uri(channel, &self.reply_channel_params);
+                // A checked replyChannel has no NUL byte, nor have the worker's parameters
+                // (checked at startup); the C client reports any other mistake in the URI.
+                let uri = CString::new(uri).map_err(|_| AeronCError::from_code(-1))?;
+                self.aeron.async_add_exclusive_publication(&uri, stream_id).map(AddingReply::Exclusive)
+            }
+        }
     }
 
     fn poll_add(&mut self, adding: &Self::Adding) -> Result<Option<Self::Publication>, Self::Error> {
-        adding.poll()
+        match adding {
+            AddingReply::Shared(adding) => adding.poll().map(|p| p.map(ReplyPublication::Shared)),
+            AddingReply::Exclusive(adding) => adding.poll().map(|p| p.map(ReplyPublication::Exclusive)),
+        }
     }
 
     fn offer(&mut self, publication: &Self::Publication, frame: &[u8]) -> Offered {
-        match publication.offer(frame) {
+        let offered = match publication {
+            ReplyPublication::Shared(publication) => publication.offer(frame),
+            ReplyPublication::Exclusive(publication) => publication.offer(frame),
+        };
+        match offered {
             Ok(_) => Offered::Sent,
             Err(AeronOfferError::NotConnected) => Offered::NotConnected,
             Err(AeronOfferError::BackPressured | AeronOfferError::AdminAction) => Offered::BackPressured,
@@ -201,13 +333,30 @@ impl ReplyTransport for AeronTransport {
     }
 
     fn is_connected(&mut self, publication: &Self::Publication) -> bool {
-        publication.is_connected()
+        match publication {
+            ReplyPublication::Shared(publication) => publication.is_connected(),
+            ReplyPublication::Exclusive(publication) => publication.is_connected(),
+        }
     }
 
     fn close(&mut self, publication: Self::Publication) {
-        if let Err(error) = publication.close() {
+        let closed = match publication {
+            ReplyPublication::Shared(publication) => publication.close(),
+            ReplyPublication::Exclusive(publication) => publication.close(),
+        };
+        if let Err(error) = closed {
             log::warn!("closing a reply publication failed: {error}");
         }
+    }
+}
+
+/// The URI of a reply publication to a caller's checked `replyChannel`: the channel, then the
+/// worker's own parameters (`--reply-channel-params`, e.g. `term-length=16m`) when there are any.
+pub fn reply_channel_uri(reply_channel: &str, params: &str) -> String {
+    if params.is_empty() {
+        reply_channel.to_owned()
+    } else {
+        format!("{reply_channel}|{params}")
     }
 }
 
@@ -237,6 +386,10 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
     let driver_process = driver_pid(&config.aeron_dir).and_then(|pid| ProcessWatch::new(pid).ok());
     let dir = c_string(&config.aeron_dir, "--aeron-dir")?;
     let channel = c_string(&config.channel, "--channel")?;
+    let request_channel = c_string(config.request_channel(), "--request-channel")?;
+    let announce_channel = c_string(config.announce_channel(), "--announce-channel")?;
+    check_reply_channel_params(&config.reply_channel_params)
+        .map_err(|reason| WorkerError::ReplyChannelParams { params: config.reply_channel_params.clone(), reason })?;
     let connect_error = |source| WorkerError::Connect { dir: config.aeron_dir.clone(), source };
 
     // The conductor thread reports asynchronous errors here; the last one explains a
@@ -273,20 +426,39 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
     let aeron = Aeron::new(&context).map_err(connect_error)?;
     aeron.start().map_err(connect_error)?;
 
-    let add_error = |what, stream_id, source| WorkerError::AddResource {
+    let add_error = |what, channel: &str, stream_id, source| WorkerError::AddResource {
         what,
-        channel: config.channel.clone(),
+        channel: channel.to_owned(),
         stream_id,
         source,
     };
     let subscription: AeronSubscription = aeron
-        .async_add_subscription(&channel, config.request_stream_id, Handlers::NONE, Handlers::NONE)
+        .async_add_subscription(&request_channel, config.request_stream_id, Handlers::NONE, Handlers::NONE)
         .and_then(|add| add.poll_blocking(ADD_RESOURCE_TIMEOUT))
-        .map_err(|e| add_error("subscription", config.request_stream_id, e))?;
+        .map_err(|e| add_error("subscription", config.request_channel(), config.request_stream_id, e))?;
     let control: AeronPublication = aeron
-        .async_add_publication(&channel, config.control_stream_id)
+        .async_add_publication(&announce_channel, config.control_stream_id)
         .and_then(|add| add.poll_blocking(ADD_RESOURCE_TIMEOUT))
-        .map_err(|e| add_error("publication", config.control_stream_id, e))?;
+        .map_err(|e| add_error("publication", config.announce_channel(), config.control_stream_id, e))?;
+    // The largest reply: Aeron's largest message on the worker's own channel (where the
+    // control publication is, unless announcements go elsewhere: then a publication on the own
+    // channel's control stream, shared with the other workers of the driver, tells it), and on
+    // the reply channels to callers when --reply-channel-params names their term length.
+    let own_max = if config.announce_channel() == config.channel {
+        control.get_constants().ok().map(|constants| constants.max_message_length())
+    } else {
+        aeron
+            .async_add_publication(&channel, config.control_stream_id)
+            .and_then(|add| add.poll_blocking(ADD_RESOURCE_TIMEOUT))
+            .map_err(|e| add_error("publication", &config.channel, config.control_stream_id, e))?
+            .get_constants()
+            .ok()
+            .map(|constants| constants.max_message_length())
+    };
+    let max_frame_length = match (own_max, max_message_length_of(&config.reply_channel_params)) {
+        (Some(own), Some(remote)) => Some(own.min(remote)),
+        (own, remote) => own.or(remote),
+    };
 
     let names: Vec<&str> = registry.names().collect();
     let mut announcement = Vec::new();
@@ -298,15 +470,26 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
             request_stream_id: config.request_stream_id,
             handlers: &names,
             worker_id: &config.worker_id,
+            request_channel: config.advertised_request_channel(),
         },
     )?;
+    let elsewhere = |what: &str, channel: &str| {
+        if channel == config.channel { String::new() } else { format!(", {what} '{channel}'") }
+    };
     log::info!(
-        "worker '{}' serving [{}] on '{}' stream {} (control stream {}, aeron dir '{}', {}{})",
+        "worker '{}' serving [{}] on '{}' stream {} (control stream {}{}{}{}, aeron dir '{}', {}{})",
         config.worker_id,
         names.join(", "),
-        config.channel,
+        config.request_channel(),
         config.request_stream_id,
         config.control_stream_id,
+        elsewhere("own channel", &config.channel),
+        elsewhere("announcing on", config.announce_channel()),
+        if config.advertised_request_channel() == config.request_channel() || config.advertised_request_channel().is_empty() {
+            String::new()
+        } else {
+            format!(", advertising '{}'", config.advertised_request_channel())
+        },
         config.aeron_dir,
         driver_process.as_ref().map_or("driver heartbeat watched".to_owned(), |p| format!("driver process {}", p.pid())),
         parent.as_ref().map_or(String::new(), |p| format!(", parent process {}", p.pid()))
@@ -314,14 +497,15 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
 
     let mut dispatcher = Dispatcher::new(Arc::clone(&registry));
     dispatcher.refuse_reply_streams(&[config.request_stream_id, config.control_stream_id]);
-    if let Ok(constants) = control.get_constants() {
-        dispatcher.set_max_frame_length(constants.max_message_length());
+    if let Some(max) = max_frame_length {
+        dispatcher.set_max_frame_length(max);
     }
     let pool = match config.pool.size {
         0 => None,
         _ => Some(Pool::start(config.pool, dispatcher.max_frame_length(), std::thread::current())?),
     };
-    let transport = AeronTransport { aeron: aeron.clone(), channel };
+    let transport =
+        AeronTransport { aeron: aeron.clone(), channel, reply_channel_params: config.reply_channel_params.clone() };
     let mut server = Server::new(dispatcher, pool, Outbox::new(transport, config.outbox));
     let driver_lost = || {
         let message = last_error.lock().map(|m| m.clone()).unwrap_or_default();
@@ -438,4 +622,27 @@ fn millis(duration: Duration) -> u64 {
 
 fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_reply_follows_the_term_length_of_the_reply_channel_params() {
+        assert_eq!(max_message_length_of("term-length=16m"), Some(2 << 20));
+        assert_eq!(max_message_length_of("mtu=1408|term-length=64k"), Some(8 << 10));
+        assert_eq!(max_message_length_of("term-length=65536"), Some(8192));
+        assert_eq!(max_message_length_of("term-length=1g"), Some(16 << 20), "Aeron's cap");
+        assert_eq!(max_message_length_of("mtu=1408"), None);
+        assert_eq!(max_message_length_of(""), None);
+    }
+
+    #[test]
+    fn ipc_channels_are_recognised_with_or_without_parameters() {
+        assert!(is_ipc("aeron:ipc"));
+        assert!(is_ipc("aeron:ipc?term-length=64k"));
+        assert!(!is_ipc("aeron:udp?endpoint=10.0.0.2:40100"));
+        assert!(!is_ipc("aeron:ipcx"));
+    }
 }

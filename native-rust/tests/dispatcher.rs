@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{decode_response, encode_request, pattern};
+use common::{decode_response, encode_cancel, encode_cancel_to, encode_request, encode_request_to, pattern};
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::wire::{self, DecodeError, ReplyTo};
 use polybridge_worker::{Context, Dispatcher, HandlerError, Outcome, Registry, Reply};
@@ -13,7 +13,7 @@ fn dispatcher() -> Dispatcher {
 }
 
 fn reply(correlation_id: i64, reply_stream_id: i32, code: ErrorCode) -> Outcome {
-    Outcome::Reply { reply_to: ReplyTo { correlation_id, reply_stream_id }, code }
+    Outcome::Reply { reply_to: ReplyTo::new(correlation_id, reply_stream_id), code }
 }
 
 #[test]
@@ -139,8 +139,9 @@ fn truncated_request_is_a_bad_request() {
 #[test]
 fn lying_handler_length_is_a_bad_request() {
     let mut frame = encode_request(14, 0, 1001, "echo", b"x");
-    // Header 8 + block 20 + an empty metadata group 4: the handler's length is at 32.
-    frame[32..34].copy_from_slice(&60000u16.to_le_bytes());
+    // Header 8 + block 20 + an empty metadata group 4 + an empty replyChannel 2: the
+    // handler's length is at 34.
+    frame[34..36].copy_from_slice(&60000u16.to_le_bytes());
     let message = bad_request(&frame, 14, 1001);
     assert!(message.contains("'handler' claims 60000 bytes"), "{message}");
 }
@@ -148,7 +149,7 @@ fn lying_handler_length_is_a_bad_request() {
 #[test]
 fn lying_payload_length_is_a_bad_request() {
     let mut frame = encode_request(15, 0, 1001, "echo", b"xyz");
-    let at = 8 + 20 + 4 + 2 + 4;
+    let at = 8 + 20 + 4 + 2 + 2 + 4;
     frame[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     let message = bad_request(&frame, 15, 1001);
     assert!(message.contains("'payload' claims 4294967295 bytes"), "{message}");
@@ -157,7 +158,7 @@ fn lying_payload_length_is_a_bad_request() {
 #[test]
 fn handler_name_that_is_not_utf8_is_a_bad_request() {
     let mut frame = encode_request(16, 0, 1001, "echo", b"");
-    frame[34] = 0xFF;
+    frame[36] = 0xFF;
     let message = bad_request(&frame, 16, 1001);
     assert!(message.contains("UTF-8"), "{message}");
 }
@@ -176,16 +177,11 @@ fn malformed_cancel_with_readable_ids_is_a_bad_request() {
 
 #[test]
 fn well_formed_cancel_is_counted_and_not_answered() {
-    let mut frame = Vec::new();
-    for v in [12u16, 3, 7101, 2] {
-        frame.extend_from_slice(&v.to_le_bytes());
-    }
-    frame.extend_from_slice(&21i64.to_le_bytes());
-    frame.extend_from_slice(&77i32.to_le_bytes());
+    let frame = encode_cancel(21, 77);
     let mut dispatcher = dispatcher();
     let mut response = Vec::new();
     let outcome = dispatcher.dispatch(&frame, &mut response);
-    assert_eq!(outcome, Outcome::Cancelled { reply_to: ReplyTo { correlation_id: 21, reply_stream_id: 77 } });
+    assert_eq!(outcome, Outcome::Cancelled { reply_to: ReplyTo::new(21, 77) });
     assert_eq!(dispatcher.counters().cancels, 1);
 }
 
@@ -379,12 +375,79 @@ fn trailing_bytes_after_a_request_or_cancel_are_a_bad_request() {
     let mut frame = encode_request(41, 0, 1001, "echo", b"x");
     frame.extend_from_slice(&[0, 0, 0]);
     assert!(bad_request(&frame, 41, 1001).contains("3 bytes follow"));
-    let mut cancel = Vec::new();
-    for v in [12u16, 3, 7101, 2] {
-        cancel.extend_from_slice(&v.to_le_bytes());
-    }
-    cancel.extend_from_slice(&42i64.to_le_bytes());
-    cancel.extend_from_slice(&1001i32.to_le_bytes());
+    let mut cancel = encode_cancel(42, 1001);
     cancel.push(0);
     assert!(bad_request(&cancel, 42, 1001).contains("1 bytes follow"));
+}
+
+const UDP_REPLY: &str = "aeron:udp?endpoint=10.42.0.1:41000";
+
+#[test]
+fn a_request_with_a_reply_channel_is_answered_there() {
+    let mut dispatcher = dispatcher();
+    let mut response = Vec::new();
+    let frame = encode_request_to(51, 0, 1001, &[], UDP_REPLY, "echo", b"hi");
+    let outcome = dispatcher.dispatch(&frame, &mut response);
+    assert_eq!(outcome, Outcome::Reply { reply_to: ReplyTo::on(51, 1001, UDP_REPLY), code: ErrorCode::OK });
+    assert_eq!(decode_response(&response).payload, b"hi");
+    let Outcome::Reply { reply_to, .. } = dispatcher.dispatch(&frame, &mut response) else { panic!("not answered") };
+    assert_eq!(reply_to.reply_channel.as_deref(), Some(UDP_REPLY));
+}
+
+#[test]
+fn a_cancel_names_the_call_by_its_reply_channel_too() {
+    let mut dispatcher = dispatcher();
+    let mut response = Vec::new();
+    let outcome = dispatcher.dispatch(&encode_cancel_to(21, 77, UDP_REPLY), &mut response);
+    assert_eq!(outcome, Outcome::Cancelled { reply_to: ReplyTo::on(21, 77, UDP_REPLY) });
+}
+
+#[test]
+fn an_invalid_reply_channel_is_a_bad_request_on_the_workers_own_channel() {
+    let too_long = format!("aeron:udp?endpoint={}.example:1", "a".repeat(240));
+    for channel in [
+        "aeron:ipc",
+        "aeron:udp?endpoint=x:1|term-length=64k",
+        "aeron:udp?endpoint=10.0.0.1:0",
+        "aeron:udp?endpoint=10.0.0.1:65536",
+        "aeron:udp?endpoint=10.0.0.1",
+        "aeron:udp?control=10.0.0.1:40102",
+        "aeron:udp?endpoint=[::1:41000",
+        "aeron:udp?endpoint=bad_host:41000",
+        too_long.as_str(),
+    ] {
+        let mut dispatcher = dispatcher();
+        let mut response = Vec::new();
+        let frame = encode_request_to(61, 0, 1001, &[], channel, "echo", b"x");
+        let outcome = dispatcher.dispatch(&frame, &mut response);
+        assert_eq!(
+            outcome,
+            Outcome::Reply { reply_to: ReplyTo::new(61, 1001), code: ErrorCode::BAD_REQUEST },
+            "{channel}"
+        );
+        let message = decode_response(&response).message;
+        assert!(message.contains("replyChannel must be empty or aeron:udp?endpoint=HOST:PORT"), "{channel}: {message}");
+        let cancel = dispatcher.dispatch(&encode_cancel_to(62, 1001, channel), &mut response);
+        assert_eq!(cancel, Outcome::Reply { reply_to: ReplyTo::new(62, 1001), code: ErrorCode::BAD_REQUEST }, "{channel}");
+    }
+}
+
+#[test]
+fn a_malformed_request_with_a_valid_reply_channel_is_answered_on_it() {
+    let mut frame = encode_request_to(71, 0, 1001, &[], UDP_REPLY, "echo", b"x");
+    // The handler's length follows the replyChannel: make it lie.
+    let at = 8 + 20 + 4 + 2 + UDP_REPLY.len();
+    frame[at..at + 2].copy_from_slice(&60000u16.to_le_bytes());
+    let mut dispatcher = dispatcher();
+    let mut response = Vec::new();
+    let outcome = dispatcher.dispatch(&frame, &mut response);
+    assert_eq!(outcome, Outcome::Reply { reply_to: ReplyTo::on(71, 1001, UDP_REPLY), code: ErrorCode::BAD_REQUEST });
+}
+
+#[test]
+fn a_reply_channel_whose_length_lies_is_a_bad_request_on_the_workers_own_channel() {
+    let mut frame = encode_request_to(81, 0, 1001, &[], UDP_REPLY, "echo", b"x");
+    frame[32..34].copy_from_slice(&60000u16.to_le_bytes());
+    let message = bad_request(&frame, 81, 1001);
+    assert!(message.contains("'replyChannel' claims 60000 bytes"), "{message}");
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_bytes_eq, decode_response, encode_request, encode_request_with_metadata, pattern};
+use common::{assert_bytes_eq, decode_response, encode_cancel_to, encode_request, encode_request_to, pattern};
 use polybridge_worker::codecs::cancel_codec::CancelEncoder;
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::codecs::language::Language;
@@ -48,6 +48,7 @@ fn check_request(file: &str, correlation_id: i64, timeout_ns: i64, reply_stream_
         (correlation_id, timeout_ns, reply_stream_id, handler, payload)
     );
     assert!(request.metadata.is_empty());
+    assert_eq!(request.reply_channel, "", "{file}: the worker's own channel");
 }
 
 #[test]
@@ -59,7 +60,8 @@ fn request_metadata() {
         ("empty", ""),
     ];
     let expected = golden(file);
-    let encoded = encode_request_with_metadata(9, 1_000_000, 1002, &metadata, "echo", &pattern(16));
+    let reply_channel = "aeron:udp?endpoint=10.42.0.1:41000";
+    let encoded = encode_request_to(9, 1_000_000, 1002, &metadata, reply_channel, "echo", &pattern(16));
     assert_bytes_eq(file, &encoded, &expected);
     let Ok(Inbound::Request(request)) = wire::decode_inbound(&expected) else {
         panic!("{file} does not decode as a Request: {:?}", wire::decode_inbound(&expected));
@@ -68,6 +70,7 @@ fn request_metadata() {
         (request.correlation_id, request.timeout_ns, request.reply_stream_id, request.handler, request.payload),
         (9, 1_000_000, 1002, "echo", &pattern(16)[..])
     );
+    assert_eq!(request.reply_channel, reply_channel);
     assert_eq!(request.metadata.iter().collect::<Vec<_>>(), metadata);
     assert_eq!(request.metadata.get("tenant"), Some("ünïcode ✓"));
     let map = request.metadata.to_map();
@@ -117,20 +120,30 @@ fn response_error() {
     check_response("response-error.bin", -42, ErrorCode::HANDLER_ERROR, "handler failed: Ünïcödé ✓ 日本語 🚀", &[]);
 }
 
-#[test]
-fn cancel() {
-    let expected = golden("cancel.bin");
-    let mut encoded = vec![0u8; 8 + 12];
+fn check_cancel(file: &str, reply_channel: &str) {
+    let expected = golden(file);
+    let mut encoded = vec![0u8; 8 + 12 + 2 + reply_channel.len()];
     {
         let mut header = CancelEncoder::default().wrap(WriteBuf::new(&mut encoded), 8).header(0);
         let mut cancel = header.parent().unwrap();
-        cancel.correlation_id(7).reply_stream_id(1001);
+        cancel.correlation_id(7).reply_stream_id(1001).reply_channel(reply_channel);
     }
-    assert_bytes_eq("cancel.bin", &encoded, &expected);
+    assert_bytes_eq(file, &encoded, &expected);
+    assert_bytes_eq(&format!("{file} (test helper)"), &encode_cancel_to(7, 1001, reply_channel), &expected);
     assert_eq!(
         wire::decode_inbound(&expected),
-        Ok(Inbound::Cancel(Cancel { correlation_id: 7, reply_stream_id: 1001 }))
+        Ok(Inbound::Cancel(Cancel { correlation_id: 7, reply_stream_id: 1001, reply_channel }))
     );
+}
+
+#[test]
+fn cancel() {
+    check_cancel("cancel.bin", "");
+}
+
+#[test]
+fn cancel_udp() {
+    check_cancel("cancel-udp.bin", "aeron:udp?endpoint=10.42.0.1:41000");
 }
 
 fn check_announcement(
@@ -140,11 +153,12 @@ fn check_announcement(
     request_stream_id: i32,
     handlers: &[&str],
     worker_id: &str,
+    request_channel: &str,
 ) {
     let expected = golden(file);
     let mut encoded = Vec::new();
-    wire::encode_announcement(&mut encoded, &Announcement { language, pid, request_stream_id, handlers, worker_id })
-        .unwrap();
+    let announcement = Announcement { language, pid, request_stream_id, handlers, worker_id, request_channel };
+    wire::encode_announcement(&mut encoded, &announcement).unwrap();
     assert_bytes_eq(file, &encoded, &expected);
 
     header(&expected, worker_announcement_codec::SBE_TEMPLATE_ID, worker_announcement_codec::SBE_BLOCK_LENGTH);
@@ -164,15 +178,18 @@ fn check_announcement(
     let mut decoder = group.parent().unwrap();
     let (at, len) = decoder.worker_id_decoder();
     assert_eq!(utf8(&expected, (at, len)), worker_id);
+    let (at, len) = decoder.request_channel_decoder();
+    assert_eq!(utf8(&expected, (at, len)), request_channel);
     assert_eq!(at + len, expected.len());
 }
 
 #[test]
 fn announcement_go() {
-    check_announcement("announcement-go.bin", Language::GO, 4242, 2001, &["echo", "wappalyzer.fingerprint"], "go-0");
+    check_announcement("announcement-go.bin", Language::GO, 4242, 2001, &["echo", "wappalyzer.fingerprint"], "go-0",
+        "aeron:udp?endpoint=10.42.0.2:40100");
 }
 
 #[test]
 fn announcement_empty() {
-    check_announcement("announcement-empty.bin", Language::RUST, 0, 0, &[], "");
+    check_announcement("announcement-empty.bin", Language::RUST, 0, 0, &[], "", "");
 }

@@ -5,13 +5,17 @@ mod common;
 
 use common::{decode_response, encode_request};
 use polybridge_worker::codecs::error_code::ErrorCode;
-use polybridge_worker::wire::ReplyTo;
 use polybridge_worker::{Dispatcher, Outcome, Registry};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Where every answerable case asks the answer to go.
-const REPLY_TO: ReplyTo = ReplyTo { correlation_id: 77, reply_stream_id: 1001 };
+/// Where every answerable case asks the answer to go: correlation id 77 on reply stream
+/// 1001 of the worker's own channel, except the cases whose replyChannel was read and valid
+/// (schema/malformed/README.md), which are answered on that channel.
+const CORRELATION_ID: i64 = 77;
+const REPLY_STREAM_ID: i32 = 1001;
+const ANSWERED_ON_UDP: [&str; 2] = ["udp-reply-lying-handler-length.bin", "cancel-udp-trailing-bytes.bin"];
+const UDP_REPLY_CHANNEL: &str = "aeron:udp?endpoint=10.42.0.1:41000";
 
 #[test]
 fn every_shared_malformed_frame_has_its_expected_outcome() {
@@ -39,16 +43,23 @@ fn every_shared_malformed_frame_has_its_expected_outcome() {
         let before = dispatcher.counters();
         let outcome = dispatcher.dispatch(&frame, &mut response);
         let after = dispatcher.counters();
+        let channel = ANSWERED_ON_UDP.contains(&file).then_some(UDP_REPLY_CHANNEL);
         match expected {
             "BAD_REQUEST" => match outcome {
-                Outcome::Reply { reply_to, code: ErrorCode::BAD_REQUEST } if reply_to == REPLY_TO => {
+                Outcome::Reply { reply_to, code: ErrorCode::BAD_REQUEST }
+                    if (reply_to.correlation_id, reply_to.reply_stream_id, reply_to.reply_channel.as_deref())
+                        == (CORRELATION_ID, REPLY_STREAM_ID, channel) =>
+                {
                     let decoded = decode_response(&response);
                     if decoded.correlation_id != 77 || decoded.code != ErrorCode::BAD_REQUEST || decoded.message.is_empty() {
                         problems.push(format!("{file} ({what}): answered {decoded:?}"));
                     }
                     assert_eq!(after.malformed_replied, before.malformed_replied + 1, "{file}: not counted");
                 }
-                other => problems.push(format!("{file} ({what}): expected BAD_REQUEST to 77/1001, got {other:?}")),
+                other => problems.push(format!(
+                    "{file} ({what}): expected BAD_REQUEST to 77/1001 on {}, got {other:?}",
+                    channel.unwrap_or("the worker's own channel")
+                )),
             },
             "dropped" => match outcome {
                 Outcome::Dropped(_) => {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 fn call<'a>(correlation_id: i64, name: &str, handler: Arc<dyn Handler>, payload: &'a [u8], timeout_ns: i64) -> Call<'a> {
     Call {
-        reply_to: ReplyTo { correlation_id, reply_stream_id: 1000 },
+        reply_to: ReplyTo::new(correlation_id, 1000),
         timeout_ns,
         name: Arc::from(name),
         handler,
@@ -130,14 +130,16 @@ fn a_cancel_drops_a_queued_call_and_only_flags_a_running_one_that_ignores_its_co
     assert_eq!(started.recv().unwrap(), 1);
     pool.submit(&call(2, "gated", Arc::clone(&handler), &[2], 0), Instant::now()).unwrap();
 
-    let reply_to = |id| ReplyTo { correlation_id: id, reply_stream_id: 1000 };
-    assert_eq!(pool.cancel(reply_to(1)), CancelOutcome::Running, "a running call only sees its context cancelled");
-    assert_eq!(pool.cancel(reply_to(2)), CancelOutcome::Queued, "a queued call is dropped");
-    assert_eq!(pool.cancel(reply_to(2)), CancelOutcome::NotFound, "only once");
-    assert_eq!(pool.cancel(reply_to(1)), CancelOutcome::NotFound, "only once while running too");
-    assert_eq!(pool.cancel(reply_to(99)), CancelOutcome::NotFound, "unknown ids are ignored");
-    let other_stream = ReplyTo { correlation_id: 1, reply_stream_id: 7 };
-    assert_eq!(pool.cancel(other_stream), CancelOutcome::NotFound, "the reply stream is part of the key");
+    let reply_to = |id| ReplyTo::new(id, 1000);
+    let elsewhere = ReplyTo::on(1, 1000, "aeron:udp?endpoint=10.0.0.1:41000");
+    assert_eq!(pool.cancel(&elsewhere), CancelOutcome::NotFound, "the reply channel is part of the key");
+    assert_eq!(pool.cancel(&reply_to(1)), CancelOutcome::Running, "a running call only sees its context cancelled");
+    assert_eq!(pool.cancel(&reply_to(2)), CancelOutcome::Queued, "a queued call is dropped");
+    assert_eq!(pool.cancel(&reply_to(2)), CancelOutcome::NotFound, "only once");
+    assert_eq!(pool.cancel(&reply_to(1)), CancelOutcome::NotFound, "only once while running too");
+    assert_eq!(pool.cancel(&reply_to(99)), CancelOutcome::NotFound, "unknown ids are ignored");
+    let other_stream = ReplyTo::new(1, 7);
+    assert_eq!(pool.cancel(&other_stream), CancelOutcome::NotFound, "the reply stream is part of the key");
 
     open(&gate);
     let mut outcomes: Vec<(i64, Option<ErrorCode>)> =
@@ -203,7 +205,7 @@ fn stopping_answers_queued_calls_worker_unavailable_and_lets_the_running_one_fin
     assert_eq!(started.recv().unwrap(), 1);
     pool.submit(&call(2, "gated", Arc::clone(&handler), &[2], 0), Instant::now()).unwrap();
     pool.submit(&call(3, "gated", Arc::clone(&handler), &[3], 0), Instant::now()).unwrap();
-    assert_eq!(pool.cancel(ReplyTo { correlation_id: 3, reply_stream_id: 1000 }), CancelOutcome::Queued);
+    assert_eq!(pool.cancel(&ReplyTo::new(3, 1000)), CancelOutcome::Queued);
     pool.stop_taking_calls();
     // The queued calls are answered at once, while the running one still holds its thread.
     let queued = next(&mut pool);
@@ -244,7 +246,7 @@ fn a_cancel_reaches_a_running_handler_through_its_context_and_it_answers_cancell
     let (handler, started) = until_cancelled();
     pool.submit(&call(1, "slow", handler, &[1], 0), Instant::now()).unwrap();
     assert_eq!(started.recv().unwrap(), 1);
-    assert_eq!(pool.cancel(ReplyTo { correlation_id: 1, reply_stream_id: 1000 }), CancelOutcome::Running);
+    assert_eq!(pool.cancel(&ReplyTo::new(1, 1000)), CancelOutcome::Running);
     let completion = next(&mut pool);
     assert_eq!(completion.code, Some(ErrorCode::CANCELLED));
     assert_eq!(decode_response(&completion.frame).message, "handler 'slow' stopped: the caller cancelled the request");

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{decode_response, encode_cancel, encode_request, pattern};
+use common::{decode_response, encode_cancel, encode_cancel_to, encode_request, encode_request_to, pattern};
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::outbox::{Offered, ReplyTransport};
 use polybridge_worker::wire::ReplyTo;
@@ -22,20 +22,28 @@ use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 
+/// A reply stream as the fake driver sees it: the channel the worker asked for (`None`: its
+/// own) and the stream id.
+type Key = (Option<String>, i32);
+
+fn own(stream: i32) -> Key {
+    (None, stream)
+}
+
 /// What the fake driver saw, shared by the transport and its handles.
 #[derive(Default)]
 struct Driver {
     /// Streams with a subscriber.
-    subscribed: HashSet<i32>,
+    subscribed: HashSet<Key>,
     /// Offers a stream's publication takes before it is back-pressured (a slow or stuck
     /// subscriber); a stream not listed takes every offer.
-    credit: HashMap<i32, usize>,
+    credit: HashMap<Key, usize>,
     /// Publications added (started), and those alive now (adding or open).
     adds: usize,
     live: usize,
     peak_live: usize,
     /// Frames published, per stream, in order.
-    published: HashMap<i32, Vec<Vec<u8>>>,
+    published: HashMap<Key, Vec<Vec<u8>>>,
     /// Polls an add takes before it completes.
     add_polls: u32,
 }
@@ -52,13 +60,13 @@ impl Drop for Token {
 }
 
 struct Adding {
-    stream: i32,
+    key: Key,
     polls_left: Cell<u32>,
     token: RefCell<Option<Token>>,
 }
 
 struct Publication {
-    stream: i32,
+    key: Key,
     _token: Token,
 }
 
@@ -67,24 +75,36 @@ struct Fake(Shared);
 
 impl Fake {
     fn subscribe(&self, stream: i32) {
-        self.0.borrow_mut().subscribed.insert(stream);
+        self.subscribe_on(own(stream));
+    }
+
+    fn subscribe_on(&self, key: Key) {
+        self.0.borrow_mut().subscribed.insert(key);
     }
 
     /// Lets the stream's subscriber take `offers` more frames, then back-pressures it.
     fn credit(&self, stream: i32, offers: usize) {
-        self.0.borrow_mut().credit.insert(stream, offers);
+        self.0.borrow_mut().credit.insert(own(stream), offers);
     }
 
     fn unsubscribe(&self, stream: i32) {
-        self.0.borrow_mut().subscribed.remove(&stream);
+        self.0.borrow_mut().subscribed.remove(&own(stream));
     }
 
     fn published(&self, stream: i32) -> Vec<Vec<u8>> {
-        self.0.borrow().published.get(&stream).cloned().unwrap_or_default()
+        self.published_on(&own(stream))
+    }
+
+    fn published_on(&self, key: &Key) -> Vec<Vec<u8>> {
+        self.0.borrow().published.get(key).cloned().unwrap_or_default()
     }
 
     fn ids(&self, stream: i32) -> Vec<i64> {
-        self.published(stream).iter().map(|frame| decode_response(frame).correlation_id).collect()
+        self.ids_on(&own(stream))
+    }
+
+    fn ids_on(&self, key: &Key) -> Vec<i64> {
+        self.published_on(key).iter().map(|frame| decode_response(frame).correlation_id).collect()
     }
 }
 
@@ -93,13 +113,17 @@ impl ReplyTransport for Fake {
     type Publication = Publication;
     type Error = String;
 
-    fn add(&mut self, stream: i32) -> Result<Adding, String> {
+    fn add(&mut self, channel: Option<&str>, stream: i32) -> Result<Adding, String> {
         let mut driver = self.0.borrow_mut();
         driver.adds += 1;
         driver.live += 1;
         driver.peak_live = driver.peak_live.max(driver.live);
         let polls = driver.add_polls;
-        Ok(Adding { stream, polls_left: Cell::new(polls), token: RefCell::new(Some(Token(Rc::clone(&self.0)))) })
+        Ok(Adding {
+            key: (channel.map(str::to_owned), stream),
+            polls_left: Cell::new(polls),
+            token: RefCell::new(Some(Token(Rc::clone(&self.0)))),
+        })
     }
 
     fn poll_add(&mut self, adding: &Adding) -> Result<Option<Publication>, String> {
@@ -108,26 +132,26 @@ impl ReplyTransport for Fake {
             return Ok(None);
         }
         let token = adding.token.borrow_mut().take().ok_or("polled after completion")?;
-        Ok(Some(Publication { stream: adding.stream, _token: token }))
+        Ok(Some(Publication { key: adding.key.clone(), _token: token }))
     }
 
     fn offer(&mut self, publication: &Publication, frame: &[u8]) -> Offered {
         let mut driver = self.0.borrow_mut();
-        if !driver.subscribed.contains(&publication.stream) {
+        if !driver.subscribed.contains(&publication.key) {
             Offered::NotConnected
-        } else if driver.credit.get(&publication.stream) == Some(&0) {
+        } else if driver.credit.get(&publication.key) == Some(&0) {
             Offered::BackPressured
         } else {
-            if let Some(credit) = driver.credit.get_mut(&publication.stream) {
+            if let Some(credit) = driver.credit.get_mut(&publication.key) {
                 *credit -= 1;
             }
-            driver.published.entry(publication.stream).or_default().push(frame.to_vec());
+            driver.published.entry(publication.key.clone()).or_default().push(frame.to_vec());
             Offered::Sent
         }
     }
 
     fn is_connected(&mut self, publication: &Publication) -> bool {
-        self.0.borrow().subscribed.contains(&publication.stream)
+        self.0.borrow().subscribed.contains(&publication.key)
     }
 
     fn close(&mut self, publication: Publication) {
@@ -143,7 +167,7 @@ fn response(correlation_id: i64) -> Vec<u8> {
 }
 
 fn to(stream: i32, correlation_id: i64) -> ReplyTo {
-    ReplyTo { correlation_id, reply_stream_id: stream }
+    ReplyTo::new(correlation_id, stream)
 }
 
 fn outbox(max_reply_streams: usize, reply_queue: usize) -> (Outbox<Fake>, Fake) {
@@ -286,7 +310,7 @@ fn a_slow_but_progressing_subscriber_never_loses_a_reply_and_intake_pauses_inste
     assert_eq!(resumed_at, Some(4), "intake resumes at half of --reply-queue, not at its edge");
     assert_eq!(outbox.intake_pauses(), 1);
     // Back to normal: replies go out at once.
-    fake.0.borrow_mut().credit.remove(&4);
+    fake.0.borrow_mut().credit.remove(&own(4));
     outbox.send(to(4, 101), ErrorCode::OK, &response(101), now);
     assert_eq!((outbox.sent(), outbox.queued(), outbox.dropped()), (102, 0, 0));
 }
@@ -313,7 +337,7 @@ fn the_byte_budget_of_all_outboxes_together_pauses_intake_until_they_are_down_to
         assert_eq!(outbox.intake_paused(), id > 10, "after {id} replies of {frame_len} bytes");
     }
     // Streams 1 and 2 drain; stream 3 keeps its 6, still more than half the budget.
-    fake.0.borrow_mut().credit.retain(|&stream, _| stream == 3);
+    fake.0.borrow_mut().credit.retain(|key, _| *key == own(3));
     outbox.do_work(now);
     assert_eq!(outbox.queued(), 6);
     assert!(outbox.intake_paused());
@@ -351,7 +375,7 @@ fn a_stuck_stream_is_dropped_after_the_reply_timeout_and_intake_resumes() {
     assert_eq!((outbox.queued(), outbox.dropped()), (0, 21));
     assert_eq!(outbox.streams(), 2, "its publication stays: the client may resume");
     // Once it takes a frame again, it is served as before.
-    fake.0.borrow_mut().credit.remove(&4);
+    fake.0.borrow_mut().credit.remove(&own(4));
     outbox.send(to(4, 22), ErrorCode::OK, &response(22), t1 + Duration::from_millis(1));
     fake.credit(4, 0);
     outbox.send(to(4, 23), ErrorCode::OK, &response(23), t1 + Duration::from_millis(2));
@@ -491,6 +515,78 @@ fn at_shutdown_queued_calls_are_answered_worker_unavailable_and_the_running_one_
     assert_eq!(started.load(Ordering::SeqCst), 1, "no queued call ran");
 }
 
+const CLIENT_A: &str = "aeron:udp?endpoint=10.42.0.1:41000";
+const CLIENT_B: &str = "aeron:udp?endpoint=10.42.0.3:41000";
+
+fn udp(channel: &str, stream: i32) -> Key {
+    (Some(channel.to_owned()), stream)
+}
+
+#[test]
+fn replies_on_one_stream_id_to_different_channels_each_get_their_own_publication() {
+    let (mut outbox, fake) = outbox(8, 16);
+    for key in [own(1001), udp(CLIENT_A, 1001), udp(CLIENT_B, 1001)] {
+        fake.subscribe_on(key);
+    }
+    let now = Instant::now();
+    outbox.send(to(1001, 1), ErrorCode::OK, &response(1), now);
+    outbox.send(ReplyTo::on(2, 1001, CLIENT_A), ErrorCode::OK, &response(2), now);
+    outbox.send(ReplyTo::on(3, 1001, CLIENT_B), ErrorCode::OK, &response(3), now);
+    outbox.send(ReplyTo::on(4, 1001, CLIENT_A), ErrorCode::OK, &response(4), now);
+    outbox.do_work(now);
+    outbox.do_work(now);
+    assert_eq!(outbox.streams(), 3);
+    assert_eq!(fake.ids_on(&own(1001)), [1]);
+    assert_eq!(fake.ids_on(&udp(CLIENT_A, 1001)), [2, 4]);
+    assert_eq!(fake.ids_on(&udp(CLIENT_B, 1001)), [3]);
+}
+
+#[test]
+fn max_reply_streams_bounds_publications_on_all_channels_together() {
+    let (mut outbox, fake) = outbox(2, 16);
+    let now = Instant::now();
+    outbox.send(to(1001, 1), ErrorCode::OK, &response(1), now);
+    outbox.send(ReplyTo::on(2, 1001, CLIENT_A), ErrorCode::OK, &response(2), now);
+    outbox.send(ReplyTo::on(3, 1001, CLIENT_B), ErrorCode::OK, &response(3), now);
+    assert_eq!(outbox.streams(), 2);
+    assert_eq!(outbox.dropped(), 1, "a third channel needs a third publication");
+    assert_eq!(fake.0.borrow().adds, 2);
+}
+
+#[test]
+fn a_udp_call_is_answered_on_its_channel_and_cancelled_only_by_a_cancel_naming_that_channel() {
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let mut registry = Registry::with_builtin();
+    let started = Arc::new(AtomicUsize::new(0));
+    registry.register("gated", Gated(Arc::clone(&gate), Arc::clone(&started))).unwrap();
+    let (mut server, fake) = server(registry, 1, 8, 64);
+    fake.subscribe_on(udp(CLIENT_A, 1001));
+    fake.subscribe(1001);
+    let now = Instant::now();
+    // 1 runs (and holds the only thread); 2 waits in the queue.
+    server.on_message(&encode_request_to(1, 0, 1001, &[], CLIENT_A, "gated", b"g"), now);
+    server.on_message(&encode_request_to(2, 0, 1001, &[], CLIENT_A, "gated", b"g"), now);
+    work_until(&mut server, |_| started.load(Ordering::SeqCst) == 1);
+    // The same id and stream on another channel is another call: nothing happens.
+    server.on_message(&encode_cancel(2, 1001), now);
+    server.on_message(&encode_cancel_to(2, 1001, CLIENT_B), now);
+    assert!(fake.published_on(&udp(CLIENT_A, 1001)).is_empty());
+    server.on_message(&encode_cancel_to(2, 1001, CLIENT_A), now);
+    work_until(&mut server, |_| fake.published_on(&udp(CLIENT_A, 1001)).len() == 1);
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    work_until(&mut server, |_| fake.published_on(&udp(CLIENT_A, 1001)).len() == 2);
+    let mut answers: Vec<(i64, ErrorCode)> = fake
+        .published_on(&udp(CLIENT_A, 1001))
+        .iter()
+        .map(|frame| decode_response(frame))
+        .map(|r| (r.correlation_id, r.code))
+        .collect();
+    answers.sort_by_key(|(id, _)| *id);
+    assert_eq!(answers, [(1, ErrorCode::OK), (2, ErrorCode::CANCELLED)]);
+    assert!(fake.published(1001).is_empty(), "nothing went to the worker's own channel");
+}
+
 /// Hostile frames: random bytes, mutated and truncated requests, lying lengths, reply
 /// streams that are zero, negative, random or real, duplicated correlation ids, enormous
 /// handler names, cancels.
@@ -550,7 +646,7 @@ proptest! {
         prop_assert_eq!(c.replies + c.replies_dropped, c.requests + c.malformed_replied);
         let published: usize = fake.0.borrow().published.values().map(Vec::len).sum();
         prop_assert_eq!(published as u64, c.replies);
-        prop_assert!(fake.0.borrow().published.keys().all(|&stream| stream > 0));
+        prop_assert!(fake.0.borrow().published.keys().all(|(_, stream)| *stream > 0));
         prop_assert_eq!(fake.0.borrow().live, 0);
     }
 }

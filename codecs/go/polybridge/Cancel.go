@@ -251,6 +251,124 @@ func (m *Cancel) ReplyStreamIdMetaAttribute(metaAttribute string) string {
         return m
     }
 
+func (m *Cancel) ReplyChannelMetaAttribute(metaAttribute string) string {
+    switch metaAttribute {
+        case "PRESENCE": return "required"
+        default: return ""
+    }
+}
+
+func (m *Cancel) ReplyChannelCharacterEncoding() string {
+        return "UTF-8"
+    }
+
+func (m *Cancel) ReplyChannelSinceVersion() uint64 {
+        return 0
+    }
+
+func (m *Cancel) ReplyChannelInActingVersion() bool {
+        return true
+    }
+
+func (m *Cancel) ReplyChannelId() uint16 {
+        return 10
+    }
+
+func (m *Cancel) ReplyChannelHeaderLength() uint64 {
+        return 2
+}
+
+func (m *Cancel) ReplyChannelLength() uint16 {
+        return Uint16LittleEndian(m.buffer[m.SbePosition():])
+}
+
+    func (m *Cancel) SkipReplyChannel() uint64 {
+        lengthOfLengthField := uint64(2)
+        lengthPosition := m.SbePosition()
+        dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition : lengthPosition+lengthOfLengthField]))
+        m.SetSbePosition(lengthPosition + lengthOfLengthField + dataLength)
+        return dataLength
+    }
+
+func (m *Cancel) ReplyChannel() string {
+    lengthFieldValue := uint64(Uint16LittleEndian(m.buffer[m.SbePosition():m.SbePosition()+2]))
+    m.SetSbePosition(m.SbePosition() + uint64(2))
+    pos := m.SbePosition()
+    m.SetSbePosition(pos + lengthFieldValue)
+    return string(m.buffer[pos:pos+lengthFieldValue])
+}
+
+func (m *Cancel) GetReplyChannel(dst []byte) int {
+    lengthOfLengthField := uint64(2)
+    lengthPosition := m.SbePosition()
+    m.SetSbePosition(m.SbePosition() + lengthOfLengthField)
+    dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition:lengthPosition+lengthOfLengthField]))
+    bytesToCopy := dataLength
+    if uint64(len(dst)) < dataLength {
+        bytesToCopy = uint64(len(dst))
+    }
+    pos := m.SbePosition()
+    m.SetSbePosition(pos + dataLength)
+    copy(dst, m.buffer[pos:pos+bytesToCopy])
+    return int(bytesToCopy)
+}
+
+func (m *Cancel) PutReplyChannelLen(src string, length uint16) *Cancel {
+    lengthOfLengthField := uint64(2)
+    lengthPosition := m.SbePosition()
+    m.SetSbePosition(lengthPosition + lengthOfLengthField)
+    PutUint16LittleEndian(m.buffer[lengthPosition:], length)
+    if length != uint16(0) {
+        pos := m.SbePosition()
+        m.SetSbePosition(pos + uint64(length))
+        copy(m.buffer[pos:], src)
+    }
+    return m
+}
+
+func (m *Cancel) GetReplyChannelAsString() string {
+    lengthOfLengthField := uint64(2)
+    lengthPosition := m.SbePosition()
+    dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition:lengthPosition+lengthOfLengthField]))
+    m.SetSbePosition(lengthPosition + lengthOfLengthField)
+    pos := m.SbePosition()
+    m.SetSbePosition(pos + dataLength)
+    return string(m.buffer[pos:pos+dataLength])
+}
+
+func (m *Cancel) GetReplyChannelAsJsonEscapedString() string {
+    oss := strings.Builder{}
+    s := m.GetReplyChannelAsString()
+
+    for _, c := range s {
+        switch c {
+            case '"': oss.WriteString("\\\"")
+            case '\\': oss.WriteString("\\\\")
+            case '\b': oss.WriteString("\\b")
+            case '\f': oss.WriteString("\\f")
+            case '\n': oss.WriteString("\\n")
+            case '\r': oss.WriteString("\\r")
+            case '\t': oss.WriteString("\\t")
+
+            default:
+                if '\x00' <= c && c <= '\x1f' {
+                    fmt.Fprintf(&oss, "%x", c)
+                } else {
+                    oss.WriteString(string(c))
+                }
+        }
+    }
+
+    return oss.String()
+}
+
+func (m *Cancel) PutReplyChannel(str string) *Cancel {
+    if len(str) > 65534 {
+        panic("string too long for length type [E109]")
+    }
+    return m.PutReplyChannelLen(str, uint16(len(str)))
+}
+
 func (writer *Cancel) String() string {
     var builder strings.Builder
     builder.WriteString("{\"Name\": \"Cancel\", ")
@@ -264,20 +382,31 @@ func (writer *Cancel) String() string {
     builder.WriteString(`"replyStreamId": `)
     builder.WriteString(fmt.Sprintf(`"%v"`, writer.ReplyStreamId()))
 
+    builder.WriteString(", ")
+    builder.WriteString(`"replyChannel": `)
+    builder.WriteString(`"` + writer.GetReplyChannelAsJsonEscapedString() + `"`);
+
     builder.WriteString("}")
 
     return builder.String()
 }
 
 func (m *Cancel) Skip() {
+    m.SkipReplyChannel()
 }
 
 func (m *Cancel) IsConstLength() bool {
-    return true
+    return false
 }
 
-func (m *Cancel) ComputeLength() (int, error) {
+func (m *Cancel) ComputeLength( ReplyChannelLength int) (int, error) {
     length := uint64(m.SbeBlockLength())
+
+    length += m.ReplyChannelHeaderLength()
+    if m.ReplyChannelLength() > 65534 {
+        return 0, fmt.Errorf("ReplyChannelLength too long for length type [E109]")
+    }
+    length += uint64(m.ReplyChannelLength())
 
     return int(length), nil
 }

@@ -721,6 +721,124 @@ func (m *Request) MetadataInActingVersion() bool {
     return true
 }
 
+func (m *Request) ReplyChannelMetaAttribute(metaAttribute string) string {
+    switch metaAttribute {
+        case "PRESENCE": return "required"
+        default: return ""
+    }
+}
+
+func (m *Request) ReplyChannelCharacterEncoding() string {
+        return "UTF-8"
+    }
+
+func (m *Request) ReplyChannelSinceVersion() uint64 {
+        return 0
+    }
+
+func (m *Request) ReplyChannelInActingVersion() bool {
+        return true
+    }
+
+func (m *Request) ReplyChannelId() uint16 {
+        return 9
+    }
+
+func (m *Request) ReplyChannelHeaderLength() uint64 {
+        return 2
+}
+
+func (m *Request) ReplyChannelLength() uint16 {
+        return Uint16LittleEndian(m.buffer[m.SbePosition():])
+}
+
+    func (m *Request) SkipReplyChannel() uint64 {
+        lengthOfLengthField := uint64(2)
+        lengthPosition := m.SbePosition()
+        dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition : lengthPosition+lengthOfLengthField]))
+        m.SetSbePosition(lengthPosition + lengthOfLengthField + dataLength)
+        return dataLength
+    }
+
+func (m *Request) ReplyChannel() string {
+    lengthFieldValue := uint64(Uint16LittleEndian(m.buffer[m.SbePosition():m.SbePosition()+2]))
+    m.SetSbePosition(m.SbePosition() + uint64(2))
+    pos := m.SbePosition()
+    m.SetSbePosition(pos + lengthFieldValue)
+    return string(m.buffer[pos:pos+lengthFieldValue])
+}
+
+func (m *Request) GetReplyChannel(dst []byte) int {
+    lengthOfLengthField := uint64(2)
+    lengthPosition := m.SbePosition()
+    m.SetSbePosition(m.SbePosition() + lengthOfLengthField)
+    dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition:lengthPosition+lengthOfLengthField]))
+    bytesToCopy := dataLength
+    if uint64(len(dst)) < dataLength {
+        bytesToCopy = uint64(len(dst))
+    }
+    pos := m.SbePosition()
+    m.SetSbePosition(pos + dataLength)
+    copy(dst, m.buffer[pos:pos+bytesToCopy])
+    return int(bytesToCopy)
+}
+
+func (m *Request) PutReplyChannelLen(src string, length uint16) *Request {
+    lengthOfLengthField := uint64(2)
+    lengthPosition := m.SbePosition()
+    m.SetSbePosition(lengthPosition + lengthOfLengthField)
+    PutUint16LittleEndian(m.buffer[lengthPosition:], length)
+    if length != uint16(0) {
+        pos := m.SbePosition()
+        m.SetSbePosition(pos + uint64(length))
+        copy(m.buffer[pos:], src)
+    }
+    return m
+}
+
+func (m *Request) GetReplyChannelAsString() string {
+    lengthOfLengthField := uint64(2)
+    lengthPosition := m.SbePosition()
+    dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition:lengthPosition+lengthOfLengthField]))
+    m.SetSbePosition(lengthPosition + lengthOfLengthField)
+    pos := m.SbePosition()
+    m.SetSbePosition(pos + dataLength)
+    return string(m.buffer[pos:pos+dataLength])
+}
+
+func (m *Request) GetReplyChannelAsJsonEscapedString() string {
+    oss := strings.Builder{}
+    s := m.GetReplyChannelAsString()
+
+    for _, c := range s {
+        switch c {
+            case '"': oss.WriteString("\\\"")
+            case '\\': oss.WriteString("\\\\")
+            case '\b': oss.WriteString("\\b")
+            case '\f': oss.WriteString("\\f")
+            case '\n': oss.WriteString("\\n")
+            case '\r': oss.WriteString("\\r")
+            case '\t': oss.WriteString("\\t")
+
+            default:
+                if '\x00' <= c && c <= '\x1f' {
+                    fmt.Fprintf(&oss, "%x", c)
+                } else {
+                    oss.WriteString(string(c))
+                }
+        }
+    }
+
+    return oss.String()
+}
+
+func (m *Request) PutReplyChannel(str string) *Request {
+    if len(str) > 65534 {
+        panic("string too long for length type [E109]")
+    }
+    return m.PutReplyChannelLen(str, uint16(len(str)))
+}
+
 func (m *Request) HandlerMetaAttribute(metaAttribute string) string {
     switch metaAttribute {
         case "PRESENCE": return "required"
@@ -990,6 +1108,10 @@ func (writer *Request) String() string {
     }
 
     builder.WriteString(", ")
+    builder.WriteString(`"replyChannel": `)
+    builder.WriteString(`"` + writer.GetReplyChannelAsJsonEscapedString() + `"`);
+
+    builder.WriteString(", ")
     builder.WriteString(`"handler": `)
     builder.WriteString(`"` + writer.GetHandlerAsJsonEscapedString() + `"`);
 
@@ -1007,6 +1129,7 @@ func (m *Request) Skip() {
     for MetadataGroup := m.Metadata(); MetadataGroup.HasNext(); {
         MetadataGroup.Next().Skip()
     }
+    m.SkipReplyChannel()
     m.SkipHandler()
     m.SkipPayload()
 }
@@ -1018,6 +1141,7 @@ func (m *Request) IsConstLength() bool {
 func (m *Request) ComputeLength(
     MetadataItemLengths []struct{
          KeyLength int;          ValueLength int},
+     ReplyChannelLength int,
      HandlerLength int,
      PayloadLength int) (int, error) {
     length := uint64(m.SbeBlockLength())
@@ -1034,6 +1158,12 @@ func (m *Request) ComputeLength(
         }
         length += uint64(l)
     }
+
+    length += m.ReplyChannelHeaderLength()
+    if m.ReplyChannelLength() > 65534 {
+        return 0, fmt.Errorf("ReplyChannelLength too long for length type [E109]")
+    }
+    length += uint64(m.ReplyChannelLength())
 
     length += m.HandlerHeaderLength()
     if m.HandlerLength() > 65534 {

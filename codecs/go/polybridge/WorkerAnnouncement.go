@@ -797,6 +797,124 @@ func (m *WorkerAnnouncement) PutWorkerId(str string) *WorkerAnnouncement {
     return m.PutWorkerIdLen(str, uint16(len(str)))
 }
 
+func (m *WorkerAnnouncement) RequestChannelMetaAttribute(metaAttribute string) string {
+    switch metaAttribute {
+        case "PRESENCE": return "required"
+        default: return ""
+    }
+}
+
+func (m *WorkerAnnouncement) RequestChannelCharacterEncoding() string {
+        return "UTF-8"
+    }
+
+func (m *WorkerAnnouncement) RequestChannelSinceVersion() uint64 {
+        return 0
+    }
+
+func (m *WorkerAnnouncement) RequestChannelInActingVersion() bool {
+        return true
+    }
+
+func (m *WorkerAnnouncement) RequestChannelId() uint16 {
+        return 21
+    }
+
+func (m *WorkerAnnouncement) RequestChannelHeaderLength() uint64 {
+        return 2
+}
+
+func (m *WorkerAnnouncement) RequestChannelLength() uint16 {
+        return Uint16LittleEndian(m.buffer[m.SbePosition():])
+}
+
+    func (m *WorkerAnnouncement) SkipRequestChannel() uint64 {
+        lengthOfLengthField := uint64(2)
+        lengthPosition := m.SbePosition()
+        dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition : lengthPosition+lengthOfLengthField]))
+        m.SetSbePosition(lengthPosition + lengthOfLengthField + dataLength)
+        return dataLength
+    }
+
+func (m *WorkerAnnouncement) RequestChannel() string {
+    lengthFieldValue := uint64(Uint16LittleEndian(m.buffer[m.SbePosition():m.SbePosition()+2]))
+    m.SetSbePosition(m.SbePosition() + uint64(2))
+    pos := m.SbePosition()
+    m.SetSbePosition(pos + lengthFieldValue)
+    return string(m.buffer[pos:pos+lengthFieldValue])
+}
+
+func (m *WorkerAnnouncement) GetRequestChannel(dst []byte) int {
+    lengthOfLengthField := uint64(2)
+    lengthPosition := m.SbePosition()
+    m.SetSbePosition(m.SbePosition() + lengthOfLengthField)
+    dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition:lengthPosition+lengthOfLengthField]))
+    bytesToCopy := dataLength
+    if uint64(len(dst)) < dataLength {
+        bytesToCopy = uint64(len(dst))
+    }
+    pos := m.SbePosition()
+    m.SetSbePosition(pos + dataLength)
+    copy(dst, m.buffer[pos:pos+bytesToCopy])
+    return int(bytesToCopy)
+}
+
+func (m *WorkerAnnouncement) PutRequestChannelLen(src string, length uint16) *WorkerAnnouncement {
+    lengthOfLengthField := uint64(2)
+    lengthPosition := m.SbePosition()
+    m.SetSbePosition(lengthPosition + lengthOfLengthField)
+    PutUint16LittleEndian(m.buffer[lengthPosition:], length)
+    if length != uint16(0) {
+        pos := m.SbePosition()
+        m.SetSbePosition(pos + uint64(length))
+        copy(m.buffer[pos:], src)
+    }
+    return m
+}
+
+func (m *WorkerAnnouncement) GetRequestChannelAsString() string {
+    lengthOfLengthField := uint64(2)
+    lengthPosition := m.SbePosition()
+    dataLength := uint64(Uint16LittleEndian(m.buffer[lengthPosition:lengthPosition+lengthOfLengthField]))
+    m.SetSbePosition(lengthPosition + lengthOfLengthField)
+    pos := m.SbePosition()
+    m.SetSbePosition(pos + dataLength)
+    return string(m.buffer[pos:pos+dataLength])
+}
+
+func (m *WorkerAnnouncement) GetRequestChannelAsJsonEscapedString() string {
+    oss := strings.Builder{}
+    s := m.GetRequestChannelAsString()
+
+    for _, c := range s {
+        switch c {
+            case '"': oss.WriteString("\\\"")
+            case '\\': oss.WriteString("\\\\")
+            case '\b': oss.WriteString("\\b")
+            case '\f': oss.WriteString("\\f")
+            case '\n': oss.WriteString("\\n")
+            case '\r': oss.WriteString("\\r")
+            case '\t': oss.WriteString("\\t")
+
+            default:
+                if '\x00' <= c && c <= '\x1f' {
+                    fmt.Fprintf(&oss, "%x", c)
+                } else {
+                    oss.WriteString(string(c))
+                }
+        }
+    }
+
+    return oss.String()
+}
+
+func (m *WorkerAnnouncement) PutRequestChannel(str string) *WorkerAnnouncement {
+    if len(str) > 65534 {
+        panic("string too long for length type [E109]")
+    }
+    return m.PutRequestChannelLen(str, uint16(len(str)))
+}
+
 func (writer *WorkerAnnouncement) String() string {
     var builder strings.Builder
     builder.WriteString("{\"Name\": \"WorkerAnnouncement\", ")
@@ -841,6 +959,10 @@ func (writer *WorkerAnnouncement) String() string {
     builder.WriteString(`"workerId": `)
     builder.WriteString(`"` + writer.GetWorkerIdAsJsonEscapedString() + `"`);
 
+    builder.WriteString(", ")
+    builder.WriteString(`"requestChannel": `)
+    builder.WriteString(`"` + writer.GetRequestChannelAsJsonEscapedString() + `"`);
+
     builder.WriteString("}")
 
     return builder.String()
@@ -851,6 +973,7 @@ func (m *WorkerAnnouncement) Skip() {
         HandlersGroup.Next().Skip()
     }
     m.SkipWorkerId()
+    m.SkipRequestChannel()
 }
 
 func (m *WorkerAnnouncement) IsConstLength() bool {
@@ -859,7 +982,8 @@ func (m *WorkerAnnouncement) IsConstLength() bool {
 
 func (m *WorkerAnnouncement) ComputeLength(
     HandlersItemLengths []struct{ NameLength int},
-     WorkerIdLength int) (int, error) {
+     WorkerIdLength int,
+     RequestChannelLength int) (int, error) {
     length := uint64(m.SbeBlockLength())
 
     length += m.Handlers().SbeHeaderSize()
@@ -880,6 +1004,12 @@ func (m *WorkerAnnouncement) ComputeLength(
         return 0, fmt.Errorf("WorkerIdLength too long for length type [E109]")
     }
     length += uint64(m.WorkerIdLength())
+
+    length += m.RequestChannelHeaderLength()
+    if m.RequestChannelLength() > 65534 {
+        return 0, fmt.Errorf("RequestChannelLength too long for length type [E109]")
+    }
+    length += uint64(m.RequestChannelLength())
 
     return int(length), nil
 }

@@ -121,6 +121,17 @@ pub mod encoder {
 
         /// VAR_DATA ENCODER - character encoding: 'UTF-8'
         #[inline]
+        pub fn reply_channel(&mut self, value: &str) -> &mut Self {
+            let limit = self.get_limit();
+            let data_length = value.len().min((u16::MAX - 1) as usize);
+            self.set_limit(limit + 2 + data_length);
+            self.get_buf_mut().put_u16_at(limit, data_length as u16);
+            self.get_buf_mut().put_slice_at(limit + 2, &value[0..data_length].as_bytes());
+            self
+        }
+
+        /// VAR_DATA ENCODER - character encoding: 'UTF-8'
+        #[inline]
         pub fn handler(&mut self, value: &str) -> &mut Self {
             let limit = self.get_limit();
             let data_length = value.len().min((u16::MAX - 1) as usize);
@@ -345,6 +356,21 @@ pub mod decoder {
         #[inline]
         pub fn metadata_decoder(self) -> MetadataDecoder<Self> {
             MetadataDecoder::default().wrap(self)
+        }
+
+        /// VAR_DATA DECODER - character encoding: 'UTF-8'
+        #[inline]
+        pub fn reply_channel_decoder(&mut self) -> (usize, usize) {
+            let offset = self.get_limit();
+            let data_length = self.get_buf().get_u16_at(offset) as usize;
+            self.set_limit(offset + 2 + data_length);
+            (offset + 2, data_length)
+        }
+
+        #[inline]
+        pub fn reply_channel_slice(&'a self, coordinates: (usize, usize)) -> &'a [u8] {
+            debug_assert!(self.get_limit() >= coordinates.0 + coordinates.1);
+            self.get_buf().get_slice_at(coordinates.0, coordinates.1)
         }
 
         /// VAR_DATA DECODER - character encoding: 'UTF-8'

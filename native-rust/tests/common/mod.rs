@@ -25,7 +25,7 @@ pub fn encode_request(
     encode_request_with_metadata(correlation_id, timeout_ns, reply_stream_id, &[], handler, payload)
 }
 
-/// Encodes a `Request` with the generated encoder, as a client would.
+/// Encodes a `Request` replying on the worker's own channel, as a client on its host would.
 pub fn encode_request_with_metadata(
     correlation_id: i64,
     timeout_ns: i64,
@@ -34,8 +34,22 @@ pub fn encode_request_with_metadata(
     handler: &str,
     payload: &[u8],
 ) -> Vec<u8> {
+    encode_request_to(correlation_id, timeout_ns, reply_stream_id, metadata, "", handler, payload)
+}
+
+/// Encodes a `Request` with the generated encoder, as a client would; `reply_channel` ""
+/// for the worker's own channel.
+pub fn encode_request_to(
+    correlation_id: i64,
+    timeout_ns: i64,
+    reply_stream_id: i32,
+    metadata: &[(&str, &str)],
+    reply_channel: &str,
+    handler: &str,
+    payload: &[u8],
+) -> Vec<u8> {
     let entries: usize = metadata.iter().map(|(k, v)| 2 + k.len() + 2 + v.len()).sum();
-    let length = 8 + 20 + 4 + entries + 2 + handler.len() + 4 + payload.len();
+    let length = 8 + 20 + 4 + entries + 2 + reply_channel.len() + 2 + handler.len() + 4 + payload.len();
     let mut frame = vec![0u8; length];
     {
         let mut header = RequestEncoder::default().wrap(WriteBuf::new(&mut frame), 8).header(0);
@@ -47,20 +61,28 @@ pub fn encode_request_with_metadata(
             group.key(key).value(value);
         }
         let mut request = group.parent().unwrap();
-        request.handler(handler).payload(payload);
+        request.reply_channel(reply_channel).handler(handler).payload(payload);
         assert_eq!(8 + request.encoded_length(), length);
     }
     frame
 }
 
-/// A `Cancel` frame (header: block 12, template 3, schema 7101, version 1).
+/// A `Cancel` frame replying on the worker's own channel.
 pub fn encode_cancel(correlation_id: i64, reply_stream_id: i32) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(20);
+    encode_cancel_to(correlation_id, reply_stream_id, "")
+}
+
+/// A `Cancel` frame (header: block 12, template 3, schema 7101, this version), then its
+/// `replyChannel`.
+pub fn encode_cancel_to(correlation_id: i64, reply_stream_id: i32, reply_channel: &str) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(22 + reply_channel.len());
     for v in [12u16, 3, SBE_SCHEMA_ID, SBE_SCHEMA_VERSION] {
         frame.extend_from_slice(&v.to_le_bytes());
     }
     frame.extend_from_slice(&correlation_id.to_le_bytes());
     frame.extend_from_slice(&reply_stream_id.to_le_bytes());
+    frame.extend_from_slice(&(reply_channel.len() as u16).to_le_bytes());
+    frame.extend_from_slice(reply_channel.as_bytes());
     frame
 }
 

@@ -53,6 +53,10 @@ final class HostileFrames implements AutoCloseable
     private static final int CONTROL_STREAM = 10;
     private static final long TARGET_EXPIRY_NS = TimeUnit.SECONDS.toNanos(3);
     private static final int MAX_TARGETS = 64;
+    /** replyChannels every worker refuses (schema/protocol.md): IPC, other parameters, no port, port 0. */
+    private static final String[] INVALID_REPLY_CHANNELS = {
+        "aeron:ipc", "aeron:udp?endpoint=x:1|term-length=64k", "aeron:udp?endpoint=127.0.0.1", "aeron:udp?endpoint=127.0.0.1:0",
+        "aeron:udp?control=127.0.0.1:40102" };
 
     /** What is wrong with a frame. */
     enum Kind
@@ -75,6 +79,7 @@ final class HostileFrames implements AutoCloseable
         ENORMOUS_HANDLER_NAME(1),
         UNKNOWN_HANDLER(3),
         NEGATIVE_TIMEOUT(3),
+        INVALID_REPLY_CHANNEL(4),
         CANCEL_REPLY_STREAM_ZERO(4),
         TRUNCATED_CANCEL(4);
 
@@ -416,7 +421,8 @@ final class HostileFrames implements AutoCloseable
             case LYING_HANDLER_LENGTH:
             {
                 final int length = request(OWN_REPLY_STREAM, "echo", random.nextInt(32), TimeUnit.SECONDS.toNanos(1));
-                final int handlerLengthAt = MessageHeaderEncoder.ENCODED_LENGTH + RequestEncoder.BLOCK_LENGTH;
+                final int handlerLengthAt = MessageHeaderEncoder.ENCODED_LENGTH + RequestEncoder.BLOCK_LENGTH +
+                    RequestEncoder.MetadataEncoder.sbeHeaderSize() + RequestEncoder.replyChannelHeaderLength();
                 buffer.putShort(handlerLengthAt, (short)(5 + random.nextInt(65_531)), ByteOrder.LITTLE_ENDIAN);
                 return length;
             }
@@ -454,6 +460,7 @@ final class HostileFrames implements AutoCloseable
                     .requestStreamId(random.nextInt())
                     .handlersCount(1).next().name("echo");
                 announcementEncoder.workerId("hostile");
+                announcementEncoder.requestChannel("");
                 return MessageHeaderEncoder.ENCODED_LENGTH + announcementEncoder.encodedLength();
             }
             case REPLY_STREAM_ZERO:
@@ -477,6 +484,11 @@ final class HostileFrames implements AutoCloseable
                     TimeUnit.SECONDS.toNanos(1));
             case NEGATIVE_TIMEOUT:
                 return request(OWN_REPLY_STREAM, "echo", random.nextInt(64), -1 - random.nextInt(Integer.MAX_VALUE));
+            case INVALID_REPLY_CHANNEL:
+                // Refused with BAD_REQUEST on the worker's own channel; never a valid remote endpoint, which
+                // would make workers publish to a host of our choosing.
+                return request(OWN_REPLY_STREAM, INVALID_REPLY_CHANNELS[random.nextInt(INVALID_REPLY_CHANNELS.length)],
+                    "echo", random.nextInt(64), TimeUnit.SECONDS.toNanos(1));
             case CANCEL_REPLY_STREAM_ZERO:
                 return cancel(0);
             case TRUNCATED_CANCEL:
@@ -489,10 +501,18 @@ final class HostileFrames implements AutoCloseable
     /** A well-formed Request; handler null: an enormous (65,534-byte) name. */
     private int request(final int replyStreamId, final String handler, final int payloadLength, final long timeoutNs)
     {
+        return request(replyStreamId, "", handler, payloadLength, timeoutNs);
+    }
+
+    private int request(
+        final int replyStreamId, final String replyChannel, final String handler, final int payloadLength, final long timeoutNs)
+    {
         requestEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
             .correlationId(nextCorrelationId++)
             .timeoutNs(timeoutNs)
-            .replyStreamId(replyStreamId);
+            .replyStreamId(replyStreamId)
+            .metadataCount(0);
+        requestEncoder.replyChannel(replyChannel);
         if (handler == null)
         {
             requestEncoder.putHandler(enormousName, 0, enormousName.length);
@@ -511,7 +531,8 @@ final class HostileFrames implements AutoCloseable
     {
         cancelEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
             .correlationId(random.nextLong())
-            .replyStreamId(replyStreamId);
+            .replyStreamId(replyStreamId)
+            .replyChannel("");
         return MessageHeaderEncoder.ENCODED_LENGTH + cancelEncoder.encodedLength();
     }
 

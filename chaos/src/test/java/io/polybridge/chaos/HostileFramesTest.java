@@ -36,7 +36,8 @@ class HostileFramesTest
         for (final HostileFrames.Kind kind : new HostileFrames.Kind[]{
             HostileFrames.Kind.REPLY_STREAM_UNSUBSCRIBED, HostileFrames.Kind.REPLY_STREAM_RANDOM,
             HostileFrames.Kind.DUPLICATE_CORRELATION_ID, HostileFrames.Kind.UNKNOWN_HANDLER,
-            HostileFrames.Kind.ENORMOUS_HANDLER_NAME, HostileFrames.Kind.NEGATIVE_TIMEOUT})
+            HostileFrames.Kind.ENORMOUS_HANDLER_NAME, HostileFrames.Kind.NEGATIVE_TIMEOUT,
+            HostileFrames.Kind.INVALID_REPLY_CHANNEL})
         {
             for (int i = 0; i < 500; i++)
             {
@@ -47,6 +48,19 @@ class HostileFramesTest
                 final int replyStreamId = request.replyStreamId();
                 assertTrue(replyStreamId >= HostileFrames.OWN_REPLY_STREAM && replyStreamId < 0x4000_0000,
                     kind + " named reply stream " + replyStreamId);
+                assertEquals(0, request.metadata().count(), kind + " metadata");
+                final String replyChannel = request.replyChannel();
+                if (kind == HostileFrames.Kind.INVALID_REPLY_CHANNEL)
+                {
+                    // Workers refuse these; a valid endpoint would let the harness point replies at any host.
+                    assertTrue(!replyChannel.isEmpty() && !replyChannel.matches("aeron:udp\\?endpoint=[^|:]+:[1-9][0-9]*"),
+                        replyChannel);
+                }
+                else
+                {
+                    assertEquals("", replyChannel, kind + " replyChannel");
+                }
+                assertTrue(request.handlerLength() > 0, kind + " handler");
             }
         }
     }

@@ -120,6 +120,7 @@ final class CallCommand
             throw new UsageException("which handler? e.g. 'polybridge-cli call echo < request'; " +
                 "'polybridge-cli workers' lists the handlers served");
         }
+        launch.check();
         return true;
     }
 

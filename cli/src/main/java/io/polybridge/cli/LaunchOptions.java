@@ -39,6 +39,13 @@ final class LaunchOptions
                               for DIR's modules, at most 30 s (one that does not compile never is)
           --discover-ms N     with --aeron-dir: how long to listen for workers' announcements
                               (default 2000; workers started on their own announce every second)
+          --reply-channel URI with --aeron-dir: where workers on other hosts reply to this client,
+                              aeron:udp?endpoint=HOST:PORT with an address of this host they can
+                              reach (default: none, replies over IPC from this host's workers)
+          --announce-channel URI
+                              with --aeron-dir: also listen for announcements there (repeatable),
+                              e.g. aeron:udp?control=WORKERHOST:40102 for a worker host's workers;
+                              this host's (IPC) workers are always heard. See docs/hosts.md
           --verbose           the workers' logs and the driver's directory on stderr
           -h, --help          this help
         """;
@@ -49,6 +56,8 @@ final class LaunchOptions
     final List<WorkerCommand> workers = new ArrayList<>();
     Path modules;
     Duration discover = Duration.ofSeconds(2);
+    String replyChannel;
+    final List<String> announceChannels = new ArrayList<>();
     boolean verbose;
 
     /**
@@ -80,6 +89,25 @@ final class LaunchOptions
                 }
                 modules = dir.toAbsolutePath().normalize();
             }
+            case "--reply-channel" ->
+            {
+                replyChannel = args.value(option);
+                if (!replyChannel.startsWith("aeron:udp?endpoint="))
+                {
+                    throw new UsageException("--reply-channel " + replyChannel + ": give aeron:udp?endpoint=HOST:PORT, " +
+                        "an address of this host that the worker hosts can reach");
+                }
+            }
+            case "--announce-channel" ->
+            {
+                final String channel = args.value(option);
+                if (!channel.startsWith("aeron:"))
+                {
+                    throw new UsageException("--announce-channel " + channel + ": give an Aeron URI such as " +
+                        "aeron:udp?control=WORKERHOST:40102");
+                }
+                announceChannels.add(channel);
+            }
             case "--discover-ms" -> discover = Duration.ofMillis(args.number(option, 0, Integer.MAX_VALUE));
             case "--verbose" ->
             {
@@ -92,6 +120,20 @@ final class LaunchOptions
             }
         }
         return true;
+    }
+
+    /**
+     * The options that only make sense together; called once the command line is read.
+     *
+     * @throws UsageException when --reply-channel or --announce-channel come without --aeron-dir.
+     */
+    void check() throws UsageException
+    {
+        if ((replyChannel != null || !announceChannels.isEmpty()) && !attached())
+        {
+            throw new UsageException("--reply-channel and --announce-channel reach workers on other hosts through " +
+                "this host's media driver: give its directory with --aeron-dir (see docs/hosts.md)");
+        }
     }
 
     /**

@@ -67,6 +67,23 @@ final class Session implements AutoCloseable
         {
             ctx.livenessTimeout(ATTACHED_LIVENESS);
         }
+        if (options.replyChannel != null)
+        {
+            ctx.client().replyChannel(options.replyChannel);
+        }
+        if (!options.announceChannels.isEmpty())
+        {
+            final List<String> announceChannels = new ArrayList<>();
+            announceChannels.add(ctx.client().channel()); // this host's workers
+            for (final String channel : options.announceChannels)
+            {
+                if (!announceChannels.contains(channel))
+                {
+                    announceChannels.add(channel);
+                }
+            }
+            ctx.client().announceChannels(announceChannels);
+        }
         final Session session = new Session(options, Bridge.launch(ctx));
         if (options.verbose)
         {

@@ -26,7 +26,8 @@ final class WorkersCommand
 
         Options:
           --json              one JSON object per worker per line: id, language, pid,
-                              request_stream, schema_id, schema_version, live, handlers
+                              request_stream, schema_id, schema_version, live, handlers,
+                              request_channel (where its requests go)
         """ + LaunchOptions.HELP + """
 
         Examples:
@@ -89,6 +90,7 @@ final class WorkersCommand
                 }
             }
         }
+        launch.check();
         return true;
     }
 
@@ -155,7 +157,8 @@ final class WorkersCommand
         {
             Json.string(out.append(i == 0 ? "" : ","), info.handlers().get(i));
         }
-        return out.append("]}");
+        Json.string(out.append("],\"request_channel\":"), info.requestChannel());
+        return out.append('}');
     }
 
     private static void table(final StringBuilder out, final List<Row> rows)

@@ -141,7 +141,7 @@ class CliJarIT
         final List<String> lines = run.stdout().lines().toList();
         assertEquals(3, lines.size(), run::stdout);
         assertTrue(lines.get(0).matches("\\{\"id\":\"go-0\",\"language\":\"GO\",\"pid\":\\d+,\"request_stream\":\\d+," +
-            "\"schema_id\":\\d+,\"schema_version\":\\d+,\"live\":true,\"handlers\":\\[.*\"echo\".*]}"), lines.get(0));
+            "\"schema_id\":\\d+,\"schema_version\":\\d+,\"live\":true,\"handlers\":\\[.*\"echo\".*],\"request_channel\":\"aeron:ipc\"}"), lines.get(0));
         assertTrue(lines.get(1).startsWith("{\"id\":\"rust-0\",\"language\":\"RUST\""), lines.get(1));
         assertTrue(lines.get(2).startsWith("{\"id\":\"rust-1\",\"language\":\"RUST\""), lines.get(2));
         assertNothingLeft(run);
@@ -205,6 +205,78 @@ class CliJarIT
             stopOthers();
             others.clear();
             deleteRecursively(aeronDir);
+        }
+    }
+
+    @Test
+    void withReplyAndAnnounceChannelsItReachesAWorkerOverUdp() throws Exception
+    {
+        final Path aeronDir = Path.of("/dev/shm", "polybridge-cli-it-udp-" + ProcessHandle.current().pid() + "-" +
+            System.nanoTime());
+        final int[] ports = freeUdpPorts(3);
+        final String announce = "aeron:udp?control=127.0.0.1:" + ports[1];
+        final String reply = "aeron:udp?endpoint=127.0.0.1:" + ports[2];
+        try
+        {
+            others.add(new ProcessBuilder(java(), "--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED",
+                "--add-opens", "java.base/java.nio=ALL-UNNAMED", "-Daeron.dir=" + aeronDir,
+                "-cp", jar.toString(), "io.polybridge.driver.PolybridgeMediaDriver")
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("udp-driver.log").toFile()).start());
+            awaitDriverReady(aeronDir, others.get(0));
+            // As on a worker host: requests on a UDP endpoint, announcements on a dynamic MDC control channel.
+            others.add(new ProcessBuilder(goWorker().toString(), "--aeron-dir", aeronDir.toString(),
+                "--worker-id", "go-udp", "--request-stream", "170",
+                "--request-channel", "aeron:udp?endpoint=127.0.0.1:" + ports[0],
+                "--announce-channel", announce + "|control-mode=dynamic|term-length=64k")
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("udp-worker.log").toFile()).start());
+
+            final Run listed = run(root, new byte[0], "workers", "--json", "--aeron-dir", aeronDir.toString(),
+                "--announce-channel", announce, "--discover-ms", "4000");
+            assertEquals(0, listed.status, listed.err);
+            assertTrue(listed.stdout().contains("\"id\":\"go-udp\"") && listed.stdout().contains(
+                "\"request_channel\":\"aeron:udp?endpoint=127.0.0.1:" + ports[0] + "\""), listed.stdout());
+
+            final Run called = run(root, "over udp".getBytes(StandardCharsets.UTF_8), "call", "--aeron-dir",
+                aeronDir.toString(), "--reply-channel", reply, "--announce-channel", announce, "--discover-ms", "20000",
+                "echo");
+            assertEquals(0, called.status, () -> called.err + "\nworker log:\n" + read(tmp.resolve("udp-worker.log")));
+            assertEquals("over udp", called.stdout());
+
+            final Run noReply = run(root, "x".getBytes(StandardCharsets.UTF_8), "call", "--aeron-dir",
+                aeronDir.toString(), "--announce-channel", announce, "--discover-ms", "20000", "echo");
+            assertEquals(8, noReply.status, noReply.err); // WORKER_UNAVAILABLE
+            assertTrue(noReply.err.contains("replyChannel"), noReply.err);
+        }
+        finally
+        {
+            stopOthers();
+            others.clear();
+            deleteRecursively(aeronDir);
+        }
+    }
+
+    private static int[] freeUdpPorts(final int count) throws java.io.IOException
+    {
+        final java.net.DatagramSocket[] sockets = new java.net.DatagramSocket[count];
+        try
+        {
+            final int[] ports = new int[count];
+            for (int i = 0; i < count; i++)
+            {
+                sockets[i] = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress());
+                ports[i] = sockets[i].getLocalPort();
+            }
+            return ports;
+        }
+        finally
+        {
+            for (final java.net.DatagramSocket socket : sockets)
+            {
+                if (socket != null)
+                {
+                    socket.close();
+                }
+            }
         }
     }
 

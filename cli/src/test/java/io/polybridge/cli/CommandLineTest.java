@@ -95,6 +95,10 @@ class CommandLineTest
             List.of("workers", "--json=yes"),
             List.of("workers", "extra"),
             List.of("scan", "--discover-ms", "5"),
+            List.of("call", "--reply-channel", "aeron:udp?endpoint=10.0.0.1:41000", "echo"),
+            List.of("workers", "--announce-channel", "aeron:udp?control=10.0.0.2:40102"),
+            List.of("call", "--aeron-dir", "/dev/shm/x", "--reply-channel", "10.0.0.1:41000", "echo"),
+            List.of("workers", "--aeron-dir", "/dev/shm/x", "--announce-channel", "udp://10.0.0.2:40102"),
             List.of("help", "frob")))
         {
             final Run run = run(args);

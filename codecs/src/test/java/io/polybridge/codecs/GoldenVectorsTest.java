@@ -29,6 +29,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class GoldenVectorsTest
 {
+    static final String UDP_REPLY_CHANNEL = "aeron:udp?endpoint=10.42.0.1:41000";
+    static final String UDP_REQUEST_CHANNEL = "aeron:udp?endpoint=10.42.0.2:40100";
     static final String UNICODE_ERROR = "handler failed: Ünïcödé ✓ 日本語 🚀";
 
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -89,18 +91,21 @@ class GoldenVectorsTest
     {
         final List<Vector> vectors = new ArrayList<>();
         vectors.add(request(
-            "request-echo.bin", 0x0102030405060708L, 5_000_000_000L, 1001, List.of(), "echo", pattern(256)));
-        vectors.add(request("request-empty.bin", 0, 0, 0, List.of(), "", new byte[0]));
+            "request-echo.bin", 0x0102030405060708L, 5_000_000_000L, 1001, List.of(), "", "echo", pattern(256)));
+        vectors.add(request("request-empty.bin", 0, 0, 0, List.of(), "", "", new byte[0]));
         vectors.add(request(
-            "request-large.bin", -1, Long.MAX_VALUE, Integer.MAX_VALUE, List.of(), "wappalyzer.fingerprint",
+            "request-large.bin", -1, Long.MAX_VALUE, Integer.MAX_VALUE, List.of(), "", "wappalyzer.fingerprint",
             pattern(100_000)));
-        vectors.add(request("request-metadata.bin", 9, 1_000_000L, 1002, requestMetadata(), "echo", pattern(16)));
+        vectors.add(request(
+            "request-metadata.bin", 9, 1_000_000L, 1002, requestMetadata(), UDP_REPLY_CHANNEL, "echo", pattern(16)));
         vectors.add(response("response-ok.bin", 42, ErrorCode.OK, "", "pong".getBytes(StandardCharsets.US_ASCII)));
         vectors.add(response("response-error.bin", -42, ErrorCode.HANDLER_ERROR, UNICODE_ERROR, new byte[0]));
-        vectors.add(cancel());
+        vectors.add(cancel("cancel.bin", ""));
+        vectors.add(cancel("cancel-udp.bin", UDP_REPLY_CHANNEL));
         vectors.add(announcement(
-            "announcement-go.bin", Language.GO, 4242, 2001, List.of("echo", "wappalyzer.fingerprint"), "go-0"));
-        vectors.add(announcement("announcement-empty.bin", Language.RUST, 0, 0, List.of(), ""));
+            "announcement-go.bin", Language.GO, 4242, 2001, List.of("echo", "wappalyzer.fingerprint"), "go-0",
+            UDP_REQUEST_CHANNEL));
+        vectors.add(announcement("announcement-empty.bin", Language.RUST, 0, 0, List.of(), "", ""));
         return vectors;
     }
 
@@ -118,6 +123,7 @@ class GoldenVectorsTest
         final long timeoutNs,
         final int replyStreamId,
         final List<String[]> metadata,
+        final String replyChannel,
         final String handler,
         final byte[] payload)
     {
@@ -132,7 +138,7 @@ class GoldenVectorsTest
                 {
                     entries.next().key(entry[0]).value(entry[1]);
                 }
-                encoder.handler(handler).putPayload(payload, 0, payload.length);
+                encoder.replyChannel(replyChannel).handler(handler).putPayload(payload, 0, payload.length);
                 return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
             },
             (buffer) ->
@@ -151,6 +157,7 @@ class GoldenVectorsTest
                 {
                     assertArrayEquals(metadata.get(i), decodedMetadata.get(i));
                 }
+                assertEquals(replyChannel, decoder.replyChannel());
                 assertEquals(handler, decoder.handler());
                 final byte[] decoded = new byte[decoder.payloadLength()];
                 decoder.getPayload(decoded, 0, decoded.length);
@@ -184,14 +191,14 @@ class GoldenVectorsTest
             });
     }
 
-    private Vector cancel()
+    private Vector cancel(final String file, final String replyChannel)
     {
         return new Vector(
-            "cancel.bin",
+            file,
             (buffer) ->
             {
                 final CancelEncoder encoder = new CancelEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder)
-                    .correlationId(7).replyStreamId(1001);
+                    .correlationId(7).replyStreamId(1001).replyChannel(replyChannel);
                 return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
             },
             (buffer) ->
@@ -199,6 +206,7 @@ class GoldenVectorsTest
                 final CancelDecoder decoder = new CancelDecoder().wrapAndApplyHeader(buffer, 0, headerDecoder);
                 assertEquals(7, decoder.correlationId());
                 assertEquals(1001, decoder.replyStreamId());
+                assertEquals(replyChannel, decoder.replyChannel());
             });
     }
 
@@ -208,7 +216,8 @@ class GoldenVectorsTest
         final long pid,
         final int requestStreamId,
         final List<String> handlers,
-        final String workerId)
+        final String workerId,
+        final String requestChannel)
     {
         return new Vector(
             file,
@@ -224,7 +233,7 @@ class GoldenVectorsTest
                 {
                     group.next().name(handler);
                 }
-                encoder.workerId(workerId);
+                encoder.workerId(workerId).requestChannel(requestChannel);
                 return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
             },
             (buffer) ->
@@ -243,6 +252,7 @@ class GoldenVectorsTest
                 }
                 assertEquals(handlers, decoded);
                 assertEquals(workerId, decoder.workerId());
+                assertEquals(requestChannel, decoder.requestChannel());
             });
     }
 }

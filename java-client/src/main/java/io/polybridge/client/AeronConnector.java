@@ -67,9 +67,10 @@ final class AeronConnector
      * (its heartbeat still fresh at connect: a bridge reconnecting while the driver restarts); wait for
      * the registration here instead, and give up as soon as the directory's driver is seen dead.
      */
-    static Subscription addSubscription(final PolybridgeClient.Context ctx, final Aeron aeron, final int streamId)
+    static Subscription addSubscription(
+        final PolybridgeClient.Context ctx, final Aeron aeron, final String channel, final int streamId)
     {
-        final long registrationId = aeron.asyncAddSubscription(ctx.channel(), streamId);
+        final long registrationId = aeron.asyncAddSubscription(channel, streamId);
         final long startNs = System.nanoTime();
         final long deadlineNs = startNs + ctx.driverTimeout().toNanos();
         long nextDriverCheckNs = startNs + DRIVER_CHECK_WHILE_CONNECTING_NS;
@@ -92,7 +93,7 @@ final class AeronConnector
             if (nowNs - deadlineNs > 0)
             {
                 throw new DriverTimeoutException("no response from the media driver within " + ctx.driverTimeout() +
-                    " to add subscription " + ctx.channel() + " stream " + streamId);
+                    " to add subscription " + channel + " stream " + streamId);
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }

@@ -24,15 +24,22 @@ final class AnnouncementAdapter
     private static final int HEADER_LENGTH = MessageHeaderDecoder.ENCODED_LENGTH;
 
     private final Subscription subscription;
+    private final String channel;
     private final Consumer<WorkerInfo> handler;
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final WorkerAnnouncementDecoder announcementDecoder = new WorkerAnnouncementDecoder();
     private final FragmentHandler fragmentHandler = this::onFragment;
     private volatile long malformedFrames;
 
-    AnnouncementAdapter(final Subscription subscription, final Consumer<WorkerInfo> handler)
+    /**
+     * @param subscription the control stream on one announce channel.
+     * @param channel      that channel: where requests go to workers whose announcement names no request channel.
+     * @param handler      given each announcement.
+     */
+    AnnouncementAdapter(final Subscription subscription, final String channel, final Consumer<WorkerInfo> handler)
     {
         this.subscription = subscription;
+        this.channel = channel;
         this.handler = handler;
     }
 
@@ -95,7 +102,12 @@ final class AnnouncementAdapter
         final int workerIdLength = announcementDecoder.workerIdLength();
         final byte[] workerId = new byte[workerIdLength];
         announcementDecoder.getWorkerId(workerId, 0, workerIdLength);
+        final String requestChannel = announcementDecoder.requestChannel();
+        if (!requestChannel.isEmpty() && !requestChannel.startsWith("aeron:"))
+        {
+            return null; // not a channel requests could go to
+        }
         return new WorkerInfo(new String(workerId, StandardCharsets.UTF_8), language, pid, requestStreamId,
-            List.copyOf(handlers), schemaId, schemaVersion);
+            List.copyOf(handlers), schemaId, schemaVersion, requestChannel.isEmpty() ? channel : requestChannel);
     }
 }

@@ -542,6 +542,10 @@ public final class Bridge implements AutoCloseable
                 }
             }
             workerSpecs = List.copyOf(specs);
+            if (!workerSpecs.isEmpty())
+            {
+                client.includeAnnounceChannel(client.channel()); // spawned workers announce there, over IPC
+            }
             return this;
         }
 
@@ -724,8 +728,10 @@ public final class Bridge implements AutoCloseable
 
         /**
          * @return the client's settings, to change its default deadline, idle strategy, error handler,
-         *     driver timeout, ...; its Aeron directory, liveness timeout and driver-lost handler are set
-         *     by the bridge.
+         *     driver timeout, ..., and to reach workers on other hosts: {@code replyChannel} and
+         *     {@code announceChannels} (see docs/hosts.md); its Aeron directory, liveness timeout and
+         *     driver-lost handler are set by the bridge. Workers the bridge spawns stay on this host and
+         *     its channel (IPC): their announce channel is added to {@code announceChannels} when missing.
          */
         public PolybridgeClient.Context client()
         {

@@ -43,10 +43,9 @@ final class ClientAgent implements Agent
     private final long livenessTimeoutNs;
     private final String description;
     private final int replyStreamId;
-    private final Subscription replySubscription;
-    private final Subscription controlSubscription;
-    private final ResponseAdapter responseAdapter;
-    private final AnnouncementAdapter announcementAdapter;
+    private final List<Subscription> subscriptions = new ArrayList<>();
+    private final ResponseAdapter[] responseAdapters;
+    private final AnnouncementAdapter[] announcementAdapters;
     private final InFlightWindow window;
     private final WorkerDirectory directory = new WorkerDirectory();
 
@@ -60,7 +59,8 @@ final class ClientAgent implements Agent
     private volatile long unmatchedResponses;
 
     /**
-     * Subscribes to the client's reply stream and the control stream.
+     * Subscribes to the client's reply stream (on its channel, and on its reply channel when that is
+     * another) and to the control stream on each announce channel.
      *
      * @param ctx         the client's settings, concluded.
      * @param aeron       the client's Aeron client.
@@ -75,22 +75,39 @@ final class ClientAgent implements Agent
         driverLostHandler = ctx.driverLostHandler();
         deathListener = ctx.deathListener;
         livenessTimeoutNs = ctx.workerLivenessTimeout().toNanos();
-        description = "workers on " + ctx.channel() + " (driver " + ctx.aeronDirectoryName() + ")";
+        description = "workers announced on " + String.join(", ", ctx.announceChannels()) +
+            " (driver " + ctx.aeronDirectoryName() + ")";
         window = new InFlightWindow(ctx.maxInFlight(), ctx.registrationQueueCapacity());
         replyStreamId = ctx.replyStreamId() != 0 ?
             ctx.replyStreamId() : PolybridgeClient.Context.AUTO_REPLY_STREAM_BASE + (int)(aeron.clientId() % 1_000_000);
-        replySubscription = AeronConnector.addSubscription(ctx, aeron, replyStreamId);
+        final List<String> replyChannels = ctx.replyChannel().equals(ctx.channel()) ?
+            List.of(ctx.channel()) : List.of(ctx.channel(), ctx.replyChannel()); // IPC workers still reply on IPC
+        final List<String> announceChannels = ctx.announceChannels();
+        responseAdapters = new ResponseAdapter[replyChannels.size()];
+        announcementAdapters = new AnnouncementAdapter[announceChannels.size()];
         try
         {
-            controlSubscription = AeronConnector.addSubscription(ctx, aeron, ctx.controlStreamId());
+            for (int i = 0; i < responseAdapters.length; i++)
+            {
+                final Subscription subscription =
+                    AeronConnector.addSubscription(ctx, aeron, replyChannels.get(i), replyStreamId);
+                subscriptions.add(subscription);
+                responseAdapters[i] = new ResponseAdapter(subscription, this::onResponse);
+            }
+            for (int i = 0; i < announcementAdapters.length; i++)
+            {
+                final String channel = announceChannels.get(i);
+                final Subscription subscription =
+                    AeronConnector.addSubscription(ctx, aeron, channel, ctx.controlStreamId());
+                subscriptions.add(subscription);
+                announcementAdapters[i] = new AnnouncementAdapter(subscription, channel, this::onAnnouncement);
+            }
         }
         catch (final RuntimeException ex)
         {
-            CloseHelper.quietClose(replySubscription);
+            CloseHelper.quietCloseAll(subscriptions);
             throw ex;
         }
-        responseAdapter = new ResponseAdapter(replySubscription, this::onResponse);
-        announcementAdapter = new AnnouncementAdapter(controlSubscription, this::onAnnouncement);
     }
 
     public String roleName()
@@ -101,8 +118,14 @@ final class ClientAgent implements Agent
     public int doWork()
     {
         int workCount = window.drainHandOffs(registrar, REGISTRATION_LIMIT);
-        workCount += responseAdapter.poll(FRAGMENT_LIMIT);
-        workCount += announcementAdapter.poll(FRAGMENT_LIMIT);
+        for (final ResponseAdapter responseAdapter : responseAdapters)
+        {
+            workCount += responseAdapter.poll(FRAGMENT_LIMIT);
+        }
+        for (final AnnouncementAdapter announcementAdapter : announcementAdapters)
+        {
+            workCount += announcementAdapter.poll(FRAGMENT_LIMIT);
+        }
         final long nowNs = System.nanoTime();
         workCount += window.pollDeadlines(nowNs, expiry);
         workCount += directory.drainDeaths(deathHandler);
@@ -124,7 +147,7 @@ final class ClientAgent implements Agent
         window.drainHandOffs(registrar, Integer.MAX_VALUE);
         window.takeAll(null, doomed);
         failDoomed("the client was closed before a response arrived");
-        CloseHelper.closeAll(replySubscription, controlSubscription);
+        CloseHelper.closeAll(subscriptions);
     }
 
     InFlightWindow window()
@@ -149,7 +172,16 @@ final class ClientAgent implements Agent
 
     long malformedFrames()
     {
-        return responseAdapter.malformedFrames() + announcementAdapter.malformedFrames();
+        long malformed = 0;
+        for (final ResponseAdapter responseAdapter : responseAdapters)
+        {
+            malformed += responseAdapter.malformedFrames();
+        }
+        for (final AnnouncementAdapter announcementAdapter : announcementAdapters)
+        {
+            malformed += announcementAdapter.malformedFrames();
+        }
+        return malformed;
     }
 
     private void register(final CallFuture call)

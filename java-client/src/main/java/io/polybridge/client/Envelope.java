@@ -21,8 +21,12 @@ import java.util.Map;
  */
 final class Envelope
 {
-    final ExpandableDirectByteBuffer buffer = new ExpandableDirectByteBuffer(256);
-    final UnsafeBuffer cancelBuffer = new UnsafeBuffer(new byte[64]);
+    /** A Cancel: header, block, and a replyChannel of at most {@link ReplyChannel#MAX_LENGTH} bytes. */
+    static final int MAX_CANCEL_LENGTH = MessageHeaderEncoder.ENCODED_LENGTH + CancelEncoder.BLOCK_LENGTH +
+        CancelEncoder.replyChannelHeaderLength() + ReplyChannel.MAX_LENGTH;
+
+    final ExpandableDirectByteBuffer buffer = new ExpandableDirectByteBuffer(512);
+    final UnsafeBuffer cancelBuffer = new UnsafeBuffer(new byte[MAX_CANCEL_LENGTH]);
     final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     final RequestEncoder encoder = new RequestEncoder();
     final CancelEncoder cancelEncoder = new CancelEncoder();
@@ -32,11 +36,15 @@ final class Envelope
     private String lastHandler;
     private byte[] lastHandlerUtf8;
 
-    /** Bytes of the request before its payload: header, block, metadata, handler name, payload length. */
-    int length(final String handler, final int metadataLength)
+    /**
+     * Bytes of the request before its payload: header, block, metadata, reply channel, handler name,
+     * payload length.
+     */
+    int length(final String handler, final int metadataLength, final byte[] replyChannel)
     {
         return MessageHeaderEncoder.ENCODED_LENGTH + RequestEncoder.BLOCK_LENGTH +
             RequestEncoder.MetadataEncoder.sbeHeaderSize() + metadataLength +
+            RequestEncoder.replyChannelHeaderLength() + replyChannel.length +
             RequestEncoder.handlerHeaderLength() + handlerUtf8(handler).length + RequestEncoder.payloadHeaderLength();
     }
 
@@ -46,6 +54,7 @@ final class Envelope
         final long correlationId,
         final long timeoutNs,
         final int replyStreamId,
+        final byte[] replyChannel,
         final Map<String, String> metadata,
         final String handler,
         final int payloadLength)
@@ -55,6 +64,7 @@ final class Envelope
             .timeoutNs(timeoutNs)
             .replyStreamId(replyStreamId);
         RequestMetadata.encode(encoder, metadata);
+        encoder.putReplyChannel(replyChannel, 0, replyChannel.length); // empty: the worker's own channel (IPC)
         encoder.putHandler(handlerUtf8(handler), 0, lastHandlerUtf8.length);
         target.putInt(encoder.limit(), payloadLength, ByteOrder.LITTLE_ENDIAN); // varDataEncoding.length
     }
@@ -70,11 +80,12 @@ final class Envelope
         return lastHandlerUtf8;
     }
 
-    int encodeCancel(final long correlationId, final int replyStreamId)
+    int encodeCancel(final long correlationId, final int replyStreamId, final byte[] replyChannel)
     {
         cancelEncoder.wrapAndApplyHeader(cancelBuffer, 0, headerEncoder)
             .correlationId(correlationId)
-            .replyStreamId(replyStreamId);
+            .replyStreamId(replyStreamId)
+            .putReplyChannel(replyChannel, 0, replyChannel.length); // the call's: the worker finds it by both
         return MessageHeaderEncoder.ENCODED_LENGTH + cancelEncoder.encodedLength();
     }
 }

@@ -16,8 +16,12 @@ import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -157,8 +161,9 @@ public final class PolybridgeClient implements AutoCloseable
             if (System.nanoTime() - deadlineNs > 0)
             {
                 throw new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE,
-                    "worker '" + workerId + "' did not announce itself within " + timeout + " on " + ctx.channel() +
-                    " stream " + ctx.controlStreamId() + "; is it running with --aeron-dir " +
+                    "worker '" + workerId + "' did not announce itself within " + timeout + " on " +
+                    String.join(", ", ctx.announceChannels()) + " stream " + ctx.controlStreamId() +
+                    "; is it running with --aeron-dir " +
                     ctx.aeronDirectoryName() + "? announced so far: " + directory.workerIds());
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
@@ -169,14 +174,15 @@ public final class PolybridgeClient implements AutoCloseable
                 "worker '" + workerId + "' speaks schema " + info.schemaId() + " version " + info.schemaVersion() +
                 "; this client speaks schema " + RequestEncoder.SCHEMA_ID + " version " + RequestEncoder.SCHEMA_VERSION);
         }
-        final Publication publication = publication(info.requestStreamId());
+        final Publication publication = publication(info.requestStreamId(), info.requestChannel());
         while (!publication.isConnected())
         {
             ensureOpen();
             if (System.nanoTime() - deadlineNs > 0)
             {
                 throw new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE,
-                    "worker '" + workerId + "' is not subscribed to its request stream " + info.requestStreamId());
+                    "worker '" + workerId + "' is not subscribed to its request stream " + info.requestStreamId() +
+                    " on " + info.requestChannel() + " (or it cannot be reached from here)");
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
@@ -224,23 +230,45 @@ public final class PolybridgeClient implements AutoCloseable
     }
 
     /**
-     * The request stream's publication, added on first use (which waits for the driver, at most the
-     * driver timeout).
+     * The request stream's publication on the request channel its worker announced (the client's channel
+     * before any worker has announced itself there), added on first use (which waits for the driver, at
+     * most the driver timeout).
      *
      * @throws PolybridgeException WORKER_UNAVAILABLE when the client is closed or the driver is gone.
      */
     Publication publication(final int requestStreamId)
     {
+        final WorkerLink link = directory.link(requestStreamId);
+        final WorkerInfo info = link == null ? null : link.info;
+        return publication(requestStreamId, info == null ? ctx.channel() : info.requestChannel());
+    }
+
+    /**
+     * One publication per request stream, on its worker's request channel: replaced (the old one closed)
+     * when a worker announces the stream on another channel.
+     */
+    Publication publication(final int requestStreamId, final String requestChannel)
+    {
         final Publication existing = publicationsByStreamId.get(requestStreamId);
-        if (existing != null)
+        if (existing != null && existing.channel().equals(requestChannel))
         {
             return existing;
         }
         ensureOpen();
         try
         {
-            return publicationsByStreamId.computeIfAbsent(
-                requestStreamId, (streamId) -> aeron.addPublication(ctx.channel(), streamId));
+            return publicationsByStreamId.compute(requestStreamId, (streamId, current) ->
+            {
+                if (current != null)
+                {
+                    if (current.channel().equals(requestChannel))
+                    {
+                        return current;
+                    }
+                    CloseHelper.close(ctx.errorHandler(), current);
+                }
+                return aeron.addPublication(requestChannel, streamId);
+            });
         }
         catch (final AeronException ex)
         {
@@ -249,8 +277,8 @@ public final class PolybridgeClient implements AutoCloseable
                 driverWatch.report(ex.getMessage());
             }
             ensureOpen();
-            throw AeronConnector.unavailable("could not open request stream " + requestStreamId + " on the media driver in " +
-                ctx.aeronDirectoryName() + ": " + ex.getMessage(), ex);
+            throw AeronConnector.unavailable("could not open request stream " + requestStreamId + " on " +
+                requestChannel + " on the media driver in " + ctx.aeronDirectoryName() + ": " + ex.getMessage(), ex);
         }
     }
 
@@ -443,6 +471,8 @@ public final class PolybridgeClient implements AutoCloseable
 
         private String aeronDirectoryName = CommonContext.getAeronDirectoryName();
         private String channel = "aeron:ipc";
+        private String replyChannel; // null: channel
+        private List<String> announceChannels; // null: [channel]
         private int controlStreamId = 10;
         private int replyStreamId = 0;
         private Duration defaultTimeout = Duration.ofSeconds(5);
@@ -494,6 +524,14 @@ public final class PolybridgeClient implements AutoCloseable
             {
                 throw new IllegalArgumentException("channel must be an Aeron URI such as aeron:ipc, was " + channel);
             }
+            if (replyChannel != null)
+            {
+                ReplyChannel.validate(replyChannel, channel);
+            }
+            if (announceChannels != null)
+            {
+                validateAnnounceChannels(announceChannels);
+            }
             if (controlStreamId == replyStreamId)
             {
                 throw new IllegalArgumentException("replyStreamId must differ from controlStreamId " + controlStreamId);
@@ -510,6 +548,28 @@ public final class PolybridgeClient implements AutoCloseable
                 throw new IllegalArgumentException("maxInFlight must be at least 1, was " + maxInFlight);
             }
             return this;
+        }
+
+        private static void validateAnnounceChannels(final List<String> channels)
+        {
+            if (channels.isEmpty())
+            {
+                throw new IllegalArgumentException("announceChannels must name at least one channel, e.g. " +
+                    "aeron:ipc or aeron:udp?control=WORKERHOST:40102 for a worker host");
+            }
+            final Set<String> seen = new HashSet<>();
+            for (final String announceChannel : channels)
+            {
+                if (announceChannel == null || !announceChannel.startsWith("aeron:"))
+                {
+                    throw new IllegalArgumentException("announceChannels must be Aeron URIs such as aeron:ipc or " +
+                        "aeron:udp?control=WORKERHOST:40102, was " + announceChannel);
+                }
+                if (!seen.add(announceChannel))
+                {
+                    throw new IllegalArgumentException("announceChannels names " + announceChannel + " twice");
+                }
+            }
         }
 
         private static void requireText(final String value, final String name)
@@ -539,7 +599,9 @@ public final class PolybridgeClient implements AutoCloseable
         }
 
         /**
-         * @param channel the Aeron channel of all streams (default aeron:ipc).
+         * @param channel the Aeron channel of this host's workers (default aeron:ipc): where they take
+         *                requests, reply and announce themselves unless {@link #replyChannel(String)} and
+         *                {@link #announceChannels(List)} say otherwise.
          * @return this.
          */
         public Context channel(final String channel)
@@ -549,11 +611,73 @@ public final class PolybridgeClient implements AutoCloseable
         }
 
         /**
-         * @return the Aeron channel of all streams.
+         * @return the Aeron channel of this host's workers.
          */
         public String channel()
         {
             return channel;
+        }
+
+        /**
+         * Where workers reply to this client. The default, {@link #channel()} (IPC), puts an empty
+         * replyChannel in each Request: a worker replies on its own channel, which only works on this
+         * host. For workers on other hosts give an address of this host they can reach,
+         * {@code aeron:udp?endpoint=HOST:PORT} exactly (HOST an IP literal or a host name, not a wildcard
+         * such as 0.0.0.0; PORT 1-65535; no other parameters, the worker adds its own, e.g.
+         * {@code term-length=16m}): the client subscribes there (on its reply stream) and names it in every
+         * Request and Cancel it sends to a worker whose request channel is not IPC. Workers reached over IPC
+         * still reply over IPC. Clients on one host may share one port: each has its own reply stream.
+         *
+         * @param replyChannel {@code aeron:udp?endpoint=HOST:PORT}, or null (the default) for {@link #channel()}.
+         * @return this.
+         */
+        public Context replyChannel(final String replyChannel)
+        {
+            this.replyChannel = replyChannel;
+            return this;
+        }
+
+        /**
+         * @return where workers reply: the one set, or {@link #channel()}.
+         */
+        public String replyChannel()
+        {
+            return replyChannel != null ? replyChannel : channel;
+        }
+
+        /**
+         * Where the client listens for workers' announcements (on {@link #controlStreamId()}), one entry per
+         * worker host: e.g. {@code aeron:udp?control=10.0.0.2:40102} for the workers on 10.0.0.2 announcing
+         * on {@code aeron:udp?control=10.0.0.2:40102|control-mode=dynamic}, plus {@link #channel()} to also
+         * hear the workers on this host. A worker's requests then go to the request channel its
+         * announcement names, or to the channel it was heard on when it names none (IPC workers).
+         * Request stream ids and worker ids must be unique across all of them: give each host its own
+         * range of request streams.
+         *
+         * @param announceChannels Aeron URIs, at least one; null (the default) for {@code [channel()]}.
+         * @return this.
+         */
+        public Context announceChannels(final List<String> announceChannels)
+        {
+            this.announceChannels = announceChannels == null ? null : new ArrayList<>(announceChannels);
+            return this;
+        }
+
+        /**
+         * @return where the client listens for announcements: those set, or {@code [channel()]}.
+         */
+        public List<String> announceChannels()
+        {
+            return announceChannels != null ? List.copyOf(announceChannels) : List.of(channel);
+        }
+
+        /** Bridge: workers it spawns announce on {@link #channel()}, which the client must hear too. */
+        void includeAnnounceChannel(final String announceChannel)
+        {
+            if (announceChannels != null && !announceChannels.contains(announceChannel))
+            {
+                announceChannels.add(announceChannel);
+            }
         }
 
         /**

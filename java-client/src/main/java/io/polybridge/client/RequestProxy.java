@@ -30,6 +30,7 @@ final class RequestProxy
     private final InFlightWindow window;
     private final DriverWatch driverWatch;
     private final int replyStreamId;
+    private final ReplyChannel replyChannel;
     private final boolean waitWhenOverloaded;
     private final int registrationQueueCapacity;
     private final AtomicLong nextCorrelationId = new AtomicLong();
@@ -42,6 +43,7 @@ final class RequestProxy
         this.window = window;
         this.driverWatch = driverWatch;
         this.replyStreamId = replyStreamId;
+        this.replyChannel = new ReplyChannel(ctx.channel(), ctx.replyChannel());
         this.waitWhenOverloaded = ctx.waitWhenOverloaded();
         this.registrationQueueCapacity = ctx.registrationQueueCapacity();
     }
@@ -94,14 +96,22 @@ final class RequestProxy
         {
             return failed(future, ErrorCode.WORKER_UNAVAILABLE, driverLost);
         }
+        final byte[] replyTo = replyChannel.forRequestChannel(publication.channel());
+        if (replyTo == null)
+        {
+            return failed(future, ErrorCode.WORKER_UNAVAILABLE, "the worker takes requests on " + publication.channel() +
+                " but cannot reply to this client: set PolybridgeClient.Context.replyChannel to " +
+                ReplyChannel.UDP_PREFIX + "HOST:PORT, an address of this host that the worker's host can reach");
+        }
         final Envelope envelope = envelopes.get();
-        final int envelopeLength = envelope.length(handler, metadataLength);
+        final int envelopeLength = envelope.length(handler, metadataLength, replyTo);
         final long messageLength = (long)envelopeLength + length;
         if (messageLength > publication.maxMessageLength())
         {
             return failed(future, ErrorCode.TOO_LARGE, "request of " + messageLength +
-                " bytes exceeds the channel's maximum message of " + publication.maxMessageLength() +
-                " bytes (term length / 8); raise aeron.ipc.term.buffer.length or send less");
+                " bytes exceeds the maximum message of " + publication.maxMessageLength() + " bytes on " +
+                publication.channel() + " (term length / 8: 2 MiB at term-length=16m across hosts); send less, " +
+                "or raise the term length (aeron.ipc.term.buffer.length on one host)");
         }
 
         final IdleStrategy idle = envelope.idle;
@@ -129,14 +139,15 @@ final class RequestProxy
         final boolean fitsOneFragment = messageLength <= publication.maxPayloadLength();
         if (!fitsOneFragment)
         {
-            envelope.encode(envelope.buffer, 0, correlationId, timeoutNs, replyStreamId, metadata, handler, length);
+            envelope.encode(envelope.buffer, 0, correlationId, timeoutNs, replyStreamId, replyTo, metadata, handler,
+                length);
         }
         idle.reset();
         while (true)
         {
             final long result = fitsOneFragment ?
-                claimAndWrite(publication, envelope, envelopeLength, correlationId, timeoutNs, metadata, handler, payload,
-                    offset, length) :
+                claimAndWrite(publication, envelope, envelopeLength, correlationId, timeoutNs, replyTo, metadata, handler,
+                    payload, offset, length) :
                 publication.offer(envelope.buffer, 0, envelopeLength, payload, offset, length);
             if (result > 0)
             {
@@ -190,6 +201,7 @@ final class RequestProxy
         final int envelopeLength,
         final long correlationId,
         final long timeoutNs,
+        final byte[] replyTo,
         final Map<String, String> metadata,
         final String handler,
         final DirectBuffer payload,
@@ -202,7 +214,7 @@ final class RequestProxy
         {
             final MutableDirectBuffer log = claim.buffer();
             final int at = claim.offset();
-            envelope.encode(log, at, correlationId, timeoutNs, replyStreamId, metadata, handler, length);
+            envelope.encode(log, at, correlationId, timeoutNs, replyStreamId, replyTo, metadata, handler, length);
             log.putBytes(at + envelopeLength, payload, offset, length);
             claim.commit();
         }
@@ -248,8 +260,13 @@ final class RequestProxy
     /** Best effort: a cancel lost to back pressure only costs the worker the work. */
     void sendCancel(final Publication publication, final long correlationId)
     {
+        final byte[] replyTo = replyChannel.forRequestChannel(publication.channel());
+        if (replyTo == null)
+        {
+            return; // the call was never sent
+        }
         final Envelope envelope = envelopes.get();
-        final int length = envelope.encodeCancel(correlationId, replyStreamId);
+        final int length = envelope.encodeCancel(correlationId, replyStreamId, replyTo);
         for (int attempt = 0; attempt < 3; attempt++)
         {
             if (publication.offer(envelope.cancelBuffer, 0, length) > 0)

@@ -14,6 +14,8 @@ import java.util.List;
  * @param handlers        the handler names it serves.
  * @param schemaId        the SBE schema id it was built with.
  * @param schemaVersion   the SBE schema version it was built with.
+ * @param requestChannel  where its requests go: the request channel it announced, or the channel its
+ *                        announcement was heard on when it announced none (IPC workers).
  */
 public record WorkerInfo(
     String workerId,
@@ -22,6 +24,7 @@ public record WorkerInfo(
     int requestStreamId,
     List<String> handlers,
     int schemaId,
-    int schemaVersion)
+    int schemaVersion,
+    String requestChannel)
 {
 }

@@ -319,6 +319,7 @@ class DriverLossTest
                 .language(Language.JAVA).pid(ProcessHandle.current().pid()).requestStreamId(REQUEST_STREAM);
             encoder.handlersCount(1).next().name("echo");
             encoder.workerId("held-0");
+            encoder.requestChannel("");
             final int length = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
             awaitTrue(() -> control.offer(buffer, 0, length) > 0, "announced");
         }

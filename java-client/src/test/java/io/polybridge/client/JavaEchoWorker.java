@@ -17,6 +17,9 @@ import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 
+import java.util.HashMap;
+import java.util.Map;
+
 /**
  * An echo worker on a thread of the test JVM, speaking the protocol like the Go and Rust
  * workers, for tests whose subject is the client (the Reactive Streams TCK runs hundreds of
@@ -31,6 +34,8 @@ final class JavaEchoWorker implements AutoCloseable
     private final Subscription requests;
     private final Publication control;
     private final Int2ObjectHashMap<Publication> replies = new Int2ObjectHashMap<>();
+    private final Map<String, Publication> remoteReplies = new HashMap<>(); // "channel stream" -> exclusive
+    private final String advertisedRequestChannel;
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final RequestDecoder requestDecoder = new RequestDecoder();
@@ -50,12 +55,29 @@ final class JavaEchoWorker implements AutoCloseable
     /** An echo worker under another name and stream, announcing any schema version it is told to. */
     JavaEchoWorker(final String aeronDirectory, final String workerId, final int requestStream, final int schemaVersion)
     {
+        this(aeronDirectory, workerId, requestStream, schemaVersion, "aeron:ipc", "aeron:ipc");
+    }
+
+    /**
+     * An echo worker taking requests on {@code requestChannel} (announced unless IPC) and announcing on
+     * {@code announceChannel}, replying to a Request's replyChannel (with term-length=16m, as the SDK
+     * workers' default --reply-channel-params) or, when it is empty, over IPC.
+     */
+    JavaEchoWorker(
+        final String aeronDirectory,
+        final String workerId,
+        final int requestStream,
+        final int schemaVersion,
+        final String requestChannel,
+        final String announceChannel)
+    {
         this.workerId = workerId;
         this.requestStream = requestStream;
         this.schemaVersion = schemaVersion;
+        this.advertisedRequestChannel = requestChannel.startsWith("aeron:ipc") ? "" : requestChannel;
         aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(aeronDirectory));
-        requests = aeron.addSubscription("aeron:ipc", requestStream);
-        control = aeron.addPublication("aeron:ipc", 10);
+        requests = aeron.addSubscription(requestChannel, requestStream);
+        control = aeron.addPublication(announceChannel, 10);
         thread = new Thread(this::run, workerId);
         thread.setDaemon(true);
         thread.start();
@@ -65,6 +87,11 @@ final class JavaEchoWorker implements AutoCloseable
     {
         final FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) ->
         {
+            headerDecoder.wrap(buffer, offset);
+            if (headerDecoder.templateId() != RequestDecoder.TEMPLATE_ID)
+            {
+                return; // a Cancel: echo is instant, nothing to stop
+            }
             requestDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
             final long correlationId = requestDecoder.correlationId();
             final int replyStreamId = requestDecoder.replyStreamId();
@@ -73,6 +100,7 @@ final class JavaEchoWorker implements AutoCloseable
                 entry.skipKey(); // schema v2: the metadata group comes before the handler
                 entry.skipValue();
             }
+            final String replyChannel = requestDecoder.replyChannel();
             requestDecoder.skipHandler();
             final int payloadLength = requestDecoder.payloadLength();
             responseEncoder.wrapAndApplyHeader(out, 0, headerEncoder)
@@ -80,8 +108,10 @@ final class JavaEchoWorker implements AutoCloseable
             out.putInt(responseEncoder.limit(), payloadLength, java.nio.ByteOrder.LITTLE_ENDIAN);
             final int payloadAt = responseEncoder.limit() + 4;
             out.putBytes(payloadAt, buffer, requestDecoder.limit() + 4, payloadLength);
-            final Publication reply = replies.computeIfAbsent(
-                replyStreamId, (id) -> aeron.addPublication("aeron:ipc", id));
+            final Publication reply = replyChannel.isEmpty() ?
+                replies.computeIfAbsent(replyStreamId, (id) -> aeron.addPublication("aeron:ipc", id)) :
+                remoteReplies.computeIfAbsent(replyChannel + " " + replyStreamId,
+                    (key) -> aeron.addExclusivePublication(replyChannel + "|term-length=16m", replyStreamId));
             while (running && reply.offer(out, 0, payloadAt + payloadLength) < 0)
             {
                 Thread.onSpinWait();
@@ -108,6 +138,7 @@ final class JavaEchoWorker implements AutoCloseable
             .language(Language.JAVA).pid(ProcessHandle.current().pid()).requestStreamId(requestStream);
         encoder.handlersCount(1).next().name("echo");
         encoder.workerId(workerId);
+        encoder.requestChannel(advertisedRequestChannel);
         control.offer(out, 0, MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength());
     }
 
@@ -123,6 +154,7 @@ final class JavaEchoWorker implements AutoCloseable
             Thread.currentThread().interrupt();
         }
         CloseHelper.closeAll(replies.values());
+        CloseHelper.closeAll(remoteReplies.values());
         CloseHelper.closeAll(control, requests, aeron);
     }
 }

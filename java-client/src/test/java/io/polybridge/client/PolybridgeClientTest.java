@@ -276,6 +276,8 @@ class PolybridgeClientTest
         assertTrue(call.cancel(true));
         assertTrue(call.isCancelled());
         awaitTrue(() -> worker.poll() && worker.cancelledIds.contains(correlationId));
+        assertEquals(List.of(""), worker.replyChannels, "IPC: the worker replies on its own channel");
+        assertEquals(List.of(""), worker.cancelReplyChannels);
 
         worker.reply(correlationId, ErrorCode.CANCELLED, "cancelled by the client", new byte[0]);
         awaitTrue(() -> client.inFlight() == 0);
@@ -621,6 +623,8 @@ class PolybridgeClientTest
         private final List<String> handlers = new ArrayList<>();
         private final List<Map<String, String>> metadata = new ArrayList<>();
         private final java.util.Set<Long> cancelledIds = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        private final List<String> replyChannels = new ArrayList<>();
+        private final List<String> cancelReplyChannels = new ArrayList<>();
         private final CancelDecoder cancelDecoder = new CancelDecoder();
         private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
         private final RequestDecoder requestDecoder = new RequestDecoder();
@@ -643,6 +647,7 @@ class PolybridgeClientTest
                 .language(Language.JAVA).pid(ProcessHandle.current().pid()).requestStreamId(REQUEST_STREAM);
             encoder.handlersCount(1).next().name("echo");
             encoder.workerId(workerId);
+            encoder.requestChannel("");
             final int length = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
             awaitTrue(() -> control.offer(buffer, 0, length) > 0);
         }
@@ -652,7 +657,10 @@ class PolybridgeClientTest
             headerDecoder.wrap(buffer, offset);
             if (headerDecoder.templateId() == CancelDecoder.TEMPLATE_ID)
             {
-                cancelledIds.add(cancelDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder).correlationId());
+                cancelDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+                final long cancelled = cancelDecoder.correlationId();
+                cancelReplyChannels.add(cancelDecoder.replyChannel());
+                cancelledIds.add(cancelled);
                 return;
             }
             requestDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
@@ -665,6 +673,7 @@ class PolybridgeClientTest
                 entries.put(entry.key(), entry.value());
             }
             metadata.add(entries);
+            replyChannels.add(requestDecoder.replyChannel());
             handlers.add(requestDecoder.handler());
             final byte[] payload = new byte[requestDecoder.payloadLength()];
             requestDecoder.getPayload(payload, 0, payload.length);
