@@ -1,31 +1,25 @@
 package io.polybridge.codecs;
 
-import org.agrona.DirectBuffer;
-import org.agrona.ExpandableArrayBuffer;
-import org.agrona.MutableDirectBuffer;
-import org.agrona.concurrent.UnsafeBuffer;
+import io.polybridge.codecs.GoldenVectors.Vector;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.function.Consumer;
-import java.util.function.ToIntFunction;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The golden vectors of schema/golden/README.md: encoding each logical value must give the bytes
  * on disk, and decoding the bytes must give the value back. Go and Rust run the same checks, so
- * the three languages agree byte for byte. Run with {@code -Dgolden.write=true} to rewrite them.
+ * the three languages agree byte for byte. Run with {@code -Dgolden.write=true} to rewrite them
+ * ({@link GoldenVectors}).
  */
 class GoldenVectorsTest
 {
@@ -36,45 +30,18 @@ class GoldenVectorsTest
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
 
-    record Vector(String file, ToIntFunction<MutableDirectBuffer> encoder, Consumer<DirectBuffer> checker)
-    {
-    }
+    private static final Path GOLDEN = CommittedCodecs.repositoryRoot().resolve("schema/golden");
 
     @TestFactory
     Stream<DynamicTest> everyVectorEncodesToItsFileAndDecodesBack()
     {
-        final Path dir = Path.of(System.getProperty("polybridge.root", "..")).resolve("schema/golden");
-        final boolean write = Boolean.getBoolean("golden.write");
-
-        return vectors().stream().map((vector) -> DynamicTest.dynamicTest(vector.file(), () ->
-        {
-            final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(256);
-            final int length = vector.encoder().applyAsInt(buffer);
-            final byte[] encoded = Arrays.copyOf(buffer.byteArray(), length);
-            final Path file = dir.resolve(vector.file());
-            if (write)
-            {
-                Files.write(file, encoded);
-            }
-            assertTrue(Files.exists(file), () -> file + " is missing; run with -Dgolden.write=true to create it");
-
-            final byte[] golden = Files.readAllBytes(file);
-            assertArrayEquals(golden, encoded, () -> "encoding differs from " + file);
-            vector.checker().accept(new UnsafeBuffer(golden));
-        }));
+        return GoldenVectors.encodeToTheirFilesAndDecodeBack(GOLDEN, vectors());
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void everyFileInTheGoldenDirectoryIsAVector() throws IOException
     {
-        final Path dir = Path.of(System.getProperty("polybridge.root", "..")).resolve("schema/golden");
-        final List<String> expected = vectors().stream().map(Vector::file).sorted().toList();
-        try (Stream<Path> files = Files.list(dir))
-        {
-            final List<String> actual = files.map((p) -> p.getFileName().toString())
-                .filter((name) -> name.endsWith(".bin")).sorted().toList();
-            assertEquals(expected, actual);
-        }
+        GoldenVectors.assertEveryFileIsAVector(GOLDEN, vectors());
     }
 
     static byte[] pattern(final int length)

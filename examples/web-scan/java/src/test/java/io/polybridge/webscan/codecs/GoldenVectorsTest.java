@@ -1,33 +1,27 @@
 package io.polybridge.webscan.codecs;
 
-import org.agrona.DirectBuffer;
-import org.agrona.ExpandableArrayBuffer;
-import org.agrona.MutableDirectBuffer;
-import org.agrona.concurrent.UnsafeBuffer;
+import io.polybridge.codecs.CommittedCodecs;
+import io.polybridge.codecs.GoldenVectors;
+import io.polybridge.codecs.GoldenVectors.Vector;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.function.Consumer;
-import java.util.function.ToIntFunction;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The golden vectors of examples/web-scan/schema/golden/README.md: encoding each logical value must give the
  * bytes on disk, and decoding the bytes must give the value back. The Go and Rust web-scan workers' tests run
  * the same checks, so the three languages agree byte for byte. Run with {@code -Dgolden.write=true} to rewrite
- * them.
+ * them ({@link GoldenVectors}).
  */
 class GoldenVectorsTest
 {
@@ -37,49 +31,18 @@ class GoldenVectorsTest
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
 
-    record Vector(String file, ToIntFunction<MutableDirectBuffer> encoder, Consumer<DirectBuffer> checker)
-    {
-    }
-
-    private static Path goldenDir()
-    {
-        return Path.of(System.getProperty("polybridge.root", "../../..")).resolve("examples/web-scan/schema/golden");
-    }
+    private static final Path GOLDEN = CommittedCodecs.repositoryRoot().resolve("examples/web-scan/schema/golden");
 
     @TestFactory
     Stream<DynamicTest> everyVectorEncodesToItsFileAndDecodesBack()
     {
-        final Path dir = goldenDir();
-        final boolean write = Boolean.getBoolean("golden.write");
-
-        return vectors().stream().map((vector) -> DynamicTest.dynamicTest(vector.file(), () ->
-        {
-            final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(256);
-            final int length = vector.encoder().applyAsInt(buffer);
-            final byte[] encoded = Arrays.copyOf(buffer.byteArray(), length);
-            final Path file = dir.resolve(vector.file());
-            if (write)
-            {
-                Files.write(file, encoded);
-            }
-            assertTrue(Files.exists(file), () -> file + " is missing; run with -Dgolden.write=true to create it");
-
-            final byte[] golden = Files.readAllBytes(file);
-            assertArrayEquals(golden, encoded, () -> "encoding differs from " + file);
-            vector.checker().accept(new UnsafeBuffer(golden));
-        }));
+        return GoldenVectors.encodeToTheirFilesAndDecodeBack(GOLDEN, vectors());
     }
 
     @Test
     void everyFileInTheGoldenDirectoryIsAVector() throws IOException
     {
-        final List<String> expected = vectors().stream().map(Vector::file).sorted().toList();
-        try (Stream<Path> files = Files.list(goldenDir()))
-        {
-            final List<String> actual = files.map((p) -> p.getFileName().toString())
-                .filter((name) -> name.endsWith(".bin")).sorted().toList();
-            assertEquals(expected, actual);
-        }
+        GoldenVectors.assertEveryFileIsAVector(GOLDEN, vectors());
     }
 
     static byte[] fingerprintBody()
