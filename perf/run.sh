@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs perf's benchmark suite and renders the report into perf/results/.
-#   perf/run.sh quick   ~6 minutes: short iterations, the Go real job on every 7th corpus page
+#   perf/run.sh quick   ~7 minutes: short iterations, the Go real job on every 7th corpus page
 #   perf/run.sh full    ~18 minutes: the iterations in the benchmarks' annotations, the whole corpus
 #   perf/run.sh smoke   seconds: every benchmark starts and completes one short iteration (make test)
 # Expects the worker binaries (make workers), perf/install-deps.sh and perf/build.sh (the
@@ -55,6 +55,9 @@ START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== JMH ($MODE), -prof gc on every benchmark"
 jmh "${JMH_OPTS[@]}" -prof gc -rf json -rff "$TMP/jmh-$MODE.json" "$SUITE" 2>&1 | tee "$TMP/jmh-$MODE.txt"
+echo "== IdleCost: an idle bridge, the first call after a pause, CPU per call at 10,000 calls/s"
+java --add-opens java.base/jdk.internal.misc=ALL-UNNAMED -Dpolybridge.root="$ROOT" -cp "$JAR" \
+    io.polybridge.perf.IdleCost 30 "$TMP/idle-$MODE.json" 2>&1 | grep -v '^INFO\|^[A-Z][a-z][a-z] [0-9]' | tee "$TMP/idle-$MODE.txt"
 echo "== Go wappalyzer.fingerprint in-process ($GO_PAGES pages)"
 perf/uds-baseline/bin/inprocess-fingerprint -corpus "${POLYBRIDGE_CORPUS:-$ROOT/../shared/corpus}" \
     -pages $GO_PAGES -passes $GO_PASSES | tee "$TMP/inprocess-go.json"
@@ -63,5 +66,5 @@ echo "== Rust html.signals in-process (all pages)"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 perf/.venv/bin/python perf/report.py --mode "$MODE" --jmh "$TMP/jmh-$MODE.json" \
-    --go "$TMP/inprocess-go.json" --rust "$TMP/inprocess-rust.txt" \
+    --go "$TMP/inprocess-go.json" --rust "$TMP/inprocess-rust.txt" --idle "$TMP/idle-$MODE.json" \
     --started "$START" --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER" --out "$OUT"

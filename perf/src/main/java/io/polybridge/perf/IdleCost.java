@@ -2,24 +2,41 @@ package io.polybridge.perf;
 
 import io.polybridge.client.Bridge;
 import io.polybridge.client.WorkerSpec;
+import io.polybridge.client.WorkerStub;
 import io.polybridge.codecs.Language;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
 
 /**
- * What an idle bridge costs (issue 13): a launched {@link Bridge} (embedded driver, client, one Go
- * and one Rust test worker) is left idle and the CPU time every process used meanwhile is read from
- * {@code /proc/PID/stat}; then the first call after a pause is timed, with calls spaced 100 ms apart.
- * Not JMH: the interesting number is the CPU the processes use while nothing is asked of them.
+ * What a bridge costs when it is idle or lightly used (issue 13): a launched {@link Bridge} (embedded
+ * driver, client, one Go and one Rust test worker) is
+ * <ol>
+ *     <li>left idle, and the CPU time every process (and every thread of it) used meanwhile is read from
+ *     {@code /proc}, with the thread's voluntary context switches: its wake-ups;</li>
+ *     <li>called with 32 B echoes spaced 100 ms apart: the first call after a pause;</li>
+ *     <li>called at a steady 10,000 32 B echoes a second, one worker at a time: the CPU of all processes
+ *     together per call.</li>
+ * </ol>
+ * Not JMH: the interesting numbers are the CPU the processes use while little or nothing is asked of
+ * them, which JMH's loops cannot show.
  * <pre>
  * java --add-opens java.base/jdk.internal.misc=ALL-UNNAMED -Dpolybridge.root=. \
- *   -cp perf/target/benchmarks.jar io.polybridge.perf.IdleCost [idle seconds, default 30]
+ *   -cp perf/target/benchmarks.jar io.polybridge.perf.IdleCost [idle seconds, default 30] [json file]
  * </pre>
  * CPU is user + system time in clock ticks ({@code getconf CLK_TCK}, 100 on Linux), so a 30 s window
  * resolves 0.03 % of a core.
@@ -28,6 +45,10 @@ public final class IdleCost
 {
     private static final double TICKS_PER_SECOND = 100.0;
     private static final int SPACED_CALLS = 100;
+    private static final long SPACING_MS = 100;
+    private static final int STEADY_RATE = 10_000;
+    private static final int STEADY_SECONDS = 5;
+    private static final int THREADS_SHOWN = 6;
     private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
     private IdleCost()
@@ -37,58 +58,201 @@ public final class IdleCost
     public static void main(final String[] args) throws Exception
     {
         final int idleSeconds = args.length > 0 ? Integer.parseInt(args[0]) : 30;
+        final Path json = args.length > 1 ? Path.of(args[1]) : null;
         try (Bridge bridge = Bridge.launch(new Bridge.Context()
             .worker(new WorkerSpec("go", LibraryWorkers.binary(Language.GO)))
             .worker(new WorkerSpec("rust", LibraryWorkers.binary(Language.RUST)))
             .awaitHandlers("echo")))
         {
-            for (int i = 0; i < 1_000; i++) // warm both paths up, then let everything settle into idle
+            final Map<String, Long> pids = new LinkedHashMap<>();
+            pids.put("jvm", ProcessHandle.current().pid()); // the embedded driver and the client
+            bridge.processes().forEach((id, process) -> pids.put(id, process.pid()));
+            final Map<String, WorkerStub> stubs = new LinkedHashMap<>();
+            for (final String id : pids.keySet())
             {
-                bridge.call("echo", new byte[32], TIMEOUT).join();
+                if (!id.equals("jvm"))
+                {
+                    stubs.put(id, bridge.client().awaitWorker(id, TIMEOUT));
+                }
+            }
+            for (final WorkerStub stub : stubs.values()) // warm both paths up, then let everything settle
+            {
+                for (int i = 0; i < 2_000; i++)
+                {
+                    stub.call("echo", new byte[32], TIMEOUT).join();
+                }
             }
             Thread.sleep(2_000);
 
-            final Map<String, Long> pids = new LinkedHashMap<>();
-            pids.put("jvm (driver + client)", ProcessHandle.current().pid());
-            bridge.processes().forEach((id, process) -> pids.put(id, process.pid()));
-            final Map<String, Long> before = new LinkedHashMap<>();
-            for (final Map.Entry<String, Long> e : pids.entrySet())
-            {
-                before.put(e.getKey(), cpuTicks(e.getValue()));
-            }
+            final StringBuilder out = new StringBuilder("{");
+            final Map<String, Map<String, long[]>> before = sample(pids);
             final long start = System.nanoTime();
             Thread.sleep(idleSeconds * 1_000L);
             final double seconds = (System.nanoTime() - start) / 1e9;
-
+            final Map<String, Map<String, long[]>> after = sample(pids);
             double total = 0;
-            for (final Map.Entry<String, Long> e : pids.entrySet())
+            out.append("\"idle_seconds\":").append(fmt(seconds)).append(",\"idle_percent\":{");
+            for (final String id : pids.keySet())
             {
-                final double percent =
-                    (cpuTicks(e.getValue()) - before.get(e.getKey())) / TICKS_PER_SECOND / seconds * 100.0;
-                total += percent;
-                System.out.printf("idle %-22s %6.2f %% of a core%n", e.getKey(), percent);
+                final double percent = ticks(after.get(id)) - ticks(before.get(id));
+                total += percent / TICKS_PER_SECOND / seconds * 100.0;
+                out.append('"').append(id).append("\":").append(fmt(percent / TICKS_PER_SECOND / seconds * 100.0))
+                    .append(',');
+                System.out.printf("idle %-6s %6.2f %% of a core%n", id, percent / TICKS_PER_SECOND / seconds * 100.0);
+                printThreads(before.get(id), after.get(id), seconds);
             }
-            System.out.printf("idle %-22s %6.2f %% of a core over %.1f s (target: <= 1 %%)%n", "total", total, seconds);
+            System.out.printf("idle total  %6.2f %% of a core over %.1f s (target: <= 1 %%)%n", total, seconds);
+            out.append("\"total\":").append(fmt(total)).append("},");
 
-            final long[] micros = new long[SPACED_CALLS];
-            for (int i = 0; i < SPACED_CALLS; i++)
+            out.append("\"after_idle_us\":{");
+            for (final Map.Entry<String, WorkerStub> e : stubs.entrySet())
             {
-                Thread.sleep(100);
-                final long sent = System.nanoTime();
-                bridge.call("echo", new byte[32], TIMEOUT).join();
-                micros[i] = (System.nanoTime() - sent) / 1_000;
+                final long[] micros = spacedCalls(e.getValue());
+                System.out.printf("%s: 32 B echo %d ms after the previous one: p50 %d us, p99 %d us, max %d us " +
+                    "(%d calls)%n", e.getKey(), SPACING_MS, micros[SPACED_CALLS / 2], micros[SPACED_CALLS * 99 / 100],
+                    micros[SPACED_CALLS - 1], SPACED_CALLS);
+                out.append('"').append(e.getKey()).append("\":{\"p50\":").append(micros[SPACED_CALLS / 2])
+                    .append(",\"p99\":").append(micros[SPACED_CALLS * 99 / 100]).append("},");
             }
-            Arrays.sort(micros);
-            System.out.printf("32 B echo after 100 ms idle: p50 %d us, p99 %d us, max %d us (%d calls)%n",
-                micros[SPACED_CALLS / 2], micros[SPACED_CALLS * 99 / 100], micros[SPACED_CALLS - 1], SPACED_CALLS);
+            out.setLength(out.length() - 1);
+            out.append("},\"steady_cpu_us_per_call\":{");
+            for (final Map.Entry<String, WorkerStub> e : stubs.entrySet())
+            {
+                final Map<String, Map<String, long[]>> s0 = sample(pids);
+                final long t0 = System.nanoTime();
+                final long calls = steady(e.getValue());
+                final double secs = (System.nanoTime() - t0) / 1e9;
+                final Map<String, Map<String, long[]>> s1 = sample(pids);
+                double cpuSeconds = 0;
+                final StringBuilder parts = new StringBuilder();
+                for (final String id : pids.keySet())
+                {
+                    final double processSeconds = (ticks(s1.get(id)) - ticks(s0.get(id))) / TICKS_PER_SECOND;
+                    cpuSeconds += processSeconds;
+                    parts.append(String.format(Locale.ROOT, " %s %.1f", id, processSeconds * 1e6 / calls));
+                }
+                final double perCall = cpuSeconds * 1e6 / calls;
+                System.out.printf("%s: %,d calls/s for %.1f s: %.1f us of CPU per call, all processes " +
+                    "(%.0f %% of a core; us per call by process:%s)%n",
+                    e.getKey(), Math.round(calls / secs), secs, perCall, cpuSeconds / secs * 100, parts);
+                out.append('"').append(e.getKey()).append("\":").append(fmt(perCall)).append(',');
+            }
+            out.setLength(out.length() - 1);
+            out.append("}}");
+            if (json != null)
+            {
+                Files.writeString(json, out + "\n");
+            }
         }
     }
 
-    /** utime + stime of a process, fields 14 and 15 of /proc/PID/stat (counted after the command's closing parenthesis). */
-    private static long cpuTicks(final long pid) throws IOException
+    /** Calls spaced {@link #SPACING_MS} apart, each timed; sorted microseconds. */
+    private static long[] spacedCalls(final WorkerStub stub) throws InterruptedException
     {
-        final String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-        final String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+        final long[] micros = new long[SPACED_CALLS];
+        for (int i = 0; i < SPACED_CALLS; i++)
+        {
+            Thread.sleep(SPACING_MS);
+            final long sent = System.nanoTime();
+            stub.call("echo", new byte[32], TIMEOUT).join();
+            micros[i] = (System.nanoTime() - sent) / 1_000;
+        }
+        Arrays.sort(micros);
+        return micros;
+    }
+
+    /** {@link #STEADY_RATE} calls a second for {@link #STEADY_SECONDS}, sent on schedule; returns the count. */
+    private static long steady(final WorkerStub stub)
+    {
+        final long intervalNs = TimeUnit.SECONDS.toNanos(1) / STEADY_RATE;
+        final long calls = (long)STEADY_RATE * STEADY_SECONDS;
+        final byte[] payload = new byte[32];
+        final List<CompletableFuture<byte[]>> pending = new ArrayList<>();
+        final long start = System.nanoTime();
+        for (long i = 0; i < calls; i++)
+        {
+            final long due = start + i * intervalNs;
+            long now;
+            while ((now = System.nanoTime()) < due)
+            {
+                LockSupport.parkNanos(due - now);
+            }
+            pending.add(stub.call("echo", payload, TIMEOUT));
+            if (pending.size() == 1_000)
+            {
+                pending.forEach(CompletableFuture::join);
+                pending.clear();
+            }
+        }
+        pending.forEach(CompletableFuture::join);
+        return calls;
+    }
+
+    /** Per process, per thread: {utime + stime ticks, voluntary context switches}, keyed "tid name". */
+    private static Map<String, Map<String, long[]>> sample(final Map<String, Long> pids) throws IOException
+    {
+        final Map<String, Map<String, long[]>> samples = new HashMap<>();
+        for (final Map.Entry<String, Long> e : pids.entrySet())
+        {
+            final Map<String, long[]> threads = new HashMap<>();
+            try (Stream<Path> tasks = Files.list(Path.of("/proc", e.getValue().toString(), "task")))
+            {
+                tasks.forEach(task ->
+                {
+                    try
+                    {
+                        final String stat = Files.readString(task.resolve("stat"));
+                        final String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                        final String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                        long switches = 0;
+                        for (final String line : Files.readAllLines(task.resolve("status")))
+                        {
+                            if (line.startsWith("voluntary_ctxt_switches:"))
+                            {
+                                switches = Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                            }
+                        }
+                        threads.put(task.getFileName() + " " + name,
+                            new long[]{Long.parseLong(fields[11]) + Long.parseLong(fields[12]), switches});
+                    }
+                    catch (final IOException ex)
+                    {
+                        if (Files.exists(task))
+                        {
+                            throw new UncheckedIOException(ex);
+                        }
+                    }
+                });
+            }
+            samples.put(e.getKey(), threads);
+        }
+        return samples;
+    }
+
+    private static long ticks(final Map<String, long[]> threads)
+    {
+        return threads.values().stream().mapToLong(t -> t[0]).sum();
+    }
+
+    /** The busiest threads between two samples: CPU and wake-ups a second. */
+    private static void printThreads(final Map<String, long[]> before, final Map<String, long[]> after, final double seconds)
+    {
+        after.entrySet().stream()
+            .map(e ->
+            {
+                final long[] b = before.getOrDefault(e.getKey(), new long[2]);
+                return Map.entry(e.getKey(), new double[]{
+                    (e.getValue()[0] - b[0]) / TICKS_PER_SECOND / seconds * 100.0, (e.getValue()[1] - b[1]) / seconds});
+            })
+            .filter(e -> e.getValue()[0] > 0 || e.getValue()[1] >= 1)
+            .sorted((a, b) -> Double.compare(b.getValue()[1], a.getValue()[1]))
+            .limit(THREADS_SHOWN)
+            .forEach(e -> System.out.printf("    %-28s %5.2f %%  %7.0f wake-ups/s%n",
+                e.getKey().substring(e.getKey().indexOf(' ') + 1), e.getValue()[0], e.getValue()[1]));
+    }
+
+    private static String fmt(final double value)
+    {
+        return String.format(Locale.ROOT, "%.3f", value);
     }
 }
