@@ -16,7 +16,9 @@ final class CallFuture extends CompletableFuture<byte[]> implements Runnable
 {
     final long correlationId;
     final long deadlineNs;
-    long timerId;
+    CallFuture earlier; // DeadlineQueue's links while the call is pending: agent thread only
+    CallFuture later;
+    byte deadlineLane = -1;
     boolean registered; // set by the agent when it first takes the call; a second hand-off abandons it
     final WorkerLink link; // null when the caller did not say which worker (liveness then does not apply)
     private final RequestProxy proxy;

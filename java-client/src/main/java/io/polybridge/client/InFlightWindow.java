@@ -1,12 +1,9 @@
 package io.polybridge.client;
 
-import org.agrona.DeadlineTimerWheel;
-import org.agrona.collections.Long2LongHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -19,11 +16,11 @@ import java.util.function.Consumer;
  * the request. The agent moves it into the correlation map and schedules its deadline; whichever of
  * response, deadline, worker death, driver loss or close takes it out of the map completes it, so it
  * completes exactly once, and frees its slot ({@link #retire(CallFuture)}). No lock on either side;
- * nothing allocated per call beyond the future (the map and wheel reuse their storage).
+ * nothing allocated per call beyond the future (the map reuses its storage, the deadline queue's links
+ * are the future's fields).
  */
 final class InFlightWindow
 {
-    private static final long TIMER_TICK_NS = 1L << 20; // ~1 ms; the wheel needs a power of two
     private static final int EXPIRY_LIMIT = 1024;
 
     private final int maxInFlight;
@@ -32,10 +29,8 @@ final class InFlightWindow
 
     // Agent thread only.
     private final Long2ObjectHashMap<CallFuture> pendingByCorrelationId = new Long2ObjectHashMap<>();
-    private final Long2LongHashMap correlationIdByTimerId = new Long2LongHashMap(Long.MIN_VALUE);
-    private final DeadlineTimerWheel timerWheel =
-        new DeadlineTimerWheel(TimeUnit.NANOSECONDS, System.nanoTime(), TIMER_TICK_NS, 1024);
-    private final DeadlineTimerWheel.TimerHandler expiryHandler = this::onTimer;
+    private final DeadlineQueue deadlines = new DeadlineQueue();
+    private final Consumer<CallFuture> expiry = this::onExpired;
     private Consumer<CallFuture> onExpired;
 
     InFlightWindow(final int maxInFlight, final int handOffCapacity)
@@ -118,8 +113,7 @@ final class InFlightWindow
     void add(final CallFuture call)
     {
         pendingByCorrelationId.put(call.correlationId, call);
-        call.timerId = timerWheel.scheduleTimer(call.deadlineNs);
-        correlationIdByTimerId.put(call.timerId, call.correlationId);
+        deadlines.add(call);
     }
 
     /** @return the pending call, taken out of the map (the caller then retires it), or null. */
@@ -134,11 +128,10 @@ final class InFlightWindow
         return pendingByCorrelationId.get(call.correlationId) == call;
     }
 
-    /** A call taken out of the map before its deadline: stop its timer, free its slot. */
+    /** A call taken out of the map before its deadline: forget its deadline, free its slot. */
     void retire(final CallFuture call)
     {
-        timerWheel.cancelTimer(call.timerId);
-        correlationIdByTimerId.remove(call.timerId);
+        deadlines.remove(call);
         inFlight.decrementAndGet();
     }
 
@@ -172,18 +165,13 @@ final class InFlightWindow
     int pollDeadlines(final long nowNs, final Consumer<CallFuture> onExpired)
     {
         this.onExpired = onExpired;
-        return timerWheel.poll(nowNs, expiryHandler, EXPIRY_LIMIT);
+        return deadlines.pollExpired(nowNs, expiry, EXPIRY_LIMIT);
     }
 
-    private boolean onTimer(final TimeUnit timeUnit, final long now, final long timerId)
+    private void onExpired(final CallFuture call)
     {
-        final long correlationId = correlationIdByTimerId.remove(timerId);
-        final CallFuture call = pendingByCorrelationId.remove(correlationId);
-        if (call != null)
-        {
-            inFlight.decrementAndGet();
-            onExpired.accept(call);
-        }
-        return true;
+        pendingByCorrelationId.remove(call.correlationId);
+        inFlight.decrementAndGet();
+        onExpired.accept(call);
     }
 }
