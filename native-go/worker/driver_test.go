@@ -231,7 +231,9 @@ func startWorker(t *testing.T, cfg Config, pooled ...any) *testWorker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	cfg.AnnounceInterval = 100 * time.Millisecond
+	if cfg.AnnounceInterval == 0 {
+		cfg.AnnounceInterval = 100 * time.Millisecond
+	}
 	w, err := New(cfg, registry)
 	if err != nil {
 		t.Fatal(err)
