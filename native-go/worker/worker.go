@@ -426,6 +426,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				}
 			}()
 			wakeups.Doorbell = bell.Rung()
+			w.conductor.sleeping()
 			log.Info("doorbell open", "worker", w.cfg.WorkerID, "path", bell.path)
 		}
 	}
