@@ -79,7 +79,7 @@ const (
 //
 //	backoff  spin 100, yield 50, park 1µs doubling to park (default 1ms), then sleep (Backoff); wakeable
 //	sleep    park for park every time nothing was done; wakeable
-//	yield    runtime.Gosched() when nothing was done (a core's worth of CPU, low latency)
+//	yield    sched_yield when nothing was done (a core's worth of CPU, low latency)
 //	spin     return at once (a whole core, lowest latency)
 //
 // The backoff's sleep phase is set by Config.IdleSleepAfter and Config.IdleSleep.
@@ -96,7 +96,7 @@ func NewIdleStrategy(name string, park time.Duration) (idlestrategy.Idler, error
 	case "sleep":
 		return &Sleeping{Period: park}, nil
 	case "yield":
-		return idlestrategy.Yielding{}, nil
+		return Yielding{}, nil
 	case "spin":
 		return idlestrategy.Busy{}, nil
 	}
@@ -113,6 +113,17 @@ func ValidateIdleSleep(sleepAfter, sleep time.Duration) error {
 		return fmt.Errorf("idle sleep %v must be positive and at most %v", sleep, MaxIdleSleep)
 	}
 	return nil
+}
+
+// Yielding gives the processor up (sched_yield on the poll loop's locked thread, which keeps
+// its goroutine) after every call that did no work.
+type Yielding struct{}
+
+// Idle implements idlestrategy.Idler.
+func (Yielding) Idle(workCount int) {
+	if workCount == 0 {
+		osYield()
+	}
 }
 
 // Sleeping parks for Period after every call that did no work, or until woken.

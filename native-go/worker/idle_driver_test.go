@@ -119,3 +119,30 @@ func TestWorkerOnAUDPRequestChannelHasNoDoorbellAndNeverSleeps(t *testing.T) {
 		t.Errorf("log does not say why there is no doorbell:\n%s", log.String())
 	}
 }
+
+func TestEveryIdleStrategyServes(t *testing.T) {
+	d := startMediaDriver(t)
+	for i, name := range []string{"backoff", "sleep", "yield", "spin"} {
+		t.Run(name, func(t *testing.T) {
+			idle, err := NewIdleStrategy(name, time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream, control, reply := int32(4120+i), int32(4030+i), int32(4990-i)
+			w := startWorker(t, Config{AeronDir: d.dir, RequestStream: stream, ControlStream: control, Idle: idle})
+			c := newTestClient(t, d.dir, stream, control, reply)
+			c.awaitAnnouncement()
+			for id := int64(1); id <= 3; id++ {
+				c.send(echoRequest(id, reply, name))
+				if r, _ := c.awaitReply(id, 20*time.Second); string(r.payload) != name {
+					t.Errorf("reply %q", r.payload)
+				}
+				time.Sleep(100 * time.Millisecond) // idle past sleep-after in between
+			}
+			w.stop()
+			if err, _ := awaitExit(t, w, 10*time.Second); err != nil {
+				t.Errorf("Run returned %v", err)
+			}
+		})
+	}
+}
