@@ -17,6 +17,37 @@ func doorbellGoroutines() int {
 	return strings.Count(string(buf), "worker.(*doorbell).accept") + strings.Count(string(buf), "worker.(*doorbell).read")
 }
 
+// workerGoroutines counts the goroutines of a worker's own: its poll loop, pool, watchers and
+// doorbell (not aeron-go's).
+func workerGoroutines() int {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, f := range []string{"worker.(*Worker).Run", "worker.(*Pool).serve", "worker.processIdentity.watch",
+			"worker.(*doorbell).accept", "worker.(*doorbell).read"} {
+			if strings.Contains(g, f) {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// awaitWorkerGoroutines fails unless the worker goroutines are down to want within a while.
+func awaitWorkerGoroutines(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for workerGoroutines() > want {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<22)
+			t.Fatalf("%d worker goroutines left, want %d:\n%s", workerGoroutines(), want, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // awaitNoDoorbellGoroutines fails unless every doorbell goroutine has ended within a while.
 func awaitNoDoorbellGoroutines(t *testing.T) {
 	t.Helper()

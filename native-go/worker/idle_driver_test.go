@@ -31,6 +31,7 @@ func TestSleepingWorkerWokenByItsDoorbellAnswersAtOnce(t *testing.T) {
 	if err := os.WriteFile(path, []byte("stale"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	before := workerGoroutines()
 	slow := HandlerFunc(func(context.Context, []byte) ([]byte, error) {
 		time.Sleep(300 * time.Millisecond) // longer than IdleSleepAfter: the loop must not sleep meanwhile
 		return []byte("slow"), nil
@@ -44,6 +45,9 @@ func TestSleepingWorkerWokenByItsDoorbellAnswersAtOnce(t *testing.T) {
 	info, err := os.Lstat(path)
 	if err != nil || info.Mode().Type() != os.ModeSocket || info.Mode().Perm() != 0o600 {
 		t.Fatalf("doorbell %s while serving: %v %v; want a socket, mode 0600", path, info, err)
+	}
+	if n := workerGoroutines(); n < before+4 { // Run, pool, driver watch, doorbell accept
+		t.Fatalf("%d worker goroutines while serving (%d before): the leak check would see nothing", n, before)
 	}
 
 	time.Sleep(200 * time.Millisecond) // asleep after 20 ms, for 10 s
@@ -76,6 +80,7 @@ func TestSleepingWorkerWokenByItsDoorbellAnswersAtOnce(t *testing.T) {
 		t.Errorf("doorbell still there after the worker stopped: %v", err)
 	}
 	awaitNoDoorbellGoroutines(t)
+	awaitWorkerGoroutines(t, before) // no goroutine of the worker's outlives it
 }
 
 func TestSleepingWorkerNotRungAnswersWhenTheSleepEnds(t *testing.T) {
