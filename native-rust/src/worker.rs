@@ -6,9 +6,13 @@
 //! frames come back to this thread through a bounded channel and are published here, through
 //! the outboxes of [`crate::outbox`]. Nothing in the loop waits for anything: liveness
 //! (announcements) means "the process is alive and polling".
+//!
+//! The loop sleeps (see [`crate::idle`]) when nothing is pending and the doorbell
+//! ([`crate::doorbell`]) can wake it.
 
 use crate::counters::Counters;
 use crate::dispatcher::Dispatcher;
+use crate::doorbell::{self, Doorbell};
 use crate::handler::Registry;
 use crate::idle::{IdleStrategy, Idler};
 use crate::outbox::{Offered, Outbox, OutboxConfig, ReplyTransport};
@@ -247,6 +251,10 @@ pub struct RunSummary {
     /// and for how long in all.
     pub intake_pauses: u64,
     pub intake_paused: Duration,
+    /// Times the poll loop entered the sleep phase of its idle strategy, and times a ring of the
+    /// doorbell woke it.
+    pub idle_sleeps: u64,
+    pub doorbell_wakes: u64,
     /// Calls still running when the drain timeout ended the run: their callers got no reply.
     pub abandoned: usize,
 }
@@ -256,13 +264,16 @@ impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} announcements={} reply_streams_peak={} abandoned={} intake_pauses={} intake_paused_ms={}",
+            "{} announcements={} reply_streams_peak={} abandoned={} intake_pauses={} intake_paused_ms={} \
+             idle_sleeps={} doorbell_wakes={}",
             self.counters,
             self.announcements,
             self.reply_streams_peak,
             self.abandoned,
             self.intake_pauses,
-            self.intake_paused.as_millis()
+            self.intake_paused.as_millis(),
+            self.idle_sleeps,
+            self.doorbell_wakes
         )
     }
 }
@@ -460,6 +471,24 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         (own, remote) => own.or(remote),
     };
 
+    // The doorbell, before the first announcement, so that clients find it. Without one the
+    // loop never sleeps (nothing would wake it).
+    let poll_thread = std::thread::current();
+    let doorbell = if !is_ipc(config.request_channel()) {
+        log::info!("no doorbell: the request channel is not IPC, so the worker never sleeps when idle");
+        None
+    } else if !config.idle.sleeps() {
+        None
+    } else {
+        match Doorbell::open(doorbell::path(&config.aeron_dir, config.request_stream_id), poll_thread.clone()) {
+            Ok(doorbell) => Some(doorbell),
+            Err(error) => {
+                log::info!("no doorbell ({error}), so the worker never sleeps when idle");
+                None
+            }
+        }
+    };
+
     let names: Vec<&str> = registry.names().collect();
     let mut announcement = Vec::new();
     wire::encode_announcement(
@@ -502,7 +531,7 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
     }
     let pool = match config.pool.size {
         0 => None,
-        _ => Some(Pool::start(config.pool, dispatcher.max_frame_length(), std::thread::current())?),
+        _ => Some(Pool::start(config.pool, dispatcher.max_frame_length(), poll_thread)?),
     };
     let transport =
         AeronTransport { aeron: aeron.clone(), channel, reply_channel_params: config.reply_channel_params.clone() };
@@ -571,9 +600,11 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
                 Err(error) if error.is_retryable() => {}
                 Err(error) => log::warn!("announcement not sent: {error}"),
             }
-            work += 1;
         }
-        idle.idle(work);
+        // Asleep only with nothing pending: a call in flight is woken by the pool when it
+        // completes, but queued replies and a drain need the loop to keep turning.
+        let pending = server.in_flight() > 0 || !server.outbox().is_empty() || drain_until.is_some();
+        idle.idle_or_sleep(work, doorbell.is_some() && !pending);
     };
 
     let abandoned = server.in_flight();
@@ -591,7 +622,10 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         abandoned,
         intake_pauses: server.outbox().intake_pauses(),
         intake_paused: server.outbox().intake_paused_for(Instant::now()),
+        idle_sleeps: idle.sleeps(),
+        doorbell_wakes: doorbell.as_ref().map_or(0, Doorbell::wakes),
     };
+    drop(doorbell);
     match outcome {
         Ok(()) => Ok(summary),
         Err(error) => {
