@@ -7,8 +7,9 @@
 //! the outboxes of [`crate::outbox`]. Nothing in the loop waits for anything: liveness
 //! (announcements) means "the process is alive and polling".
 //!
-//! The loop sleeps (see [`crate::idle`]) when nothing is pending and the doorbell
-//! ([`crate::doorbell`]) can wake it.
+//! The Aeron client's conductor runs in this loop too (agent-invoker mode) when handlers run on
+//! the pool, so an idle worker has one thread that wakes, and it sleeps (see [`crate::idle`])
+//! when nothing is pending and the doorbell ([`crate::doorbell`]) can wake it.
 
 use crate::counters::Counters;
 use crate::dispatcher::Dispatcher;
@@ -54,9 +55,6 @@ pub fn default_pool_size() -> usize {
 const FRAGMENT_LIMIT: usize = 10;
 /// How long adding the request subscription and the control publication may take at startup.
 const ADD_RESOURCE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest sleep of the Aeron C client's conductor thread when idle (its default is 16 ms).
-const CONDUCTOR_IDLE_SLEEP_ENV: &str = "AERON_CLIENT_IDLE_SLEEP_DURATION";
-const CONDUCTOR_IDLE_SLEEP: &str = "1ms";
 /// How the worker notices that its media driver is gone, as the Go worker does:
 /// - the driver's process (its pid is in the CnC file), checked every [`WATCH_INTERVAL`] when
 ///   it is visible from here: a SIGKILLed driver is noticed within a few hundred ms, and a
@@ -232,6 +230,8 @@ pub enum WorkerError {
     DriverLost { dir: String, message: String },
     #[error("polling the request stream failed: {0}")]
     Poll(AeronCError),
+    #[error("the Aeron client's conductor failed: {0}")]
+    Conductor(AeronCError),
     #[error(transparent)]
     Pool(#[from] PoolError),
     #[error("parent process {pid} is gone")]
@@ -403,19 +403,17 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         .map_err(|reason| WorkerError::ReplyChannelParams { params: config.reply_channel_params.clone(), reason })?;
     let connect_error = |source| WorkerError::Connect { dir: config.aeron_dir.clone(), source };
 
-    // The conductor thread reports asynchronous errors here; the last one explains a
-    // driver loss.
+    // The conductor reports asynchronous errors here; the last one explains a driver loss.
     let last_error = Arc::new(Mutex::new(String::new()));
-    // Adding a publication or subscription waits for the C client's conductor thread, which by
-    // default sleeps 16 ms when idle: such waits made up most of the worker's cold start (about
-    // 50 ms to its announcement, 100 ms to its first reply). The C client builds that idle
-    // strategy from this variable when the context is created (setting the duration on the
-    // context afterwards has no effect), so set it first unless the user has. 1 ms costs about
-    // a thousand wake-ups a second of an otherwise idle thread.
-    if std::env::var_os(CONDUCTOR_IDLE_SLEEP_ENV).is_none() {
-        std::env::set_var(CONDUCTOR_IDLE_SLEEP_ENV, CONDUCTOR_IDLE_SLEEP);
-    }
+    // The C client's conductor runs in the poll loop (agent-invoker mode: no thread of its own
+    // that wakes while idle; its own thread slept 1 ms, about a thousand wake-ups a second, to
+    // keep the adds of the cold start quick) unless handlers run inline: a long one would then
+    // starve the client's keepalives and the driver would drop it after its liveness timeout,
+    // so a thread with the client's default idle sleep (16 ms) runs it. Blocking adds drive the
+    // conductor themselves in agent-invoker mode (rusteron's poll_blocking).
+    let invoker = config.pool.size > 0;
     let context = AeronContext::new().map_err(connect_error)?;
+    context.set_use_conductor_agent_invoker(invoker).map_err(connect_error)?;
     context.set_dir(&dir).map_err(connect_error)?;
     context.set_client_name(&c_string(&config.client_name, "the client name")?).map_err(connect_error)?;
     if std::env::var_os(DRIVER_TIMEOUT_ENV).is_none() {
@@ -576,6 +574,13 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
                 Err(error) => break 'serve Err(poll_error(error)),
             }
         };
+        // The conductor's own work (keepalives, other clients' news from the driver) is not
+        // the worker's: it neither keeps the loop from sleeping nor needs the loop awake.
+        if invoker {
+            if let Err(error) = aeron.main_do_work() {
+                break 'serve Err(if aeron.is_closed() { driver_lost() } else { WorkerError::Conductor(error) });
+            }
+        }
         let now = Instant::now();
         let mut work = usize::try_from(fragments).unwrap_or(0);
         work += server.do_work(now);
