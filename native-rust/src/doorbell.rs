@@ -20,6 +20,8 @@ use thiserror::Error;
 pub const MAX_PATH_LEN: usize = 107;
 /// Connections served at once (one per client process is usual); more are closed at once.
 const MAX_CONNECTIONS: usize = 64;
+/// How long the accepting thread waits after a failed accept (out of descriptors, say).
+const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
 /// The doorbell's threads only wait and read into a small buffer.
 const STACK_SIZE: usize = 64 << 10;
 
@@ -150,7 +152,11 @@ fn accept(listener: &UnixListener, shared: &Arc<Shared>, wake: &Thread) {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
-        let Ok((connection, _)) = accepted else { continue };
+        let Ok((connection, _)) = accepted else {
+            // Out of descriptors, say: try again later rather than spin.
+            thread::sleep(ACCEPT_RETRY);
+            continue;
+        };
         let mut connections = shared.connections.lock().unwrap_or_else(|e| e.into_inner());
         // Threads of connections that have hung up are done: let them go.
         connections.retain(|(_, reading)| !reading.is_finished());
