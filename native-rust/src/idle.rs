@@ -7,7 +7,8 @@
 //! (100 spin hints), yield (50 times), park from 1 µs doubling up to `max_park`, and once
 //! nothing has been done for `sleep_after`, sleep: park for `sleep` or until woken. The poll
 //! loop allows the sleep only while nothing is pending (no call in flight, no reply queued)
-//! and something can wake it (the doorbell); otherwise it stays at `max_park`.
+//! and something can wake it (the doorbell), and bounds it by its next timer; otherwise it
+//! stays at `max_park`.
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -44,10 +45,10 @@ pub const DEFAULT_SLEEP: Duration = Duration::from_millis(100);
 /// previous request to it is at least 10 ms old, which is sound only while a worker sleeps
 /// after no less than that (twice, for a margin).
 pub const MIN_SLEEP_AFTER: Duration = Duration::from_millis(20);
-/// The longest `sleep`: announcements, the parent and driver watch and (in agent-invoker mode)
-/// the Aeron client's keepalives run from the same loop, and the driver takes a client silent
-/// for its liveness timeout (3 s with polybridge's drivers) for dead.
-pub const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// The longest `sleep`, as in the Go worker. The poll loop bounds each sleep further (see
+/// [`Idler::idle_or_sleep`]): it never sleeps past its next announcement, nor (Rust) longer than
+/// a second, since the parent and driver watch and the Aeron client's keepalives run from it.
+pub const MAX_SLEEP: Duration = Duration::from_secs(10);
 pub const MAX_SPINS: u32 = 100;
 pub const MAX_YIELDS: u32 = 50;
 const MIN_PARK: Duration = Duration::from_micros(1);
@@ -134,10 +135,7 @@ pub fn parse_sleep_after(text: &str) -> Result<Duration, String> {
 pub fn parse_sleep(text: &str) -> Result<Duration, String> {
     let sleep = parse_duration(text).map_err(|e| e.to_string())?;
     if sleep.is_zero() || sleep > MAX_SLEEP {
-        return Err(format!(
-            "'{text}' is out of range: more than 0 and at most {MAX_SLEEP:?} (announcements, the parent and driver \
-             watch and the Aeron client's keepalives run from the sleeping loop)"
-        ));
+        return Err(format!("'{text}' is out of range: more than 0 and at most {MAX_SLEEP:?}"));
     }
     Ok(sleep)
 }
@@ -209,12 +207,13 @@ impl Idler {
     /// Call after every duty cycle with the amount of work it did. Never sleeps: for a thread
     /// that nothing would wake.
     pub fn idle(&mut self, work: usize) -> Idled {
-        self.idle_or_sleep(work, false)
+        self.idle_or_sleep(work, None)
     }
 
-    /// [`Idler::idle`], allowing backoff's sleep phase when `may_sleep`: the caller has nothing
-    /// pending and whatever brings new work unparks this thread.
-    pub fn idle_or_sleep(&mut self, work: usize, may_sleep: bool) -> Idled {
+    /// [`Idler::idle`], allowing backoff's sleep phase when `sleep_limit` is given: the caller
+    /// has nothing pending and whatever brings new work unparks this thread. A sleep lasts the
+    /// strategy's `sleep`, at most `sleep_limit` (the caller's next timer).
+    pub fn idle_or_sleep(&mut self, work: usize, sleep_limit: Option<Duration>) -> Idled {
         if work > 0 {
             self.reset();
             return Idled::Reset;
@@ -245,13 +244,16 @@ impl Idler {
                 }
                 let now = Instant::now();
                 let since = *self.parking_since.get_or_insert(now);
-                if may_sleep && !sleep_after.is_zero() && now.duration_since(since) >= sleep_after {
-                    if !self.asleep {
-                        self.asleep = true;
-                        self.sleeps += 1;
+                if let Some(limit) = sleep_limit.filter(|_| !sleep_after.is_zero()) {
+                    if now.duration_since(since) >= sleep_after {
+                        if !self.asleep {
+                            self.asleep = true;
+                            self.sleeps += 1;
+                        }
+                        let sleep = sleep.min(limit);
+                        std::thread::park_timeout(sleep);
+                        return Idled::Slept(sleep);
                     }
-                    std::thread::park_timeout(sleep);
-                    return Idled::Slept(sleep);
                 }
                 self.asleep = false;
                 let park = self.park;
@@ -316,7 +318,7 @@ mod tests {
         let start = Instant::now();
         let mut parks = 0;
         loop {
-            match idler.idle_or_sleep(0, true) {
+            match idler.idle_or_sleep(0, Some(Duration::from_millis(5))) {
                 Idled::Slept(_) => return (start.elapsed(), parks),
                 Idled::Parked(_) => parks += 1,
                 _ => {}
@@ -330,14 +332,15 @@ mod tests {
         let sleep_after = Duration::from_millis(20);
         let mut idler = backoff(Duration::from_millis(1), sleep_after, Duration::from_millis(5));
         let (after, parks) = until_asleep(&mut idler, Duration::from_secs(10));
+        let asleep = Some(Duration::from_secs(1));
         assert!(after >= sleep_after, "slept after {after:?}");
         assert!(parks >= 10, "{parks} parks of at most 1 ms before the sleep");
         assert_eq!(idler.sleeps(), 1);
         // Still asleep: the same entry.
-        assert_eq!(idler.idle_or_sleep(0, true), Idled::Slept(Duration::from_millis(5)));
+        assert_eq!(idler.idle_or_sleep(0, asleep), Idled::Slept(Duration::from_millis(5)));
         assert_eq!(idler.sleeps(), 1);
         // Work starts everything over, and the next sleep is a new entry.
-        idler.idle_or_sleep(1, true);
+        idler.idle_or_sleep(1, asleep);
         let (after, _) = until_asleep(&mut idler, Duration::from_secs(10));
         assert!(after >= sleep_after, "slept after {after:?}");
         assert_eq!(idler.sleeps(), 2);
@@ -345,12 +348,13 @@ mod tests {
 
     #[test]
     fn backoff_never_sleeps_while_the_caller_has_something_pending_or_with_sleep_after_zero() {
-        for (sleep_after, may_sleep) in [(Duration::from_millis(20), false), (Duration::ZERO, true)] {
+        let asleep = Some(Duration::from_secs(1));
+        for (sleep_after, limit) in [(Duration::from_millis(20), None), (Duration::ZERO, asleep)] {
             let mut idler = backoff(Duration::from_millis(1), sleep_after, Duration::from_secs(1));
             let start = Instant::now();
             while start.elapsed() < Duration::from_millis(60) {
-                let idled = idler.idle_or_sleep(0, may_sleep);
-                assert!(!matches!(idled, Idled::Slept(_)), "{sleep_after:?} {may_sleep}: {idled:?}");
+                let idled = idler.idle_or_sleep(0, limit);
+                assert!(!matches!(idled, Idled::Slept(_)), "{sleep_after:?} {limit:?}: {idled:?}");
             }
             assert_eq!(idler.sleeps(), 0);
         }
@@ -358,9 +362,18 @@ mod tests {
         let mut idler = backoff(Duration::from_millis(1), Duration::from_millis(20), Duration::from_millis(5));
         let start = Instant::now();
         while start.elapsed() < Duration::from_millis(30) {
-            idler.idle_or_sleep(0, false);
+            idler.idle_or_sleep(0, None);
         }
-        assert_eq!(idler.idle_or_sleep(0, true), Idled::Slept(Duration::from_millis(5)));
+        assert_eq!(idler.idle_or_sleep(0, asleep), Idled::Slept(Duration::from_millis(5)));
+    }
+
+    #[test]
+    fn a_sleep_never_outlasts_the_callers_limit() {
+        let mut idler = backoff(Duration::from_millis(1), MIN_SLEEP_AFTER, MAX_SLEEP);
+        until_asleep(&mut idler, Duration::from_secs(10));
+        let start = Instant::now();
+        assert_eq!(idler.idle_or_sleep(0, Some(Duration::from_millis(30))), Idled::Slept(Duration::from_millis(30)));
+        assert!(start.elapsed() < MAX_SLEEP / 2, "slept {:?}", start.elapsed());
     }
 
     #[test]
@@ -373,7 +386,7 @@ mod tests {
             sleeper.unpark();
         });
         let start = Instant::now();
-        assert_eq!(idler.idle_or_sleep(0, true), Idled::Slept(MAX_SLEEP));
+        assert_eq!(idler.idle_or_sleep(0, Some(MAX_SLEEP)), Idled::Slept(MAX_SLEEP));
         let slept = start.elapsed();
         waker.join().unwrap();
         assert!(slept < MAX_SLEEP / 2, "woken after {slept:?}");
@@ -385,8 +398,8 @@ mod tests {
         assert_eq!(parse_sleep_after("0s"), Ok(Duration::ZERO));
         assert_eq!(parse_sleep_after("20ms"), Ok(MIN_SLEEP_AFTER));
         assert!(parse_sleep_after("19ms").unwrap_err().contains("at least 20ms"));
-        assert_eq!(parse_sleep("1s"), Ok(MAX_SLEEP));
-        assert!(parse_sleep("1001ms").unwrap_err().contains("at most 1s"));
+        assert_eq!(parse_sleep("10s"), Ok(MAX_SLEEP));
+        assert!(parse_sleep("10001ms").unwrap_err().contains("at most 10s"));
         assert!(parse_sleep("0ms").unwrap_err().contains("more than 0"));
         assert!(parse_sleep("soon").is_err());
     }

@@ -74,6 +74,10 @@ const DRIVER_TIMEOUT: Duration = Duration::from_millis(1500);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_millis(100);
 /// How often `--parent-pid` and the driver's process are checked.
 const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// The longest one sleep of the poll loop whatever `--idle-sleep` says: the parent and driver
+/// watch run from the loop, and so do the Aeron client's keepalives in agent-invoker mode (a
+/// client silent for the driver's liveness timeout, 3 s in polybridge's drivers, is dropped).
+const LONGEST_SLEEP: Duration = Duration::from_secs(1);
 /// Where the CnC file keeps the driver's pid: `aeron_cnc_metadata_t` (CnC version 0.2.x) has
 /// six i32s, the client liveness timeout and start timestamp (i64 each), then the pid (i64).
 const CNC_FILE: &str = "cnc.dat";
@@ -607,9 +611,12 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
             }
         }
         // Asleep only with nothing pending: a call in flight is woken by the pool when it
-        // completes, but queued replies and a drain need the loop to keep turning.
+        // completes, but queued replies and a drain need the loop to keep turning. A sleep ends
+        // by the next announcement, and within a second (watches, keepalives).
         let pending = server.in_flight() > 0 || !server.outbox().is_empty() || drain_until.is_some();
-        idle.idle_or_sleep(work, doorbell.is_some() && !pending);
+        let sleep_limit = (doorbell.is_some() && !pending)
+            .then(|| next_announcement.saturating_duration_since(now).min(LONGEST_SLEEP));
+        idle.idle_or_sleep(work, sleep_limit);
     };
 
     let abandoned = server.in_flight();
