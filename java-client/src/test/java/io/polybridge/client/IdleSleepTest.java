@@ -4,6 +4,8 @@ import io.polybridge.codecs.Language;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -11,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -79,56 +80,55 @@ class IdleSleepTest
         }
     }
 
-    @Test
-    void workersSleepingLongAreWokenByTheirDoorbellAndAnIdleBridgeBarelyWakesUp() throws Exception
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = Language.class, names = { "GO", "RUST" })
+    void workersSleepingLongAreWokenByTheirDoorbellAndAnIdleBridgeBarelyWakesUp(final Language language)
+        throws Exception
     {
-        Assumptions.assumeTrue(supportsIdleSleep(Language.GO) && supportsIdleSleep(Language.RUST),
-            "the test workers have no --idle-sleep yet (issue 13's Go and Rust lanes add it)");
+        Assumptions.assumeTrue(supportsIdleSleep(language),
+            "the " + language + " test worker has no --idle-sleep yet (issue 13's Go and Rust lanes add it)");
         final Set<Thread> threadsBefore = polybridgeThreads();
-        final List<String> sleepLong = List.of("--idle-sleep", "10s", "--idle-sleep-after", "20ms");
+        final WorkerSpec spec = (language == Language.GO ? NativeWorkers.go() : NativeWorkers.rust())
+            .options("--idle-sleep", "10s", "--idle-sleep-after", "20ms");
         final Bridge.Context ctx = new Bridge.Context()
-            .worker(NativeWorkers.go().options(sleepLong))
-            .worker(NativeWorkers.rust().options(sleepLong))
-            .announceInterval(Duration.ofSeconds(5)) // announcements wake them too: rarely here
+            .worker(spec)
+            .announceInterval(Duration.ofSeconds(5)) // announcements wake it too: rarely here
             .livenessTimeout(Duration.ofSeconds(20));
         final String aeronDir;
         try (Bridge bridge = Bridge.launch(ctx))
         {
             aeronDir = bridge.aeronDirectoryName();
             final PolybridgeClient client = bridge.client();
-            final WorkerStub go = client.awaitWorker("go-0", LONG);
-            final WorkerStub rust = client.awaitWorker("rust-0", LONG);
-            assertTrue(Files.exists(Doorbells.path(aeronDir, go.info().requestStreamId())), "go-0 has a doorbell");
-            assertTrue(Files.exists(Doorbells.path(aeronDir, rust.info().requestStreamId())), "rust-0 has a doorbell");
-            for (int round = 0; round < 3; round++)
+            final WorkerStub worker = client.awaitWorker(spec.workerId(0), LONG);
+            final Path doorbell = Doorbells.path(aeronDir, worker.info().requestStreamId());
+            assertTrue(Files.exists(doorbell), "the worker has a doorbell at " + doorbell);
+            for (int round = 0; round < 4; round++)
             {
-                for (final WorkerStub worker : List.of(go, rust))
-                {
-                    Thread.sleep(200); // the worker sleeps after 20 ms
-                    final byte[] payload = { (byte)round, 7 };
-                    final long startNs = System.nanoTime();
-                    assertArrayEquals(payload, worker.call("echo", payload, LONG).get(30, TimeUnit.SECONDS));
-                    final long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs);
-                    assertTrue(tookMs < 1_000, worker.info().workerId() + " answered after " + tookMs +
-                        " ms idle; it sleeps up to 5 s (its next announcement) unless its doorbell rings");
-                }
+                Thread.sleep(200); // the worker sleeps after 20 ms
+                final byte[] payload = { (byte)round, 7 };
+                final long startNs = System.nanoTime();
+                assertArrayEquals(payload, worker.call("echo", payload, LONG).get(30, TimeUnit.SECONDS));
+                final long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs);
+                assertTrue(tookMs < 1_000, language + " worker answered after " + tookMs + " ms idle; it sleeps " +
+                    "up to 5 s (its next announcement) unless its doorbell rings");
             }
-            assertTrue(client.doorbells().rings() >= 6, "rang " + client.doorbells().rings());
+            assertTrue(client.doorbells().rings() >= 4, "rang " + client.doorbells().rings());
 
             // Idle: the supervisor has no timer, the client agent sleeps 100 ms at a time.
             Thread.sleep(300);
             final Map<String, Long> before = voluntarySwitches();
             Thread.sleep(2_000);
             final Map<String, Long> after = voluntarySwitches();
-            Assumptions.assumeFalse(before.isEmpty(), "no /proc/self/task here");
-            final long supervisor = delta(before, after, "polybridge-supe");
-            final long agent = delta(before, after, "polybridge-clie");
-            assertTrue(supervisor <= 20, "the idle supervisor woke " + supervisor + " times in 2 s");
-            assertTrue(agent <= 100, "the idle client agent woke " + agent + " times in 2 s (was 12,000)");
+            if (!before.isEmpty())
+            {
+                final long supervisor = delta(before, after, "polybridge-supe");
+                final long agent = delta(before, after, "polybridge-clie");
+                assertTrue(supervisor <= 20, "the idle supervisor woke " + supervisor + " times in 2 s");
+                assertTrue(agent <= 100, "the idle client agent woke " + agent + " times in 2 s (was 12,000)");
+            }
 
             // A SIGKILLed worker cannot remove its doorbell: the supervisor does.
-            final Path doorbell = Doorbells.path(aeronDir, go.info().requestStreamId());
-            ProcessHandle.of(go.info().pid()).ifPresent(ProcessHandle::destroyForcibly);
+            ProcessHandle.of(worker.info().pid()).ifPresent(ProcessHandle::destroyForcibly);
             awaitTrue(() -> !Files.exists(doorbell), "the killed worker's doorbell " + doorbell + " removed");
         }
         assertNothingLeftBehind(threadsBefore, aeronDir);
