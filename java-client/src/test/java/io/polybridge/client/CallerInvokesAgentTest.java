@@ -102,6 +102,27 @@ class CallerInvokesAgentTest
     }
 
     @Test
+    void aTypedCallIsWaitedOnThroughItsRawCallAndCompletedOnTheWaitingThread() throws Exception
+    {
+        final WorkerStub worker = bridge.client().awaitWorker("rust-0", LONG);
+        final Method<byte[], byte[]> echo = Method.of("echo", new BytesCodec(), new BytesCodec());
+        executor.hold(); // only the waiting thread can complete the raw call, and so the typed one
+        for (int i = 0; i < 100; i++)
+        {
+            final byte[] payload = { (byte)i };
+            final CompletableFuture<byte[]> call = worker.call(echo, payload, LONG, java.util.Map.of());
+            final AtomicReference<Thread> completer = new AtomicReference<>();
+            call.whenComplete((bytes, error) -> completer.set(Thread.currentThread()));
+            assertArrayEquals(payload, i % 2 == 0 ? call.join() : call.get(30, TimeUnit.SECONDS));
+            assertSame(Thread.currentThread(), completer.get());
+        }
+        final CompletableFuture<byte[]> slow = bridge.client().awaitWorker("go-0", LONG)
+            .call(Method.of("debug.sleep", new BytesCodec(), new BytesCodec()), littleEndian(200), LONG, java.util.Map.of());
+        assertThrows(TimeoutException.class, () -> slow.get(10, TimeUnit.MILLISECONDS));
+        assertEquals(4, slow.get(30, TimeUnit.SECONDS).length);
+    }
+
+    @Test
     void aTimedGetThatTimesOutLosesNoCompletionAndTheCallCompletesOnce() throws Exception
     {
         final WorkerStub worker = bridge.client().awaitWorker("go-0", LONG);
@@ -256,6 +277,23 @@ class CallerInvokesAgentTest
         assertEquals(ErrorCode.WORKER_UNAVAILABLE, cause.errorCode());
         awaitTrue(() -> bridge.workerStates().stream().anyMatch((state) -> state.workerId().equals("go-0") &&
             state.status() == WorkerState.Status.LIVE && state.pid() != pid), "go-0 replaced");
+    }
+
+    /** The identity codec: typed calls through the echo handlers. */
+    private static final class BytesCodec implements MessageCodec<byte[]>
+    {
+        public int encode(final byte[] value, final org.agrona.MutableDirectBuffer buffer, final int offset)
+        {
+            buffer.putBytes(offset, value);
+            return value.length;
+        }
+
+        public byte[] decode(final org.agrona.DirectBuffer buffer, final int offset, final int length)
+        {
+            final byte[] bytes = new byte[length];
+            buffer.getBytes(offset, bytes);
+            return bytes;
+        }
     }
 
     private static Executor runOnNewThread()
