@@ -58,11 +58,15 @@ type Counters struct {
 	BadPayloads   atomic.Uint64 // handlers that rejected their payload (ErrBadRequest)
 	Cancels       atomic.Uint64 // Cancel frames received
 	DecodePanics  atomic.Uint64 // panics caught by the dispatcher's last-resort recover
+
+	// Idle, shared with the Rust worker.
+	IdleSleeps    atomic.Uint64 // times the idle poll loop entered the sleep phase
+	DoorbellWakes atomic.Uint64 // sleeps a doorbell ring ended
 }
 
 // LogAttrs returns the counters as slog key-value pairs, for the worker's last log line: the
 // shared nine first, then the Go-only ones, each under the name the Rust worker gives the same
-// count (docs/protocol.md).
+// count, then the shared idle ones (docs/protocol.md).
 func (c *Counters) LogAttrs() []any {
 	return []any{
 		"requests", c.Requests.Load(),
@@ -79,6 +83,8 @@ func (c *Counters) LogAttrs() []any {
 		"bad_payloads", c.BadPayloads.Load(),
 		"cancels", c.Cancels.Load(),
 		"decode_panics", c.DecodePanics.Load(),
+		"idle_sleeps", c.IdleSleeps.Load(),
+		"doorbell_wakes", c.DoorbellWakes.Load(),
 	}
 }
 

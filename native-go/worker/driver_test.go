@@ -231,7 +231,9 @@ func startWorker(t *testing.T, cfg Config, pooled ...any) *testWorker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	cfg.AnnounceInterval = 100 * time.Millisecond
+	if cfg.AnnounceInterval == 0 {
+		cfg.AnnounceInterval = 100 * time.Millisecond
+	}
 	w, err := New(cfg, registry)
 	if err != nil {
 		t.Fatal(err)
@@ -361,12 +363,19 @@ func TestWorkerExitsWhenItsMediaDriverDies(t *testing.T) {
 	c.awaitAnnouncement()
 	c.send(echoRequest(1, 4999, "ping"))
 	c.awaitReply(1, 10*time.Second)
+	bell := DoorbellPath(d.dir, 4100)
+	if _, err := os.Lstat(bell); err != nil {
+		t.Fatalf("no doorbell while serving: %v", err)
+	}
 
 	_ = d.cmd.Process.Signal(syscall.SIGKILL)
 	err, took := awaitExit(t, w, 2*time.Second)
 	t.Logf("Run returned %v after %v", err, took)
 	if !errors.Is(err, ErrDriverGone) || !strings.Contains(err.Error(), d.dir) {
 		t.Errorf("Run returned %v, want an error naming %s", err, d.dir)
+	}
+	if _, err := os.Lstat(bell); !os.IsNotExist(err) {
+		t.Errorf("doorbell left behind after Run failed: %v", err)
 	}
 	// The driver's process is watched every 200 ms (its heartbeat, 1 s, checked every 500 ms
 	// by aeron-go, where it cannot be).

@@ -152,6 +152,7 @@ type commonFlags struct {
 	poolSize, queueDepth, replyQueue, maxStreams int
 	parentPID                                    int
 	idlePark, drainTimeout, replyTimeout         time.Duration
+	idleSleepAfter, idleSleep                    time.Duration
 	fs                                           *flag.FlagSet // to tell a flag given as "" from one not given
 }
 
@@ -171,6 +172,8 @@ func declareCommonFlags(fs *flag.FlagSet) *commonFlags {
 	fs.IntVar(&f.queueDepth, "queue-depth", DefaultQueueDepth, "requests that may wait for a pool goroutine; beyond that the reply is OVERLOADED (0: none wait)")
 	fs.StringVar(&f.idleName, "idle", "backoff", "poll loop idle strategy: "+IdleStrategies)
 	fs.DurationVar(&f.idlePark, "idle-park", time.Millisecond, "longest park of the backoff strategy, period of the sleep strategy")
+	fs.DurationVar(&f.idleSleepAfter, "idle-sleep-after", DefaultIdleSleepAfter, "backoff: after this long without work the poll loop sleeps (woken by the doorbell, IPC request channels only); 0: never, otherwise at least 20ms")
+	fs.DurationVar(&f.idleSleep, "idle-sleep", DefaultIdleSleep, "backoff: how long one sleep lasts unless woken (or the next announcement is due); positive, at most 10s")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", DefaultDrainTimeout, "on SIGTERM, how long running handlers may take to finish and reply, and queued replies to be published")
 	fs.IntVar(&f.replyQueue, "reply-queue", DefaultReplyQueue, "replies one reply stream may hold while they cannot be published (back pressure, a new stream); beyond that (or 64 MiB in all outboxes) the worker takes no new requests until they are down to half")
 	fs.DurationVar(&f.replyTimeout, "reply-timeout", DefaultReplyTimeout, "how long a reply stream with replies queued may make no progress (no reply published: a stuck or missing subscriber) before they are dropped and counted, and a reply publication may go without a subscriber before it is closed")
@@ -208,6 +211,16 @@ func (f *commonFlags) config() (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("--idle: %w", err)
 	}
+	if f.idleSleepAfter < 0 || (f.idleSleepAfter > 0 && f.idleSleepAfter < MinIdleSleepAfter) {
+		return Config{}, fmt.Errorf("--idle-sleep-after must be 0 (never sleep) or at least %v, got %v: a client rings a sleeping worker's doorbell only when its previous request is 10 ms old or more", MinIdleSleepAfter, f.idleSleepAfter)
+	}
+	if f.idleSleep <= 0 || f.idleSleep > MaxIdleSleep {
+		return Config{}, fmt.Errorf("--idle-sleep must be positive and at most %v, got %v", MaxIdleSleep, f.idleSleep)
+	}
+	idleSleepAfter := f.idleSleepAfter
+	if idleSleepAfter == 0 {
+		idleSleepAfter = -1 // Config: negative means never, 0 the default
+	}
 	queueDepth := f.queueDepth
 	if queueDepth == 0 {
 		queueDepth = -1 // Config: -1 means no queue, 0 the default
@@ -230,6 +243,8 @@ func (f *commonFlags) config() (Config, error) {
 		PoolSize:                 f.poolSize,
 		QueueDepth:               queueDepth,
 		Idle:                     idle,
+		IdleSleepAfter:           idleSleepAfter,
+		IdleSleep:                f.idleSleep,
 		DrainTimeout:             f.drainTimeout,
 		ReplyQueue:               f.replyQueue,
 		ReplyTimeout:             f.replyTimeout,

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeDriverDir passes Config.Conclude's check that a driver directory holds a cnc.dat.
@@ -54,6 +55,10 @@ func TestRunChecksTheCommandLineBeforeConnecting(t *testing.T) {
 		{"an extra argument", []string{"--aeron-dir", driver, "extra"}, 2, `unexpected argument "extra"`},
 		{"a common flag out of range", []string{"--aeron-dir", driver, "--pool-size", "0"}, 2, "--pool-size must be at least 1"},
 		{"an unknown idle strategy", []string{"--aeron-dir", driver, "--idle", "nap"}, 2, "--idle"},
+		{"an idle sleep-after under 20ms", []string{"--aeron-dir", driver, "--idle-sleep-after", "10ms"}, 2, "--idle-sleep-after must be 0 (never sleep) or at least 20ms, got 10ms"},
+		{"a negative idle sleep-after", []string{"--aeron-dir", driver, "--idle-sleep-after", "-1s"}, 2, "--idle-sleep-after must be 0"},
+		{"an idle sleep of 0", []string{"--aeron-dir", driver, "--idle-sleep", "0"}, 2, "--idle-sleep must be positive and at most 10s, got 0s"},
+		{"an idle sleep over 10s", []string{"--aeron-dir", driver, "--idle-sleep", "11s"}, 2, "--idle-sleep must be positive and at most 10s, got 11s"},
 		{"an app flag the app rejects", []string{"--aeron-dir", driver, "--mode", "usage"}, 2, "test-worker: --mode usage is not allowed"},
 		{"an app that fails to start", []string{"--aeron-dir", driver, "--mode", "fail"}, 1, "test-worker: the app could not start"},
 		{"a directory without a driver", []string{"--aeron-dir", t.TempDir()}, 2, "no media driver in"},
@@ -117,5 +122,49 @@ func TestChannelFlagsDefaultToTodaysIPCBehaviour(t *testing.T) {
 				t.Errorf("request, advertised, announce, reply params = %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+func TestIdleFlagsSetTheBackoffsSleepPhase(t *testing.T) {
+	driver := fakeDriverDir(t)
+	for _, tc := range []struct {
+		name              string
+		args              []string
+		sleepAfter, sleep time.Duration
+	}{
+		{"defaults", nil, 50 * time.Millisecond, 100 * time.Millisecond},
+		{"both given", []string{"--idle-sleep-after", "20ms", "--idle-sleep", "10s"}, 20 * time.Millisecond, 10 * time.Second},
+		{"0: never sleep", []string{"--idle-sleep-after", "0"}, 0, 100 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			f := declareCommonFlags(fs)
+			if err := fs.Parse(append([]string{"--aeron-dir", driver}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := f.config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Conclude(); err != nil {
+				t.Fatal(err)
+			}
+			b := cfg.Idle.(*Backoff)
+			if b.SleepAfter != tc.sleepAfter || b.Sleep != tc.sleep || b.Sleeps() != (tc.sleepAfter > 0) {
+				t.Errorf("sleep after %v, sleep %v; want %v, %v", b.SleepAfter, b.Sleep, tc.sleepAfter, tc.sleep)
+			}
+		})
+	}
+}
+
+func TestConfigRefusesAnIdleSleepOutOfRange(t *testing.T) {
+	driver := fakeDriverDir(t)
+	for _, cfg := range []Config{
+		{AeronDir: driver, IdleSleepAfter: 5 * time.Millisecond},
+		{AeronDir: driver, IdleSleep: time.Minute},
+	} {
+		if err := cfg.Conclude(); err == nil || !strings.Contains(err.Error(), "idle sleep") {
+			t.Errorf("%v, %v: Conclude = %v", cfg.IdleSleepAfter, cfg.IdleSleep, err)
+		}
 	}
 }

@@ -83,9 +83,13 @@ type aeronAdder struct {
 	channel string             // the worker's own channel, for Reply.Channel ""
 	params  string             // --reply-channel-params, added to a caller's UDP channel
 	buf     aeronatomic.Buffer // shared by every aeronPublication: one poll goroutine offers
+	added   func()             // after an add: the client conductor should expect the driver's answer
 }
 
 func (a *aeronAdder) AddPublication(channel string, streamID int32) (int64, error) {
+	if a.added != nil {
+		defer a.added()
+	}
 	if channel == "" {
 		return a.client.AsyncAddPublication(a.channel, streamID)
 	}

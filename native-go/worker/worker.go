@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,9 +41,8 @@ const (
 	// parentCheckInterval, and a driver that is alive but silent (starved on a loaded
 	// machine, stopped with SIGSTOP) is given this long. With 1 s, three workers took a live
 	// stock Aeron driver, which heartbeats once a second (ages up to 1.14 s), for dead.
-	hungDriverTimeout  = 10 * time.Second
-	fragmentLimit      = 16
-	conductorIdleSleep = time.Millisecond // aeron-go's default is 4 ms; see Run
+	hungDriverTimeout = 10 * time.Second
+	fragmentLimit     = 16
 	// housekeepingInterval paces what need not run every duty cycle: closing reply
 	// publications without a subscriber, forgetting gone images.
 	housekeepingInterval = 100 * time.Millisecond
@@ -102,9 +102,15 @@ type Config struct {
 	// Run returns within about 200 ms of the process's death and allows a live but silent
 	// driver hungDriverTimeout (or DriverTimeout, if longer). Default DefaultDriverTimeout.
 	DriverTimeout time.Duration
-	// Idle is the poll loop's idle strategy; default: spin 10, yield 20, then park 1µs..1ms.
-	// A WakeableIdler is woken when a pooled handler finishes.
+	// Idle is the poll loop's idle strategy; default NewBackoff: spin 100, yield 50, park
+	// 1µs..1ms, then sleep. A WakeableIdler is woken when a pooled handler finishes; a
+	// SleepingIdler may sleep when the worker has a doorbell and nothing pending.
 	Idle idlestrategy.Idler
+	// IdleSleepAfter and IdleSleep set a Backoff's sleep phase (Idle nil or a *Backoff): after
+	// IdleSleepAfter without work (default 50ms; at least 20ms; negative: never sleep) the loop
+	// sleeps for IdleSleep (default 100ms, at most 10s, never past the next announcement) or
+	// until woken. Zero keeps the Backoff's.
+	IdleSleepAfter, IdleSleep time.Duration
 	// PoolSize is how many goroutines run pooled handlers; default GOMAXPROCS.
 	PoolSize int
 	// QueueDepth is how many requests may wait for a pool goroutine; beyond it, OVERLOADED.
@@ -188,6 +194,22 @@ func (c *Config) Conclude() error {
 	if c.Idle == nil {
 		c.Idle = NewBackoff()
 	}
+	if b, ok := c.Idle.(*Backoff); ok {
+		switch {
+		case c.IdleSleepAfter < 0:
+			b.SleepAfter = 0
+		case c.IdleSleepAfter > 0:
+			b.SleepAfter = c.IdleSleepAfter
+		}
+		if c.IdleSleep != 0 {
+			b.Sleep = c.IdleSleep
+		}
+		if b.SleepAfter > 0 || c.IdleSleep != 0 {
+			if err := ValidateIdleSleep(b.SleepAfter, b.Sleep); err != nil {
+				return err
+			}
+		}
+	}
 	if c.PoolSize < 0 {
 		return fmt.Errorf("pool size %d is negative", c.PoolSize)
 	}
@@ -226,8 +248,11 @@ type Worker struct {
 
 	client     *aeron.Aeron
 	offerBuf   aeronatomic.Buffer
-	fatal      chan error  // capacity 1: why Run must stop (driver or parent gone)
-	failed     atomic.Bool // fatal has been sent
+	fatal      chan error    // capacity 1: why Run must stop (driver or parent gone)
+	failed     atomic.Bool   // fatal has been sent
+	failedCh   chan struct{} // closed once fatal has been sent: wakes a sleeping loop
+	failOnce   sync.Once
+	conductor  *conductorIdler
 	goneImage  chan int32
 	publishers atomic.Int64  // reply publications, for ReplyPublications
 	pauses     atomic.Uint64 // times intake paused, for IntakePauses
@@ -248,6 +273,8 @@ func New(cfg Config, registry *Registry) (*Worker, error) {
 		registry:  registry,
 		Counters:  new(Counters),
 		fatal:     make(chan error, 1),
+		failedCh:  make(chan struct{}),
+		conductor: newConductorIdler(),
 		goneImage: make(chan int32, 256),
 	}
 	w.dispatcher = NewDispatcher(registry, w.Counters)
@@ -302,12 +329,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.driverTimeout = max(w.cfg.DriverTimeout, hungDriverTimeout)
 	}
 	// aeron-go's conductor, and every blocking AddPublication/AddSubscription waiting on it,
-	// sleeps 4 ms when idle by default: most of the worker's cold start. 1 ms costs about a
-	// thousand wake-ups a second of an otherwise idle goroutine.
+	// sleeps 4 ms when idle by default: most of the worker's cold start; a fixed 1 ms costs a
+	// thousand wake-ups a second of an idle worker. conductorIdler parks 1 ms while an answer
+	// from the driver is expected and 16 ms otherwise (100 ms in a worker that sleeps).
 	actx := aeron.NewContext().
 		AeronDir(w.cfg.AeronDir).
 		MediaDriverTimeout(w.driverTimeout).
-		IdleStrategy(idlestrategy.Sleeping{SleepFor: conductorIdleSleep}).
+		IdleStrategy(w.conductor).
 		ErrorHandler(w.onAeronError)
 	client, err := aeron.Connect(actx)
 	if err != nil {
@@ -348,7 +376,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	announcedVersion := w.registry.Version()
 	announcement := encodeAnnouncement()
 	w.dispatcher.RefuseReplyStreams(w.cfg.RequestStream, w.cfg.ControlStream)
-	w.outbox = newOutbox(&aeronAdder{client: client, channel: w.cfg.Channel, params: w.cfg.ReplyChannelParams}, w.Counters, log,
+	w.conductor.started()
+	w.outbox = newOutbox(&aeronAdder{client: client, channel: w.cfg.Channel, params: w.cfg.ReplyChannelParams,
+		added: func() { w.conductor.expect(conductorAfterAdd) }}, w.Counters, log,
 		w.cfg.ReplyQueue, w.cfg.ReplyTimeout, w.cfg.MaxReplyStreams)
 	w.outbox.gauge, w.outbox.pauses = &w.publishers, &w.pauses
 	pool, err := NewPool(w.dispatcher, w.cfg.PoolSize, w.cfg.QueueDepth, w.publish)
@@ -380,10 +410,38 @@ func (w *Worker) Run(ctx context.Context) error {
 		})
 	}
 
+	// The doorbell is opened before the first announcement: a client that has heard of the
+	// worker may ring it.
+	wakeups := Wakeups{Work: pool.Wake(), Stop: ctx.Done(), Fatal: w.failedCh}
+	sleeper, sleeps := w.cfg.Idle.(SleepingIdler)
+	if sleeps = sleeps && sleeper.Sleeps(); sleeps {
+		path, err := doorbellPathFor(w.cfg.AeronDir, w.cfg.RequestChannel, w.cfg.RequestStream)
+		var bell *doorbell
+		if err == nil {
+			if bell, err = openDoorbell(path); err != nil {
+				log.Warn("cannot open the doorbell", "worker", w.cfg.WorkerID, "err", err)
+			}
+		}
+		if err != nil {
+			sleeps = false
+			log.Info("no doorbell: the worker will not sleep when idle", "worker", w.cfg.WorkerID, "reason", err.Error())
+		} else {
+			defer func() {
+				if err := bell.Close(); err != nil {
+					log.Warn("closing the doorbell", "path", bell.path, "err", err)
+				}
+			}()
+			wakeups.Doorbell = bell.Rung()
+			w.conductor.sleeping()
+			log.Info("doorbell open", "worker", w.cfg.WorkerID, "path", bell.path)
+		}
+	}
+
 	handler := w.assembler.FragmentHandler()
 	idle, wakeable := w.cfg.Idle.(WakeableIdler)
 	var nextAnnounce, nextHousekeeping time.Time
 	var fatal error
+	asleep := false // in the sleep phase: counted once per entry
 	for !stopping.Load() && fatal == nil {
 		work := 0
 		// Flow control: while the outboxes are over their budget, requests wait in the Aeron
@@ -413,9 +471,24 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		default:
 		}
-		if wakeable {
+		switch {
+		case sleeps:
+			wakeups.Pending = pool.InHand() > 0 || !w.outbox.empty()
+			wakeups.Until = nextAnnounce
+			reason := sleeper.IdleOrSleep(work, &wakeups)
+			if reason != NotSlept && !asleep {
+				w.Counters.IdleSleeps.Add(1) // entered the sleep phase
+			}
+			asleep = reason == WokenByTimer // sleeps on at the next idle call
+			if reason == WokenByDoorbell {
+				w.Counters.DoorbellWakes.Add(1)
+				// A new client's first request may come with its image, which the conductor
+				// hands over: wake it too.
+				w.conductor.expect(conductorAfterRing)
+			}
+		case wakeable:
 			idle.IdleOrWake(work, pool.Wake())
-		} else {
+		default:
 			w.cfg.Idle.Idle(work)
 		}
 	}
@@ -520,6 +593,7 @@ func (w *Worker) fail(err error) {
 	select {
 	case w.fatal <- err:
 		w.failed.Store(true)
+		w.failOnce.Do(func() { close(w.failedCh) })
 	default:
 	}
 }

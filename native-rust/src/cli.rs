@@ -28,14 +28,15 @@
 //! ```
 
 use crate::handler::Registry;
-use crate::idle::{parse_duration, parse_positive_duration, IdleStrategy};
+use crate::idle::{self, parse_duration, parse_positive_duration, IdleStrategy};
 use crate::outbox::{self, OutboxConfig};
 use crate::pool::PoolConfig;
 use crate::worker::{self, WorkerConfig};
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use std::error::Error;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
@@ -105,13 +106,25 @@ pub struct WorkerArgs {
     pub queue_depth: usize,
 
     /// What the polling thread does when idle: backoff (spin, yield, then park up to
-    /// --idle-park), sleep (park --idle-park), yield, or spin.
+    /// --idle-park, then sleep after --idle-sleep-after), sleep (park --idle-park), yield, or spin.
     #[arg(long, value_name = "NAME", default_value = "backoff")]
     pub idle: IdleStrategy,
 
     /// Longest park of the backoff strategy, period of the sleep one (e.g. 500us, 1ms).
     #[arg(long, value_name = "DURATION", default_value = "1ms", value_parser = parse_duration)]
     pub idle_park: Duration,
+
+    /// How long backoff goes without work before it sleeps (parks --idle-sleep, or until its
+    /// doorbell is rung); 0 never sleeps, otherwise at least 20ms. Only with nothing pending and
+    /// an IPC request channel (the doorbell).
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = idle::parse_sleep_after)]
+    pub idle_sleep_after: Duration,
+
+    /// How long one sleep of backoff lasts unless the doorbell, a finished handler or a stop
+    /// wakes it: more than 0, at most 10s. A sleep also ends when the next announcement is due,
+    /// and within 1s (the parent and driver watch and the Aeron client's keepalives).
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = idle::parse_sleep)]
+    pub idle_sleep: Duration,
 
     /// Replies one reply stream's outbox may hold while they cannot be published; beyond that
     /// (or 64 MiB in all outboxes) the worker takes no new requests until they are down to half.
@@ -163,7 +176,7 @@ impl WorkerArgs {
             size: self.pool_size.unwrap_or_else(worker::default_pool_size),
             queue_depth: self.queue_depth,
         };
-        config.idle = self.idle.with_park(self.idle_park);
+        config.idle = self.idle.with_park(self.idle_park).with_sleep(self.idle_sleep_after, self.idle_sleep);
         config.outbox = OutboxConfig {
             reply_queue: self.reply_queue,
             reply_timeout: self.reply_timeout,
@@ -260,10 +273,21 @@ where
 
     // The first SIGTERM/SIGINT asks the poll loop to stop; a second one, while the flag is
     // still set, exits at once in case the first is stuck.
+    // The flag is set first; then a byte down a socket wakes the poll thread (this one) if it
+    // sleeps, so a stop is not held up by --idle-sleep.
     let shutdown = Arc::new(AtomicBool::new(false));
+    let woken = match stop_waker(std::thread::current()) {
+        Ok(woken) => woken,
+        Err(error) => {
+            log::error!("cannot start the stop waker: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     for signal in [SIGTERM, SIGINT] {
         let registered = signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&shutdown)));
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&shutdown)))
+            .and_then(|_| woken.try_clone())
+            .and_then(|woken| signal_hook::low_level::pipe::register(signal, woken));
         if let Err(error) = registered {
             log::error!("cannot install a handler for signal {signal}: {error}");
             return ExitCode::FAILURE;
@@ -287,6 +311,20 @@ where
             ExitCode::FAILURE
         }
     }
+}
+
+/// A thread that unparks `poll_thread` whenever a byte arrives on the returned socket, which
+/// signal-hook writes to from the signal handler (writing is async-signal-safe, unparking a
+/// thread is not documented as such). It waits in a blocking read: free while idle.
+fn stop_waker(poll_thread: std::thread::Thread) -> std::io::Result<UnixStream> {
+    let (woken, mut wakes) = UnixStream::pair()?;
+    std::thread::Builder::new().name("pb-stop-waker".to_owned()).stack_size(64 << 10).spawn(move || {
+        let mut byte = [0u8; 16];
+        while matches!(wakes.read(&mut byte), Ok(n) if n > 0) {
+            poll_thread.unpark();
+        }
+    })?;
+    Ok(woken)
 }
 
 /// Prints `log` records to stderr as `NAME: [warning: ]message`: from info up, rusteron's (the
@@ -403,6 +441,40 @@ mod tests {
         ] {
             let error = parse(args).expect_err(&format!("{args:?} was accepted"));
             assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn idle_flags_default_to_backoff_sleeping_after_50ms_for_100ms() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.idle, IdleStrategy::BACKOFF);
+        let config = parse(&["--idle-park", "200us", "--idle-sleep-after", "20ms", "--idle-sleep", "10s"]).unwrap();
+        assert_eq!(
+            config.idle,
+            IdleStrategy::Backoff {
+                max_park: Duration::from_micros(200),
+                sleep_after: Duration::from_millis(20),
+                sleep: Duration::from_secs(10)
+            }
+        );
+        assert!(!parse(&["--idle-sleep-after", "0"]).unwrap().idle.sleeps(), "0 never sleeps");
+        assert!(!parse(&["--idle", "sleep"]).unwrap().idle.sleeps(), "only backoff has a sleep phase");
+    }
+
+    #[test]
+    fn idle_sleep_flags_out_of_range_are_usage_errors_that_say_why() {
+        for (args, why) in [
+            (&["--idle-sleep-after", "19ms"][..], "at least 20ms"),
+            (&["--idle-sleep-after", "1us"], "at least 20ms"),
+            (&["--idle-sleep-after", "later"], "not a duration"),
+            (&["--idle-sleep", "0s"], "more than 0 and at most 10s"),
+            (&["--idle-sleep", "0"], "more than 0 and at most 10s"),
+            (&["--idle-sleep", "10001ms"], "more than 0 and at most 10s"),
+            (&["--idle-sleep", "11s"], "more than 0 and at most 10s"),
+        ] {
+            let error = parse(args).expect_err(&format!("{args:?} was accepted"));
+            assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}: {error}");
+            assert!(error.to_string().contains(why), "{args:?}: {error}");
         }
     }
 

@@ -14,7 +14,8 @@
 //! - [`server`]: what the poll thread does with frames and duty cycles, Aeron aside;
 //! - [`counters`]: the totals, named as in the Go worker;
 //! - [`watch`]: noticing that a process is gone (`--parent-pid`, the media driver's);
-//! - [`idle`]: idle strategies for the poll thread;
+//! - [`idle`]: idle strategies for the poll thread, `backoff`'s sleep phase;
+//! - [`doorbell`]: the Unix socket a client rings to wake a sleeping worker;
 //! - [`typed`]: typed handlers on a service's own SBE codecs ([`Registry::register_typed`]);
 //! - [`cli`]: the worker command line every worker built on the SDK shares ([`cli::main`]);
 //! - [`worker`]: the Aeron poll loop around a server.
@@ -28,6 +29,7 @@ pub mod context;
 pub mod cli;
 pub mod counters;
 pub mod dispatcher;
+pub mod doorbell;
 pub mod handler;
 pub mod idle;
 pub mod outbox;

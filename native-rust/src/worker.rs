@@ -6,9 +6,14 @@
 //! frames come back to this thread through a bounded channel and are published here, through
 //! the outboxes of [`crate::outbox`]. Nothing in the loop waits for anything: liveness
 //! (announcements) means "the process is alive and polling".
+//!
+//! The Aeron client's conductor runs in this loop too (agent-invoker mode) when handlers run on
+//! the pool, so an idle worker has one thread that wakes, and it sleeps (see [`crate::idle`])
+//! when nothing is pending and the doorbell ([`crate::doorbell`]) can wake it.
 
 use crate::counters::Counters;
 use crate::dispatcher::Dispatcher;
+use crate::doorbell::{self, Doorbell};
 use crate::handler::Registry;
 use crate::idle::{IdleStrategy, Idler};
 use crate::outbox::{Offered, Outbox, OutboxConfig, ReplyTransport};
@@ -50,9 +55,6 @@ pub fn default_pool_size() -> usize {
 const FRAGMENT_LIMIT: usize = 10;
 /// How long adding the request subscription and the control publication may take at startup.
 const ADD_RESOURCE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest sleep of the Aeron C client's conductor thread when idle (its default is 16 ms).
-const CONDUCTOR_IDLE_SLEEP_ENV: &str = "AERON_CLIENT_IDLE_SLEEP_DURATION";
-const CONDUCTOR_IDLE_SLEEP: &str = "1ms";
 /// How the worker notices that its media driver is gone, as the Go worker does:
 /// - the driver's process (its pid is in the CnC file), checked every [`WATCH_INTERVAL`] when
 ///   it is visible from here: a SIGKILLed driver is noticed within a few hundred ms, and a
@@ -72,6 +74,10 @@ const DRIVER_TIMEOUT: Duration = Duration::from_millis(1500);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_millis(100);
 /// How often `--parent-pid` and the driver's process are checked.
 const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// The longest one sleep of the poll loop whatever `--idle-sleep` says: the parent and driver
+/// watch run from the loop, and so do the Aeron client's keepalives in agent-invoker mode (a
+/// client silent for the driver's liveness timeout, 3 s in polybridge's drivers, is dropped).
+const LONGEST_SLEEP: Duration = Duration::from_secs(1);
 /// Where the CnC file keeps the driver's pid: `aeron_cnc_metadata_t` (CnC version 0.2.x) has
 /// six i32s, the client liveness timeout and start timestamp (i64 each), then the pid (i64).
 const CNC_FILE: &str = "cnc.dat";
@@ -228,6 +234,8 @@ pub enum WorkerError {
     DriverLost { dir: String, message: String },
     #[error("polling the request stream failed: {0}")]
     Poll(AeronCError),
+    #[error("the Aeron client's conductor failed: {0}")]
+    Conductor(AeronCError),
     #[error(transparent)]
     Pool(#[from] PoolError),
     #[error("parent process {pid} is gone")]
@@ -247,6 +255,10 @@ pub struct RunSummary {
     /// and for how long in all.
     pub intake_pauses: u64,
     pub intake_paused: Duration,
+    /// Times the poll loop entered the sleep phase of its idle strategy, and times a ring of the
+    /// doorbell woke it.
+    pub idle_sleeps: u64,
+    pub doorbell_wakes: u64,
     /// Calls still running when the drain timeout ended the run: their callers got no reply.
     pub abandoned: usize,
 }
@@ -256,13 +268,16 @@ impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} announcements={} reply_streams_peak={} abandoned={} intake_pauses={} intake_paused_ms={}",
+            "{} announcements={} reply_streams_peak={} abandoned={} intake_pauses={} intake_paused_ms={} \
+             idle_sleeps={} doorbell_wakes={}",
             self.counters,
             self.announcements,
             self.reply_streams_peak,
             self.abandoned,
             self.intake_pauses,
-            self.intake_paused.as_millis()
+            self.intake_paused.as_millis(),
+            self.idle_sleeps,
+            self.doorbell_wakes
         )
     }
 }
@@ -392,19 +407,17 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         .map_err(|reason| WorkerError::ReplyChannelParams { params: config.reply_channel_params.clone(), reason })?;
     let connect_error = |source| WorkerError::Connect { dir: config.aeron_dir.clone(), source };
 
-    // The conductor thread reports asynchronous errors here; the last one explains a
-    // driver loss.
+    // The conductor reports asynchronous errors here; the last one explains a driver loss.
     let last_error = Arc::new(Mutex::new(String::new()));
-    // Adding a publication or subscription waits for the C client's conductor thread, which by
-    // default sleeps 16 ms when idle: such waits made up most of the worker's cold start (about
-    // 50 ms to its announcement, 100 ms to its first reply). The C client builds that idle
-    // strategy from this variable when the context is created (setting the duration on the
-    // context afterwards has no effect), so set it first unless the user has. 1 ms costs about
-    // a thousand wake-ups a second of an otherwise idle thread.
-    if std::env::var_os(CONDUCTOR_IDLE_SLEEP_ENV).is_none() {
-        std::env::set_var(CONDUCTOR_IDLE_SLEEP_ENV, CONDUCTOR_IDLE_SLEEP);
-    }
+    // The C client's conductor runs in the poll loop (agent-invoker mode: no thread of its own
+    // that wakes while idle; its own thread slept 1 ms, about a thousand wake-ups a second, to
+    // keep the adds of the cold start quick) unless handlers run inline: a long one would then
+    // starve the client's keepalives and the driver would drop it after its liveness timeout,
+    // so a thread with the client's default idle sleep (16 ms) runs it. Blocking adds drive the
+    // conductor themselves in agent-invoker mode (rusteron's poll_blocking).
+    let invoker = config.pool.size > 0;
     let context = AeronContext::new().map_err(connect_error)?;
+    context.set_use_conductor_agent_invoker(invoker).map_err(connect_error)?;
     context.set_dir(&dir).map_err(connect_error)?;
     context.set_client_name(&c_string(&config.client_name, "the client name")?).map_err(connect_error)?;
     if std::env::var_os(DRIVER_TIMEOUT_ENV).is_none() {
@@ -460,6 +473,24 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         (own, remote) => own.or(remote),
     };
 
+    // The doorbell, before the first announcement, so that clients find it. Without one the
+    // loop never sleeps (nothing would wake it).
+    let poll_thread = std::thread::current();
+    let doorbell = if !is_ipc(config.request_channel()) {
+        log::info!("no doorbell: the request channel is not IPC, so the worker never sleeps when idle");
+        None
+    } else if !config.idle.sleeps() {
+        None
+    } else {
+        match Doorbell::open(doorbell::path(&config.aeron_dir, config.request_stream_id), poll_thread.clone()) {
+            Ok(doorbell) => Some(doorbell),
+            Err(error) => {
+                log::info!("no doorbell ({error}), so the worker never sleeps when idle");
+                None
+            }
+        }
+    };
+
     let names: Vec<&str> = registry.names().collect();
     let mut announcement = Vec::new();
     wire::encode_announcement(
@@ -502,7 +533,7 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
     }
     let pool = match config.pool.size {
         0 => None,
-        _ => Some(Pool::start(config.pool, dispatcher.max_frame_length(), std::thread::current())?),
+        _ => Some(Pool::start(config.pool, dispatcher.max_frame_length(), poll_thread)?),
     };
     let transport =
         AeronTransport { aeron: aeron.clone(), channel, reply_channel_params: config.reply_channel_params.clone() };
@@ -547,6 +578,13 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
                 Err(error) => break 'serve Err(poll_error(error)),
             }
         };
+        // The conductor's own work (keepalives, other clients' news from the driver) is not
+        // the worker's: it neither keeps the loop from sleeping nor needs the loop awake.
+        if invoker {
+            if let Err(error) = aeron.main_do_work() {
+                break 'serve Err(if aeron.is_closed() { driver_lost() } else { WorkerError::Conductor(error) });
+            }
+        }
         let now = Instant::now();
         let mut work = usize::try_from(fragments).unwrap_or(0);
         work += server.do_work(now);
@@ -571,9 +609,14 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
                 Err(error) if error.is_retryable() => {}
                 Err(error) => log::warn!("announcement not sent: {error}"),
             }
-            work += 1;
         }
-        idle.idle(work);
+        // Asleep only with nothing pending: a call in flight is woken by the pool when it
+        // completes, but queued replies and a drain need the loop to keep turning. A sleep ends
+        // by the next announcement, and within a second (watches, keepalives).
+        let pending = server.in_flight() > 0 || !server.outbox().is_empty() || drain_until.is_some();
+        let sleep_limit = (doorbell.is_some() && !pending)
+            .then(|| next_announcement.saturating_duration_since(now).min(LONGEST_SLEEP));
+        idle.idle_or_sleep(work, sleep_limit);
     };
 
     let abandoned = server.in_flight();
@@ -591,7 +634,10 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         abandoned,
         intake_pauses: server.outbox().intake_pauses(),
         intake_paused: server.outbox().intake_paused_for(Instant::now()),
+        idle_sleeps: idle.sleeps(),
+        doorbell_wakes: doorbell.as_ref().map_or(0, Doorbell::wakes),
     };
+    drop(doorbell);
     match outcome {
         Ok(()) => Ok(summary),
         Err(error) => {

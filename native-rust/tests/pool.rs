@@ -326,8 +326,14 @@ fn dropping_the_pool_does_not_wait_for_a_running_handler() {
 fn idle_strategies_and_park_durations_parse_as_the_go_worker_writes_them() {
     use polybridge_worker::idle::parse_duration;
     use polybridge_worker::IdleStrategy;
-    assert_eq!("backoff".parse::<IdleStrategy>().unwrap().with_park(Duration::from_micros(250)),
-               IdleStrategy::Backoff { max_park: Duration::from_micros(250) });
+    assert_eq!(
+        "backoff".parse::<IdleStrategy>().unwrap().with_park(Duration::from_micros(250)),
+        IdleStrategy::Backoff {
+            max_park: Duration::from_micros(250),
+            sleep_after: Duration::from_millis(50),
+            sleep: Duration::from_millis(100)
+        }
+    );
     assert_eq!("sleep".parse::<IdleStrategy>().unwrap(), IdleStrategy::Sleeping { period: Duration::from_millis(1) });
     assert_eq!("yield".parse::<IdleStrategy>().unwrap(), IdleStrategy::Yielding);
     assert_eq!("spin".parse::<IdleStrategy>().unwrap(), IdleStrategy::BusySpin);
