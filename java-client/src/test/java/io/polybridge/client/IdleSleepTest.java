@@ -138,6 +138,8 @@ class IdleSleepTest
             {
                 final long supervisor = delta(before, after, "polybridge-supe");
                 final long agent = delta(before, after, "polybridge-clie");
+                System.out.println(language + " bridge idle 2 s: wake-ups of the supervisor " + supervisor +
+                    ", of the client agent " + agent);
                 assertTrue(supervisor <= 20, "the idle supervisor woke " + supervisor + " times in 2 s");
                 assertTrue(agent <= 100, "the idle client agent woke " + agent + " times in 2 s (was 12,000)");
             }
