@@ -123,6 +123,29 @@ class CallerInvokesAgentTest
     }
 
     @Test
+    void aWaitingCallerAllocatesOnlyTheFutureAndTheResponseBytes()
+    {
+        final WorkerStub worker = bridge.client().awaitWorker("rust-0", LONG);
+        final com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
+        final byte[] payload = new byte[32];
+        long perCall = Long.MAX_VALUE;
+        for (int round = 0; round < 5; round++) // the JIT settles; the best round counts
+        {
+            final long before = threads.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 20_000; i++)
+            {
+                worker.call("echo", payload, LONG).join();
+            }
+            perCall = Math.min(perCall, (threads.getCurrentThreadAllocatedBytes() - before) / 20_000);
+        }
+        System.out.println("a waiting caller allocates " + perCall + " bytes per 32-byte echo");
+        // The future (~80 B with its fields) and 48 B of response bytes; a lambda, a Signaller or a boxed
+        // key per call would push it well past this.
+        assertTrue(perCall <= 200, perCall + " bytes per call");
+    }
+
+    @Test
     void aTimedGetThatTimesOutLosesNoCompletionAndTheCallCompletesOnce() throws Exception
     {
         final WorkerStub worker = bridge.client().awaitWorker("go-0", LONG);
