@@ -387,6 +387,10 @@ fn c_string(value: &str, what: &'static str) -> Result<CString, WorkerError> {
 
 /// Runs a worker until `shutdown` is set (then drains, and returns the totals), the media
 /// driver goes away, or the `--parent-pid` process is gone.
+///
+/// While idle the loop may sleep (`--idle-sleep`, at most a second at a time): whoever sets
+/// `shutdown` should also unpark the thread running `run` (`Thread::unpark`) for the stop to be
+/// noticed at once, as [`crate::cli::main`] does for SIGTERM/SIGINT.
 pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool) -> Result<RunSummary, WorkerError> {
     // Before connecting: a parent gone already is reported at once.
     let parent = config
