@@ -2,7 +2,13 @@ package io.polybridge.client;
 
 import io.aeron.Publication;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The future of one call, and the client agent's record of it while it is pending: one object
@@ -11,9 +17,35 @@ import java.util.concurrent.CompletableFuture;
  * Cancelling it completes it as cancelled here at once and tells the worker, which drops the
  * request if it has not started it. The agent completes it on the completion executor by running
  * it: {@link #run()} applies the outcome the agent set.
+ * <p>
+ * Invoker: a thread waiting on it ({@link #join()}, {@link #get()}, {@link #get(long, TimeUnit)})
+ * becomes its {@code waiter} and runs the client agent's duty cycle itself ({@link ClientAgent#invoke()},
+ * a try-lock shared with the agent thread), spinning, yielding, then parking (at most 1 ms) in between,
+ * and completes this future on its own thread: no executor hop, no unpark when it polled the response
+ * itself. Exactly once, and never lost: the duty cycle sets the outcome (volatile) first and then reads
+ * the waiter: set, it unparks it (or leaves it to itself); unset, it hands this to the executor. A waiter
+ * leaving without the outcome (timeout, interrupt) clears itself first and then reads the outcome,
+ * completing the future if it is set. Both sides write, then read the other's variable (volatile, so
+ * sequentially consistent): at least one of them sees the other's write, so at least one completes it;
+ * both completing is harmless ({@code complete} is a compare-and-set).
  */
 final class CallFuture extends CompletableFuture<byte[]> implements Runnable
 {
+    private static final long MAX_WAITER_PARK_NS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final VarHandle WAITER;
+
+    static
+    {
+        try
+        {
+            WAITER = MethodHandles.lookup().findVarHandle(CallFuture.class, "waiter", Thread.class);
+        }
+        catch (final ReflectiveOperationException ex)
+        {
+            throw new ExceptionInInitializerError(ex);
+        }
+    }
+
     final long correlationId;
     final long deadlineNs;
     CallFuture earlier; // DeadlineQueue's links while the call is pending: agent thread only
@@ -23,7 +55,8 @@ final class CallFuture extends CompletableFuture<byte[]> implements Runnable
     final WorkerLink link; // null when the caller did not say which worker (liveness then does not apply)
     private final RequestProxy proxy;
     private final Publication publication;
-    private Object outcome; // byte[] or Throwable, set by the agent before it hands this to the executor
+    private volatile Object outcome; // byte[] or Throwable, set by the agent before it completes it (see above)
+    private volatile Thread waiter; // the thread waiting and polling for it, if any
 
     CallFuture(
         final RequestProxy proxy,
@@ -39,24 +72,148 @@ final class CallFuture extends CompletableFuture<byte[]> implements Runnable
         this.deadlineNs = deadlineNs;
     }
 
-    /**
-     * Set the outcome; the executor that runs this completes the future with it. The executor's
-     * hand-off orders this write before {@link #run()}.
-     */
+    /** Set the outcome; whoever runs {@link #run()} after this completes the future with it. */
     void outcome(final Object outcome)
     {
         this.outcome = outcome;
     }
 
+    /** @return the thread waiting and polling for this call, read after {@link #outcome(Object)}; or null. */
+    Thread waiter()
+    {
+        return waiter;
+    }
+
+    public byte[] join()
+    {
+        if (!isDone() && claimWaiter())
+        {
+            awaitAsWaiter(false, false, 0);
+        }
+        return super.join();
+    }
+
+    public byte[] get() throws InterruptedException, ExecutionException
+    {
+        if (!isDone() && claimWaiter())
+        {
+            awaitInterruptibly(false, 0);
+        }
+        return super.get();
+    }
+
+    public byte[] get(final long timeout, final TimeUnit unit)
+        throws InterruptedException, ExecutionException, TimeoutException
+    {
+        if (!isDone() && claimWaiter())
+        {
+            awaitInterruptibly(true, System.nanoTime() + unit.toNanos(timeout));
+            if (!isDone())
+            {
+                throw new TimeoutException();
+            }
+        }
+        return super.get(timeout, unit);
+    }
+
+    /** One waiter polls; another thread waiting on the same call waits as on any future. */
+    private boolean claimWaiter()
+    {
+        return proxy.invoker != null && WAITER.compareAndSet(this, null, Thread.currentThread());
+    }
+
+    private void awaitInterruptibly(final boolean timed, final long deadlineNs) throws InterruptedException
+    {
+        if (!awaitAsWaiter(true, timed, deadlineNs))
+        {
+            throw new InterruptedException();
+        }
+    }
+
+    /**
+     * Poll until done (or the deadline): run the agent's duty cycle when nobody else is, idle in between.
+     *
+     * @return false when interrupted (only if interruptible; otherwise the interrupt is kept for after).
+     */
+    private boolean awaitAsWaiter(final boolean interruptible, final boolean timed, final long deadlineNs)
+    {
+        final ClientAgent invoker = proxy.invoker;
+        boolean interrupted = false;
+        int idles = 0;
+        long parkNs = 1_000;
+        try
+        {
+            while (!isDone())
+            {
+                if (outcome != null)
+                {
+                    run();
+                    break;
+                }
+                if (invoker.invoke() > 0)
+                {
+                    idles = 0;
+                    parkNs = 1_000;
+                    continue;
+                }
+                if (Thread.interrupted())
+                {
+                    if (interruptible)
+                    {
+                        return false;
+                    }
+                    interrupted = true; // join: wait on, and keep the interrupt for the caller
+                }
+                long waitNs = Long.MAX_VALUE;
+                if (timed)
+                {
+                    waitNs = deadlineNs - System.nanoTime();
+                    if (waitNs <= 0)
+                    {
+                        break;
+                    }
+                }
+                if (idles < 100)
+                {
+                    Thread.onSpinWait();
+                }
+                else if (idles < 150)
+                {
+                    Thread.yield();
+                }
+                else
+                {
+                    LockSupport.parkNanos(this, Math.min(parkNs, waitNs)); // the completing thread unparks it
+                    parkNs = Math.min(parkNs << 1, MAX_WAITER_PARK_NS);
+                }
+                idles++;
+            }
+            return true;
+        }
+        finally
+        {
+            waiter = null;
+            if (outcome != null) // set after our last look: the agent may have seen us waiting, so it is ours
+            {
+                run();
+            }
+            if (interrupted)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     public void run()
     {
-        if (outcome instanceof Throwable error)
+        final Object result = outcome;
+        if (result instanceof Throwable error)
         {
             completeExceptionally(error);
         }
         else
         {
-            complete((byte[])outcome);
+            complete((byte[])result);
         }
     }
 

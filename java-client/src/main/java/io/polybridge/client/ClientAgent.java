@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
@@ -26,8 +28,17 @@ import java.util.function.Consumer;
  * request was published, so if a response finds no entry the hand-off is already queued: the agent
  * drains once more and looks again. No lock is taken on either side. Errors with no call to fail go
  * to {@link PolybridgeClient.Context#errorHandler()}.
+ * <p>
+ * Invoker: the duty cycle runs under a try-lock ({@link #dutyLock}) shared by the agent thread and
+ * threads waiting on their own call ({@link CallFuture#join()}, {@link #invoke()}): whoever holds it
+ * polls, the others do not wait for it (the agent thread counts no work and backs off). A call
+ * completed for the thread that polled it is left to that thread, one with another waiter unparks it,
+ * any other goes to the completion executor.
+ * <p>
+ * Sleep: with {@link BackoffSleepIdleStrategy} the agent thread sleeps after 50 ms idle, only while no
+ * call is pending or handed off and no death is queued ({@link #prepareSleep()}); callers wake it.
  */
-final class ClientAgent implements Agent
+final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
 {
     private static final int FRAGMENT_LIMIT = 64;
     private static final int REGISTRATION_LIMIT = 1024;
@@ -53,6 +64,11 @@ final class ClientAgent implements Agent
     private final Consumer<CallFuture> registrar = this::register;
     private final Consumer<CallFuture> expiry = this::onDeadline;
     private final Consumer<WorkerDeath> deathHandler = this::onDeathReport;
+    private final AtomicBoolean dutyLock = new AtomicBoolean();
+    private boolean dutyClosed; // under dutyLock
+    private volatile boolean asleep;
+    private volatile boolean closing;
+    private volatile Thread agentThread;
     private long nextDriverCheckNs;
     private long nextDriverProcessCheckNs;
     private long nextLivenessCheckNs;
@@ -115,7 +131,111 @@ final class ClientAgent implements Agent
         return "polybridge-client";
     }
 
+    public void onStart()
+    {
+        agentThread = Thread.currentThread();
+    }
+
+    /** The agent thread: a duty cycle, unless a waiting caller is running one (then no work, back off). */
     public int doWork()
+    {
+        if (!dutyLock.compareAndSet(false, true))
+        {
+            return 0;
+        }
+        try
+        {
+            return dutyCycle();
+        }
+        finally
+        {
+            dutyLock.set(false);
+        }
+    }
+
+    /**
+     * A thread waiting on its call: one duty cycle if nobody else is running one (never waits for it).
+     *
+     * @return the work done; 0 when another thread holds the duty cycle or the client is closed.
+     */
+    int invoke()
+    {
+        if (dutyLock.get() || !dutyLock.compareAndSet(false, true))
+        {
+            return 0;
+        }
+        try
+        {
+            return dutyClosed ? 0 : dutyCycle();
+        }
+        catch (final Throwable ex)
+        {
+            errorHandler.onError(ex); // as the AgentRunner does for the agent thread
+            return 0;
+        }
+        finally
+        {
+            dutyLock.set(false);
+        }
+    }
+
+    /**
+     * Sleep gate, agent thread. No lost wake-up: this writes {@code asleep} and then reads the window's
+     * in-flight count, the death queue and {@code closing}; a caller first takes a window slot (a
+     * compare-and-set of the count), queues a death, or sets {@code closing}, and then reads {@code asleep}
+     * ({@link #wake()}). All are volatile, so sequentially consistent: either this sees the caller's write
+     * and does not sleep, or the caller sees {@code asleep} and unparks this thread (an unpark before the
+     * park makes the park return at once).
+     */
+    public boolean prepareSleep()
+    {
+        asleep = true;
+        if (window.inFlight() == 0 && directory.deathsQueued() == 0 && !closing)
+        {
+            return true;
+        }
+        asleep = false;
+        return false;
+    }
+
+    public void sleepEnded()
+    {
+        asleep = false;
+    }
+
+    /** Any thread, after taking a window slot or queueing a death: unpark the agent thread if it sleeps. */
+    void wake()
+    {
+        if (asleep)
+        {
+            unpark();
+        }
+    }
+
+    /** The client closes: the agent must not sleep through its runner's stop. */
+    void closing()
+    {
+        closing = true;
+        unpark();
+    }
+
+    /** Rare events (a death queued): unpark the agent thread whether it sleeps or not. */
+    void unpark()
+    {
+        final Thread thread = agentThread;
+        if (thread != null)
+        {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    /** @return whether the agent thread is in its sleep phase (tests). */
+    boolean isAsleep()
+    {
+        return asleep;
+    }
+
+    private int dutyCycle()
     {
         int workCount = window.drainHandOffs(registrar, REGISTRATION_LIMIT);
         for (final ResponseAdapter responseAdapter : responseAdapters)
@@ -143,6 +263,23 @@ final class ClientAgent implements Agent
 
     /** Fail what is still pending or handed off; called on the agent thread as the runner stops. */
     public void onClose()
+    {
+        while (!dutyLock.compareAndSet(false, true))
+        {
+            Thread.onSpinWait(); // a waiting caller's duty cycle: microseconds
+        }
+        try
+        {
+            dutyClosed = true;
+            closeDuty();
+        }
+        finally
+        {
+            dutyLock.set(false);
+        }
+    }
+
+    private void closeDuty()
     {
         window.drainHandOffs(registrar, Integer.MAX_VALUE);
         window.takeAll(null, doomed);
@@ -400,9 +537,22 @@ final class ClientAgent implements Agent
         complete(call);
     }
 
-    /** Every call completes, even when the executor refuses (shut down, saturated): then here. */
+    /**
+     * Every call completes, even when the executor refuses (shut down, saturated): then here. A call
+     * with a waiter is completed by it: this thread, after its duty cycle, or another, unparked. The
+     * outcome was set (volatile) before the waiter is read: see {@link CallFuture}.
+     */
     private void complete(final CallFuture call)
     {
+        final Thread waiter = call.waiter();
+        if (waiter != null)
+        {
+            if (waiter != Thread.currentThread())
+            {
+                LockSupport.unpark(waiter);
+            }
+            return;
+        }
         try
         {
             completionExecutor.execute(call);

@@ -12,7 +12,6 @@ import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 
 import java.time.Duration;
@@ -83,6 +82,7 @@ public final class PolybridgeClient implements AutoCloseable
     private final InFlightWindow window;
     private final WorkerDirectory directory;
     private final RequestProxy proxy;
+    private final Doorbells doorbells;
     private final Map<Integer, Publication> publicationsByStreamId = new ConcurrentHashMap<>();
 
     private PolybridgeClient(final Context ctx)
@@ -111,8 +111,14 @@ public final class PolybridgeClient implements AutoCloseable
         }
         window = agent.window();
         directory = agent.directory();
-        proxy = new RequestProxy(ctx, window, driverWatch, agent.replyStreamId());
-        agentRunner = new AgentRunner(ctx.idleStrategy().get(), ctx.errorHandler(), null, agent);
+        doorbells = new Doorbells(ctx.aeronDirectoryName());
+        proxy = new RequestProxy(ctx, agent, driverWatch, doorbells);
+        final IdleStrategy idleStrategy = ctx.idleStrategy().get();
+        if (idleStrategy instanceof BackoffSleepIdleStrategy sleeping)
+        {
+            sleeping.gate(agent); // sleeps only with nothing pending; callers wake it
+        }
+        agentRunner = new AgentRunner(idleStrategy, ctx.errorHandler(), null, agent);
         AgentRunner.startOnThread(agentRunner);
     }
 
@@ -166,7 +172,7 @@ public final class PolybridgeClient implements AutoCloseable
                     "; is it running with --aeron-dir " +
                     ctx.aeronDirectoryName() + "? announced so far: " + directory.workerIds());
             }
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+            poll();
         }
         if (info.schemaId() != RequestEncoder.SCHEMA_ID || info.schemaVersion() != RequestEncoder.SCHEMA_VERSION)
         {
@@ -190,6 +196,18 @@ public final class PolybridgeClient implements AutoCloseable
     }
 
     /**
+     * A thread waiting for the agent's news (announcements): run a duty cycle if nobody is, else wait
+     * 1 ms. The agent thread may be asleep (up to 100 ms) with no call pending.
+     */
+    void poll()
+    {
+        if (agent.invoke() == 0)
+        {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+    }
+
+    /**
      * Tell the client that the process serving a request stream has exited (a supervisor's
      * {@link Process#onExit()}): every call in flight to it fails with WORKER_UNAVAILABLE at once, and
      * new calls to it fail until a new process announces itself on that stream.
@@ -206,6 +224,7 @@ public final class PolybridgeClient implements AutoCloseable
             ensureOpen();
             Thread.onSpinWait();
         }
+        agent.unpark(); // at once, not after its sleep
     }
 
     /**
@@ -290,6 +309,7 @@ public final class PolybridgeClient implements AutoCloseable
     void closePublication(final int requestStreamId)
     {
         final Publication publication = publicationsByStreamId.remove(requestStreamId);
+        doorbells.remove(requestStreamId);
         if (publication != null && !aeron.isClosed())
         {
             CloseHelper.close(ctx.errorHandler(), publication);
@@ -344,8 +364,10 @@ public final class PolybridgeClient implements AutoCloseable
             return;
         }
         proxy.close();
+        agent.closing(); // not asleep while its runner stops
         final ErrorHandler errorHandler = ctx.errorHandler();
         CloseHelper.close(errorHandler, agentRunner); // the agent fails what it holds as it closes
+        CloseHelper.close(errorHandler, doorbells);
         window.drainHandOffs((call) ->
         {
             if (!call.registered) // the agent has stopped (joined): its writes are visible
@@ -386,6 +408,16 @@ public final class PolybridgeClient implements AutoCloseable
         final Map<String, String> metadata)
     {
         return proxy.call(publication, link, handler, payload, timeout, metadata);
+    }
+
+    ClientAgent agent()
+    {
+        return agent;
+    }
+
+    Doorbells doorbells()
+    {
+        return doorbells;
     }
 
     /**
@@ -456,6 +488,12 @@ public final class PolybridgeClient implements AutoCloseable
      */
     public static final class Context
     {
+        /**
+         * System property giving the default of {@link #callerInvokesAgent(boolean)}: {@code false} turns the
+         * invoker off (e.g. to compare), anything else or unset leaves it on.
+         */
+        public static final String CALLER_INVOKES_AGENT_PROP_NAME = "polybridge.client.callerInvokesAgent";
+
         /** Reply streams chosen automatically start here, offset by the Aeron client id. */
         public static final int AUTO_REPLY_STREAM_BASE = 1000;
 
@@ -476,8 +514,8 @@ public final class PolybridgeClient implements AutoCloseable
         private int controlStreamId = 10;
         private int replyStreamId = 0;
         private Duration defaultTimeout = Duration.ofSeconds(5);
-        private Supplier<IdleStrategy> idleStrategy = () -> new BackoffIdleStrategy(
-            100, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(100));
+        private Supplier<IdleStrategy> idleStrategy = BackoffSleepIdleStrategy::new;
+        private boolean callerInvokesAgent = !"false".equals(System.getProperty(CALLER_INVOKES_AGENT_PROP_NAME));
         private Executor completionExecutor = ForkJoinPool.commonPool();
         private int registrationQueueCapacity = 64 * 1024;
         private int maxInFlight = 16 * 1024;
@@ -488,7 +526,7 @@ public final class PolybridgeClient implements AutoCloseable
         private Consumer<String> driverLostHandler;
         private Aeron aeron;
         private boolean ownsAeronClient;
-        Consumer<WorkerLink> deathListener; // Bridge's supervisor: runs on the agent thread, must not block
+        Consumer<WorkerLink> deathListener; // Bridge's supervisor: runs in the agent's duty cycle, must not block
 
         Context conclude()
         {
@@ -736,8 +774,15 @@ public final class PolybridgeClient implements AutoCloseable
         }
 
         /**
-         * @param idleStrategy idle strategy of the client agent (default: back off to 100 µs parks, a
-         *                     balance for small machines; use BusySpinIdleStrategy with a spare core).
+         * The client agent thread's idle strategy. The default, {@link BackoffSleepIdleStrategy}, spins 100
+         * times, yields 50 times, parks from 1 µs doubling to 1 ms, and after 50 ms without work sleeps
+         * (100 ms parks) while no call is pending or handed off; a caller handing off a call unparks it, so
+         * an idle client costs ~10 wake-ups/s and the next call is not delayed. Driver-loss checks run
+         * every 100 ms, also while it sleeps. Any other strategy is used as given, without the sleep
+         * phase, e.g. BusySpinIdleStrategy with a spare core. A thread waiting on its own call polls for
+         * it too ({@link #callerInvokesAgent(boolean)}).
+         *
+         * @param idleStrategy a supplier of a new strategy for the agent thread.
          * @return this.
          */
         public Context idleStrategy(final Supplier<IdleStrategy> idleStrategy)
@@ -755,8 +800,36 @@ public final class PolybridgeClient implements AutoCloseable
         }
 
         /**
+         * Invoker mode: a thread waiting on a raw call's future ({@code join()}, {@code get()},
+         * {@code get(timeout, unit)}) runs the client agent's duty cycle itself while the agent thread is
+         * not (a try-lock they share), spinning, yielding, then parking at most 1 ms in between, and
+         * completes its own future on its own thread: no park/unpark hand-over and no executor hop on the
+         * way back. Other calls it completes go to {@link #completionExecutor()} as usual; callers that do
+         * not wait (callbacks) are served by the agent thread alone. Default true, or the system property
+         * {@value #CALLER_INVOKES_AGENT_PROP_NAME}; false makes a waiting thread only wait (as before).
+         *
+         * @param callerInvokesAgent whether a waiting caller polls for its own response.
+         * @return this.
+         */
+        public Context callerInvokesAgent(final boolean callerInvokesAgent)
+        {
+            this.callerInvokesAgent = callerInvokesAgent;
+            return this;
+        }
+
+        /**
+         * @return whether a thread waiting on its call polls for its response itself.
+         */
+        public boolean callerInvokesAgent()
+        {
+            return callerInvokesAgent;
+        }
+
+        /**
          * @param completionExecutor where futures complete (default the common fork-join pool), never
-         *                           the agent thread, so slow callbacks cannot stall replies.
+         *                           the agent thread, so slow callbacks cannot stall replies; except a
+         *                           raw call's future that a thread waits on, which that thread completes
+         *                           (see {@link #callerInvokesAgent(boolean)}).
          * @return this.
          */
         public Context completionExecutor(final Executor completionExecutor)
@@ -857,7 +930,8 @@ public final class PolybridgeClient implements AutoCloseable
          * {@code polybridge.client} at ERROR; it never exits the JVM (Aeron's own default handler
          * calls {@code System.exit} on a driver timeout, which is why the client always installs one).
          *
-         * @param errorHandler called on the Aeron conductor or the client agent thread; must not block.
+         * @param errorHandler called on the Aeron conductor or the client agent's duty cycle (its thread, or
+         *                     a thread waiting on its call); must not block.
          * @return this.
          */
         public Context errorHandler(final ErrorHandler errorHandler)
@@ -911,7 +985,8 @@ public final class PolybridgeClient implements AutoCloseable
          * one when a driver is back.
          *
          * @param driverLostHandler given the reason, e.g. "media driver in /dev/shm/... is gone: ...";
-         *                          runs on the client agent thread, so it must hand off anything slow.
+         *                          runs in the client agent's duty cycle (its thread, or a thread waiting
+         *                          on its call), so it must hand off anything slow.
          * @return this.
          */
         public Context driverLostHandler(final Consumer<String> driverLostHandler)

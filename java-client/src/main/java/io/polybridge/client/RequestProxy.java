@@ -33,16 +33,26 @@ final class RequestProxy
     private final ReplyChannel replyChannel;
     private final boolean waitWhenOverloaded;
     private final int registrationQueueCapacity;
+    private final ClientAgent agent;
+    private final Doorbells doorbells;
+    /** The agent whose duty cycle a thread waiting on its call runs; null: callers only wait. */
+    final ClientAgent invoker;
     private final AtomicLong nextCorrelationId = new AtomicLong();
     private final ThreadLocal<Envelope> envelopes = ThreadLocal.withInitial(Envelope::new);
     private volatile boolean closed;
 
     RequestProxy(
-        final PolybridgeClient.Context ctx, final InFlightWindow window, final DriverWatch driverWatch, final int replyStreamId)
+        final PolybridgeClient.Context ctx,
+        final ClientAgent agent,
+        final DriverWatch driverWatch,
+        final Doorbells doorbells)
     {
-        this.window = window;
+        this.agent = agent;
+        this.invoker = ctx.callerInvokesAgent() ? agent : null;
+        this.doorbells = doorbells;
+        this.window = agent.window();
+        this.replyStreamId = agent.replyStreamId();
         this.driverWatch = driverWatch;
-        this.replyStreamId = replyStreamId;
         this.replyChannel = new ReplyChannel(ctx.channel(), ctx.replyChannel());
         this.waitWhenOverloaded = ctx.waitWhenOverloaded();
         this.registrationQueueCapacity = ctx.registrationQueueCapacity();
@@ -131,6 +141,7 @@ final class RequestProxy
                 " calls are waiting for the client agent to register them");
         }
         // From here the agent owns the window slot: it frees it when the call leaves its hands.
+        agent.wake(); // after taking the slot: see ClientAgent.prepareSleep
         if (closed)
         {
             return abandoned(future, ErrorCode.WORKER_UNAVAILABLE, "the client is closed");
@@ -151,6 +162,7 @@ final class RequestProxy
                 publication.offer(envelope.buffer, 0, envelopeLength, payload, offset, length);
             if (result > 0)
             {
+                doorbells.offered(publication);
                 return future;
             }
             if (future.isDone())

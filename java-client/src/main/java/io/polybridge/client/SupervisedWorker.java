@@ -126,6 +126,7 @@ final class SupervisedWorker
         final Incarnation incarnation = new Incarnation(process, streamId, client);
         current = incarnation;
         publish(WorkerState.Status.STARTING, null, "");
+        supervisor.startTicking();
         LOG.log(System.Logger.Level.DEBUG, "started worker '" + workerId + "' pid " + incarnation.pid() +
             " on request stream " + streamId);
         process.process().onExit().thenAccept((exited) -> supervisor.onProcessExit(this, incarnation));
@@ -205,9 +206,11 @@ final class SupervisedWorker
     {
         if (incarnation != current)
         {
+            removeDoorbell(incarnation);
             return;
         }
         incarnation.process.kill(); // whatever it left behind: a wrapper's child, a grandchild
+        removeDoorbell(incarnation);
         supervisor.retireStream(incarnation.client, incarnation.requestStreamId);
         if (supervisor.isClosing())
         {
@@ -229,6 +232,12 @@ final class SupervisedWorker
         }
         scheduleRestart("worker '" + workerId + "' (pid " + incarnation.pid() + ", request stream " +
             incarnation.requestStreamId + ") " + reason, reason);
+    }
+
+    /** Its stream is its own, so no other process binds this doorbell; a SIGKILLed worker leaves it behind. */
+    private static void removeDoorbell(final Incarnation incarnation)
+    {
+        Doorbells.remove(incarnation.client.context().aeronDirectoryName(), incarnation.requestStreamId);
     }
 
     void restartIfExitedDuringLaunch()

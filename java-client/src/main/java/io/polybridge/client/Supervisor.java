@@ -49,6 +49,7 @@ final class Supervisor implements Router.Streams
     private volatile boolean closing;
     private volatile String driverLost;
     private long driverLostNs;
+    private boolean ticking; // supervisor thread
 
     Supervisor(final Bridge.Context ctx)
     {
@@ -88,7 +89,6 @@ final class Supervisor implements Router.Streams
                 worker.start(connection.client());
             }
         });
-        executor.scheduleWithFixedDelay(this::tick, 0, TICK_MS, TimeUnit.MILLISECONDS);
         final long deadlineNs = System.nanoTime() + ctx.startTimeout().toNanos();
         for (final SupervisedWorker worker : workers)
         {
@@ -167,15 +167,40 @@ final class Supervisor implements Router.Streams
         {
             throw new PolybridgeException(ErrorCode.WORKER_UNAVAILABLE, message.get());
         }
-        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        final PolybridgeClient client = connection.client();
+        if (client != null)
+        {
+            client.poll(); // its agent may sleep while no call is pending: read the announcements here
+        }
+        else
+        {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+    }
+
+    /**
+     * Supervisor thread, when a worker is started: check every {@link #TICK_MS} whether it is LIVE, until
+     * no worker is STARTING. An idle supervisor thus has no timer at all and never wakes up: exits come
+     * from {@link Process#onExit()}, hangs and driver loss from the client, each as a task.
+     */
+    void startTicking()
+    {
+        if (!ticking)
+        {
+            ticking = true;
+            schedule(this::tick, Duration.ofMillis(TICK_MS));
+        }
     }
 
     private void tick()
     {
+        boolean starting = false;
         for (final SupervisedWorker worker : workers)
         {
             worker.checkReady();
+            starting |= worker.state().status() == WorkerState.Status.STARTING;
         }
+        ticking = starting && schedule(this::tick, Duration.ofMillis(TICK_MS)) != null;
     }
 
     /** Process reaper thread: fail the calls on it at once, then let the supervisor thread decide. */

@@ -9,11 +9,15 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A typed call over a raw one: encodes the request with the {@link Method}'s codec into a per-thread
  * buffer (the raw call copies it into Aeron's log before returning), and decodes the response into the
- * future the caller gets, whose cancel cancels the call.
+ * future the caller gets, whose cancel cancels the call. Waiting on it waits through the raw call, so
+ * a waiting thread polls for its response as for a raw call ({@link CallFuture}).
  */
 final class TypedCall
 {
@@ -58,6 +62,57 @@ final class TypedCall
             {
                 raw.cancel(mayInterruptIfRunning);
                 return super.cancel(mayInterruptIfRunning);
+            }
+
+            // Wait through the raw call, so the waiting thread polls for the response (invoker mode) and
+            // completes both futures itself; its outcome is then this one's, decoded.
+            public Resp join()
+            {
+                if (!isDone())
+                {
+                    try
+                    {
+                        raw.join();
+                    }
+                    catch (final RuntimeException ex)
+                    {
+                        // reported below, as this future's outcome
+                    }
+                }
+                return super.join();
+            }
+
+            public Resp get() throws InterruptedException, ExecutionException
+            {
+                if (!isDone())
+                {
+                    try
+                    {
+                        raw.get();
+                    }
+                    catch (final ExecutionException | RuntimeException ex)
+                    {
+                        // reported below, as this future's outcome
+                    }
+                }
+                return super.get();
+            }
+
+            public Resp get(final long timeout, final TimeUnit unit)
+                throws InterruptedException, ExecutionException, TimeoutException
+            {
+                if (!isDone())
+                {
+                    try
+                    {
+                        raw.get(timeout, unit);
+                    }
+                    catch (final ExecutionException | RuntimeException ex)
+                    {
+                        // reported below, as this future's outcome
+                    }
+                }
+                return super.get(timeout, unit);
             }
         };
         raw.whenComplete((bytes, error) ->

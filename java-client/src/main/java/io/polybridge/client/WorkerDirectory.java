@@ -59,6 +59,12 @@ final class WorkerDirectory
     }
 
     /** Agent thread. */
+    /** @return deaths reported and not yet drained (the agent does not sleep on them). */
+    int deathsQueued()
+    {
+        return deaths.size();
+    }
+
     int drainDeaths(final Consumer<WorkerDeath> handler)
     {
         return deaths.drain(handler);

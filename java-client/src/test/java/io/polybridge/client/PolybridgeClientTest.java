@@ -499,6 +499,7 @@ class PolybridgeClientTest
         client = PolybridgeClient.connect(new PolybridgeClient.Context()
             .aeronDirectoryName(driver.aeronDirectoryName())
             .errorHandler(errors::add)
+            .callerInvokesAgent(false) // else join() completes the call itself and the executor is never asked
             .completionExecutor((task) ->
             {
                 throw new java.util.concurrent.RejectedExecutionException("the test's executor is shut down");
