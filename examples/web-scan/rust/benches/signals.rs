@@ -17,8 +17,9 @@ fn request(url: &str, body: &[u8]) -> Vec<u8> {
         encoder.url(url).body(body);
     }
     let handler = "html.signals";
-    // Header, fixed block, an empty metadata group, the handler name and the payload.
-    let mut frame = vec![0u8; 8 + 20 + 4 + 2 + handler.len() + 4 + payload.len()];
+    // Header, fixed block, an empty metadata group, an empty reply channel (IPC), the handler name
+    // and the payload.
+    let mut frame = vec![0u8; 8 + 20 + 4 + 2 + 2 + handler.len() + 4 + payload.len()];
     let mut header = RequestEncoder::default()
         .wrap(polybridge_worker::codecs::WriteBuf::new(&mut frame), 8)
         .header(0);
@@ -26,7 +27,7 @@ fn request(url: &str, body: &[u8]) -> Vec<u8> {
         encoder.correlation_id(1).timeout_ns(0).reply_stream_id(1);
         let mut metadata = encoder.metadata_encoder(0, Default::default());
         if let Ok(mut encoder) = metadata.parent() {
-            encoder.handler(handler).payload(&payload);
+            encoder.reply_channel("").handler(handler).payload(&payload);
         }
     }
     frame
@@ -58,7 +59,10 @@ fn main() {
     let mut response = Vec::new();
     let mut run = |frame: &[u8]| {
         let outcome = dispatcher.dispatch(frame, &mut response);
-        assert!(matches!(outcome, Outcome::Reply { code: polybridge_worker::codecs::error_code::ErrorCode::OK, .. }));
+        assert!(
+            matches!(outcome, Outcome::Reply { code: polybridge_worker::codecs::error_code::ErrorCode::OK, .. }),
+            "html.signals did not answer OK: {outcome:?}"
+        );
     };
     // Warm up, then whole-corpus passes for at least 5 s.
     frames.iter().for_each(|f| run(f));
