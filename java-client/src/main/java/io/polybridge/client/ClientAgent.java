@@ -244,7 +244,9 @@ final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
         }
         for (final AnnouncementAdapter announcementAdapter : announcementAdapters)
         {
-            workCount += announcementAdapter.poll(FRAGMENT_LIMIT);
+            // Not work for the idle strategy: each worker announces itself every second, and counting
+            // that would restart the agent's back-off (50 ms of parks before it sleeps again) every time.
+            announcementAdapter.poll(FRAGMENT_LIMIT);
         }
         final long nowNs = System.nanoTime();
         workCount += window.pollDeadlines(nowNs, expiry);

@@ -94,6 +94,13 @@ public final class PolybridgeMediaDriver
      */
     public static final long DEFAULT_IDLE_MIN_PARK_US = 50;
 
+    /**
+     * Longest park of the driver's async executor thread, which only resolves the host names of UDP
+     * channels: {@value} ms, so an idle one wakes ~10 times a second; adding a UDP channel may wait that
+     * long once, IPC never does.
+     */
+    static final long EXECUTOR_MAX_PARK_MS = 100;
+
     static final Set<PosixFilePermission> OWNER_DIR = PosixFilePermissions.fromString("rwx------");
     static final Set<PosixFilePermission> OWNER_FILE = PosixFilePermissions.fromString("rw-------");
 
@@ -131,7 +138,8 @@ public final class PolybridgeMediaDriver
         }
         if (System.getProperty("aeron.driver.async.executor.idle.strategy") == null)
         {
-            ctx.asyncExecutorIdleStrategy(idleStrategy());
+            ctx.asyncExecutorIdleStrategy(new BackoffIdleStrategy(100, 10,
+                TimeUnit.MICROSECONDS.toNanos(DEFAULT_IDLE_MIN_PARK_US), TimeUnit.MILLISECONDS.toNanos(EXECUTOR_MAX_PARK_MS)));
         }
         if (System.getProperty("aeron.ipc.term.buffer.length") == null)
         {

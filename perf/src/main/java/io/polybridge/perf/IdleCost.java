@@ -38,12 +38,14 @@ import java.util.stream.Stream;
  * java --add-opens java.base/jdk.internal.misc=ALL-UNNAMED -Dpolybridge.root=. \
  *   -cp perf/target/benchmarks.jar io.polybridge.perf.IdleCost [idle seconds, default 30] [json file]
  * </pre>
- * CPU is user + system time in clock ticks ({@code getconf CLK_TCK}, 100 on Linux), so a 30 s window
- * resolves 0.03 % of a core.
+ * CPU is each thread's time on a CPU in nanoseconds ({@code /proc/PID/task/TID/schedstat}, the
+ * scheduler's own accounting): clock ticks (utime + stime) are sampled at 100 Hz and charge a whole
+ * tick to whichever thread runs at that instant, too coarse for threads that wake for microseconds.
+ * Threads that end within the window are not counted.
  */
 public final class IdleCost
 {
-    private static final double TICKS_PER_SECOND = 100.0;
+    private static final double NANOS_PER_SECOND = 1e9;
     private static final int SPACED_CALLS = 100;
     private static final long SPACING_MS = 100;
     private static final int STEADY_RATE = 10_000;
@@ -82,7 +84,7 @@ public final class IdleCost
                     stub.call("echo", new byte[32], TIMEOUT).join();
                 }
             }
-            Thread.sleep(2_000);
+            Thread.sleep(5_000); // the JIT compiles what the warm-up ran for a few seconds more
 
             final StringBuilder out = new StringBuilder("{");
             final Map<String, Map<String, long[]>> before = sample(pids);
@@ -95,10 +97,10 @@ public final class IdleCost
             for (final String id : pids.keySet())
             {
                 final double percent = ticks(after.get(id)) - ticks(before.get(id));
-                total += percent / TICKS_PER_SECOND / seconds * 100.0;
-                out.append('"').append(id).append("\":").append(fmt(percent / TICKS_PER_SECOND / seconds * 100.0))
+                total += percent / NANOS_PER_SECOND / seconds * 100.0;
+                out.append('"').append(id).append("\":").append(fmt(percent / NANOS_PER_SECOND / seconds * 100.0))
                     .append(',');
-                System.out.printf("idle %-6s %6.2f %% of a core%n", id, percent / TICKS_PER_SECOND / seconds * 100.0);
+                System.out.printf("idle %-6s %6.2f %% of a core%n", id, percent / NANOS_PER_SECOND / seconds * 100.0);
                 printThreads(before.get(id), after.get(id), seconds);
             }
             System.out.printf("idle total  %6.2f %% of a core over %.1f s (target: <= 1 %%)%n", total, seconds);
@@ -127,7 +129,7 @@ public final class IdleCost
                 final StringBuilder parts = new StringBuilder();
                 for (final String id : pids.keySet())
                 {
-                    final double processSeconds = (ticks(s1.get(id)) - ticks(s0.get(id))) / TICKS_PER_SECOND;
+                    final double processSeconds = (ticks(s1.get(id)) - ticks(s0.get(id))) / NANOS_PER_SECOND;
                     cpuSeconds += processSeconds;
                     parts.append(String.format(Locale.ROOT, " %s %.1f", id, processSeconds * 1e6 / calls));
                 }
@@ -188,7 +190,7 @@ public final class IdleCost
         return calls;
     }
 
-    /** Per process, per thread: {utime + stime ticks, voluntary context switches}, keyed "tid name". */
+    /** Per process, per thread: {ns on a CPU, voluntary context switches}, keyed "tid name". */
     private static Map<String, Map<String, long[]>> sample(final Map<String, Long> pids) throws IOException
     {
         final Map<String, Map<String, long[]>> samples = new HashMap<>();
@@ -203,7 +205,7 @@ public final class IdleCost
                     {
                         final String stat = Files.readString(task.resolve("stat"));
                         final String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-                        final String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                        final String schedstat = Files.readString(task.resolve("schedstat")).trim();
                         long switches = 0;
                         for (final String line : Files.readAllLines(task.resolve("status")))
                         {
@@ -213,7 +215,7 @@ public final class IdleCost
                             }
                         }
                         threads.put(task.getFileName() + " " + name,
-                            new long[]{Long.parseLong(fields[11]) + Long.parseLong(fields[12]), switches});
+                            new long[]{Long.parseLong(schedstat.substring(0, schedstat.indexOf(' '))), switches});
                     }
                     catch (final IOException ex)
                     {
@@ -234,7 +236,7 @@ public final class IdleCost
         return threads.values().stream().mapToLong(t -> t[0]).sum();
     }
 
-    /** The busiest threads between two samples: CPU and wake-ups a second. */
+    /** The threads that used the most CPU between two samples: CPU and wake-ups a second. */
     private static void printThreads(final Map<String, long[]> before, final Map<String, long[]> after, final double seconds)
     {
         after.entrySet().stream()
@@ -242,10 +244,10 @@ public final class IdleCost
             {
                 final long[] b = before.getOrDefault(e.getKey(), new long[2]);
                 return Map.entry(e.getKey(), new double[]{
-                    (e.getValue()[0] - b[0]) / TICKS_PER_SECOND / seconds * 100.0, (e.getValue()[1] - b[1]) / seconds});
+                    (e.getValue()[0] - b[0]) / NANOS_PER_SECOND / seconds * 100.0, (e.getValue()[1] - b[1]) / seconds});
             })
             .filter(e -> e.getValue()[0] > 0 || e.getValue()[1] >= 1)
-            .sorted((a, b) -> Double.compare(b.getValue()[1], a.getValue()[1]))
+            .sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
             .limit(THREADS_SHOWN)
             .forEach(e -> System.out.printf("    %-28s %5.2f %%  %7.0f wake-ups/s%n",
                 e.getKey().substring(e.getKey().indexOf(' ') + 1), e.getValue()[0], e.getValue()[1]));
