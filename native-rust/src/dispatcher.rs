@@ -3,7 +3,7 @@
 use crate::context::{Context, Interruption};
 pub use crate::counters::Counters;
 use crate::handler::{Handler, HandlerError, Registry, Reply};
-use crate::wire::{self, DecodeError, Inbound, Malformed, Metadata, ReplyTo};
+use crate::wire::{self, DecodeError, FrameLimits, Inbound, Malformed, Metadata, ReplyTo};
 use polybridge_codecs::error_code::ErrorCode;
 use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
@@ -88,7 +88,7 @@ const MAX_QUOTED_NAME: usize = 200;
 pub struct Dispatcher {
     registry: Arc<Registry>,
     served: String,
-    max_frame_length: usize,
+    limits: FrameLimits,
     /// Stream ids that are never reply streams besides those <= 0: the worker's own request
     /// and control streams.
     refused_reply_streams: Vec<i32>,
@@ -108,7 +108,7 @@ impl Dispatcher {
         Self {
             registry,
             served,
-            max_frame_length: usize::MAX,
+            limits: FrameLimits::UNLIMITED,
             refused_reply_streams: Vec::new(),
             reply_channels: HashSet::new(),
             counters: Counters::default(),
@@ -123,14 +123,19 @@ impl Dispatcher {
         self.refused_reply_streams = streams.to_vec();
     }
 
-    /// Responses longer than this are replaced by `TOO_LARGE` (Aeron's largest message is
-    /// a term length / 8).
+    /// Responses longer than this, on any channel, are replaced by `TOO_LARGE` (Aeron's
+    /// largest message is a term length / 8).
     pub fn set_max_frame_length(&mut self, max: usize) {
-        self.max_frame_length = max;
+        self.limits = FrameLimits { own_channel: max, reply_channels: max };
     }
 
-    pub fn max_frame_length(&self) -> usize {
-        self.max_frame_length
+    /// Responses longer than their channel's limit are replaced by `TOO_LARGE`.
+    pub fn set_frame_limits(&mut self, limits: FrameLimits) {
+        self.limits = limits;
+    }
+
+    pub fn frame_limits(&self) -> FrameLimits {
+        self.limits
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
@@ -264,7 +269,7 @@ impl Dispatcher {
                     &call.inline_context(received),
                     call.payload,
                     call.reply_to.correlation_id,
-                    self.max_frame_length,
+                    self.limits.for_reply(&call.reply_to),
                     response,
                 );
                 self.record(code);

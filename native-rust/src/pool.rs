@@ -26,7 +26,7 @@
 use crate::context::{CallFlags, Context};
 use crate::dispatcher::{metadata_map, run_handler, Call};
 use crate::handler::Handler;
-use crate::wire::{self, ReplyTo};
+use crate::wire::{self, FrameLimits, ReplyTo};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use polybridge_codecs::error_code::ErrorCode;
 use std::collections::HashMap;
@@ -106,7 +106,7 @@ struct Shared {
     /// Per-slot cancel flags and the stopping flag, shared with the calls' contexts.
     flags: Arc<CallFlags>,
     stopping: AtomicBool,
-    max_frame_length: usize,
+    limits: FrameLimits,
     poll_thread: Thread,
     buffers: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
 }
@@ -143,14 +143,14 @@ pub struct Pool {
 impl Pool {
     /// Starts `config.size` threads (at least one). Pool threads wake `poll_thread` (with
     /// `Thread::unpark`) whenever a completion is ready.
-    pub fn start(config: PoolConfig, max_frame_length: usize, poll_thread: Thread) -> Result<Self, PoolError> {
+    pub fn start(config: PoolConfig, limits: FrameLimits, poll_thread: Thread) -> Result<Self, PoolError> {
         let size = config.size.max(1);
         let slots = size + config.queue_depth;
         let shared = Arc::new(Shared {
             states: (0..slots).map(|_| AtomicU8::new(QUEUED)).collect(),
             flags: Arc::new(CallFlags::new(slots)),
             stopping: AtomicBool::new(false),
-            max_frame_length,
+            limits,
             poll_thread,
             buffers: bounded(2 * slots),
         });
@@ -339,7 +339,7 @@ fn run(shared: &Shared, job: Job) -> Completion {
     } else {
         frame = shared.buffer();
         let ctx = Context::for_call(job.deadline, job.metadata, Some((Arc::clone(&shared.flags), job.slot)));
-        let max_frame_length = shared.max_frame_length;
+        let max_frame_length = shared.limits.for_reply(&job.reply_to);
         Some(run_handler(&job.name, &*job.handler, &ctx, &job.payload, correlation_id, max_frame_length, &mut frame))
     };
     shared.recycle(job.payload);

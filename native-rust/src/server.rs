@@ -55,7 +55,7 @@ impl<T: ReplyTransport> Server<T> {
                             &call.inline_context(now),
                             call.payload,
                             reply_to.correlation_id,
-                            self.dispatcher.max_frame_length(),
+                            self.dispatcher.frame_limits().for_reply(&reply_to),
                             &mut response,
                         )),
                     }

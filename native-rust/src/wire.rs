@@ -109,6 +109,29 @@ impl ReplyTo {
     }
 }
 
+/// The largest response frame a worker may send back: Aeron's largest message (a term / 8) on
+/// its own channel, where replies to IPC callers go, and on callers' UDP reply channels, whose
+/// term length `--reply-channel-params` sets. They differ: a driver's IPC term and the reply
+/// channels' term are configured apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLimits {
+    pub own_channel: usize,
+    pub reply_channels: usize,
+}
+
+impl FrameLimits {
+    pub const UNLIMITED: Self = Self { own_channel: usize::MAX, reply_channels: usize::MAX };
+
+    /// The limit for an answer going to `reply_to`.
+    pub fn for_reply(&self, reply_to: &ReplyTo) -> usize {
+        if reply_to.reply_channel.is_some() {
+            self.reply_channels
+        } else {
+            self.own_channel
+        }
+    }
+}
+
 /// `None` for "" (the worker's own channel), else the channel.
 fn channel_of(reply_channel: &str) -> Option<Arc<str>> {
     Some(reply_channel).filter(|c| !c.is_empty()).map(Arc::from)

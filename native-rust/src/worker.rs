@@ -20,7 +20,7 @@ use crate::outbox::{Offered, Outbox, OutboxConfig, ReplyTransport};
 use crate::watch::{ProcessWatch, WatchError};
 use crate::pool::{Pool, PoolConfig, PoolError};
 use crate::server::Server;
-use crate::wire::{self, Announcement, AnnouncementError};
+use crate::wire::{self, Announcement, AnnouncementError, FrameLimits};
 use polybridge_codecs::language::Language;
 use rusteron_client::{
     Aeron, AeronAsyncAddExclusivePublication, AeronAsyncAddPublication, AeronCError, AeronContext,
@@ -472,9 +472,12 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
             .ok()
             .map(|constants| constants.max_message_length())
     };
-    let max_frame_length = match (own_max, max_message_length_of(&config.reply_channel_params)) {
-        (Some(own), Some(remote)) => Some(own.min(remote)),
-        (own, remote) => own.or(remote),
+    // Replies to IPC callers go on the own channel; replies to UDP callers on their reply
+    // channel, whose term --reply-channel-params names (else the driver's default, taken to be
+    // no larger than the own channel's).
+    let limits = FrameLimits {
+        own_channel: own_max.unwrap_or(usize::MAX),
+        reply_channels: max_message_length_of(&config.reply_channel_params).or(own_max).unwrap_or(usize::MAX),
     };
 
     // The doorbell, before the first announcement, so that clients find it. Without one the
@@ -532,12 +535,10 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
 
     let mut dispatcher = Dispatcher::new(Arc::clone(&registry));
     dispatcher.refuse_reply_streams(&[config.request_stream_id, config.control_stream_id]);
-    if let Some(max) = max_frame_length {
-        dispatcher.set_max_frame_length(max);
-    }
+    dispatcher.set_frame_limits(limits);
     let pool = match config.pool.size {
         0 => None,
-        _ => Some(Pool::start(config.pool, dispatcher.max_frame_length(), poll_thread)?),
+        _ => Some(Pool::start(config.pool, limits, poll_thread)?),
     };
     let transport =
         AeronTransport { aeron: aeron.clone(), channel, reply_channel_params: config.reply_channel_params.clone() };

@@ -4,7 +4,7 @@ mod common;
 
 use common::{decode_response, encode_cancel, encode_cancel_to, encode_request, encode_request_to, pattern};
 use polybridge_worker::codecs::error_code::ErrorCode;
-use polybridge_worker::wire::{self, DecodeError, ReplyTo};
+use polybridge_worker::wire::{self, DecodeError, FrameLimits, ReplyTo};
 use polybridge_worker::{Context, Dispatcher, HandlerError, Outcome, Registry, Reply};
 use std::sync::Arc;
 
@@ -392,6 +392,23 @@ fn a_request_with_a_reply_channel_is_answered_there() {
     assert_eq!(decode_response(&response).payload, b"hi");
     let Outcome::Reply { reply_to, .. } = dispatcher.dispatch(&frame, &mut response) else { panic!("not answered") };
     assert_eq!(reply_to.reply_channel.as_deref(), Some(UDP_REPLY));
+}
+
+#[test]
+fn each_reply_is_held_to_the_largest_message_of_its_own_channel() {
+    // A driver's IPC term (the own channel) and the UDP reply channels' term are set apart: a
+    // 4 MB echo over IPC must not be refused for the reply channels' 2 MiB.
+    let mut dispatcher = dispatcher();
+    dispatcher.set_frame_limits(FrameLimits { own_channel: 4000, reply_channels: 1000 });
+    let mut response = Vec::new();
+    let ipc = encode_request(61, 0, 1001, "echo", &pattern(2000));
+    assert_eq!(dispatcher.dispatch(&ipc, &mut response), reply(61, 1001, ErrorCode::OK));
+    let udp = encode_request_to(62, 0, 1001, &[], UDP_REPLY, "echo", &pattern(2000));
+    let outcome = dispatcher.dispatch(&udp, &mut response);
+    assert_eq!(outcome, Outcome::Reply { reply_to: ReplyTo::on(62, 1001, UDP_REPLY), code: ErrorCode::TOO_LARGE });
+    assert!(decode_response(&response).message.contains("largest message is 1000 bytes"));
+    let too_large_anywhere = encode_request(63, 0, 1001, "echo", &pattern(5000));
+    assert_eq!(dispatcher.dispatch(&too_large_anywhere, &mut response), reply(63, 1001, ErrorCode::TOO_LARGE));
 }
 
 #[test]

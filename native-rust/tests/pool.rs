@@ -5,7 +5,7 @@ mod common;
 use common::decode_response;
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::pool::{CancelOutcome, Completion, Rejected};
-use polybridge_worker::wire::{self, Inbound, Metadata, ReplyTo};
+use polybridge_worker::wire::{self, FrameLimits, Inbound, Metadata, ReplyTo};
 use polybridge_worker::{Call, Context, Echo, Handler, HandlerError, Pool, PoolConfig, Reply};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Condvar, Mutex};
@@ -24,7 +24,7 @@ fn call<'a>(correlation_id: i64, name: &str, handler: Arc<dyn Handler>, payload:
 }
 
 fn pool(size: usize, queue_depth: usize) -> Pool {
-    Pool::start(PoolConfig { size, queue_depth }, usize::MAX, std::thread::current()).unwrap()
+    Pool::start(PoolConfig { size, queue_depth }, FrameLimits::UNLIMITED, std::thread::current()).unwrap()
 }
 
 /// Waits (parked, woken by the pool) for the next completion; gives up after a minute so a

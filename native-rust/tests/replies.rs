@@ -7,7 +7,7 @@ mod common;
 use common::{decode_response, encode_cancel, encode_cancel_to, encode_request, encode_request_to, pattern};
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::outbox::{Offered, ReplyTransport};
-use polybridge_worker::wire::ReplyTo;
+use polybridge_worker::wire::{FrameLimits, ReplyTo};
 use polybridge_worker::{
     Context, Dispatcher, Handler, HandlerError, Outbox, OutboxConfig, Pool, PoolConfig, Registry, Reply, Server,
 };
@@ -448,7 +448,7 @@ impl Handler for Gated {
 
 fn server(registry: Registry, pool_size: usize, queue_depth: usize, max_reply_streams: usize) -> (Server<Fake>, Fake) {
     let dispatcher = Dispatcher::new(Arc::new(registry));
-    let pool = Pool::start(PoolConfig { size: pool_size, queue_depth }, usize::MAX, std::thread::current()).unwrap();
+    let pool = Pool::start(PoolConfig { size: pool_size, queue_depth }, FrameLimits::UNLIMITED, std::thread::current()).unwrap();
     let fake = Fake::default();
     let config = OutboxConfig { reply_queue: 1024, reply_timeout: TIMEOUT, max_reply_streams, ..OutboxConfig::default() };
     (Server::new(dispatcher, Some(pool), Outbox::new(fake.clone(), config)), fake)
