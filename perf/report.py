@@ -72,9 +72,10 @@ def main():
                   ("polybridge Java→Go", "EchoRoundTripBenchmark.echo", {"language": "GO", "clientIdle": "backoff"}),
                   ("polybridge Java→Rust", "EchoRoundTripBenchmark.echo", {"language": "RUST", "clientIdle": "backoff"}),
                   ("UDS+protobuf Java→Go", "UdsBaselineBenchmark.echo", {})]
-    # The same calls waited for by Thread.yield instead of join(): join() parks the caller, and
-    # the unpark is part of what one call costs on a small machine. Shown, not judged.
-    # Likewise the client agent's idle strategy: back-off (default, parks up to 100 µs) or yield.
+    # The same calls waited for by Thread.yield on isDone() instead of join(): join() polls for its
+    # own response (the client's invoker), a yield-waiter leaves it to the agent thread. Shown, not
+    # judged. Likewise the client agent's idle strategy: the default (parks up to 1 ms, sleeps when
+    # idle) or yield.
     yield_rows = []
     for lang, label in (("GO", "Go"), ("RUST", "Rust")):
         yield_rows += [(f"polybridge Java→{label}, yield-wait", "EchoRoundTripBenchmark.echoYieldWait",

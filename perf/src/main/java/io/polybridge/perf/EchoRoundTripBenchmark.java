@@ -38,7 +38,11 @@ public class EchoRoundTripBenchmark
     @Param({ "32", "1024" })
     public int payloadLength;
 
-    /** The client agent's idle strategy: the default back-off (parks up to 100 µs) or yielding. */
+    /**
+     * The client agent's idle strategy: the default ({@code BackoffSleepIdleStrategy}: spin, yield, park
+     * up to 1 ms, sleep when idle) or yielding. With {@code join()} the caller polls for its own response
+     * (the client's invoker), so the agent's strategy matters little there; {@code echoYieldWait} shows it.
+     */
     @Param({ "backoff", "yield" })
     public String clientIdle;
 

@@ -56,8 +56,9 @@ abstract class Endpoint implements AutoCloseable
     }
 
     /**
-     * @param clientIdle the client agent's idle strategy: {@code backoff} (the client's default: spin,
-     *                   yield, then park up to 100 µs), {@code yield} or {@code spin}.
+     * @param clientIdle the client agent's idle strategy: {@code backoff} (the client's default,
+     *                   {@code BackoffSleepIdleStrategy}: spin, yield, park up to 1 ms, sleep when idle),
+     *                   {@code yield} or {@code spin}.
      */
     static Polybridge polybridge(
         final Language language, final int ipcTermLength, final Duration callTimeout, final String clientIdle)
@@ -118,7 +119,7 @@ abstract class Endpoint implements AutoCloseable
         }
     }
 
-    private static List<String> workerOptions()
+    static List<String> workerOptions()
     {
         final String options = System.getProperty("polybridge.perf.workerOptions", "").trim();
         return options.isEmpty() ? List.of() : List.of(options.split("\\s+"));

@@ -38,6 +38,8 @@ import java.util.stream.Stream;
  * java --add-opens java.base/jdk.internal.misc=ALL-UNNAMED -Dpolybridge.root=. \
  *   -cp perf/target/benchmarks.jar io.polybridge.perf.IdleCost [idle seconds, default 30] [json file]
  * </pre>
+ * {@code -Dpolybridge.perf.workerOptions="--idle-sleep-after 0"} passes options to both workers, as for
+ * the JMH benchmarks.
  * CPU is each thread's time on a CPU in nanoseconds ({@code /proc/PID/task/TID/schedstat}, the
  * scheduler's own accounting): clock ticks (utime + stime) are sampled at 100 Hz and charge a whole
  * tick to whichever thread runs at that instant, too coarse for threads that wake for microseconds.
@@ -62,8 +64,8 @@ public final class IdleCost
         final int idleSeconds = args.length > 0 ? Integer.parseInt(args[0]) : 30;
         final Path json = args.length > 1 ? Path.of(args[1]) : null;
         try (Bridge bridge = Bridge.launch(new Bridge.Context()
-            .worker(new WorkerSpec("go", LibraryWorkers.binary(Language.GO)))
-            .worker(new WorkerSpec("rust", LibraryWorkers.binary(Language.RUST)))
+            .worker(new WorkerSpec("go", LibraryWorkers.binary(Language.GO)).options(Endpoint.workerOptions()))
+            .worker(new WorkerSpec("rust", LibraryWorkers.binary(Language.RUST)).options(Endpoint.workerOptions()))
             .awaitHandlers("echo")))
         {
             final Map<String, Long> pids = new LinkedHashMap<>();
