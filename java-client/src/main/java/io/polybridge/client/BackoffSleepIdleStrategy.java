@@ -26,8 +26,13 @@ public final class BackoffSleepIdleStrategy implements IdleStrategy
     public static final int DEFAULT_MAX_YIELDS = 50;
     /** The first park. */
     public static final long DEFAULT_MIN_PARK_NS = TimeUnit.MICROSECONDS.toNanos(1);
-    /** Parks double up to this. */
-    public static final long DEFAULT_MAX_PARK_NS = TimeUnit.MILLISECONDS.toNanos(1);
+    /**
+     * Parks double up to this: 100 µs. Nothing wakes the client agent when a response arrives, so this
+     * bounds how late a response to a caller who does not wait on it (callbacks) is found while calls are
+     * pending; with nothing pending the agent sleeps instead. (The workers park up to 1 ms: their pool
+     * wakes them when a handler finishes, a client's doorbell after a silence.)
+     */
+    public static final long DEFAULT_MAX_PARK_NS = TimeUnit.MICROSECONDS.toNanos(100);
     /** Idle this long, then sleep. */
     public static final long DEFAULT_SLEEP_AFTER_NS = TimeUnit.MILLISECONDS.toNanos(50);
     /** One sleep. */
@@ -58,7 +63,7 @@ public final class BackoffSleepIdleStrategy implements IdleStrategy
     private long idleSinceNs;
     private long sleeps;
 
-    /** The defaults: spin 100, yield 50, park 1 µs doubling to 1 ms, after 50 ms idle sleep 100 ms at a time. */
+    /** The defaults: spin 100, yield 50, park 1 µs doubling to 100 µs, after 50 ms idle sleep 100 ms at a time. */
     public BackoffSleepIdleStrategy()
     {
         this(DEFAULT_MAX_SPINS, DEFAULT_MAX_YIELDS, DEFAULT_MIN_PARK_NS, DEFAULT_MAX_PARK_NS, DEFAULT_SLEEP_AFTER_NS,

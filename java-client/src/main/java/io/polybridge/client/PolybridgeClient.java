@@ -775,7 +775,7 @@ public final class PolybridgeClient implements AutoCloseable
 
         /**
          * The client agent thread's idle strategy. The default, {@link BackoffSleepIdleStrategy}, spins 100
-         * times, yields 50 times, parks from 1 µs doubling to 1 ms, and after 50 ms without work sleeps
+         * times, yields 50 times, parks from 1 µs doubling to 100 µs, and after 50 ms without work sleeps
          * (100 ms parks) while no call is pending or handed off; a caller handing off a call unparks it, so
          * an idle client costs ~10 wake-ups/s and the next call is not delayed. Driver-loss checks run
          * every 100 ms, also while it sleeps. Any other strategy is used as given, without the sleep
