@@ -105,24 +105,31 @@ func TestChannelFlagsDefaultToTodaysIPCBehaviour(t *testing.T) {
 			udpRequests, "", "aeron:ipc", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("t", flag.ContinueOnError)
-			f := declareCommonFlags(fs)
-			if err := fs.Parse(append([]string{"--aeron-dir", driver}, tc.args...)); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := f.config()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cfg.Conclude(); err != nil {
-				t.Fatal(err)
-			}
+			cfg := concludedConfig(t, driver, tc.args)
 			got := [4]string{cfg.RequestChannel, cfg.AdvertisedRequestChannel, cfg.AnnounceChannel, cfg.ReplyChannelParams}
 			if want := [4]string{tc.request, tc.advertised, tc.announce, tc.replyParams}; got != want {
 				t.Errorf("request, advertised, announce, reply params = %q, want %q", got, want)
 			}
 		})
 	}
+}
+
+// concludedConfig parses the common flags (with --aeron-dir driver) and concludes the Config.
+func concludedConfig(t *testing.T, driver string, args []string) Config {
+	t.Helper()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	f := declareCommonFlags(fs)
+	if err := fs.Parse(append([]string{"--aeron-dir", driver}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Conclude(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 func TestIdleFlagsSetTheBackoffsSleepPhase(t *testing.T) {
@@ -137,18 +144,7 @@ func TestIdleFlagsSetTheBackoffsSleepPhase(t *testing.T) {
 		{"0: never sleep", []string{"--idle-sleep-after", "0"}, 0, 100 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("t", flag.ContinueOnError)
-			f := declareCommonFlags(fs)
-			if err := fs.Parse(append([]string{"--aeron-dir", driver}, tc.args...)); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := f.config()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cfg.Conclude(); err != nil {
-				t.Fatal(err)
-			}
+			cfg := concludedConfig(t, driver, tc.args)
 			b := cfg.Idle.(*Backoff)
 			if b.SleepAfter != tc.sleepAfter || b.Sleep != tc.sleep || b.Sleeps() != (tc.sleepAfter > 0) {
 				t.Errorf("sleep after %v, sleep %v; want %v, %v", b.SleepAfter, b.Sleep, tc.sleepAfter, tc.sleep)

@@ -171,18 +171,7 @@ class CallerInvokesAgentTest
     {
         final WorkerStub worker = bridge.client().awaitWorker("go-0", LONG);
         final CompletableFuture<byte[]> call = worker.call("debug.sleep", littleEndian(20_000), LONG);
-        final CompletableFuture<Throwable> waiter = CompletableFuture.supplyAsync(() ->
-        {
-            try
-            {
-                call.join();
-                return null;
-            }
-            catch (final Throwable ex)
-            {
-                return ex;
-            }
-        }, runOnNewThread());
+        final CompletableFuture<Throwable> waiter = joinOnNewThread(call);
         Thread.sleep(50); // let it poll
         assertTrue(call.cancel(true));
         assertInstanceOf(CancellationException.class, waiter.get(5, TimeUnit.SECONDS));
@@ -280,18 +269,7 @@ class CallerInvokesAgentTest
         final WorkerStub worker = bridge.client().awaitWorker("go-0", LONG);
         final long pid = worker.info().pid();
         final CompletableFuture<byte[]> call = worker.call("debug.sleep", littleEndian(20_000), LONG);
-        final CompletableFuture<Throwable> waiter = CompletableFuture.supplyAsync(() ->
-        {
-            try
-            {
-                call.join();
-                return null;
-            }
-            catch (final Throwable ex)
-            {
-                return ex;
-            }
-        }, runOnNewThread());
+        final CompletableFuture<Throwable> waiter = joinOnNewThread(call);
         Thread.sleep(50);
         ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
         final Throwable failure = waiter.get(10, TimeUnit.SECONDS);
@@ -302,26 +280,21 @@ class CallerInvokesAgentTest
             state.status() == WorkerState.Status.LIVE && state.pid() != pid), "go-0 replaced");
     }
 
-    /** The identity codec: typed calls through the echo handlers. */
-    private static final class BytesCodec implements MessageCodec<byte[]>
+    /** A thread of its own joins the call (and so polls for it); what the join threw, or null. */
+    private static CompletableFuture<Throwable> joinOnNewThread(final CompletableFuture<byte[]> call)
     {
-        public int encode(final byte[] value, final org.agrona.MutableDirectBuffer buffer, final int offset)
+        return CompletableFuture.supplyAsync(() ->
         {
-            buffer.putBytes(offset, value);
-            return value.length;
-        }
-
-        public byte[] decode(final org.agrona.DirectBuffer buffer, final int offset, final int length)
-        {
-            final byte[] bytes = new byte[length];
-            buffer.getBytes(offset, bytes);
-            return bytes;
-        }
-    }
-
-    private static Executor runOnNewThread()
-    {
-        return (task) -> new Thread(task, "waiter").start();
+            try
+            {
+                call.join();
+                return null;
+            }
+            catch (final Throwable ex)
+            {
+                return ex;
+            }
+        }, (task) -> new Thread(task, "waiter").start());
     }
 
     /** The completion executor, which a test can hold: tasks queue until it is released. */

@@ -111,23 +111,6 @@ class WorkerRoundTripTest
         assertArrayEquals(small, worker.call(echo, small, Duration.ofSeconds(60), metadata).join());
     }
 
-    /** The identity codec: enough to drive a typed call through a real worker's echo. */
-    private static final class BytesCodec implements MessageCodec<byte[]>
-    {
-        public int encode(final byte[] value, final org.agrona.MutableDirectBuffer buffer, final int offset)
-        {
-            buffer.putBytes(offset, value);
-            return value.length;
-        }
-
-        public byte[] decode(final org.agrona.DirectBuffer buffer, final int offset, final int length)
-        {
-            final byte[] bytes = new byte[length];
-            buffer.getBytes(offset, bytes);
-            return bytes;
-        }
-    }
-
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = { "go-0", "rust-0" })
     void tenThousandConcurrentEchoesOfUpToOneMegabyteReturnEveryByteExactlyOnce(final String workerId) throws Exception
