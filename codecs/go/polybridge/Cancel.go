@@ -25,8 +25,8 @@ type Cancel struct {
         CancelSbeBlockLength     uint16 = uint16(12)
         CancelSbeTemplateID      uint16 = uint16(3)
         CancelSbeSchemaID        uint16 = uint16(7101)
-        CancelSbeSchemaVersion   uint16 = uint16(2)
-        CancelSbeSemanticVersion string = "0.2.0"
+        CancelSbeSchemaVersion   uint16 = uint16(3)
+        CancelSbeSemanticVersion string = "0.3.0"
     )
 
     func (m *Cancel) SbeBlockLength() uint16 {
@@ -46,11 +46,11 @@ type Cancel struct {
     }
 
     func (m *Cancel) SbeSchemaVersion() uint16 {
-        return uint16(2)
+        return uint16(3)
     }
 
     func (m *Cancel) SbeSemanticVersion() string {
-        return "0.2.0"
+        return "0.3.0"
     }
 
     func (m *Cancel) SbeSemanticType() string {

@@ -19,7 +19,7 @@ type GroupSizeEncoding struct {
     const (
         GroupSizeEncodingEncodedLength    uint64 = 4
         GroupSizeEncodingSbeSchemaID        uint16 = uint16(7101)
-        GroupSizeEncodingSbeSchemaVersion   uint16 = uint16(2)
+        GroupSizeEncodingSbeSchemaVersion   uint16 = uint16(3)
     )
 
     func (m *GroupSizeEncoding) Wrap(
@@ -61,7 +61,7 @@ type GroupSizeEncoding struct {
     }
 
     func (m *GroupSizeEncoding) SbeSchemaVersion() uint16 {
-        return uint16(2)
+        return uint16(3)
     }
 
 func (m *GroupSizeEncoding) BlockLengthMetaAttribute(metaAttribute string) string {

@@ -19,7 +19,7 @@ type MessageHeader struct {
     const (
         MessageHeaderEncodedLength    uint64 = 8
         MessageHeaderSbeSchemaID        uint16 = uint16(7101)
-        MessageHeaderSbeSchemaVersion   uint16 = uint16(2)
+        MessageHeaderSbeSchemaVersion   uint16 = uint16(3)
     )
 
     func (m *MessageHeader) Wrap(
@@ -61,7 +61,7 @@ type MessageHeader struct {
     }
 
     func (m *MessageHeader) SbeSchemaVersion() uint16 {
-        return uint16(2)
+        return uint16(3)
     }
 
 func (m *MessageHeader) BlockLengthMetaAttribute(metaAttribute string) string {

@@ -5,6 +5,7 @@ package polybridge
 
 import (
 "fmt"
+"math"
 "strings"
 )
 
@@ -23,15 +24,15 @@ type Request struct {
     }
 
     const (
-        RequestSbeBlockLength     uint16 = uint16(20)
+        RequestSbeBlockLength     uint16 = uint16(44)
         RequestSbeTemplateID      uint16 = uint16(1)
         RequestSbeSchemaID        uint16 = uint16(7101)
-        RequestSbeSchemaVersion   uint16 = uint16(2)
-        RequestSbeSemanticVersion string = "0.2.0"
+        RequestSbeSchemaVersion   uint16 = uint16(3)
+        RequestSbeSemanticVersion string = "0.3.0"
     )
 
     func (m *Request) SbeBlockLength() uint16 {
-        return uint16(20)
+        return uint16(44)
     }
 
     func (m *Request) SbeBlockAndHeaderLength() uint64 {
@@ -47,11 +48,11 @@ type Request struct {
     }
 
     func (m *Request) SbeSchemaVersion() uint16 {
-        return uint16(2)
+        return uint16(3)
     }
 
     func (m *Request) SbeSemanticVersion() string {
-        return "0.2.0"
+        return "0.3.0"
     }
 
     func (m *Request) SbeSemanticType() string {
@@ -297,6 +298,162 @@ func (m *Request) ReplyStreamIdMetaAttribute(metaAttribute string) string {
 
     func (m *Request) SetReplyStreamId(value int32) *Request {
         PutInt32LittleEndian(m.buffer[(m.offset + 16):], value)
+        return m
+    }
+
+func (m *Request) RegionIdMetaAttribute(metaAttribute string) string {
+    switch metaAttribute {
+        case "PRESENCE": return "required"
+        default: return ""
+    }
+}
+
+    func (m *Request) RegionIdId() int {
+        return 12
+    }
+
+    func (m *Request) RegionIdSinceVersion() uint64 {
+        return 3
+    }
+
+    func (m *Request) RegionIdInActingVersion() bool {
+        return m.actingVersion >= m.RegionIdSinceVersion()
+    }
+
+    func (m *Request) RegionIdEncodingOffset() uint {
+        return 20
+    }
+
+    func (m *Request) RegionIdNullValue() int64 {
+        return SbeNullValueInt64()
+    }
+
+    func (m *Request) RegionIdMinValue() int64 {
+        return int64(-9223372036854775807)
+    }
+
+    func (m *Request) RegionIdMaxValue() int64 {
+        return int64(9223372036854775807)
+    }
+
+    func (m *Request) RegionIdEncodingLength() int {
+        return 8
+    }
+
+    func (m *Request) RegionId() int64 {
+        if m.actingVersion < 3 {
+            return math.MinInt64
+        }
+
+        return Int64LittleEndian(m.buffer[(m.offset + 20):])
+    }
+
+    func (m *Request) SetRegionId(value int64) *Request {
+        PutInt64LittleEndian(m.buffer[(m.offset + 20):], value)
+        return m
+    }
+
+func (m *Request) RegionOffsetMetaAttribute(metaAttribute string) string {
+    switch metaAttribute {
+        case "PRESENCE": return "required"
+        default: return ""
+    }
+}
+
+    func (m *Request) RegionOffsetId() int {
+        return 13
+    }
+
+    func (m *Request) RegionOffsetSinceVersion() uint64 {
+        return 3
+    }
+
+    func (m *Request) RegionOffsetInActingVersion() bool {
+        return m.actingVersion >= m.RegionOffsetSinceVersion()
+    }
+
+    func (m *Request) RegionOffsetEncodingOffset() uint {
+        return 28
+    }
+
+    func (m *Request) RegionOffsetNullValue() int64 {
+        return SbeNullValueInt64()
+    }
+
+    func (m *Request) RegionOffsetMinValue() int64 {
+        return int64(-9223372036854775807)
+    }
+
+    func (m *Request) RegionOffsetMaxValue() int64 {
+        return int64(9223372036854775807)
+    }
+
+    func (m *Request) RegionOffsetEncodingLength() int {
+        return 8
+    }
+
+    func (m *Request) RegionOffset() int64 {
+        if m.actingVersion < 3 {
+            return math.MinInt64
+        }
+
+        return Int64LittleEndian(m.buffer[(m.offset + 28):])
+    }
+
+    func (m *Request) SetRegionOffset(value int64) *Request {
+        PutInt64LittleEndian(m.buffer[(m.offset + 28):], value)
+        return m
+    }
+
+func (m *Request) RegionLengthMetaAttribute(metaAttribute string) string {
+    switch metaAttribute {
+        case "PRESENCE": return "required"
+        default: return ""
+    }
+}
+
+    func (m *Request) RegionLengthId() int {
+        return 14
+    }
+
+    func (m *Request) RegionLengthSinceVersion() uint64 {
+        return 3
+    }
+
+    func (m *Request) RegionLengthInActingVersion() bool {
+        return m.actingVersion >= m.RegionLengthSinceVersion()
+    }
+
+    func (m *Request) RegionLengthEncodingOffset() uint {
+        return 36
+    }
+
+    func (m *Request) RegionLengthNullValue() int64 {
+        return SbeNullValueInt64()
+    }
+
+    func (m *Request) RegionLengthMinValue() int64 {
+        return int64(-9223372036854775807)
+    }
+
+    func (m *Request) RegionLengthMaxValue() int64 {
+        return int64(9223372036854775807)
+    }
+
+    func (m *Request) RegionLengthEncodingLength() int {
+        return 8
+    }
+
+    func (m *Request) RegionLength() int64 {
+        if m.actingVersion < 3 {
+            return math.MinInt64
+        }
+
+        return Int64LittleEndian(m.buffer[(m.offset + 36):])
+    }
+
+    func (m *Request) SetRegionLength(value int64) *Request {
+        PutInt64LittleEndian(m.buffer[(m.offset + 36):], value)
         return m
     }
 
@@ -1091,6 +1248,18 @@ func (writer *Request) String() string {
     builder.WriteString(", ")
     builder.WriteString(`"replyStreamId": `)
     builder.WriteString(fmt.Sprintf(`"%v"`, writer.ReplyStreamId()))
+
+    builder.WriteString(", ")
+    builder.WriteString(`"regionId": `)
+    builder.WriteString(fmt.Sprintf(`"%v"`, writer.RegionId()))
+
+    builder.WriteString(", ")
+    builder.WriteString(`"regionOffset": `)
+    builder.WriteString(fmt.Sprintf(`"%v"`, writer.RegionOffset()))
+
+    builder.WriteString(", ")
+    builder.WriteString(`"regionLength": `)
+    builder.WriteString(fmt.Sprintf(`"%v"`, writer.RegionLength()))
 
     builder.WriteString(", ")
     {

@@ -5,6 +5,7 @@ package polybridge
 
 import (
 "fmt"
+"math"
 "strings"
 )
 
@@ -22,15 +23,15 @@ type Response struct {
     }
 
     const (
-        ResponseSbeBlockLength     uint16 = uint16(9)
+        ResponseSbeBlockLength     uint16 = uint16(33)
         ResponseSbeTemplateID      uint16 = uint16(2)
         ResponseSbeSchemaID        uint16 = uint16(7101)
-        ResponseSbeSchemaVersion   uint16 = uint16(2)
-        ResponseSbeSemanticVersion string = "0.2.0"
+        ResponseSbeSchemaVersion   uint16 = uint16(3)
+        ResponseSbeSemanticVersion string = "0.3.0"
     )
 
     func (m *Response) SbeBlockLength() uint16 {
-        return uint16(9)
+        return uint16(33)
     }
 
     func (m *Response) SbeBlockAndHeaderLength() uint64 {
@@ -46,11 +47,11 @@ type Response struct {
     }
 
     func (m *Response) SbeSchemaVersion() uint16 {
-        return uint16(2)
+        return uint16(3)
     }
 
     func (m *Response) SbeSemanticVersion() string {
-        return "0.2.0"
+        return "0.3.0"
     }
 
     func (m *Response) SbeSemanticType() string {
@@ -241,6 +242,162 @@ func (m *Response) ErrorCodeMetaAttribute(metaAttribute string) string {
     func (m *Response) SetErrorCode(value ErrorCode) *Response {
         val := uint8(value)
         PutUint8LittleEndian(m.buffer[(m.offset + 8):], val)
+        return m
+    }
+
+func (m *Response) RegionIdMetaAttribute(metaAttribute string) string {
+    switch metaAttribute {
+        case "PRESENCE": return "required"
+        default: return ""
+    }
+}
+
+    func (m *Response) RegionIdId() int {
+        return 12
+    }
+
+    func (m *Response) RegionIdSinceVersion() uint64 {
+        return 3
+    }
+
+    func (m *Response) RegionIdInActingVersion() bool {
+        return m.actingVersion >= m.RegionIdSinceVersion()
+    }
+
+    func (m *Response) RegionIdEncodingOffset() uint {
+        return 9
+    }
+
+    func (m *Response) RegionIdNullValue() int64 {
+        return SbeNullValueInt64()
+    }
+
+    func (m *Response) RegionIdMinValue() int64 {
+        return int64(-9223372036854775807)
+    }
+
+    func (m *Response) RegionIdMaxValue() int64 {
+        return int64(9223372036854775807)
+    }
+
+    func (m *Response) RegionIdEncodingLength() int {
+        return 8
+    }
+
+    func (m *Response) RegionId() int64 {
+        if m.actingVersion < 3 {
+            return math.MinInt64
+        }
+
+        return Int64LittleEndian(m.buffer[(m.offset + 9):])
+    }
+
+    func (m *Response) SetRegionId(value int64) *Response {
+        PutInt64LittleEndian(m.buffer[(m.offset + 9):], value)
+        return m
+    }
+
+func (m *Response) RegionOffsetMetaAttribute(metaAttribute string) string {
+    switch metaAttribute {
+        case "PRESENCE": return "required"
+        default: return ""
+    }
+}
+
+    func (m *Response) RegionOffsetId() int {
+        return 13
+    }
+
+    func (m *Response) RegionOffsetSinceVersion() uint64 {
+        return 3
+    }
+
+    func (m *Response) RegionOffsetInActingVersion() bool {
+        return m.actingVersion >= m.RegionOffsetSinceVersion()
+    }
+
+    func (m *Response) RegionOffsetEncodingOffset() uint {
+        return 17
+    }
+
+    func (m *Response) RegionOffsetNullValue() int64 {
+        return SbeNullValueInt64()
+    }
+
+    func (m *Response) RegionOffsetMinValue() int64 {
+        return int64(-9223372036854775807)
+    }
+
+    func (m *Response) RegionOffsetMaxValue() int64 {
+        return int64(9223372036854775807)
+    }
+
+    func (m *Response) RegionOffsetEncodingLength() int {
+        return 8
+    }
+
+    func (m *Response) RegionOffset() int64 {
+        if m.actingVersion < 3 {
+            return math.MinInt64
+        }
+
+        return Int64LittleEndian(m.buffer[(m.offset + 17):])
+    }
+
+    func (m *Response) SetRegionOffset(value int64) *Response {
+        PutInt64LittleEndian(m.buffer[(m.offset + 17):], value)
+        return m
+    }
+
+func (m *Response) RegionLengthMetaAttribute(metaAttribute string) string {
+    switch metaAttribute {
+        case "PRESENCE": return "required"
+        default: return ""
+    }
+}
+
+    func (m *Response) RegionLengthId() int {
+        return 14
+    }
+
+    func (m *Response) RegionLengthSinceVersion() uint64 {
+        return 3
+    }
+
+    func (m *Response) RegionLengthInActingVersion() bool {
+        return m.actingVersion >= m.RegionLengthSinceVersion()
+    }
+
+    func (m *Response) RegionLengthEncodingOffset() uint {
+        return 25
+    }
+
+    func (m *Response) RegionLengthNullValue() int64 {
+        return SbeNullValueInt64()
+    }
+
+    func (m *Response) RegionLengthMinValue() int64 {
+        return int64(-9223372036854775807)
+    }
+
+    func (m *Response) RegionLengthMaxValue() int64 {
+        return int64(9223372036854775807)
+    }
+
+    func (m *Response) RegionLengthEncodingLength() int {
+        return 8
+    }
+
+    func (m *Response) RegionLength() int64 {
+        if m.actingVersion < 3 {
+            return math.MinInt64
+        }
+
+        return Int64LittleEndian(m.buffer[(m.offset + 25):])
+    }
+
+    func (m *Response) SetRegionLength(value int64) *Response {
+        PutInt64LittleEndian(m.buffer[(m.offset + 25):], value)
         return m
     }
 
@@ -492,6 +649,18 @@ func (writer *Response) String() string {
     builder.WriteString(", ")
     builder.WriteString(`"errorCode": `)
     builder.WriteString(fmt.Sprintf(`"%v"`, writer.ErrorCode()))
+
+    builder.WriteString(", ")
+    builder.WriteString(`"regionId": `)
+    builder.WriteString(fmt.Sprintf(`"%v"`, writer.RegionId()))
+
+    builder.WriteString(", ")
+    builder.WriteString(`"regionOffset": `)
+    builder.WriteString(fmt.Sprintf(`"%v"`, writer.RegionOffset()))
+
+    builder.WriteString(", ")
+    builder.WriteString(`"regionLength": `)
+    builder.WriteString(fmt.Sprintf(`"%v"`, writer.RegionLength()))
 
     builder.WriteString(", ")
     builder.WriteString(`"errorMessage": `)

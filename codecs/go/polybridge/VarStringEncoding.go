@@ -20,7 +20,7 @@ type VarStringEncoding struct {
     const (
         VarStringEncodingEncodedLength    uint64 = math.MaxUint64
         VarStringEncodingSbeSchemaID        uint16 = uint16(7101)
-        VarStringEncodingSbeSchemaVersion   uint16 = uint16(2)
+        VarStringEncodingSbeSchemaVersion   uint16 = uint16(3)
     )
 
     func (m *VarStringEncoding) Wrap(
@@ -62,7 +62,7 @@ type VarStringEncoding struct {
     }
 
     func (m *VarStringEncoding) SbeSchemaVersion() uint16 {
-        return uint16(2)
+        return uint16(3)
     }
 
 func (m *VarStringEncoding) LengthMetaAttribute(metaAttribute string) string {

@@ -26,8 +26,8 @@ type WorkerAnnouncement struct {
         WorkerAnnouncementSbeBlockLength     uint16 = uint16(17)
         WorkerAnnouncementSbeTemplateID      uint16 = uint16(4)
         WorkerAnnouncementSbeSchemaID        uint16 = uint16(7101)
-        WorkerAnnouncementSbeSchemaVersion   uint16 = uint16(2)
-        WorkerAnnouncementSbeSemanticVersion string = "0.2.0"
+        WorkerAnnouncementSbeSchemaVersion   uint16 = uint16(3)
+        WorkerAnnouncementSbeSemanticVersion string = "0.3.0"
     )
 
     func (m *WorkerAnnouncement) SbeBlockLength() uint16 {
@@ -47,11 +47,11 @@ type WorkerAnnouncement struct {
     }
 
     func (m *WorkerAnnouncement) SbeSchemaVersion() uint16 {
-        return uint16(2)
+        return uint16(3)
     }
 
     func (m *WorkerAnnouncement) SbeSemanticVersion() string {
-        return "0.2.0"
+        return "0.3.0"
     }
 
     func (m *WorkerAnnouncement) SbeSemanticType() string {

@@ -11,6 +11,7 @@ pub mod error_code;
 pub mod group_size_encoding_codec;
 pub mod language;
 pub mod message_header_codec;
+pub mod payload_release_codec;
 pub mod request_codec;
 pub mod response_codec;
 pub mod var_data_encoding_codec;
@@ -18,8 +19,8 @@ pub mod var_string_encoding_codec;
 pub mod worker_announcement_codec;
 
 pub const SBE_SCHEMA_ID: u16 = 7101;
-pub const SBE_SCHEMA_VERSION: u16 = 2;
-pub const SBE_SEMANTIC_VERSION: &str = "0.2.0";
+pub const SBE_SCHEMA_VERSION: u16 = 3;
+pub const SBE_SEMANTIC_VERSION: &str = "0.3.0";
 
 pub type SbeResult<T> = core::result::Result<T, SbeErr>;
 

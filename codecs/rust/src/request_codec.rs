@@ -7,7 +7,7 @@ pub use crate::SBE_SCHEMA_ID;
 pub use crate::SBE_SCHEMA_VERSION;
 pub use crate::SBE_SEMANTIC_VERSION;
 
-pub const SBE_BLOCK_LENGTH: u16 = 20;
+pub const SBE_BLOCK_LENGTH: u16 = 44;
 pub const SBE_TEMPLATE_ID: u16 = 1;
 
 pub mod encoder {
@@ -110,6 +110,54 @@ pub mod encoder {
         pub fn reply_stream_id(&mut self, value: i32) -> &mut Self {
             let offset = self.offset + 16;
             self.get_buf_mut().put_i32_at(offset, value);
+            self
+        }
+
+        /// primitive field 'regionId'
+        /// - min value: -9223372036854775807
+        /// - max value: 9223372036854775807
+        /// - null value: -9223372036854775808_i64
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 20
+        /// - encodedLength: 8
+        /// - version: 3
+        #[inline]
+        pub fn region_id(&mut self, value: i64) -> &mut Self {
+            let offset = self.offset + 20;
+            self.get_buf_mut().put_i64_at(offset, value);
+            self
+        }
+
+        /// primitive field 'regionOffset'
+        /// - min value: -9223372036854775807
+        /// - max value: 9223372036854775807
+        /// - null value: -9223372036854775808_i64
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 28
+        /// - encodedLength: 8
+        /// - version: 3
+        #[inline]
+        pub fn region_offset(&mut self, value: i64) -> &mut Self {
+            let offset = self.offset + 28;
+            self.get_buf_mut().put_i64_at(offset, value);
+            self
+        }
+
+        /// primitive field 'regionLength'
+        /// - min value: -9223372036854775807
+        /// - max value: 9223372036854775807
+        /// - null value: -9223372036854775808_i64
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 36
+        /// - encodedLength: 8
+        /// - version: 3
+        #[inline]
+        pub fn region_length(&mut self, value: i64) -> &mut Self {
+            let offset = self.offset + 36;
+            self.get_buf_mut().put_i64_at(offset, value);
             self
         }
 
@@ -352,6 +400,36 @@ pub mod decoder {
             self.get_buf().get_i32_at(self.offset + 16)
         }
 
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn region_id(&self) -> i64 {
+            if self.acting_version() < 3 {
+                return -9223372036854775808_i64;
+            }
+
+            self.get_buf().get_i64_at(self.offset + 20)
+        }
+
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn region_offset(&self) -> i64 {
+            if self.acting_version() < 3 {
+                return -9223372036854775808_i64;
+            }
+
+            self.get_buf().get_i64_at(self.offset + 28)
+        }
+
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn region_length(&self) -> i64 {
+            if self.acting_version() < 3 {
+                return -9223372036854775808_i64;
+            }
+
+            self.get_buf().get_i64_at(self.offset + 36)
+        }
+
         /// GROUP DECODER (id=4, description='The caller's key/value pairs for the handler, e.g. a W3C trace context: at most 32 entries, keys 1-128 bytes, values up to 4096 bytes (docs/protocol.md)')
         #[inline]
         pub fn metadata_decoder(self) -> MetadataDecoder<Self> {
@@ -457,7 +535,7 @@ pub mod decoder {
             self
         }
 
-        /// group token - Token{signal=BEGIN_GROUP, name='metadata', referencedName='null', description='The caller's key/value pairs for the handler, e.g. a W3C trace context: at most 32 entries, keys 1-128 bytes, values up to 4096 bytes (docs/protocol.md)', packageName='null', id=4, version=0, deprecated=0, encodedLength=0, offset=20, componentTokenCount=18, encoding=Encoding{presence=REQUIRED, primitiveType=null, byteOrder=LITTLE_ENDIAN, minValue=null, maxValue=null, nullValue=null, constValue=null, characterEncoding='null', epoch='null', timeUnit=null, semanticType='null'}}
+        /// group token - Token{signal=BEGIN_GROUP, name='metadata', referencedName='null', description='The caller's key/value pairs for the handler, e.g. a W3C trace context: at most 32 entries, keys 1-128 bytes, values up to 4096 bytes (docs/protocol.md)', packageName='null', id=4, version=0, deprecated=0, encodedLength=0, offset=44, componentTokenCount=18, encoding=Encoding{presence=REQUIRED, primitiveType=null, byteOrder=LITTLE_ENDIAN, minValue=null, maxValue=null, nullValue=null, constValue=null, characterEncoding='null', epoch='null', timeUnit=null, semanticType='null'}}
         #[inline]
         pub fn parent(&mut self) -> SbeResult<P> {
             self.parent.take().ok_or(SbeErr::ParentNotSet)

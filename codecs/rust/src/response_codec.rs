@@ -7,7 +7,7 @@ pub use crate::SBE_SCHEMA_ID;
 pub use crate::SBE_SCHEMA_VERSION;
 pub use crate::SBE_SEMANTIC_VERSION;
 
-pub const SBE_BLOCK_LENGTH: u16 = 9;
+pub const SBE_BLOCK_LENGTH: u16 = 33;
 pub const SBE_TEMPLATE_ID: u16 = 2;
 
 pub mod encoder {
@@ -86,6 +86,54 @@ pub mod encoder {
         pub fn error_code(&mut self, value: error_code::ErrorCode) -> &mut Self {
             let offset = self.offset + 8;
             self.get_buf_mut().put_u8_at(offset, value as u8);
+            self
+        }
+
+        /// primitive field 'regionId'
+        /// - min value: -9223372036854775807
+        /// - max value: 9223372036854775807
+        /// - null value: -9223372036854775808_i64
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 9
+        /// - encodedLength: 8
+        /// - version: 3
+        #[inline]
+        pub fn region_id(&mut self, value: i64) -> &mut Self {
+            let offset = self.offset + 9;
+            self.get_buf_mut().put_i64_at(offset, value);
+            self
+        }
+
+        /// primitive field 'regionOffset'
+        /// - min value: -9223372036854775807
+        /// - max value: 9223372036854775807
+        /// - null value: -9223372036854775808_i64
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 17
+        /// - encodedLength: 8
+        /// - version: 3
+        #[inline]
+        pub fn region_offset(&mut self, value: i64) -> &mut Self {
+            let offset = self.offset + 17;
+            self.get_buf_mut().put_i64_at(offset, value);
+            self
+        }
+
+        /// primitive field 'regionLength'
+        /// - min value: -9223372036854775807
+        /// - max value: 9223372036854775807
+        /// - null value: -9223372036854775808_i64
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 25
+        /// - encodedLength: 8
+        /// - version: 3
+        #[inline]
+        pub fn region_length(&mut self, value: i64) -> &mut Self {
+            let offset = self.offset + 25;
+            self.get_buf_mut().put_i64_at(offset, value);
             self
         }
 
@@ -201,6 +249,36 @@ pub mod decoder {
         #[inline]
         pub fn error_code(&self) -> error_code::ErrorCode {
             self.get_buf().get_u8_at(self.offset + 8).into()
+        }
+
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn region_id(&self) -> i64 {
+            if self.acting_version() < 3 {
+                return -9223372036854775808_i64;
+            }
+
+            self.get_buf().get_i64_at(self.offset + 9)
+        }
+
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn region_offset(&self) -> i64 {
+            if self.acting_version() < 3 {
+                return -9223372036854775808_i64;
+            }
+
+            self.get_buf().get_i64_at(self.offset + 17)
+        }
+
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn region_length(&self) -> i64 {
+            if self.acting_version() < 3 {
+                return -9223372036854775808_i64;
+            }
+
+            self.get_buf().get_i64_at(self.offset + 25)
         }
 
         /// VAR_DATA DECODER - character encoding: 'UTF-8'

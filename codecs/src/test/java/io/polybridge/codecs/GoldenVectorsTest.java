@@ -25,6 +25,9 @@ class GoldenVectorsTest
 {
     static final String UDP_REPLY_CHANNEL = "aeron:udp?endpoint=10.42.0.1:41000";
     static final String UDP_REQUEST_CHANNEL = "aeron:udp?endpoint=10.42.0.2:40100";
+    /** Region ids are the owner's pid in the high 32 bits and a random nonce in the low 32. */
+    static final long REQUEST_REGION_ID = 0x0000_3039_2A2B_2C2DL;
+    static final long RESPONSE_REGION_ID = 0x0000_303A_0102_0304L;
     static final String UNICODE_ERROR = "handler failed: Ünïcödé ✓ 日本語 🚀";
 
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -67,6 +70,12 @@ class GoldenVectorsTest
             "request-metadata.bin", 9, 1_000_000L, 1002, requestMetadata(), UDP_REPLY_CHANNEL, "echo", pattern(16)));
         vectors.add(response("response-ok.bin", 42, ErrorCode.OK, "", "pong".getBytes(StandardCharsets.US_ASCII)));
         vectors.add(response("response-error.bin", -42, ErrorCode.HANDLER_ERROR, UNICODE_ERROR, new byte[0]));
+        vectors.add(request(
+            "request-region.bin", 11, 2_000_000_000L, 1001, List.of(), "", "checksum", new byte[0],
+            REQUEST_REGION_ID, 12_288, 8_388_608));
+        vectors.add(response(
+            "response-region.bin", 11, ErrorCode.OK, "", new byte[0], RESPONSE_REGION_ID, 0, 8_388_608));
+        vectors.add(payloadRelease("payload-release.bin", 11, 1001, RESPONSE_REGION_ID, 0));
         vectors.add(cancel("cancel.bin", ""));
         vectors.add(cancel("cancel-udp.bin", UDP_REPLY_CHANNEL));
         vectors.add(announcement(
@@ -94,12 +103,29 @@ class GoldenVectorsTest
         final String handler,
         final byte[] payload)
     {
+        return request(file, correlationId, timeoutNs, replyStreamId, metadata, replyChannel, handler, payload, 0, 0, 0);
+    }
+
+    private Vector request(
+        final String file,
+        final long correlationId,
+        final long timeoutNs,
+        final int replyStreamId,
+        final List<String[]> metadata,
+        final String replyChannel,
+        final String handler,
+        final byte[] payload,
+        final long regionId,
+        final long regionOffset,
+        final long regionLength)
+    {
         return new Vector(
             file,
             (buffer) ->
             {
                 final RequestEncoder encoder = new RequestEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder)
-                    .correlationId(correlationId).timeoutNs(timeoutNs).replyStreamId(replyStreamId);
+                    .correlationId(correlationId).timeoutNs(timeoutNs).replyStreamId(replyStreamId)
+                    .regionId(regionId).regionOffset(regionOffset).regionLength(regionLength);
                 final RequestEncoder.MetadataEncoder entries = encoder.metadataCount(metadata.size());
                 for (final String[] entry : metadata)
                 {
@@ -114,6 +140,9 @@ class GoldenVectorsTest
                 assertEquals(correlationId, decoder.correlationId());
                 assertEquals(timeoutNs, decoder.timeoutNs());
                 assertEquals(replyStreamId, decoder.replyStreamId());
+                assertEquals(regionId, decoder.regionId());
+                assertEquals(regionOffset, decoder.regionOffset());
+                assertEquals(regionLength, decoder.regionLength());
                 final List<String[]> decodedMetadata = new ArrayList<>();
                 for (final RequestDecoder.MetadataDecoder entry : decoder.metadata())
                 {
@@ -136,12 +165,26 @@ class GoldenVectorsTest
     private Vector response(
         final String file, final long correlationId, final ErrorCode code, final String message, final byte[] payload)
     {
+        return response(file, correlationId, code, message, payload, 0, 0, 0);
+    }
+
+    private Vector response(
+        final String file,
+        final long correlationId,
+        final ErrorCode code,
+        final String message,
+        final byte[] payload,
+        final long regionId,
+        final long regionOffset,
+        final long regionLength)
+    {
         return new Vector(
             file,
             (buffer) ->
             {
                 final ResponseEncoder encoder = new ResponseEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder)
                     .correlationId(correlationId).errorCode(code)
+                    .regionId(regionId).regionOffset(regionOffset).regionLength(regionLength)
                     .errorMessage(message)
                     .putPayload(payload, 0, payload.length);
                 return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
@@ -151,10 +194,37 @@ class GoldenVectorsTest
                 final ResponseDecoder decoder = new ResponseDecoder().wrapAndApplyHeader(buffer, 0, headerDecoder);
                 assertEquals(correlationId, decoder.correlationId());
                 assertEquals(code, decoder.errorCode());
+                assertEquals(regionId, decoder.regionId());
+                assertEquals(regionOffset, decoder.regionOffset());
+                assertEquals(regionLength, decoder.regionLength());
                 assertEquals(message, decoder.errorMessage());
                 final byte[] decoded = new byte[decoder.payloadLength()];
                 decoder.getPayload(decoded, 0, decoded.length);
                 assertArrayEquals(payload, decoded);
+            });
+    }
+
+    private Vector payloadRelease(
+        final String file, final long correlationId, final int replyStreamId, final long regionId, final long regionOffset)
+    {
+        return new Vector(
+            file,
+            (buffer) ->
+            {
+                final PayloadReleaseEncoder encoder = new PayloadReleaseEncoder()
+                    .wrapAndApplyHeader(buffer, 0, headerEncoder)
+                    .correlationId(correlationId).replyStreamId(replyStreamId)
+                    .regionId(regionId).regionOffset(regionOffset);
+                return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+            },
+            (buffer) ->
+            {
+                final PayloadReleaseDecoder decoder = new PayloadReleaseDecoder()
+                    .wrapAndApplyHeader(buffer, 0, headerDecoder);
+                assertEquals(correlationId, decoder.correlationId());
+                assertEquals(replyStreamId, decoder.replyStreamId());
+                assertEquals(regionId, decoder.regionId());
+                assertEquals(regionOffset, decoder.regionOffset());
             });
     }
 
@@ -208,7 +278,7 @@ class GoldenVectorsTest
                 final WorkerAnnouncementDecoder decoder = new WorkerAnnouncementDecoder()
                     .wrapAndApplyHeader(buffer, 0, headerDecoder);
                 assertEquals(7101, decoder.schemaId());
-                assertEquals(2, decoder.schemaVersion());
+                assertEquals(3, decoder.schemaVersion());
                 assertEquals(language, decoder.language());
                 assertEquals(pid, decoder.pid());
                 assertEquals(requestStreamId, decoder.requestStreamId());
