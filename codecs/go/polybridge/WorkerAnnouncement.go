@@ -5,6 +5,7 @@ package polybridge
 
 import (
 "fmt"
+"math"
 "strings"
 )
 
@@ -23,7 +24,7 @@ type WorkerAnnouncement struct {
     }
 
     const (
-        WorkerAnnouncementSbeBlockLength     uint16 = uint16(17)
+        WorkerAnnouncementSbeBlockLength     uint16 = uint16(25)
         WorkerAnnouncementSbeTemplateID      uint16 = uint16(4)
         WorkerAnnouncementSbeSchemaID        uint16 = uint16(7101)
         WorkerAnnouncementSbeSchemaVersion   uint16 = uint16(3)
@@ -31,7 +32,7 @@ type WorkerAnnouncement struct {
     )
 
     func (m *WorkerAnnouncement) SbeBlockLength() uint16 {
-        return uint16(17)
+        return uint16(25)
     }
 
     func (m *WorkerAnnouncement) SbeBlockAndHeaderLength() uint64 {
@@ -386,6 +387,58 @@ func (m *WorkerAnnouncement) RequestStreamIdMetaAttribute(metaAttribute string) 
 
     func (m *WorkerAnnouncement) SetRequestStreamId(value int32) *WorkerAnnouncement {
         PutInt32LittleEndian(m.buffer[(m.offset + 13):], value)
+        return m
+    }
+
+func (m *WorkerAnnouncement) RegionIdMetaAttribute(metaAttribute string) string {
+    switch metaAttribute {
+        case "PRESENCE": return "required"
+        default: return ""
+    }
+}
+
+    func (m *WorkerAnnouncement) RegionIdId() int {
+        return 6
+    }
+
+    func (m *WorkerAnnouncement) RegionIdSinceVersion() uint64 {
+        return 3
+    }
+
+    func (m *WorkerAnnouncement) RegionIdInActingVersion() bool {
+        return m.actingVersion >= m.RegionIdSinceVersion()
+    }
+
+    func (m *WorkerAnnouncement) RegionIdEncodingOffset() uint {
+        return 17
+    }
+
+    func (m *WorkerAnnouncement) RegionIdNullValue() int64 {
+        return SbeNullValueInt64()
+    }
+
+    func (m *WorkerAnnouncement) RegionIdMinValue() int64 {
+        return int64(-9223372036854775807)
+    }
+
+    func (m *WorkerAnnouncement) RegionIdMaxValue() int64 {
+        return int64(9223372036854775807)
+    }
+
+    func (m *WorkerAnnouncement) RegionIdEncodingLength() int {
+        return 8
+    }
+
+    func (m *WorkerAnnouncement) RegionId() int64 {
+        if m.actingVersion < 3 {
+            return math.MinInt64
+        }
+
+        return Int64LittleEndian(m.buffer[(m.offset + 17):])
+    }
+
+    func (m *WorkerAnnouncement) SetRegionId(value int64) *WorkerAnnouncement {
+        PutInt64LittleEndian(m.buffer[(m.offset + 17):], value)
         return m
     }
 
@@ -939,6 +992,10 @@ func (writer *WorkerAnnouncement) String() string {
     builder.WriteString(", ")
     builder.WriteString(`"requestStreamId": `)
     builder.WriteString(fmt.Sprintf(`"%v"`, writer.RequestStreamId()))
+
+    builder.WriteString(", ")
+    builder.WriteString(`"regionId": `)
+    builder.WriteString(fmt.Sprintf(`"%v"`, writer.RegionId()))
 
     builder.WriteString(", ")
     {

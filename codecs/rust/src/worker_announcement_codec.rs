@@ -7,7 +7,7 @@ pub use crate::SBE_SCHEMA_ID;
 pub use crate::SBE_SCHEMA_VERSION;
 pub use crate::SBE_SEMANTIC_VERSION;
 
-pub const SBE_BLOCK_LENGTH: u16 = 17;
+pub const SBE_BLOCK_LENGTH: u16 = 25;
 pub const SBE_TEMPLATE_ID: u16 = 4;
 
 pub mod encoder {
@@ -134,6 +134,22 @@ pub mod encoder {
         pub fn request_stream_id(&mut self, value: i32) -> &mut Self {
             let offset = self.offset + 13;
             self.get_buf_mut().put_i32_at(offset, value);
+            self
+        }
+
+        /// primitive field 'regionId'
+        /// - min value: -9223372036854775807
+        /// - max value: 9223372036854775807
+        /// - null value: -9223372036854775808_i64
+        /// - characterEncoding: null
+        /// - semanticType: null
+        /// - encodedOffset: 17
+        /// - encodedLength: 8
+        /// - version: 3
+        #[inline]
+        pub fn region_id(&mut self, value: i64) -> &mut Self {
+            let offset = self.offset + 17;
+            self.get_buf_mut().put_i64_at(offset, value);
             self
         }
 
@@ -366,6 +382,16 @@ pub mod decoder {
             self.get_buf().get_i32_at(self.offset + 13)
         }
 
+        /// primitive field - 'REQUIRED'
+        #[inline]
+        pub fn region_id(&self) -> i64 {
+            if self.acting_version() < 3 {
+                return -9223372036854775808_i64;
+            }
+
+            self.get_buf().get_i64_at(self.offset + 17)
+        }
+
         /// GROUP DECODER (id=10)
         #[inline]
         pub fn handlers_decoder(self) -> HandlersDecoder<Self> {
@@ -456,7 +482,7 @@ pub mod decoder {
             self
         }
 
-        /// group token - Token{signal=BEGIN_GROUP, name='handlers', referencedName='null', description='null', packageName='null', id=10, version=0, deprecated=0, encodedLength=0, offset=17, componentTokenCount=12, encoding=Encoding{presence=REQUIRED, primitiveType=null, byteOrder=LITTLE_ENDIAN, minValue=null, maxValue=null, nullValue=null, constValue=null, characterEncoding='null', epoch='null', timeUnit=null, semanticType='null'}}
+        /// group token - Token{signal=BEGIN_GROUP, name='handlers', referencedName='null', description='null', packageName='null', id=10, version=0, deprecated=0, encodedLength=0, offset=25, componentTokenCount=12, encoding=Encoding{presence=REQUIRED, primitiveType=null, byteOrder=LITTLE_ENDIAN, minValue=null, maxValue=null, nullValue=null, constValue=null, characterEncoding='null', epoch='null', timeUnit=null, semanticType='null'}}
         #[inline]
         pub fn parent(&mut self) -> SbeResult<P> {
             self.parent.take().ok_or(SbeErr::ParentNotSet)

@@ -79,9 +79,9 @@ class GoldenVectorsTest
         vectors.add(cancel("cancel.bin", ""));
         vectors.add(cancel("cancel-udp.bin", UDP_REPLY_CHANNEL));
         vectors.add(announcement(
-            "announcement-go.bin", Language.GO, 4242, 2001, List.of("echo", "wappalyzer.fingerprint"), "go-0",
-            UDP_REQUEST_CHANNEL));
-        vectors.add(announcement("announcement-empty.bin", Language.RUST, 0, 0, List.of(), "", ""));
+            "announcement-go.bin", Language.GO, 4242, 2001, RESPONSE_REGION_ID, List.of("echo", "wappalyzer.fingerprint"),
+            "go-0", UDP_REQUEST_CHANNEL));
+        vectors.add(announcement("announcement-empty.bin", Language.RUST, 0, 0, 0, List.of(), "", ""));
         return vectors;
     }
 
@@ -252,6 +252,7 @@ class GoldenVectorsTest
         final Language language,
         final long pid,
         final int requestStreamId,
+        final long regionId,
         final List<String> handlers,
         final String workerId,
         final String requestChannel)
@@ -264,7 +265,7 @@ class GoldenVectorsTest
                     .wrapAndApplyHeader(buffer, 0, headerEncoder)
                     .schemaId(WorkerAnnouncementEncoder.SCHEMA_ID)
                     .schemaVersion(WorkerAnnouncementEncoder.SCHEMA_VERSION)
-                    .language(language).pid(pid).requestStreamId(requestStreamId);
+                    .language(language).pid(pid).requestStreamId(requestStreamId).regionId(regionId);
                 final WorkerAnnouncementEncoder.HandlersEncoder group = encoder.handlersCount(handlers.size());
                 for (final String handler : handlers)
                 {
@@ -282,6 +283,7 @@ class GoldenVectorsTest
                 assertEquals(language, decoder.language());
                 assertEquals(pid, decoder.pid());
                 assertEquals(requestStreamId, decoder.requestStreamId());
+                assertEquals(regionId, decoder.regionId());
                 final List<String> decoded = new ArrayList<>();
                 for (final WorkerAnnouncementDecoder.HandlersDecoder handler : decoder.handlers())
                 {
