@@ -9,6 +9,7 @@ import io.polybridge.codecs.CancelEncoder;
 import io.polybridge.codecs.Language;
 import io.polybridge.codecs.MessageHeaderDecoder;
 import io.polybridge.codecs.MessageHeaderEncoder;
+import io.polybridge.codecs.PayloadReleaseEncoder;
 import io.polybridge.codecs.RequestEncoder;
 import io.polybridge.codecs.ResponseDecoder;
 import io.polybridge.codecs.WorkerAnnouncementDecoder;
@@ -81,7 +82,16 @@ final class HostileFrames implements AutoCloseable
         NEGATIVE_TIMEOUT(3),
         INVALID_REPLY_CHANNEL(4),
         CANCEL_REPLY_STREAM_ZERO(4),
-        TRUNCATED_CANCEL(4);
+        TRUNCATED_CANCEL(4),
+        /** A payload reference to a region that has no file. */
+        REGION_MISSING(3),
+        /** A reference outside a worker's real region: past its end, negative, or overflowing. */
+        REGION_OUT_OF_BOUNDS(4),
+        /** A reference and an inline payload at once. */
+        REGION_AND_INLINE_PAYLOAD(2),
+        /** A PayloadRelease of a loan this process never had: ignored and counted by the worker. */
+        FORGED_PAYLOAD_RELEASE(3),
+        TRUNCATED_PAYLOAD_RELEASE(2);
 
         final int weight;
 
@@ -100,6 +110,9 @@ final class HostileFrames implements AutoCloseable
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final RequestEncoder requestEncoder = new RequestEncoder();
     private final CancelEncoder cancelEncoder = new CancelEncoder();
+    private final PayloadReleaseEncoder releaseEncoder = new PayloadReleaseEncoder();
+    /** Region ids that workers announced: real files to aim references outside of. */
+    private final java.util.List<Long> announcedRegions = new java.util.ArrayList<>();
     private final WorkerAnnouncementEncoder announcementEncoder = new WorkerAnnouncementEncoder();
     private final WorkerAnnouncementDecoder announcementDecoder = new WorkerAnnouncementDecoder();
     private final ResponseDecoder responseDecoder = new ResponseDecoder();
@@ -288,6 +301,15 @@ final class HostileFrames implements AutoCloseable
         }
         final long nowNs = System.nanoTime();
         noteAnnouncer(streamId, announcementDecoder.pid(), nowNs);
+        final long regionId = announcementDecoder.regionId();
+        if (regionId != 0 && !announcedRegions.contains(regionId))
+        {
+            if (announcedRegions.size() == MAX_TARGETS)
+            {
+                announcedRegions.remove(0);
+            }
+            announcedRegions.add(regionId);
+        }
         lastAnnouncedNs.put(streamId, nowNs);
         if (!targets.containsKey(streamId) && targets.size() < MAX_TARGETS)
         {
@@ -458,6 +480,7 @@ final class HostileFrames implements AutoCloseable
                     .language(Language.JAVA)
                     .pid(random.nextInt(1 << 22))
                     .requestStreamId(random.nextInt())
+                    .regionId(random.nextLong())
                     .handlersCount(1).next().name("echo");
                 announcementEncoder.workerId("hostile");
                 announcementEncoder.requestChannel("");
@@ -493,6 +516,32 @@ final class HostileFrames implements AutoCloseable
                 return cancel(0);
             case TRUNCATED_CANCEL:
                 return 1 + random.nextInt(cancel(random.nextBoolean() ? 0 : OWN_REPLY_STREAM) - 1);
+            case REGION_MISSING:
+                // Pid 0x7fffffff is above Linux's pid_max: no such owner, no such file.
+                return regionRequest(0x7FFF_FFFFL << 32 | (random.nextInt() & 0xFFFF_FFFFL), 0, 1 + random.nextInt(1 << 20), 0);
+            case REGION_OUT_OF_BOUNDS:
+            {
+                final long regionId = announcedRegions.isEmpty() ? 0x7FFF_FFFF_0000_0001L :
+                    announcedRegions.get(random.nextInt(announcedRegions.size()));
+                switch (random.nextInt(4))
+                {
+                    case 0: // past the end of any region (they are at most 1 GiB)
+                        return regionRequest(regionId, (1L << 30) + random.nextInt(1 << 20), 1 + random.nextInt(4096), 0);
+                    case 1:
+                        return regionRequest(regionId, -1 - random.nextInt(1 << 20), 4096, 0);
+                    case 2:
+                        return regionRequest(regionId, 0, -1 - random.nextInt(1 << 20), 0);
+                    default: // offset + length overflows a signed 64-bit sum
+                        return regionRequest(regionId, Long.MAX_VALUE - random.nextInt(4096), Long.MAX_VALUE, 0);
+                }
+            }
+            case REGION_AND_INLINE_PAYLOAD:
+                return regionRequest(announcedRegions.isEmpty() ? 0x7FFF_FFFF_0000_0001L : announcedRegions.get(0), 0,
+                    4096, 1 + random.nextInt(64));
+            case FORGED_PAYLOAD_RELEASE:
+                return payloadRelease();
+            case TRUNCATED_PAYLOAD_RELEASE:
+                return 1 + random.nextInt(payloadRelease() - 1);
             default:
                 throw new IllegalStateException("unknown kind " + kind);
         }
@@ -511,6 +560,9 @@ final class HostileFrames implements AutoCloseable
             .correlationId(nextCorrelationId++)
             .timeoutNs(timeoutNs)
             .replyStreamId(replyStreamId)
+            .regionId(0)
+            .regionOffset(0)
+            .regionLength(0)
             .metadataCount(0);
         requestEncoder.replyChannel(replyChannel);
         if (handler == null)
@@ -525,6 +577,24 @@ final class HostileFrames implements AutoCloseable
         random.nextBytes(payload);
         requestEncoder.putPayload(payload, 0, payloadLength);
         return MessageHeaderEncoder.ENCODED_LENGTH + requestEncoder.encodedLength();
+    }
+
+    /** A Request to echo whose payload is said to lie in a region, answered BAD_REQUEST unless it is there. */
+    private int regionRequest(final long regionId, final long offset, final long length, final int inlineLength)
+    {
+        final int frameLength = request(OWN_REPLY_STREAM, "echo", inlineLength, TimeUnit.SECONDS.toNanos(1));
+        requestEncoder.regionId(regionId).regionOffset(offset).regionLength(length);
+        return frameLength;
+    }
+
+    private int payloadRelease()
+    {
+        releaseEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .correlationId(random.nextLong())
+            .replyStreamId(OWN_REPLY_STREAM)
+            .regionId(announcedRegions.isEmpty() ? random.nextLong() : announcedRegions.get(random.nextInt(announcedRegions.size())))
+            .regionOffset(random.nextInt(1 << 16) * 4096L);
+        return MessageHeaderEncoder.ENCODED_LENGTH + releaseEncoder.encodedLength();
     }
 
     private int cancel(final int replyStreamId)

@@ -64,4 +64,50 @@ class HostileFramesTest
             }
         }
     }
+
+    @Test
+    void onlyTheRegionKindsReferToARegionAndTheirReferencesAreNeverSatisfiable()
+    {
+        final HostileFrames frames = new HostileFrames("/nonexistent", 11, 1);
+        final MessageHeaderDecoder header = new MessageHeaderDecoder();
+        final RequestDecoder request = new RequestDecoder();
+        for (final HostileFrames.Kind kind : HostileFrames.Kind.values())
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                final int length = frames.build(kind);
+                header.wrap(frames.frame(), 0);
+                if (length < MessageHeaderDecoder.ENCODED_LENGTH + RequestDecoder.BLOCK_LENGTH ||
+                    header.templateId() != RequestDecoder.TEMPLATE_ID || header.schemaId() != RequestDecoder.SCHEMA_ID ||
+                    header.version() != RequestDecoder.SCHEMA_VERSION || header.blockLength() != RequestDecoder.BLOCK_LENGTH)
+                {
+                    continue;
+                }
+                request.wrap(frames.frame(), MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
+                final long regionId = request.regionId();
+                switch (kind)
+                {
+                    case REGION_MISSING:
+                        assertEquals(0x7FFF_FFFFL, regionId >>> 32, "an owner pid above pid_max");
+                        break;
+                    case REGION_OUT_OF_BOUNDS:
+                        final long offset = request.regionOffset();
+                        final long regionLength = request.regionLength();
+                        assertTrue(offset < 0 || regionLength < 0 || offset + regionLength < 0 || offset >= 1L << 30,
+                            "offset " + offset + " length " + regionLength + " could lie inside a region");
+                        break;
+                    case REGION_AND_INLINE_PAYLOAD:
+                        request.metadata().count();
+                        request.skipReplyChannel();
+                        request.skipHandler();
+                        assertTrue(regionId != 0 && request.payloadLength() > 0);
+                        break;
+                    case RANDOM_BYTES:
+                        break;
+                    default:
+                        assertEquals(0, regionId, kind + " carries a region reference left over from another frame");
+                }
+            }
+        }
+    }
 }
