@@ -144,7 +144,7 @@ func TestRegionRefusesToCreateAFileLargerThanTheFreeSpace(t *testing.T) {
 
 // clientRegion writes data into a new region in dir as a client does and returns its id and
 // the data's offset; the file goes with the test.
-func clientRegion(t *testing.T, dir string, dataLength int64, data []byte) (int64, int64, *region) {
+func clientRegion(t testing.TB, dir string, dataLength int64, data []byte) (int64, int64, *region) {
 	t.Helper()
 	r := newRegion(dir, newRegionID(), dataLength)
 	t.Cleanup(func() { _ = r.close(false) }) // a handler of a failed test may still read it
