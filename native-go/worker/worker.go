@@ -454,7 +454,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		"poolSize", w.cfg.PoolSize, "queueDepth", w.cfg.QueueDepth,
 		"replyQueue", w.cfg.ReplyQueue, "replyTimeout", w.cfg.ReplyTimeout,
 		"maxReplyStreams", w.cfg.MaxReplyStreams, "parentPid", w.cfg.ParentPID,
-		"payloadRegion", RegionPath(w.cfg.AeronDir, payloads.regionID()), "payloadRegionMiB", w.cfg.PayloadRegionMiB,
+		"payloadRegionId", fmt.Sprintf("%016x", uint64(payloads.regionID())), "payloadRegionMiB", w.cfg.PayloadRegionMiB,
 		"maxMessageMiB", w.cfg.MaxMessageMiB, "payloadLoanThreshold", w.cfg.PayloadLoanThreshold,
 		"driverPid", driver.pid, "driverTimeout", w.driverTimeout)
 
