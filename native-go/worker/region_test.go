@@ -199,6 +199,13 @@ func TestRegionMapsReadInPlaceAndRefuseBadReferences(t *testing.T) {
 			}
 		})
 	}
+	tiny := newRegionID()
+	if err := os.WriteFile(RegionPath(dir, tiny), []byte("PBREGION"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.payload(tiny, 0, 1); err == nil || !strings.Contains(err.Error(), "is 8 bytes: a region is 4096 to") {
+		t.Errorf("a file shorter than the header: %v", err)
+	}
 	p, r, err := m.payload(id, 2*regionBlock, 0)
 	if err != nil || len(p) != 0 {
 		t.Fatalf("an empty payload at the end: %v", err)
