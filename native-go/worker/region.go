@@ -108,6 +108,8 @@ type region struct {
 	created bool            // the file exists: unlink it at close
 	closed  bool
 	failed  error // the last creation failure, for messages
+
+	freeSpace func(dir string) (uint64, error) // freeBytes; tests replace it
 }
 
 // regionFullError is a loan the region cannot make now.
@@ -121,7 +123,7 @@ func (e *regionFullError) Error() string {
 
 func newRegion(dir string, id int64, dataLength int64) *region {
 	return &region{dir: dir, id: id, dataLength: dataLength,
-		free: []extent{{0, dataLength}}, loans: map[int64]int64{}}
+		free: []extent{{0, dataLength}}, loans: map[int64]int64{}, freeSpace: freeBytes}
 }
 
 func (r *region) path() string { return RegionPath(r.dir, r.id) }
@@ -215,7 +217,7 @@ func (r *region) create() error {
 		r.created = false
 		return err
 	}
-	free, err := freeBytes(r.dir)
+	free, err := r.freeSpace(r.dir)
 	if err != nil {
 		return fail(fmt.Errorf("cannot create the payload region %s: free space unknown: %w", path, err))
 	}

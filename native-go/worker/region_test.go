@@ -128,18 +128,21 @@ func TestRegionFileIsOwnerOnlyCreatedAtTheFirstLoanAndRemovedAtClose(t *testing.
 
 func TestRegionRefusesToCreateAFileLargerThanTheFreeSpace(t *testing.T) {
 	dir := t.TempDir()
-	free, err := freeBytes(dir)
-	if err != nil || free > maxRegionData/2 {
-		t.Skipf("free space %d (%v): cannot ask for more than there is within 1 GiB", free, err)
-	}
-	r := newRegion(dir, newRegionID(), maxRegionData)
-	_, _, err = r.loan(1)
-	if err == nil || !strings.Contains(err.Error(), "--payload-region-mib") {
-		t.Errorf("got %v, want a message naming the free space and the knob", err)
+	r := newRegion(dir, newRegionID(), 4*regionBlock)
+	r.freeSpace = func(string) (uint64, error) { return 3 * regionBlock, nil } // tmpfs nearly full
+	_, _, err := r.loan(1)
+	want := "its filesystem has 12288 bytes free, the region needs 20480: lower --payload-region-mib"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), r.path()) {
+		t.Errorf("got %v, want a message naming the path, the free and needed bytes and the knob", err)
 	}
 	if _, statErr := os.Stat(r.path()); !errors.Is(statErr, os.ErrNotExist) {
 		t.Error("file left after a failed creation")
 	}
+	r.freeSpace = freeBytes // room again: the next loan creates it
+	if _, _, err := r.loan(1); err != nil {
+		t.Errorf("loan once there is room: %v", err)
+	}
+	_ = r.close(true)
 }
 
 // clientRegion writes data into a new region in dir as a client does and returns its id and
