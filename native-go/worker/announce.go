@@ -14,6 +14,9 @@ type Announcement struct {
 	// RequestChannel is where clients publish this worker's requests (--advertised-request-channel);
 	// "" means the channel the announcement was heard on.
 	RequestChannel string
+	// RegionID is the worker's response region (0: it lends no responses): clients send
+	// PayloadRelease for responses lent there.
+	RegionID int64
 }
 
 // EncodeAnnouncement returns header + WorkerAnnouncement, stamped with this build's schema id
@@ -30,7 +33,8 @@ func EncodeAnnouncement(a Announcement) []byte {
 		SetSchemaVersion(SchemaVersion).
 		SetLanguage(a.Language).
 		SetPid(a.Pid).
-		SetRequestStreamId(a.RequestStreamID)
+		SetRequestStreamId(a.RequestStreamID).
+		SetRegionId(a.RegionID)
 	group := m.HandlersCount(uint16(len(a.Handlers)))
 	for _, h := range a.Handlers {
 		group.Next().PutName(h)

@@ -20,7 +20,8 @@ type request struct {
 	metadata      []metadataEntry // in wire order; nil or empty: none
 	handler       string
 	payload       []byte
-	replyChannel  string // "" for the worker's own channel
+	replyChannel  string    // "" for the worker's own channel
+	region        regionRef // the payload's place in a request region (id 0: inline)
 }
 
 type metadataEntry struct{ key, value string }
@@ -33,7 +34,8 @@ func encodeRequest(r request) []byte {
 	buf := make([]byte, size)
 	var m polybridge.Request
 	m.WrapAndApplyHeader(buf, 0, uint64(size))
-	m.SetCorrelationId(r.correlationID).SetTimeoutNs(r.timeoutNs).SetReplyStreamId(r.replyStreamID)
+	m.SetCorrelationId(r.correlationID).SetTimeoutNs(r.timeoutNs).SetReplyStreamId(r.replyStreamID).
+		SetRegionId(r.region.id).SetRegionOffset(r.region.offset).SetRegionLength(r.region.length)
 	g := m.MetadataCount(uint16(len(r.metadata)))
 	for _, e := range r.metadata {
 		g.Next().PutKey(e.key).PutValue(e.value)
@@ -62,6 +64,7 @@ type response struct {
 	code          polybridge.ErrorCode
 	message       string
 	payload       []byte
+	region        regionRef // the payload's place in the worker's response region (id 0: inline)
 }
 
 func encodeResponse(r response) []byte {
@@ -69,7 +72,8 @@ func encodeResponse(r response) []byte {
 	buf := make([]byte, size)
 	var m polybridge.Response
 	m.WrapAndApplyHeader(buf, 0, uint64(size))
-	m.SetCorrelationId(r.correlationID).SetErrorCode(r.code)
+	m.SetCorrelationId(r.correlationID).SetErrorCode(r.code).
+		SetRegionId(r.region.id).SetRegionOffset(r.region.offset).SetRegionLength(r.region.length)
 	m.PutErrorMessage(r.message)
 	m.PutPayload(bytesAsString(r.payload))
 	return buf
@@ -88,7 +92,8 @@ func decodeResponse(frame []byte) (response, error) {
 	}
 	var m polybridge.Response
 	m.WrapForDecode(frame, uint64(headerLength), uint64(hdr.BlockLength()), uint64(hdr.Version()), uint64(len(frame)))
-	r := response{correlationID: m.CorrelationId(), code: m.ErrorCode()}
+	r := response{correlationID: m.CorrelationId(), code: m.ErrorCode(),
+		region: regionRef{m.RegionId(), m.RegionOffset(), m.RegionLength()}}
 	if int(m.SbePosition())+2+int(m.ErrorMessageLength()) > len(frame) {
 		return response{}, fmt.Errorf("error message length %d runs past the frame", m.ErrorMessageLength())
 	}
@@ -117,4 +122,13 @@ func pattern(n int) []byte {
 		b[i] = byte(i*31 + 7)
 	}
 	return b
+}
+
+// encodeRelease encodes a PayloadRelease with the generated codec, as a client does.
+func encodeRelease(r payloadRelease) []byte {
+	buf := make([]byte, headerLength+releaseBlockLength)
+	var m polybridge.PayloadRelease
+	m.WrapAndApplyHeader(buf, 0, uint64(len(buf)))
+	m.SetCorrelationId(r.correlationID).SetReplyStreamId(r.replyStreamID).SetRegionId(r.regionID).SetRegionOffset(r.regionOffset)
+	return buf
 }

@@ -21,6 +21,7 @@ const (
 
 	requestBlockLength = int(polybridge.RequestSbeBlockLength)
 	cancelBlockLength  = int(polybridge.CancelSbeBlockLength)
+	releaseBlockLength = int(polybridge.PayloadReleaseSbeBlockLength)
 
 	// Byte offsets of the envelope fields inside each block; fixed by the schema.
 	requestCorrelationOffset = 0
@@ -62,6 +63,14 @@ type Counters struct {
 	// Idle, shared with the Rust worker.
 	IdleSleeps    atomic.Uint64 // times the idle poll loop entered the sleep phase
 	DoorbellWakes atomic.Uint64 // sleeps a doorbell ring ended
+
+	// Payload regions, shared with the Rust worker.
+	LoanedRequests  atomic.Uint64 // requests whose payload was read in place in a client's region
+	LoanedResponses atomic.Uint64 // responses lent in the worker's response region
+	LoanReleases    atomic.Uint64 // PayloadRelease frames that gave a loan back
+	BadReleases     atomic.Uint64 // PayloadRelease frames that matched no loan
+	BadRegionRefs   atomic.Uint64 // requests answered BAD_REQUEST for their region reference
+	RegionFull      atomic.Uint64 // responses that could not be lent (region full or not created): inline or OVERLOADED
 }
 
 // LogAttrs returns the counters as slog key-value pairs, for the worker's last log line: the
@@ -85,6 +94,12 @@ func (c *Counters) LogAttrs() []any {
 		"decode_panics", c.DecodePanics.Load(),
 		"idle_sleeps", c.IdleSleeps.Load(),
 		"doorbell_wakes", c.DoorbellWakes.Load(),
+		"loaned_requests", c.LoanedRequests.Load(),
+		"loaned_responses", c.LoanedResponses.Load(),
+		"loan_releases", c.LoanReleases.Load(),
+		"bad_releases", c.BadReleases.Load(),
+		"bad_region_refs", c.BadRegionRefs.Load(),
+		"region_full", c.RegionFull.Load(),
 	}
 }
 
@@ -97,6 +112,12 @@ type Reply struct {
 	StreamID      int32  // the caller's reply stream (Request.replyStreamId)
 	CorrelationID int64  // echoed from the request
 	Frame         []byte // header + Response; valid until the next Dispatch
+	// Loan is the response's payload in the worker's response region (id 0: inline); it is
+	// given back if the reply is dropped.
+	Loan regionRef
+	// Overloaded, when set, is the OVERLOADED message that replaces this inline response if it
+	// is too large for the reply stream: it was meant to be lent but the region was full.
+	Overloaded string
 }
 
 // envelope holds what has been read of a frame so far, so a failure at any later point can
@@ -117,6 +138,7 @@ type envelope struct {
 type Dispatcher struct {
 	registry *Registry
 	Counters *Counters
+	payloads *payloads
 	out      []byte
 	req      polybridge.Request
 	refused  []int32         // the worker's own streams, never reply streams (RefuseReplyStreams)
@@ -147,6 +169,7 @@ func NewDispatcher(registry *Registry, counters *Counters) *Dispatcher {
 	d := &Dispatcher{
 		registry: registry,
 		Counters: counters,
+		payloads: newPayloads(counters),
 		out:      make([]byte, 4096),
 	}
 	d.infoCtx = withRequestInfo(context.Background(), &d.info)
@@ -161,6 +184,7 @@ const (
 	frameBad                      // undecodable but answerable: BAD_REQUEST with frame.message
 	frameRequest                  // a well-formed Request
 	frameCancel                   // a well-formed Cancel
+	frameRelease                  // a well-formed PayloadRelease
 )
 
 // decodedFrame is the decoded meaning of one message. handlerName and payload are views of the
@@ -173,6 +197,11 @@ type decodedFrame struct {
 	payload     []byte
 	metadata    map[string]string // nil when the request carries none
 	timeoutNs   int64
+	// region is the request's payload reference (id 0: inline); once route has read it,
+	// payload is a view of mapping, which stays in hand until doneReading.
+	region  regionRef
+	mapping *mappedRegion
+	release payloadRelease // frameRelease
 }
 
 // Dispatch decodes frame, runs the handler it names on the calling goroutine and encodes the
@@ -198,11 +227,15 @@ func (d *Dispatcher) Dispatch(msg []byte) (reply Reply, ok bool) {
 	case frameCancel:
 		d.Counters.Cancels.Add(1) // handlers run inline here, so there is never queued work to drop
 		return Reply{}, false
+	case frameRelease:
+		d.payloads.release(f.release)
+		return Reply{}, false
 	}
 	e, reply, ok := d.route(&f)
 	if e == nil {
 		return reply, ok
 	}
+	defer d.payloads.doneReading(f.mapping)
 	d.info = requestState{RequestInfo{Handler: e.name, CorrelationID: f.env.correlationID, ReplyStreamID: f.env.replyStreamID}, f.metadata}
 	ctx, cancel := requestContext(d.infoCtx, f.timeoutNs)
 	result, err, panicked := call(e.handler, ctx, f.payload)
@@ -239,6 +272,12 @@ func (d *Dispatcher) route(f *decodedFrame) (e *entry, reply Reply, ok bool) {
 		d.Counters.Timeouts.Add(1)
 		return nil, d.respond(&f.env, polybridge.ErrorCode_TIMEOUT, "the caller's deadline passed before the request was read", nil), true
 	}
+	if f.region.id != 0 {
+		if problem := d.payloads.read(f); problem != "" {
+			d.Counters.BadRegionRefs.Add(1)
+			return nil, d.respond(&f.env, polybridge.ErrorCode_BAD_REQUEST, problem, nil), true
+		}
+	}
 	return e, Reply{}, false
 }
 
@@ -264,6 +303,13 @@ func (d *Dispatcher) decodeFrame(msg []byte, f *decodedFrame) {
 		wantBlock, correlationOffset, replyStreamOffset = requestBlockLength, requestCorrelationOffset, requestReplyStreamOffset
 	case polybridge.CancelSbeTemplateID:
 		wantBlock, correlationOffset, replyStreamOffset = cancelBlockLength, cancelCorrelationOffset, cancelReplyStreamOffset
+	case polybridge.PayloadReleaseSbeTemplateID:
+		// Never answered: one that is not exactly a v3 PayloadRelease is dropped.
+		if version == SchemaVersion && blockLength == releaseBlockLength && n == headerLength+releaseBlockLength {
+			f.release = decodeRelease(msg[headerLength:])
+			f.kind = frameRelease
+		}
+		return
 	default:
 		return
 	}
@@ -350,6 +396,7 @@ func (d *Dispatcher) decodeFrame(msg []byte, f *decodedFrame) {
 	// write into whatever follows it.
 	f.payload = msg[payloadStart:payloadEnd:payloadEnd]
 	f.timeoutNs = req.TimeoutNs()
+	f.region = regionRef{id: req.RegionId(), offset: req.RegionOffset(), length: req.RegionLength()}
 	f.kind = frameRequest
 }
 
@@ -422,9 +469,9 @@ func (d *Dispatcher) outcome(name string, ctx context.Context, result []byte, er
 	case err != nil:
 		d.Counters.HandlerErrors.Add(1)
 		return polybridge.ErrorCode_HANDLER_ERROR, err.Error(), nil
-	case len(result) > maxPayloadLength:
+	case len(result) > d.payloads.maxMessage:
 		d.Counters.HandlerErrors.Add(1)
-		return polybridge.ErrorCode_TOO_LARGE, fmt.Sprintf("handler '%s' returned %d bytes; the limit is %d", name, len(result), maxPayloadLength), nil
+		return polybridge.ErrorCode_TOO_LARGE, fmt.Sprintf("handler '%s' returned %d bytes; the limit is %d (--max-message-mib)", name, len(result), d.payloads.maxMessage), nil
 	}
 	return polybridge.ErrorCode_OK, "", result
 }
@@ -446,14 +493,26 @@ func (d *Dispatcher) EncodeResponse(streamID int32, correlationID int64, code po
 	return d.respond(&envelope{readable: true, correlationID: correlationID, replyStreamID: streamID}, code, message, nil)
 }
 
+// respond encodes a response on the poll goroutine, lending its payload when it should be
+// (see payloads.encode); the loan is recorded before the reply is published.
 func (d *Dispatcher) respond(env *envelope, code polybridge.ErrorCode, message string, payload []byte) Reply {
-	d.out = writeResponse(d.out, env.correlationID, code, message, payload)
-	return Reply{Channel: env.replyChannel, StreamID: env.replyStreamID, CorrelationID: env.correlationID, Frame: d.out}
+	var loan regionRef
+	var overloaded string
+	d.out, loan, overloaded = d.payloads.encode(d.out, env.correlationID, env.replyChannel, code, message, payload)
+	d.payloads.lent(loan, env.correlationID, env.replyStreamID)
+	return Reply{Channel: env.replyChannel, StreamID: env.replyStreamID, CorrelationID: env.correlationID, Frame: d.out,
+		Loan: loan, Overloaded: overloaded}
 }
 
 // writeResponse writes header + Response into buf, growing it if needed, and returns the
 // frame (a prefix of buf's backing array). Safe for concurrent use on distinct buffers.
 func writeResponse(buf []byte, correlationID int64, code polybridge.ErrorCode, message string, payload []byte) []byte {
+	return writeResponseRef(buf, correlationID, code, message, payload, regionRef{})
+}
+
+// writeResponseRef is writeResponse with the payload reference written too (all three fields
+// always: buffers are reused).
+func writeResponseRef(buf []byte, correlationID int64, code polybridge.ErrorCode, message string, payload []byte, ref regionRef) []byte {
 	message = truncateUTF8(message, maxErrorMessageLength)
 	size := responseFixedLength + len(message) + len(payload)
 	if cap(buf) < size {
@@ -464,6 +523,7 @@ func writeResponse(buf []byte, correlationID int64, code polybridge.ErrorCode, m
 	resp.WrapAndApplyHeader(out, 0, uint64(size))
 	resp.SetCorrelationId(correlationID)
 	resp.SetErrorCode(code)
+	resp.SetRegionId(ref.id).SetRegionOffset(ref.offset).SetRegionLength(ref.length)
 	resp.PutErrorMessage(message)
 	lengthAt := resp.SbePosition()
 	// The generated PutPayload takes a string; write the length through the codec with an

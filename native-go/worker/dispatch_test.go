@@ -99,7 +99,7 @@ func TestDispatch(t *testing.T) {
 			wantReply: true, wantCode: polybridge.ErrorCode_BAD_REQUEST, wantMessage: "schema version 1 is not supported",
 			counter: func(c *Counters) uint64 { return c.MalformedReplied.Load() }},
 		{name: "wrong block length is BAD_REQUEST", frame: put16(echoFrame(nil), 0, 24),
-			wantReply: true, wantCode: polybridge.ErrorCode_BAD_REQUEST, wantMessage: "block length 24, expected 20"},
+			wantReply: true, wantCode: polybridge.ErrorCode_BAD_REQUEST, wantMessage: "block length 24, expected 44"},
 		{name: "handler length past the frame is BAD_REQUEST", frame: put16(echoFrame(nil), handlerLengthAt, 500),
 			wantReply: true, wantCode: polybridge.ErrorCode_BAD_REQUEST, wantMessage: "handler length 500 runs past the frame"},
 		{name: "lying payload length is BAD_REQUEST", frame: put32(echoFrame([]byte("abc")), handlerLengthAt+2+4, 0xFFFFFFFF),
@@ -239,7 +239,8 @@ func TestRegistryRejectsBadNames(t *testing.T) {
 func TestDispatchRecoversFromAnUnexpectedPanic(t *testing.T) {
 	// A dispatcher without a registry panics on lookup: the last-resort recover must still
 	// answer, since the correlation id had been read.
-	d := &Dispatcher{Counters: new(Counters)}
+	counters := new(Counters)
+	d := &Dispatcher{Counters: counters, payloads: newPayloads(counters)}
 	reply, ok := d.Dispatch(echoFrame([]byte("ok")))
 	if !ok {
 		t.Fatal("no reply after a recovered panic")

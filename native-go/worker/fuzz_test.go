@@ -34,7 +34,20 @@ func FuzzDispatch(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{20, 0, 1, 0, 0xBD, 0x1B, 1, 0})
 
+	// Payload regions: a client's request region to read, and a response region lending every
+	// echo of 16 bytes or more (until it is full: then inline), so references and releases,
+	// good and bad, reach real mappings.
+	dir := f.TempDir()
+	clientID, offset, _ := clientRegion(f, dir, 4*regionBlock, []byte("a payload in a region"))
+	f.Add(regionRequest(1, 2, "echo", regionRef{clientID, offset, 21}))
+	f.Add(regionRequest(1, 2, "echo", regionRef{clientID, 3 * regionBlock, regionBlock + 1}))
+	f.Add(regionRequest(1, 2, "echo", regionRef{clientID + 1, 0, 1}))
+	f.Add(encodeRelease(payloadRelease{correlationID: 1, replyStreamID: 2, regionID: 0x0000303A01020304}))
+
 	d := NewDispatcher(testRegistry(f), nil)
+	d.payloads.maps, d.payloads.requestIPC = newRegionMaps(dir), true
+	d.payloads.region, d.payloads.threshold, d.payloads.replyIPC = newRegion(dir, 0x0000303A01020304, 16*regionBlock), 16, true
+	f.Cleanup(func() { _ = d.payloads.region.close(true); _ = d.payloads.maps.close() })
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		reply, ok := d.Dispatch(frame)
 		if !ok {

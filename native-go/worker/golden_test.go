@@ -44,6 +44,7 @@ type announcement struct {
 	handlers                []string
 	workerID                string
 	requestChannel          string
+	regionID                int64
 }
 
 func decodeAnnouncement(t *testing.T, b []byte) announcement {
@@ -51,7 +52,7 @@ func decodeAnnouncement(t *testing.T, b []byte) announcement {
 	var m polybridge.WorkerAnnouncement
 	m.WrapForDecode(b, uint64(headerLength), uint64(polybridge.WorkerAnnouncementSbeBlockLength), uint64(SchemaVersion), uint64(len(b)))
 	a := announcement{schemaID: m.SchemaId(), schemaVersion: m.SchemaVersion(), language: m.Language(),
-		pid: m.Pid(), requestStreamID: m.RequestStreamId(), handlers: []string{}}
+		pid: m.Pid(), requestStreamID: m.RequestStreamId(), regionID: m.RegionId(), handlers: []string{}}
 	for g := m.Handlers(); g.HasNext(); {
 		a.handlers = append(a.handlers, g.Next().Name())
 	}
@@ -72,7 +73,8 @@ func decodeRequest(t *testing.T, b []byte) request {
 	goldenHeader(t, b, polybridge.RequestSbeTemplateID, polybridge.RequestSbeBlockLength)
 	var m polybridge.Request
 	m.WrapForDecode(b, uint64(headerLength), uint64(polybridge.RequestSbeBlockLength), uint64(SchemaVersion), uint64(len(b)))
-	r := request{correlationID: m.CorrelationId(), timeoutNs: m.TimeoutNs(), replyStreamID: m.ReplyStreamId()}
+	r := request{correlationID: m.CorrelationId(), timeoutNs: m.TimeoutNs(), replyStreamID: m.ReplyStreamId(),
+		region: regionRef{m.RegionId(), m.RegionOffset(), m.RegionLength()}}
 	for g := m.Metadata(); g.HasNext(); {
 		e := g.Next()
 		key := e.Key()
@@ -110,22 +112,22 @@ type goldenCase struct {
 }
 
 func goldenCases() []goldenCase {
-	reqEcho := request{0x0102030405060708, 5000000000, 1001, nil, "echo", pattern(256), ""}
-	reqEmpty := request{0, 0, 0, nil, "", []byte{}, ""}
-	reqLarge := request{-1, 9223372036854775807, 2147483647, nil, "wappalyzer.fingerprint", pattern(100000), ""}
+	reqEcho := request{0x0102030405060708, 5000000000, 1001, nil, "echo", pattern(256), "", regionRef{}}
+	reqEmpty := request{0, 0, 0, nil, "", []byte{}, "", regionRef{}}
+	reqLarge := request{-1, 9223372036854775807, 2147483647, nil, "wappalyzer.fingerprint", pattern(100000), "", regionRef{}}
 	reqMetadata := request{9, 1000000, 1002, []metadataEntry{
 		{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
 		{"tenant", "ünïcode ✓"},
 		{"empty", ""},
-	}, "echo", pattern(16), "aeron:udp?endpoint=10.42.0.1:41000"}
-	respOK := response{42, polybridge.ErrorCode_OK, "", []byte("pong")}
-	respErr := response{-42, polybridge.ErrorCode_HANDLER_ERROR, "handler failed: Ünïcödé ✓ 日本語 🚀", []byte{}}
+	}, "echo", pattern(16), "aeron:udp?endpoint=10.42.0.1:41000", regionRef{}}
+	respOK := response{42, polybridge.ErrorCode_OK, "", []byte("pong"), regionRef{}}
+	respErr := response{-42, polybridge.ErrorCode_HANDLER_ERROR, "handler failed: Ünïcödé ✓ 日本語 🚀", []byte{}, regionRef{}}
 	annGo := Announcement{Language: polybridge.Language_GO, Pid: 4242, RequestStreamID: 2001,
 		Handlers: []string{"echo", "wappalyzer.fingerprint"}, WorkerID: "go-0",
-		RequestChannel: "aeron:udp?endpoint=10.42.0.2:40100"}
+		RequestChannel: "aeron:udp?endpoint=10.42.0.2:40100", RegionID: 0x0000303A01020304}
 	annEmpty := Announcement{Language: polybridge.Language_RUST, Handlers: []string{}}
 	asAnnouncement := func(a Announcement) announcement {
-		return announcement{schemaID, SchemaVersion, a.Language, a.Pid, a.RequestStreamID, a.Handlers, a.WorkerID, a.RequestChannel}
+		return announcement{schemaID, SchemaVersion, a.Language, a.Pid, a.RequestStreamID, a.Handlers, a.WorkerID, a.RequestChannel, a.RegionID}
 	}
 	decReq := func(t *testing.T, b []byte) any { return decodeRequest(t, b) }
 	decResp := func(t *testing.T, b []byte) any {
@@ -136,6 +138,16 @@ func goldenCases() []goldenCase {
 		}
 		return r
 	}
+	reqRegion := request{11, 2000000000, 1001, nil, "checksum", []byte{}, "", regionRef{0x000030392A2B2C2D, 12288, 8388608}}
+	respRegion := response{11, polybridge.ErrorCode_OK, "", []byte{}, regionRef{0x0000303A01020304, 0, 8388608}}
+	release := payloadRelease{correlationID: 11, replyStreamID: 1001, regionID: 0x0000303A01020304, regionOffset: 0}
+	decRelease := func(t *testing.T, b []byte) any {
+		goldenHeader(t, b, polybridge.PayloadReleaseSbeTemplateID, polybridge.PayloadReleaseSbeBlockLength)
+		if len(b) != headerLength+releaseBlockLength {
+			t.Fatalf("%d bytes, a PayloadRelease is %d", len(b), headerLength+releaseBlockLength)
+		}
+		return decodeRelease(b[headerLength:])
+	}
 	decAnn := func(t *testing.T, b []byte) any { return decodeAnnouncement(t, b) }
 	decCancel := func(t *testing.T, b []byte) any { return decodeCancel(t, b) }
 	return []goldenCase{
@@ -145,6 +157,9 @@ func goldenCases() []goldenCase {
 		{"request-metadata.bin", func() []byte { return encodeRequest(reqMetadata) }, decReq, reqMetadata},
 		{"response-ok.bin", func() []byte { return encodeResponse(respOK) }, decResp, respOK},
 		{"response-error.bin", func() []byte { return encodeResponse(respErr) }, decResp, respErr},
+		{"request-region.bin", func() []byte { return encodeRequest(reqRegion) }, decReq, reqRegion},
+		{"response-region.bin", func() []byte { return encodeResponse(respRegion) }, decResp, respRegion},
+		{"payload-release.bin", func() []byte { return encodeRelease(release) }, decRelease, release},
 		{"cancel.bin", func() []byte { return encodeCancel(7, 1001) }, decCancel, cancel{7, 1001, ""}},
 		{"cancel-udp.bin", func() []byte { return encodeCancelTo(7, 1001, "aeron:udp?endpoint=10.42.0.1:41000") }, decCancel,
 			cancel{7, 1001, "aeron:udp?endpoint=10.42.0.1:41000"}},

@@ -21,7 +21,8 @@ import (
 // caller's deadline (Request.timeoutNs) and is cancelled when the caller sends a Cancel or the
 // worker stops; context.Cause(ctx) says which (ErrDeadlinePassed, ErrCancelledByCaller,
 // ErrWorkerStopping). payload is the request's bytes, owned by the worker and reused once
-// Handle returns: a handler that keeps them must copy them. The returned slice is copied into
+// Handle returns: a handler that keeps them must copy them. A payload the client put in its
+// payload region is a view of that region, mapped read-only: it must not be written to. The returned slice is copied into
 // the response before the pool goroutine takes its next request. A returned error becomes a
 // HANDLER_ERROR response carrying err.Error() (TIMEOUT if it is ctx's deadline); a panic
 // becomes PANIC with its value. The worker keeps serving either way.

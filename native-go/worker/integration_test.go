@@ -100,10 +100,10 @@ func TestWorkerAgainstMediaDriver(t *testing.T) {
 		code    polybridge.ErrorCode
 		payload []byte
 	}{
-		{"echo", encodeRequest(request{1, 0, replyStream, nil, "echo", []byte("ping"), ""}), polybridge.ErrorCode_OK, []byte("ping")},
-		{"echo 1 MiB, fragmented both ways", encodeRequest(request{2, 0, replyStream, nil, "echo", big, ""}), polybridge.ErrorCode_OK, big},
-		{"not found", encodeRequest(request{3, 0, replyStream, nil, "nope", nil, ""}), polybridge.ErrorCode_NOT_FOUND, []byte{}},
-		{"bad request", put16(encodeRequest(request{4, 0, replyStream, nil, "echo", nil, ""}), 6, 3), polybridge.ErrorCode_BAD_REQUEST, []byte{}},
+		{"echo", encodeRequest(request{1, 0, replyStream, nil, "echo", []byte("ping"), "", regionRef{}}), polybridge.ErrorCode_OK, []byte("ping")},
+		{"echo 1 MiB, fragmented both ways", encodeRequest(request{2, 0, replyStream, nil, "echo", big, "", regionRef{}}), polybridge.ErrorCode_OK, big},
+		{"not found", encodeRequest(request{3, 0, replyStream, nil, "nope", nil, "", regionRef{}}), polybridge.ErrorCode_NOT_FOUND, []byte{}},
+		{"bad request", put16(encodeRequest(request{4, 0, replyStream, nil, "echo", nil, "", regionRef{}}), 6, 3), polybridge.ErrorCode_BAD_REQUEST, []byte{}},
 	} {
 		r := call(tc.frame)
 		if r.code != tc.code || !bytes.Equal(r.payload, tc.payload) {

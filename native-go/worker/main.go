@@ -145,15 +145,16 @@ func Run(app App, args []string, stderr io.Writer) int {
 
 // commonFlags are the flags every SDK worker accepts (docs/protocol.md, the same in Rust).
 type commonFlags struct {
-	aeronDir, channel, workerID, idleName        string
-	requestChannel, advertisedRequestChannel     string
-	announceChannel, replyChannelParams          string
-	requestStream, controlStream, announceMs     int
-	poolSize, queueDepth, replyQueue, maxStreams int
-	parentPID                                    int
-	idlePark, drainTimeout, replyTimeout         time.Duration
-	idleSleepAfter, idleSleep                    time.Duration
-	fs                                           *flag.FlagSet // to tell a flag given as "" from one not given
+	aeronDir, channel, workerID, idleName          string
+	requestChannel, advertisedRequestChannel       string
+	announceChannel, replyChannelParams            string
+	requestStream, controlStream, announceMs       int
+	poolSize, queueDepth, replyQueue, maxStreams   int
+	parentPID                                      int
+	payloadRegionMiB, maxMessageMiB, loanThreshold int
+	idlePark, drainTimeout, replyTimeout           time.Duration
+	idleSleepAfter, idleSleep                      time.Duration
+	fs                                             *flag.FlagSet // to tell a flag given as "" from one not given
 }
 
 func declareCommonFlags(fs *flag.FlagSet) *commonFlags {
@@ -178,6 +179,9 @@ func declareCommonFlags(fs *flag.FlagSet) *commonFlags {
 	fs.IntVar(&f.replyQueue, "reply-queue", DefaultReplyQueue, "replies one reply stream may hold while they cannot be published (back pressure, a new stream); beyond that (or 64 MiB in all outboxes) the worker takes no new requests until they are down to half")
 	fs.DurationVar(&f.replyTimeout, "reply-timeout", DefaultReplyTimeout, "how long a reply stream with replies queued may make no progress (no reply published: a stuck or missing subscriber) before they are dropped and counted, and a reply publication may go without a subscriber before it is closed")
 	fs.IntVar(&f.maxStreams, "max-reply-streams", DefaultMaxReplyStreams, "reply publications that may exist at once (each is a log buffer in the driver's shared memory); replies to more streams are dropped and counted")
+	fs.IntVar(&f.payloadRegionMiB, "payload-region-mib", DefaultPayloadRegionMiB, "MiB of the worker's payload region, a file in the driver's directory (created at the first loan) where responses of at least --payload-loan-threshold bytes to IPC callers are lent instead of copied into the Aeron log; 0: none (large responses inline, within the channel's largest message)")
+	fs.IntVar(&f.maxMessageMiB, "max-message-mib", DefaultMaxMessageMiB, "largest handler result in MiB (1 to 1024, at most --payload-region-mib when there is a region); longer ones are answered TOO_LARGE")
+	fs.IntVar(&f.loanThreshold, "payload-loan-threshold", DefaultPayloadLoanThreshold, "smallest response payload in bytes that is lent in the payload region; 0: never lend")
 	fs.IntVar(&f.parentPID, "parent-pid", 0, "exit (status 1) within a second once this process is gone, e.g. the JVM that spawned the worker (0: none)")
 	return f
 }
@@ -201,6 +205,17 @@ func (f *commonFlags) config() (Config, error) {
 	case f.poolSize < 1 || f.queueDepth < 0 || f.drainTimeout <= 0:
 		return Config{}, fmt.Errorf("--pool-size must be at least 1 (got %d), --queue-depth at least 0 (got %d), --drain-timeout positive (got %v)",
 			f.poolSize, f.queueDepth, f.drainTimeout)
+	}
+	switch {
+	case f.payloadRegionMiB < 0 || f.payloadRegionMiB > MaxMessageMiBLimit:
+		return Config{}, fmt.Errorf("--payload-region-mib must be 0 (no region) to %d, got %d", MaxMessageMiBLimit, f.payloadRegionMiB)
+	case f.maxMessageMiB < 1 || f.maxMessageMiB > MaxMessageMiBLimit:
+		return Config{}, fmt.Errorf("--max-message-mib must be 1 to %d, got %d", MaxMessageMiBLimit, f.maxMessageMiB)
+	case f.payloadRegionMiB > 0 && f.maxMessageMiB > f.payloadRegionMiB:
+		return Config{}, fmt.Errorf("--max-message-mib %d exceeds --payload-region-mib %d: the largest response must fit the region (raise --payload-region-mib, or 0: no region)",
+			f.maxMessageMiB, f.payloadRegionMiB)
+	case f.loanThreshold < 0:
+		return Config{}, fmt.Errorf("--payload-loan-threshold must be 0 (never lend) or more bytes, got %d", f.loanThreshold)
 	}
 	if f.replyChannelParams != "" {
 		if err := ValidateReplyChannelParams(f.replyChannelParams); err != nil {
@@ -250,5 +265,16 @@ func (f *commonFlags) config() (Config, error) {
 		ReplyTimeout:             f.replyTimeout,
 		MaxReplyStreams:          f.maxStreams,
 		ParentPID:                f.parentPID,
+		PayloadRegionMiB:         zeroMeansNone(f.payloadRegionMiB),
+		MaxMessageMiB:            f.maxMessageMiB,
+		PayloadLoanThreshold:     zeroMeansNone(f.loanThreshold),
 	}, nil
+}
+
+// zeroMeansNone turns a flag's 0 (none) into a Config's -1 (a zero Config field means the default).
+func zeroMeansNone(v int) int {
+	if v == 0 {
+		return -1
+	}
+	return v
 }

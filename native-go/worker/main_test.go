@@ -68,6 +68,10 @@ func TestRunChecksTheCommandLineBeforeConnecting(t *testing.T) {
 		{"an advertised request channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--advertised-request-channel", "10.0.0.2:40100"}, 2, "advertised request channel"},
 		{"reply channel params with a '?'", []string{"--aeron-dir", driver, "--reply-channel-params", "term-length=16m?x"}, 2, "want key=value pairs"},
 		{"an announce channel that is not an Aeron URI", []string{"--aeron-dir", driver, "--announce-channel", "10.0.0.2:40102"}, 2, "announce channel"},
+		{"a payload region over 1 GiB", []string{"--aeron-dir", driver, "--payload-region-mib", "1025"}, 2, "--payload-region-mib must be 0 (no region) to 1024, got 1025"},
+		{"a max message of 0", []string{"--aeron-dir", driver, "--max-message-mib", "0"}, 2, "--max-message-mib must be 1 to 1024, got 0"},
+		{"a max message larger than the region", []string{"--aeron-dir", driver, "--payload-region-mib", "32"}, 2, "--max-message-mib 64 exceeds --payload-region-mib 32"},
+		{"a negative loan threshold", []string{"--aeron-dir", driver, "--payload-loan-threshold", "-5"}, 2, "--payload-loan-threshold must be 0 (never lend) or more bytes, got -5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -130,6 +134,28 @@ func concludedConfig(t *testing.T, driver string, args []string) Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+func TestPayloadFlagsSetTheRegionTheMessageLimitAndTheThreshold(t *testing.T) {
+	driver := fakeDriverDir(t)
+	for _, tc := range []struct {
+		name                       string
+		args                       []string
+		regionMiB, maxMiB, minLoan int
+	}{
+		{"defaults", nil, 256, 64, 65536},
+		{"no region, no loans", []string{"--payload-region-mib", "0", "--payload-loan-threshold", "0"}, -1, 64, -1},
+		{"a 1 GiB message in a 1 GiB region", []string{"--payload-region-mib", "1024", "--max-message-mib", "1024"}, 1024, 1024, 65536},
+		{"a large max message without a region", []string{"--payload-region-mib", "0", "--max-message-mib", "512"}, -1, 512, 65536},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := concludedConfig(t, driver, tc.args)
+			if cfg.PayloadRegionMiB != tc.regionMiB || cfg.MaxMessageMiB != tc.maxMiB || cfg.PayloadLoanThreshold != tc.minLoan {
+				t.Errorf("region %d MiB, max message %d MiB, threshold %d; want %d, %d, %d",
+					cfg.PayloadRegionMiB, cfg.MaxMessageMiB, cfg.PayloadLoanThreshold, tc.regionMiB, tc.maxMiB, tc.minLoan)
+			}
+		})
+	}
 }
 
 func TestIdleFlagsSetTheBackoffsSleepPhase(t *testing.T) {

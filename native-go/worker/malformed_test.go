@@ -48,6 +48,11 @@ func malformedCases() []malformedCase {
 		return encodeRequest(request{correlationID: malformedCorrelationID, replyStreamID: malformedReplyStream, replyChannel: channel, handler: "echo", payload: []byte("ping")})
 	}
 	cancel := func() []byte { return encodeCancel(malformedCorrelationID, malformedReplyStream) }
+	release := func() []byte {
+		return encodeRelease(payloadRelease{correlationID: malformedCorrelationID, replyStreamID: malformedReplyStream, regionID: 0x0000303A01020304})
+	}
+	regionAndInline := encodeRequest(request{correlationID: malformedCorrelationID, replyStreamID: malformedReplyStream, handler: "echo",
+		payload: []byte("ping"), region: regionRef{0x0000303A01020304, 0, 4}})
 	cancelTo := func(channel string) []byte {
 		return encodeCancelTo(malformedCorrelationID, malformedReplyStream, channel)
 	}
@@ -62,11 +67,11 @@ func malformedCases() []malformedCase {
 		{"truncated-header.bin", "dropped", "5 bytes: the 8-byte message header is cut short", ping()[:5], ""},
 		{"header-only.bin", "dropped", "a Request header and nothing else: no correlation id to answer", ping()[:headerLength], ""},
 		{"wrong-schema-id.bin", "dropped", "schema id 7102 instead of 7101: another schema's bytes say nothing about correlation ids", put16(ping(), 4, 7102), ""},
-		{"unknown-template.bin", "dropped", "template id 99, not a Request (1) or Cancel (3)", put16(ping(), 2, 99), ""},
+		{"unknown-template.bin", "dropped", "template id 99, not a Request (1), Cancel (3) or PayloadRelease (5)", put16(ping(), 2, 99), ""},
 		{"response-as-request.bin", "dropped", "a well-formed Response (template 2) sent to a worker", encodeResponse(response{correlationID: malformedCorrelationID, code: polybridge.ErrorCode_OK, payload: []byte("x")}), ""},
-		{"truncated-block.bin", "dropped", "Request cut 18 bytes into its 20-byte block: the reply stream id is incomplete", ping()[:headerLength+18], ""},
-		{"wrong-version.bin", "BAD_REQUEST", "schema version 1 in the header (this worker speaks 2)", put16(ping(), 6, 1), ""},
-		{"wrong-block-length.bin", "BAD_REQUEST", "header block length 24 for a version-2 Request (20)", put16(ping(), 0, 24), ""},
+		{"truncated-block.bin", "dropped", "Request cut 18 bytes into its 44-byte block: the reply stream id is incomplete", ping()[:headerLength+18], ""},
+		{"wrong-version.bin", "BAD_REQUEST", "schema version 1 in the header (this worker speaks 3)", put16(ping(), 6, 1), ""},
+		{"wrong-block-length.bin", "BAD_REQUEST", "header block length 24 for a version-3 Request (44)", put16(ping(), 0, 24), ""},
 		{"truncated-metadata-header.bin", "BAD_REQUEST", "frame ends 3 bytes into the metadata group's 4-byte header", ping()[:groupAt+3], ""},
 		{"metadata-block-length.bin", "BAD_REQUEST", "metadata group block length 4; its entries have no fixed fields (0)", put16(ping(), groupAt, 4), ""},
 		{"metadata-too-many-entries.bin", "BAD_REQUEST", "33 metadata entries, over the limit of 32", withMetadata(tooMany...), ""},
@@ -88,7 +93,7 @@ func malformedCases() []malformedCase {
 		{"cancel-too-short.bin", "dropped", "Cancel cut 10 bytes into its 12-byte block: the reply stream id is incomplete", cancel()[:headerLength+10], ""},
 		{"cancel-trailing-bytes.bin", "BAD_REQUEST", "a valid Cancel followed by 4 extra bytes", append(cancel(), 1, 2, 3, 4), ""},
 		{"cancel-wrong-version.bin", "BAD_REQUEST", "Cancel with schema version 9", put16(cancel(), 6, 9), ""},
-		{"cancel-wrong-block-length.bin", "BAD_REQUEST", "Cancel with block length 16 (version 2: 12)", put16(cancel(), 0, 16), ""},
+		{"cancel-wrong-block-length.bin", "BAD_REQUEST", "Cancel with block length 16 (version 3: 12)", put16(cancel(), 0, 16), ""},
 		{"truncated-reply-channel-length.bin", "BAD_REQUEST", "frame ends one byte into the reply channel's 2-byte length", ping()[:replyChannelAt+1], ""},
 		{"lying-reply-channel-length.bin", "BAD_REQUEST", "reply channel length 500 with 14 bytes left in the frame", put16(ping(), replyChannelAt, 500), ""},
 		{"reply-channel-ipc.bin", "BAD_REQUEST", "reply channel \"aeron:ipc\": only aeron:udp?endpoint=HOST:PORT is accepted", withReplyChannel("aeron:ipc"), ""},
@@ -104,6 +109,11 @@ func malformedCases() []malformedCase {
 		{"cancel-reply-channel-ipc.bin", "BAD_REQUEST", "Cancel naming reply channel \"aeron:ipc\"", cancelTo("aeron:ipc"), ""},
 		{"cancel-udp-trailing-bytes.bin", "BAD_REQUEST", "a valid Cancel with reply channel " + malformedUDPReply + " followed by 2 extra bytes: answered on that channel",
 			append(cancelTo(malformedUDPReply), 1, 2), malformedUDPReply},
+		{"release-too-short.bin", "dropped", "PayloadRelease cut 20 bytes into its 28-byte block: never answered", release()[:headerLength+20], ""},
+		{"release-trailing-bytes.bin", "dropped", "a PayloadRelease followed by 2 extra bytes: never answered", append(release(), 1, 2), ""},
+		{"release-wrong-version.bin", "dropped", "PayloadRelease with schema version 2: never answered", put16(release(), 6, 2), ""},
+		{"release-wrong-block-length.bin", "dropped", "PayloadRelease with block length 20 (28)", put16(release(), 0, 20), ""},
+		{"region-ref-and-inline-payload.bin", "BAD_REQUEST", "a Request naming payload region 0x0000303A01020304 [0, 4) that carries 4 inline payload bytes too", regionAndInline, ""},
 	}
 }
 
@@ -184,14 +194,14 @@ func TestMalformedFramesHaveTheirExpectedOutcome(t *testing.T) {
 			d := NewDispatcher(testRegistry(t), nil)
 			reply, ok := d.Dispatch(frame)
 			checkMalformedOutcome(t, "Dispatch", e.expected, wantChannel, reply, ok)
-			if d.Counters.MalformedReplied.Load()+d.Counters.MalformedDropped.Load() != 1 {
+			if d.Counters.MalformedReplied.Load()+d.Counters.MalformedDropped.Load()+d.Counters.BadRegionRefs.Load() != 1 {
 				t.Errorf("not counted as malformed: %+v", d.Counters)
 			}
 
 			h := newPoolHarness(t, testRegistry(t), 1, 1)
 			var replies []Reply
 			h.pool.publish = func(r Reply) {
-				replies = append(replies, Reply{r.Channel, r.StreamID, r.CorrelationID, slices.Clone(r.Frame)})
+				replies = append(replies, Reply{Channel: r.Channel, StreamID: r.StreamID, CorrelationID: r.CorrelationID, Frame: slices.Clone(r.Frame)})
 			}
 			h.pool.OnMessage(frame)
 			if len(replies) > 1 {

@@ -181,6 +181,11 @@ type outbox struct {
 
 	dropsSinceLog int
 	lastDropLog   time.Time
+
+	// Loans of the response region held by replies (optional): dropped gives back a dropped
+	// reply's, closed every loan to a stream whose publication closed without a subscriber.
+	dropped func(loan regionRef)
+	closed  func(key replyKey)
 }
 
 // replyStream is one reply publication and its outbox.
@@ -203,6 +208,8 @@ type replyStream struct {
 type queuedReply struct {
 	frame         []byte // owned copy
 	correlationID int64
+	loan          regionRef // Reply.Loan
+	overloaded    string    // Reply.Overloaded
 }
 
 func newOutbox(adder publicationAdder, counters *Counters, log *slog.Logger, queueLen int, timeout time.Duration, maxStreams int) *outbox {
@@ -228,6 +235,7 @@ const (
 // outboxes over their budget), or drops it. reply.Frame is read only during the call.
 func (o *outbox) publish(reply Reply, now time.Time) {
 	if reply.StreamID <= 0 { // the dispatcher never lets one through; belt and braces
+		o.dropLoan(reply.Loan)
 		o.drop(replyKey{reply.Channel, reply.StreamID}, reply.CorrelationID, "reply stream id is not positive", now)
 		return
 	}
@@ -235,11 +243,12 @@ func (o *outbox) publish(reply Reply, now time.Time) {
 	rs := o.streams[key]
 	if rs == nil {
 		if rs = o.open(key, reply.CorrelationID, now); rs == nil {
+			o.dropLoan(reply.Loan)
 			return
 		}
 	}
 	if rs.pub != nil && rs.n == 0 { // in order: nothing may overtake queued replies
-		switch o.offer(rs, reply.Frame, reply.CorrelationID, now) {
+		switch o.offer(rs, &queuedReply{reply.Frame, reply.CorrelationID, reply.Loan, reply.Overloaded}, now) {
 		case offered:
 			rs.waitingSince = time.Time{}
 			return
@@ -249,6 +258,7 @@ func (o *outbox) publish(reply Reply, now time.Time) {
 	}
 	if o.stalled(rs, now) {
 		// Still no progress since its queue was dropped: this one would only wait as long.
+		o.dropLoan(reply.Loan)
 		o.drop(rs.key, reply.CorrelationID, o.stallReason(), now)
 		return
 	}
@@ -284,13 +294,26 @@ func (o *outbox) open(id replyKey, correlationID int64, now time.Time) *replyStr
 	return rs
 }
 
-// offer tries frame once on rs's publication.
-func (o *outbox) offer(rs *replyStream, frame []byte, correlationID int64, now time.Time) offerResult {
+// offer tries q once on rs's publication; a dropped reply's loan is given back.
+func (o *outbox) offer(rs *replyStream, q *queuedReply, now time.Time) offerResult {
+	result := o.offerOnce(rs, q, now)
+	if result == dropped {
+		o.dropLoan(q.loan)
+	}
+	return result
+}
+
+func (o *outbox) offerOnce(rs *replyStream, q *queuedReply, now time.Time) offerResult {
+	frame, correlationID := q.frame, q.correlationID
 	result, err := rs.pub.Offer(frame)
 	var tooLarge *tooLargeError
 	if errors.As(err, &tooLarge) {
-		o.scratch = writeResponse(o.scratch, correlationID, polybridge.ErrorCode_TOO_LARGE,
-			fmt.Sprintf("response of %d bytes exceeds the reply stream's largest message: %v", len(frame), tooLarge.cause), nil)
+		if q.overloaded != "" { // meant to be lent, but the region was full
+			o.scratch = writeResponse(o.scratch, correlationID, polybridge.ErrorCode_OVERLOADED, q.overloaded, nil)
+		} else {
+			o.scratch = writeResponse(o.scratch, correlationID, polybridge.ErrorCode_TOO_LARGE,
+				fmt.Sprintf("response of %d bytes exceeds the reply stream's largest message: %v", len(frame), tooLarge.cause), nil)
+		}
 		result, err = rs.pub.Offer(o.scratch)
 		// Back pressure on the replacement: it is small, and the caller keeps the original in
 		// its queue, so the next try replaces it again.
@@ -326,7 +349,8 @@ func (o *outbox) enqueue(rs *replyStream, reply Reply, now time.Time) {
 	}
 	frame := o.buffer(len(reply.Frame))
 	copy(frame, reply.Frame)
-	rs.queue[(rs.head+rs.n)%len(rs.queue)] = queuedReply{frame: frame, correlationID: reply.CorrelationID}
+	rs.queue[(rs.head+rs.n)%len(rs.queue)] = queuedReply{frame: frame, correlationID: reply.CorrelationID,
+		loan: reply.Loan, overloaded: reply.Overloaded}
 	rs.n++
 	o.queued++
 	o.bytes += len(frame)
@@ -356,7 +380,7 @@ func (o *outbox) flush(now time.Time) int {
 		progressed := false
 		for rs.pub != nil && rs.n > 0 {
 			q := &rs.queue[rs.head]
-			result := o.offer(rs, q.frame, q.correlationID, now)
+			result := o.offer(rs, q, now)
 			if result == retry {
 				break
 			}
@@ -476,11 +500,15 @@ func (o *outbox) close(rs *replyStream, now time.Time) {
 	}
 	delete(o.streams, rs.key)
 	o.gauge.Store(int64(len(o.streams)))
+	if o.closed != nil {
+		o.closed(rs.key)
+	}
 }
 
 // abandon drops everything queued on rs.
 func (o *outbox) abandon(rs *replyStream, reason string, now time.Time) {
 	for rs.n > 0 {
+		o.dropLoan(rs.queue[rs.head].loan)
 		o.drop(rs.key, rs.queue[rs.head].correlationID, reason, now)
 		o.pop(rs)
 	}
@@ -508,6 +536,13 @@ func (o *outbox) forgetLingering(now time.Time) {
 
 // empty reports whether no reply waits (the worker's shutdown flushes until it is).
 func (o *outbox) empty() bool { return o.queued == 0 }
+
+// dropLoan gives back the loan of a reply given up (id 0: none).
+func (o *outbox) dropLoan(loan regionRef) {
+	if loan.id != 0 && o.dropped != nil {
+		o.dropped(loan)
+	}
+}
 
 // drop counts a reply given up and logs it, at most once per dropLogInterval.
 func (o *outbox) drop(key replyKey, correlationID int64, reason string, now time.Time) {

@@ -682,3 +682,45 @@ func TestOutboxKeysPublicationsByChannelAndStream(t *testing.T) {
 	}
 	h.accountedFor(t, 4)
 }
+
+// A lent reply that is never published gives its loan back; one published keeps it for the
+// client's PayloadRelease; closing a publication without a subscriber names its stream.
+func TestOutboxGivesBackTheLoansOfDroppedRepliesAndReportsClosedStreams(t *testing.T) {
+	h := newOutboxHarness(4, 8)
+	var freed []int64
+	var closed []replyKey
+	h.dropped = func(loan regionRef) { freed = append(freed, loan.offset) }
+	h.closed = func(key replyKey) { closed = append(closed, key) }
+	pub := h.adder.pub(7)
+	pub.subscriber = true
+	lent := func(id, offset int64) Reply {
+		return Reply{StreamID: 7, CorrelationID: id, Frame: writeResponseRef(nil, id, polybridge.ErrorCode_OK, "", nil, regionRef{1, offset, 100}),
+			Loan: regionRef{1, offset, 100}}
+	}
+	h.publish(lent(1, 0), h.now) // queued while the add is in progress, then published
+	h.cycle(time.Millisecond)
+	pub.subscriber = false // its subscriber goes: the next is dropped
+	h.publish(lent(2, 4096), h.now)
+	if fmt.Sprint(pub.sent) != "[1]" || fmt.Sprint(freed) != "[4096]" {
+		t.Fatalf("published %v, loans given back %v; want [1] and [4096]", pub.sent, freed)
+	}
+	h.cycle(2 * time.Second) // no subscriber for the reply timeout: the publication is closed
+	if fmt.Sprint(closed) != fmt.Sprint([]replyKey{{"", 7}}) {
+		t.Errorf("closed %v, want the worker's own channel, stream 7", closed)
+	}
+}
+
+// A reply that was meant to be lent (the region was full) and is too large for its stream is
+// answered OVERLOADED with the region's message rather than TOO_LARGE.
+func TestOutboxTooLargeReplyOfAFullRegionBecomesOverloaded(t *testing.T) {
+	h := newOutboxHarness(4, 8)
+	pub := h.adder.pub(7)
+	pub.subscriber, pub.maxLength = true, 200
+	h.send(7, 1)
+	h.cycle(0)
+	big := writeResponse(nil, 2, polybridge.ErrorCode_OK, "", make([]byte, 500))
+	h.publish(Reply{StreamID: 7, CorrelationID: 2, Frame: big, Overloaded: "response of 500 bytes: the worker's payload region is full"}, h.now)
+	if len(pub.sent) != 2 || pub.codes[1] != polybridge.ErrorCode_OVERLOADED {
+		t.Fatalf("published %v with codes %v, want the second OVERLOADED", pub.sent, pub.codes)
+	}
+}

@@ -67,13 +67,18 @@ type inflightKey struct {
 type job struct {
 	key     inflightKey
 	entry   *entry
-	payload []byte // a copy of the request payload, owned by the job and reused
-	frame   []byte // the encoded Response, reused
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
-	release context.CancelFunc // frees the deadline timer
-	reply   bool               // a response was encoded into frame
-	info    requestState       // what RequestInfoFrom(ctx) and Metadata(ctx) return to the handler
+	payload []byte        // what the handler gets: copied, or in place in a client's region (mapping)
+	copied  []byte        // the job's own buffer for a copy of an inline payload, reused
+	mapping *mappedRegion // the request region payload is a view of, in hand until finish; nil when inline
+	frame   []byte        // the encoded Response, reused
+	loan    regionRef     // frame's payload in the response region (id 0: inline)
+	// overloaded replaces an inline frame too large for the reply stream (the loan failed).
+	overloaded string
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	release    context.CancelFunc // frees the deadline timer
+	reply      bool               // a response was encoded into frame
+	info       requestState       // what RequestInfoFrom(ctx) and Metadata(ctx) return to the handler
 
 	cancelledByCaller bool // poll goroutine only
 }
@@ -133,6 +138,9 @@ func (p *Pool) OnMessage(msg []byte) {
 		d.Counters.Cancels.Add(1)
 		p.cancel(f.env)
 		return
+	case frameRelease:
+		d.payloads.release(f.release)
+		return
 	}
 	e, reply, ok := d.route(&f)
 	if e == nil {
@@ -141,9 +149,12 @@ func (p *Pool) OnMessage(msg []byte) {
 	}
 	if e.inline && !p.closed {
 		p.publishIf(p.runInline(e, &f))
+		d.payloads.doneReading(f.mapping)
 		return
 	}
-	p.submit(e, &f) // answered WORKER_UNAVAILABLE at once when the pool has stopped
+	if !p.submit(e, &f) { // answered WORKER_UNAVAILABLE at once when the pool has stopped
+		d.payloads.doneReading(f.mapping)
+	}
 }
 
 func (p *Pool) publishIf(reply Reply, ok bool) {
@@ -163,23 +174,32 @@ func (p *Pool) runInline(e *entry, f *decodedFrame) (Reply, bool) {
 	return p.dispatcher.respond(&f.env, code, message, payload), true
 }
 
-func (p *Pool) submit(e *entry, f *decodedFrame) {
+// submit queues f for the pool; false when it was answered at once instead (the job does not
+// hold f's mapping then).
+func (p *Pool) submit(e *entry, f *decodedFrame) bool {
 	if p.closed {
 		p.dispatcher.Counters.HandlerErrors.Add(1)
 		p.publish(p.dispatcher.respond(&f.env, polybridge.ErrorCode_WORKER_UNAVAILABLE, ErrWorkerStopping.Error(), nil))
-		return
+		return false
 	}
 	if p.inHand >= p.capacity || len(p.jobs) == cap(p.jobs) {
 		p.overloaded(f)
-		return
+		return false
 	}
 	j := p.newJob()
 	j.key = inflightKey{f.env.correlationID, f.env.replyStreamID, f.env.replyChannel}
 	j.entry = e
-	// The payload must be copied: f.payload is a view of the Aeron term buffer (or of the
-	// assembler's reassembly buffer), valid only during this poll callback, and the handler
-	// runs later on another goroutine.
-	j.payload = append(j.payload[:0], f.payload...)
+	if f.mapping != nil {
+		// In place: the client's region stays mapped while the job holds it (until finish),
+		// and the client does not reuse the bytes before the response.
+		j.payload, j.mapping = f.payload, f.mapping
+	} else {
+		// Copied: f.payload is a view of the Aeron term buffer (or of the assembler's
+		// reassembly buffer), valid only during this poll callback, and the handler runs later
+		// on another goroutine.
+		j.copied = append(j.copied[:0], f.payload...)
+		j.payload = j.copied
+	}
 	j.info = requestState{RequestInfo{Handler: e.name, CorrelationID: f.env.correlationID, ReplyStreamID: f.env.replyStreamID}, f.metadata}
 	ctx, cancel := context.WithCancelCause(withRequestInfo(p.root, &j.info))
 	j.ctx, j.release = requestContext(ctx, f.timeoutNs)
@@ -191,12 +211,13 @@ func (p *Pool) submit(e *entry, f *decodedFrame) {
 		j.release()
 		p.recycle(j)
 		p.overloaded(f)
-		return
+		return false
 	}
 	p.inHand++
 	if _, dup := p.inflight[j.key]; !dup {
 		p.inflight[j.key] = j // a duplicate id (a client bug) is served but cannot be cancelled
 	}
+	return true
 }
 
 func (p *Pool) overloaded(f *decodedFrame) {
@@ -234,7 +255,7 @@ func (p *Pool) serve() {
 
 func (p *Pool) run(j *job) {
 	d := p.dispatcher
-	j.reply = false
+	j.reply, j.loan, j.overloaded = false, regionRef{}, ""
 	if j.ctx.Err() != nil { // ended while queued: do not start the handler
 		var code polybridge.ErrorCode
 		switch cause := context.Cause(j.ctx); cause {
@@ -254,7 +275,7 @@ func (p *Pool) run(j *job) {
 	}
 	result, err, panicked := call(j.entry.handler, j.ctx, j.payload)
 	code, message, payload := d.outcome(j.entry.name, j.ctx, result, err, panicked)
-	j.frame = writeResponse(j.frame, j.key.correlationID, code, message, payload)
+	j.frame, j.loan, j.overloaded = d.payloads.encode(j.frame, j.key.correlationID, j.key.replyChannel, code, message, payload)
 	j.reply = true
 }
 
@@ -277,8 +298,12 @@ func (p *Pool) finish(j *job) {
 		delete(p.inflight, j.key)
 	}
 	p.inHand--
+	d := p.dispatcher
+	d.payloads.doneReading(j.mapping)
 	if j.reply {
-		p.publish(Reply{Channel: j.key.replyChannel, StreamID: j.key.replyStreamID, CorrelationID: j.key.correlationID, Frame: j.frame})
+		d.payloads.lent(j.loan, j.key.correlationID, j.key.replyStreamID)
+		p.publish(Reply{Channel: j.key.replyChannel, StreamID: j.key.replyStreamID, CorrelationID: j.key.correlationID, Frame: j.frame,
+			Loan: j.loan, Overloaded: j.overloaded})
 	}
 	j.cancel(nil)
 	j.release()
@@ -295,14 +320,14 @@ func (p *Pool) newJob() *job {
 }
 
 func (p *Pool) recycle(j *job) {
-	payload, frame := j.payload, j.frame
-	if cap(payload) > retainedPayloadCapacity {
-		payload = nil
+	copied, frame := j.copied, j.frame
+	if cap(copied) > retainedPayloadCapacity {
+		copied = nil
 	}
 	if cap(frame) > retainedPayloadCapacity {
 		frame = nil
 	}
-	*j = job{payload: payload[:0], frame: frame[:0]}
+	*j = job{copied: copied[:0], frame: frame[:0]}
 	if len(p.free) < p.capacity {
 		p.free = append(p.free, j)
 	}

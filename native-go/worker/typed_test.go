@@ -94,7 +94,7 @@ func TestTypedHandlerAnswersPayloadsThatAreNotItsRequestWithBadRequest(t *testin
 		{"an empty payload", "the 8-byte message header is cut short", nil, false},
 		{"another schema", "payload is schema 7102 template 4, expected a polybridge.WorkerAnnouncement (schema 7101 template 4)", put16(valid(), 4, 7102), false},
 		{"another message of the schema", "expected a polybridge.WorkerAnnouncement", encodeCancel(1, 2), false},
-		{"another version", "payload is version 9 of schema 7101; this handler reads version 2", put16(valid(), 6, 9), false},
+		{"another version", "payload is version 9 of schema 7101; this handler reads version 3", put16(valid(), 6, 9), false},
 		{"a wrong block length", "with block length 3, expected", put16(valid(), 0, 3), false},
 		{"a payload cut inside the block", "ends inside the", valid()[:blockEnd-1], false},
 		{"a group count past the payload", "payload is not a valid polybridge.WorkerAnnouncement", put16(valid(), blockEnd+2, 500), false},

@@ -119,7 +119,19 @@ type Config struct {
 	QueueDepth int
 	// DrainTimeout bounds how long Run waits on stop for running handlers to finish.
 	DrainTimeout time.Duration
-	Logger       *slog.Logger
+	// PayloadRegionMiB is the size of the worker's response region's data area, where
+	// responses of at least PayloadLoanThreshold bytes to IPC callers are lent (created at the
+	// first loan in AeronDir). Default DefaultPayloadRegionMiB, at most MaxMessageMiBLimit; -1:
+	// none (large responses go inline, within the channel's largest message).
+	PayloadRegionMiB int
+	// MaxMessageMiB bounds a handler's result: longer ones are answered TOO_LARGE before they
+	// are copied anywhere. Default DefaultMaxMessageMiB, 1 to MaxMessageMiBLimit, at most
+	// PayloadRegionMiB when there is a region.
+	MaxMessageMiB int
+	// PayloadLoanThreshold is the smallest response payload that is lent; default
+	// DefaultPayloadLoanThreshold; -1: never lend.
+	PayloadLoanThreshold int
+	Logger               *slog.Logger
 }
 
 // Conclude validates the configuration and fills defaults.
@@ -230,8 +242,38 @@ func (c *Config) Conclude() error {
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
 	}
+	if err := c.concludePayloads(); err != nil {
+		return err
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// concludePayloads validates and defaults the payload region settings.
+func (c *Config) concludePayloads() error {
+	switch {
+	case c.PayloadRegionMiB < -1 || c.PayloadRegionMiB > MaxMessageMiBLimit:
+		return fmt.Errorf("payload region of %d MiB: 0 (none) to %d", c.PayloadRegionMiB, MaxMessageMiBLimit)
+	case c.PayloadRegionMiB == 0:
+		c.PayloadRegionMiB = DefaultPayloadRegionMiB
+	}
+	switch {
+	case c.MaxMessageMiB < 0 || c.MaxMessageMiB > MaxMessageMiBLimit:
+		return fmt.Errorf("max message of %d MiB: 1 to %d", c.MaxMessageMiB, MaxMessageMiBLimit)
+	case c.MaxMessageMiB == 0:
+		c.MaxMessageMiB = DefaultMaxMessageMiB
+	}
+	if c.PayloadRegionMiB > 0 && c.MaxMessageMiB > c.PayloadRegionMiB {
+		return fmt.Errorf("--max-message-mib %d exceeds --payload-region-mib %d: a largest response must fit the region (raise it, or 0: no region)",
+			c.MaxMessageMiB, c.PayloadRegionMiB)
+	}
+	switch {
+	case c.PayloadLoanThreshold < -1:
+		return fmt.Errorf("payload loan threshold %d is negative", c.PayloadLoanThreshold)
+	case c.PayloadLoanThreshold == 0:
+		c.PayloadLoanThreshold = DefaultPayloadLoanThreshold
 	}
 	return nil
 }
@@ -278,6 +320,15 @@ func New(cfg Config, registry *Registry) (*Worker, error) {
 		goneImage: make(chan int32, 256),
 	}
 	w.dispatcher = NewDispatcher(registry, w.Counters)
+	p := w.dispatcher.payloads
+	p.log = cfg.Logger
+	p.maxMessage = cfg.MaxMessageMiB << 20
+	p.threshold = max(cfg.PayloadLoanThreshold, 0)
+	p.requestIPC, p.replyIPC = isIPC(cfg.RequestChannel), isIPC(cfg.Channel)
+	p.maps = newRegionMaps(cfg.AeronDir)
+	if cfg.PayloadRegionMiB > 0 {
+		p.region = newRegion(cfg.AeronDir, newRegionID(), int64(cfg.PayloadRegionMiB)<<20)
+	}
 	w.assembler = NewAssembler(func(msg []byte, _ int32) { w.pool.OnMessage(msg) })
 	return w, nil
 }
@@ -371,6 +422,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			Handlers:        w.registry.Names(),
 			WorkerID:        w.cfg.WorkerID,
 			RequestChannel:  w.cfg.AdvertisedRequestChannel,
+			RegionID:        w.dispatcher.payloads.regionID(),
 		})
 	}
 	announcedVersion := w.registry.Version()
@@ -381,11 +433,19 @@ func (w *Worker) Run(ctx context.Context) error {
 		added: func() { w.conductor.expect(conductorAfterAdd) }}, w.Counters, log,
 		w.cfg.ReplyQueue, w.cfg.ReplyTimeout, w.cfg.MaxReplyStreams)
 	w.outbox.gauge, w.outbox.pauses = &w.publishers, &w.pauses
+	payloads := w.dispatcher.payloads
+	w.outbox.dropped = payloads.dropped
+	w.outbox.closed = func(key replyKey) {
+		if key.channel == "" { // loans go only to replies on the worker's own channel
+			payloads.streamClosed(key.streamID)
+		}
+	}
 	pool, err := NewPool(w.dispatcher, w.cfg.PoolSize, w.cfg.QueueDepth, w.publish)
 	if err != nil {
 		return err
 	}
 	w.pool = pool
+	defer w.closePayloads()
 	log.Info("worker serving", "worker", w.cfg.WorkerID, "channel", w.cfg.Channel,
 		"requestChannel", w.cfg.RequestChannel, "advertisedRequestChannel", w.cfg.AdvertisedRequestChannel,
 		"announceChannel", w.cfg.AnnounceChannel, "replyChannelParams", w.cfg.ReplyChannelParams,
@@ -394,6 +454,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		"poolSize", w.cfg.PoolSize, "queueDepth", w.cfg.QueueDepth,
 		"replyQueue", w.cfg.ReplyQueue, "replyTimeout", w.cfg.ReplyTimeout,
 		"maxReplyStreams", w.cfg.MaxReplyStreams, "parentPid", w.cfg.ParentPID,
+		"payloadRegionId", fmt.Sprintf("%016x", uint64(payloads.regionID())), "payloadRegionMiB", w.cfg.PayloadRegionMiB,
+		"maxMessageMiB", w.cfg.MaxMessageMiB, "payloadLoanThreshold", w.cfg.PayloadLoanThreshold,
 		"driverPid", driver.pid, "driverTimeout", w.driverTimeout)
 
 	var stopping atomic.Bool
@@ -464,6 +526,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if !now.Before(nextHousekeeping) {
 			w.outbox.housekeep(now)
 			w.forgetGoneImages()
+			payloads.maps.sweep(now)
 			nextHousekeeping = now.Add(housekeepingInterval)
 		}
 		select {
@@ -533,6 +596,32 @@ func (w *Worker) drain(pool *Pool, requests *aeron.Subscription, handler term.Fr
 		case <-wake.C:
 		}
 	}
+}
+
+// closePayloads removes the response region (unmapping it only if no handler may still be
+// writing a loan: one that outlived the drain) and unmaps the request regions nothing reads.
+func (w *Worker) closePayloads() {
+	p := w.dispatcher.payloads
+	if p.region != nil {
+		if err := p.region.close(w.pool.InHand() == 0); err != nil {
+			w.cfg.Logger.Warn("removing the payload region", "path", p.region.path(), "err", err)
+		}
+	}
+	if err := p.maps.close(); err != nil {
+		w.cfg.Logger.Warn("unmapping payload regions", "err", err)
+	}
+}
+
+// RegionID returns the id of the worker's response region (0: none); the file is
+// RegionPath(aeronDir, id), created at the first loan.
+func (w *Worker) RegionID() int64 { return w.dispatcher.payloads.regionID() }
+
+// LentBytes returns the bytes of the response region lent now (whole 4096-byte blocks).
+func (w *Worker) LentBytes() int64 {
+	if r := w.dispatcher.payloads.region; r != nil {
+		return r.lentBytes()
+	}
+	return 0
 }
 
 // ErrDriverGone is what the error Run returns when the media driver stopped heartbeating Is

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,6 +42,12 @@ func TestCommandLine(t *testing.T) {
 		{"zero reply queue", []string{"--reply-queue", "0"}, 2, "--reply-queue"},
 		{"zero reply timeout", []string{"--reply-timeout", "0s"}, 2, "--reply-timeout"},
 		{"zero max reply streams", []string{"--max-reply-streams", "0"}, 2, "--max-reply-streams"},
+		{"negative payload region", []string{"--payload-region-mib", "-1"}, 2, "--payload-region-mib must be 0 (no region) to 1024, got -1"},
+		{"payload region over 1 GiB", []string{"--payload-region-mib", "1025"}, 2, "--payload-region-mib must be 0 (no region) to 1024"},
+		{"zero max message", []string{"--max-message-mib", "0"}, 2, "--max-message-mib must be 1 to 1024, got 0"},
+		{"max message over 1 GiB", []string{"--max-message-mib", "2048", "--payload-region-mib", "0"}, 2, "--max-message-mib must be 1 to 1024"},
+		{"max message larger than the region", []string{"--max-message-mib", "128", "--payload-region-mib", "64"}, 2, "--max-message-mib 128 exceeds --payload-region-mib 64"},
+		{"negative loan threshold", []string{"--payload-loan-threshold", "-1"}, 2, "--payload-loan-threshold must be 0 (never lend) or more bytes, got -1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -48,5 +56,20 @@ func TestCommandLine(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", status, stderr.String(), tc.status, tc.stderr)
 			}
 		})
+	}
+}
+
+func TestChecksumIsTheCRC32COfThePayloadAsALittleEndianUint64(t *testing.T) {
+	for _, tc := range []struct {
+		payload string
+		want    uint64
+	}{
+		{"", 0},
+		{"123456789", 0xE3069283}, // the CRC-32C check value
+	} {
+		got, err := Checksum.Handle(context.Background(), []byte(tc.payload))
+		if err != nil || len(got) != 8 || binary.LittleEndian.Uint64(got) != tc.want {
+			t.Errorf("checksum(%q) = %x, %v; want %016x", tc.payload, got, err, tc.want)
+		}
 	}
 }
