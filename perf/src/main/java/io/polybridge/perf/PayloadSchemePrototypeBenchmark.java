@@ -14,6 +14,7 @@ import org.agrona.DirectBuffer;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.YieldingIdleStrategy;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -125,7 +126,7 @@ public class PayloadSchemePrototypeBenchmark
     private Subscription replies;
     private Thread worker;
     private volatile boolean running = true;
-    private final IdleStrategy idle = new BackoffIdleStrategy();
+    private final IdleStrategy idle = idleStrategy();
     private final UnsafeBuffer sendBuffer = new UnsafeBuffer(ByteBuffer.allocateDirect(64).order(ByteOrder.LITTLE_ENDIAN));
     private UnsafeBuffer payloadBuffer;
     private long answer;
@@ -139,6 +140,21 @@ public class PayloadSchemePrototypeBenchmark
     // REGION
     private Path regionFile;
     private UnsafeBuffer regionWriter;
+
+    /**
+     * How both threads wait ({@code -Dpolybridge.perf.prototypeIdle}): {@code backoff} (Agrona's
+     * {@link BackoffIdleStrategy}: spin, yield, then park up to 1 ms, like the floor benchmark) or {@code yield}
+     * ({@link YieldingIdleStrategy}: never parks, so a wake-up after a long copy costs no park).
+     */
+    static IdleStrategy idleStrategy()
+    {
+        return switch (System.getProperty("polybridge.perf.prototypeIdle", "backoff"))
+        {
+            case "backoff" -> new BackoffIdleStrategy();
+            case "yield" -> new YieldingIdleStrategy();
+            default -> throw new IllegalArgumentException("polybridge.perf.prototypeIdle must be backoff or yield");
+        };
+    }
 
     @Setup(Level.Trial)
     public void setUp() throws IOException
@@ -200,7 +216,7 @@ public class PayloadSchemePrototypeBenchmark
         }
         worker = new Thread(() ->
         {
-            final IdleStrategy workerIdle = new BackoffIdleStrategy();
+            final IdleStrategy workerIdle = idleStrategy();
             while (running)
             {
                 workerIdle.idle(workerRequests.poll(workerHandler, 1024));
