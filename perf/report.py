@@ -317,14 +317,18 @@ def main():
             row(f"{lang} echo {label} ≥ 8× baseline", r,
                 f"{r:.2f}× ({sw(t, size):,.0f} against {sw('UDS_PROTOBUF', size):,.0f} MB/s)" if r is not None else "",
                 r is not None and r >= 8)
-    # Go within 1.5× of Rust: Rust's echo throughput / Go's at 1 MB and 8 MB, each ≤ 1.5.
+    # Go within 1.5× of Rust: Rust's echo throughput / Go's at 1 MB and 8 MB, each ≤ 1.5. Met only when both
+    # were measured; a size measured and over 1.5 is missed whatever the other did.
     parts, oks = [], []
     for size, label in ((1_000_000, "1 MB"), (8_000_000, "8 MB")):
         r = ratio(sw("POLYBRIDGE_RUST", size), sw("POLYBRIDGE_GO", size))
         parts.append(f"{label}: Rust / Go {r:.2f}×" if r is not None else f"{label}: {NOT_MEASURED}")
         if r is not None:
             oks.append(r <= 1.5)
-    row("echo Go within 1.5× of Rust", oks or None, ", ".join(parts), bool(oks) and all(oks))
+    if len(oks) == 2 or not all(oks):
+        row("echo Go within 1.5× of Rust", True, ", ".join(parts), all(oks))
+    else:
+        md.append(f"| echo Go within 1.5× of Rust | {', '.join(parts)} | {NOT_MEASURED} |")
     for k, lang, goal in (("rust", "Rust signals", 3), ("go", "Go fingerprint", 2)):
         o = job_over.get(k)
         row(f"real job {lang} overhead ≤ {goal} %", o, f"{o:+.1f} %" if o is not None else "", o is not None and o <= goal)
