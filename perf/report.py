@@ -23,6 +23,8 @@ def method(r):
 
 def load(path):
     out = []
+    if not Path(path).exists():  # JMH did not get as far as writing its results
+        return out
     for r in json.load(open(path)):
         pm = r["primaryMetric"]
         sec = r.get("secondaryMetrics", {})
@@ -352,7 +354,8 @@ def main():
             vals = [lat.get((name, size), {}).get(pc, 0) for pc in PCTS]
             ax.bar([x + i * width for x in range(len(PCTS))], vals, width, label=name, color=colors[i])
         ax.set_xticks([x + 2 * width for x in range(len(PCTS))], ["p50", "p90", "p99", "p99.9"])
-        ax.set_yscale("log")
+        if any(v > 0 for name in names for v in lat.get((name, size), {}).values()):
+            ax.set_yscale("log")  # (a log scale of nothing is an error)
         ax.set_title(f"echo round trip, {size} B")
         ax.grid(axis="y", which="major", alpha=0.3)
     axes[0].set_ylabel("µs (log)")
@@ -364,14 +367,16 @@ def main():
                   ("POLYBRIDGE_GO", "checksum, polybridge Java→Go", "#1f77b4", "^:"),
                   ("POLYBRIDGE_RUST", "checksum, polybridge Java→Rust", "#d62728", "^:")]
     ax = axes[2]
+    any_line = any(sweep_us[t] for t in paths) or any(chk[t] for t in chk_paths)
     for t, c, st in styles:
         xs = [s for s in sizes if s in sweep_us[t]]
         ax.plot(xs, [sweep_us[t][s] / 1e3 for s in xs], st, color=c, label=f"echo, {labels[t]}")
     for t, label, c, st in chk_styles:
         xs = sorted(chk[t])
         ax.plot(xs, [chk[t][s] / 1e3 for s in xs], st, color=c, label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    if any_line:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
     ax.set_xlabel("payload bytes (log)")
     ax.set_ylabel("ms per call, mean (log)")
     ax.set_title("one call at a time, by payload size")
@@ -389,8 +394,9 @@ def main():
     for t, label, c, st in chk_styles:
         xs = sorted(chk[t])
         ax.plot(xs, [s / chk[t][s] for s in xs], st, color=c, label=label)  # bytes per µs = MB/s
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    if any_line:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
     ax.set_xlabel("payload bytes (log)")
     ax.set_ylabel("MB/s of payload, one call at a time (log)")
     ax.set_title(f"Throughput by payload size ({args.started[:10]}, {cores} cores, {args.mode})", fontsize=10)

@@ -66,18 +66,28 @@ esac
 
 START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# A step that fails is said and the report is still written: its rows read "not measured" (report.py).
+# JMH itself goes on past a benchmark that fails. No result of an earlier run is reused.
+rm -f "$TMP/jmh-$MODE.json" "$TMP/idle-$MODE.json" "$TMP/inprocess-go.json" "$TMP/inprocess-rust.txt"
+FAILED=()
 echo "== JMH ($MODE), -prof gc on every benchmark"
-jmh "${JMH_OPTS[@]}" -prof gc -rf json -rff "$TMP/jmh-$MODE.json" "$SUITE" 2>&1 | tee "$TMP/jmh-$MODE.txt"
+jmh "${JMH_OPTS[@]}" -prof gc -rf json -rff "$TMP/jmh-$MODE.json" "$SUITE" 2>&1 | tee "$TMP/jmh-$MODE.txt" || FAILED+=(JMH)
 echo "== IdleCost: an idle bridge, the first call after a pause, CPU per call at 10,000 calls/s"
 java --add-opens java.base/jdk.internal.misc=ALL-UNNAMED -Dpolybridge.root="$ROOT" -cp "$JAR" \
-    io.polybridge.perf.IdleCost 30 "$TMP/idle-$MODE.json" 2>&1 | grep -v '^INFO\|^[A-Z][a-z][a-z] [0-9]' | tee "$TMP/idle-$MODE.txt"
+    io.polybridge.perf.IdleCost 30 "$TMP/idle-$MODE.json" 2>&1 | grep -v '^INFO\|^[A-Z][a-z][a-z] [0-9]' | tee "$TMP/idle-$MODE.txt" \
+    || FAILED+=(IdleCost)
 echo "== Go wappalyzer.fingerprint in-process ($GO_PAGES pages)"
 perf/uds-baseline/bin/inprocess-fingerprint -corpus "${POLYBRIDGE_CORPUS:-$ROOT/../shared/corpus}" \
-    -pages $GO_PAGES -passes $GO_PASSES | tee "$TMP/inprocess-go.json"
+    -pages $GO_PAGES -passes $GO_PASSES | tee "$TMP/inprocess-go.json" || FAILED+=("Go in-process fingerprint")
 echo "== Rust html.signals in-process (all pages)"
-./native-rust/cargo.sh bench --locked --bench signals 2>/dev/null | tee "$TMP/inprocess-rust.txt"
+./native-rust/cargo.sh bench --locked --bench signals 2>"$TMP/inprocess-rust.err" | tee "$TMP/inprocess-rust.txt" \
+    || { tail -5 "$TMP/inprocess-rust.err"; FAILED+=("Rust in-process signals (see $TMP/inprocess-rust.err)"); }
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 perf/.venv/bin/python perf/report.py --mode "$MODE" --jmh "$TMP/jmh-$MODE.json" \
     --go "$TMP/inprocess-go.json" --rust "$TMP/inprocess-rust.txt" --idle "$TMP/idle-$MODE.json" \
     --started "$START" --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER" --out "$OUT"
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+    printf 'perf/run.sh: failed, their rows read "not measured": %s\n' "${FAILED[*]}" >&2
+    exit 1
+fi
