@@ -2,7 +2,7 @@
 //! corpus: SignalsRequest in, SignalsResponse out, through the SDK's dispatcher on one thread.
 //! Prints throughput over the whole corpus and the time of the smallest, median and largest page.
 
-use polybridge_worker::codecs::request_codec::RequestEncoder;
+use polybridge_worker::codecs::request_codec::{RequestEncoder, SBE_BLOCK_LENGTH};
 use polybridge_worker::{Dispatcher, Outcome, Registry};
 use webscan::signals_request_codec::SignalsRequestEncoder;
 use webscan::WriteBuf;
@@ -17,9 +17,10 @@ fn request(url: &str, body: &[u8]) -> Vec<u8> {
         encoder.url(url).body(body);
     }
     let handler = "html.signals";
-    // Header, fixed block, an empty metadata group, an empty reply channel (IPC), the handler name
+    // Header, fixed block (its length from the schema: v3 added the region reference, left 0 here:
+    // the payload is inline), an empty metadata group, an empty reply channel (IPC), the handler name
     // and the payload.
-    let mut frame = vec![0u8; 8 + 20 + 4 + 2 + 2 + handler.len() + 4 + payload.len()];
+    let mut frame = vec![0u8; 8 + SBE_BLOCK_LENGTH as usize + 4 + 2 + 2 + handler.len() + 4 + payload.len()];
     let mut header = RequestEncoder::default()
         .wrap(polybridge_worker::codecs::WriteBuf::new(&mut frame), 8)
         .header(0);

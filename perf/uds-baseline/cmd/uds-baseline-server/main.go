@@ -35,8 +35,9 @@ const (
 	codeHandlerError = 3
 )
 
-// maxMessage bounds what a peer can make the reader allocate.
-const maxMessage = 64 << 20
+// maxMessage bounds what a peer can make the reader allocate: 256 MiB, so that the payload sweep's
+// largest echo (64 MB, issue 14) and a 64 MiB one fit with their envelope.
+const maxMessage = 256 << 20
 
 func main() {
 	socket := flag.String("socket", "", "Unix domain socket path to listen on (required)")
