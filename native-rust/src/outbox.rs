@@ -206,6 +206,8 @@ pub struct Outbox<T: ReplyTransport> {
     sent: u64,
     dropped: u64,
     peak_streams: usize,
+    /// Streams closed for having had no subscriber for the reply timeout, not yet taken.
+    abandoned: Vec<StreamKey>,
 }
 
 impl<T: ReplyTransport> Outbox<T> {
@@ -223,6 +225,7 @@ impl<T: ReplyTransport> Outbox<T> {
             sent: 0,
             dropped: 0,
             peak_streams: 0,
+            abandoned: Vec::new(),
         }
     }
 
@@ -232,6 +235,12 @@ impl<T: ReplyTransport> Outbox<T> {
 
     pub fn config(&self) -> OutboxConfig {
         self.config
+    }
+
+    /// The reply streams closed since the last call for having had no subscriber for the
+    /// reply timeout (their readers are gone).
+    pub fn take_abandoned(&mut self) -> Vec<StreamKey> {
+        std::mem::take(&mut self.abandoned)
     }
 
     /// Replies published.
@@ -362,7 +371,7 @@ impl<T: ReplyTransport> Outbox<T> {
         let mut work = 0;
         let mut dropped: Vec<(ReplyTo, ErrorCode, Undeliverable)> = Vec::new();
         let mut recycled: Vec<Vec<u8>> = Vec::new();
-        let Self { transport, streams, config, queued_bytes, sent, closed_at, .. } = self;
+        let Self { transport, streams, config, queued_bytes, sent, closed_at, abandoned, .. } = self;
         streams.retain(|key, stream| {
             if let Link::Adding(adding) = &stream.link {
                 match transport.poll_add(adding) {
@@ -454,6 +463,7 @@ impl<T: ReplyTransport> Outbox<T> {
                 if close(transport, stream) {
                     closed_at.push_back(now);
                 }
+                abandoned.push(key.clone());
                 return false;
             }
             true
