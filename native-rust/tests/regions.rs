@@ -234,6 +234,42 @@ fn a_full_region_answers_inline_what_fits_and_overloaded_what_does_not_until_a_r
 }
 
 #[test]
+fn loans_to_a_client_that_has_gone_are_freed_when_its_reply_stream_closes() {
+    let Some(driver) = MediaDriver::start("regions-gone") else { return };
+    let mut worker = start_worker(&driver, &["--payload-region-mib", "1", "--max-message-mib", "1", "--reply-timeout", "300ms"]);
+    let requests = RequestRegion::create(&driver.dir, 0x6011_0001, 1 << 20);
+    let most = requests.write(0, &pattern((1 << 20) - 4096));
+    {
+        let mut gone = Client::connect(&driver.dir, REQUESTS, 2000, CONTROL);
+        gone.wait_for_announcement(STARTUP);
+        gone.send(&encode_region_request(1, 0, 2000, "echo", most, &[]));
+        let lent = answer(&mut gone, &worker, 1);
+        assert_eq!((lent.code, lent.region.length), (ErrorCode::OK, (1 << 20) - 4096), "{}", lent.message);
+        // Gone without a release.
+    }
+    let mut client = client(&driver);
+    let large = RegionRef { length: 65536, ..most };
+    // Until the gone client's reply stream is closed (no subscriber for --reply-timeout), the
+    // region is full; then its loan is freed and the same request is lent.
+    let mut id = 10;
+    let lent = loop {
+        client.send(&encode_region_request(id, 0, REPLIES, "echo", large, &[]));
+        let response = answer(&mut client, &worker, id);
+        if response.code == ErrorCode::OK {
+            break response;
+        }
+        assert_eq!(response.code, ErrorCode::OVERLOADED, "{}", response.message);
+        assert!(id < 200, "the gone client's loan was never freed; stderr:\n{}", worker.stderr());
+        id += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(lent.region.length, 65536);
+    worker.wait_for_line("freed 1 lent responses of stream 2000", Duration::from_secs(1));
+    stop(&mut worker);
+    assert_eq!(worker.final_counter("loan_releases"), 0, "freed by the close, not released");
+}
+
+#[test]
 fn malformed_payload_releases_are_dropped_and_the_worker_keeps_serving() {
     let Some(driver) = MediaDriver::start("regions-release") else { return };
     let mut worker = start_worker(&driver, &[]);
