@@ -199,22 +199,13 @@ fn cancel_udp() {
     check_cancel("cancel-udp.bin", "aeron:udp?endpoint=10.42.0.1:41000");
 }
 
-fn check_announcement(
-    file: &str,
-    language: Language,
-    pid: i64,
-    request_stream_id: i32,
-    region_id: i64,
-    handlers: &[&str],
-    worker_id: &str,
-    request_channel: &str,
-) {
+fn check_announcement(file: &str, announcement: &Announcement<'_>) {
     let expected = golden(file);
     let mut encoded = Vec::new();
-    let announcement =
-        Announcement { language, pid, request_stream_id, handlers, worker_id, request_channel, region_id };
-    wire::encode_announcement(&mut encoded, &announcement).unwrap();
+    wire::encode_announcement(&mut encoded, announcement).unwrap();
     assert_bytes_eq(file, &encoded, &expected);
+    let Announcement { language, pid, request_stream_id, handlers, worker_id, request_channel, region_id } =
+        *announcement;
 
     header(&expected, worker_announcement_codec::SBE_TEMPLATE_ID, worker_announcement_codec::SBE_BLOCK_LENGTH);
     let mh = MessageHeaderDecoder::default().wrap(ReadBuf::new(&expected), 0);
@@ -241,11 +232,32 @@ fn check_announcement(
 
 #[test]
 fn announcement_go() {
-    check_announcement("announcement-go.bin", Language::GO, 4242, 2001, WORKER_REGION, &["echo", "wappalyzer.fingerprint"], "go-0",
-        "aeron:udp?endpoint=10.42.0.2:40100");
+    check_announcement(
+        "announcement-go.bin",
+        &Announcement {
+            language: Language::GO,
+            pid: 4242,
+            request_stream_id: 2001,
+            handlers: &["echo", "wappalyzer.fingerprint"],
+            worker_id: "go-0",
+            request_channel: "aeron:udp?endpoint=10.42.0.2:40100",
+            region_id: WORKER_REGION,
+        },
+    );
 }
 
 #[test]
 fn announcement_empty() {
-    check_announcement("announcement-empty.bin", Language::RUST, 0, 0, 0, &[], "", "");
+    check_announcement(
+        "announcement-empty.bin",
+        &Announcement {
+            language: Language::RUST,
+            pid: 0,
+            request_stream_id: 0,
+            handlers: &[],
+            worker_id: "",
+            request_channel: "",
+            region_id: 0,
+        },
+    );
 }
