@@ -2,10 +2,11 @@
 
 use crate::context::{Context, Interruption};
 pub use crate::counters::Counters;
-use crate::handler::{Handler, HandlerError, Registry, Reply};
+use crate::handler::{Handler, HandlerError, LoanTarget, Registry, Reply};
 use crate::region::{LendError, RegionSlice, RequestRegions, ResponseRegion};
 use crate::wire::{self, DecodeError, FrameLimits, Inbound, Malformed, Metadata, RegionRef, Release, ReplyTo};
 use polybridge_codecs::error_code::ErrorCode;
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -410,7 +411,21 @@ impl Replies {
         let channel_max = self.limits.for_reply(reply_to);
         let lending = self.lending_for(reply_to);
         let max_frame = if lending.is_some() { payload_max } else { channel_max.min(payload_max) };
-        let code = run_handler(name, handler, ctx, payload, reply_to.correlation_id, max_frame, response);
+        let taken = Cell::new(None);
+        let target = lending.map(|lending| LoanTarget {
+            region: &lending.region,
+            correlation_id: reply_to.correlation_id,
+            reply_stream_id: reply_to.reply_stream_id,
+            threshold: lending.threshold,
+            max_length: self.max_message,
+            taken: &taken,
+        });
+        let (code, lent) = run_handler_to(name, handler, ctx, payload, reply_to.correlation_id, max_frame, response, target);
+        if let (Some((offset, length)), Some(lending)) = (lent, lending) {
+            let region = RegionRef { region_id: lending.region.id(), offset: offset as i64, length: length as i64 };
+            wire::encode_region_response(response, reply_to.correlation_id, region);
+            return ErrorCode::OK;
+        }
         match lending {
             Some(lending) if code == ErrorCode::OK => self.finish(name, lending, reply_to, response, channel_max),
             _ => code,
@@ -470,16 +485,42 @@ pub fn run_handler(
     max_frame_length: usize,
     response: &mut Vec<u8>,
 ) -> ErrorCode {
+    run_handler_to(name, handler, ctx, payload, correlation_id, max_frame_length, response, None).0
+}
+
+/// [`run_handler`], with a reply that may be lent: then also the loan holding the whole
+/// result, when the handler wrote it there (`response` is left for the caller to fill).
+#[allow(clippy::too_many_arguments)]
+fn run_handler_to(
+    name: &str,
+    handler: &dyn Handler,
+    ctx: &Context,
+    payload: &[u8],
+    correlation_id: i64,
+    max_frame_length: usize,
+    response: &mut Vec<u8>,
+    loan: Option<LoanTarget<'_>>,
+) -> (ErrorCode, Option<(usize, usize)>) {
     response.clear();
     response.resize(wire::OK_RESPONSE_PAYLOAD_OFFSET, 0);
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut reply = Reply::new(response);
+        let mut reply = match &loan {
+            Some(target) => Reply::lending(response, target.clone()),
+            None => Reply::new(response),
+        };
         handler.handle(ctx, payload, &mut reply)
     }));
+    if let Some(target) = &loan {
+        match (&result, target.taken.get()) {
+            (Ok(Ok(())), Some(lent)) => return (ErrorCode::OK, Some(lent)),
+            // The handler failed or panicked after writing into a loan: give it back.
+            _ => target.take_back(),
+        }
+    }
     let (code, message) = match result {
         Ok(Ok(())) if response.len() <= max_frame_length => {
             wire::finish_ok_response(response, correlation_id);
-            return ErrorCode::OK;
+            return (ErrorCode::OK, None);
         }
         Ok(Ok(())) => {
             let message = format!(
@@ -508,5 +549,83 @@ pub fn run_handler(
         }
     };
     wire::encode_response(response, correlation_id, code, &message, &[]);
-    code
+    (code, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::region::{self, BLOCK_SIZE, HEADER_LENGTH};
+
+    fn lending(tag: &str) -> (Replies, Arc<ResponseRegion>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("pb-replies-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let region = Arc::new(ResponseRegion::new(&dir, region::new_region_id(), 16 * BLOCK_SIZE));
+        let replies = Replies {
+            limits: FrameLimits { own_channel: 1024, reply_channels: 1024 },
+            max_message: 8 * BLOCK_SIZE,
+            lending: Some(Lending { region: Arc::clone(&region), threshold: 4096 }),
+        };
+        (replies, region, dir)
+    }
+
+    fn lent_bytes(region: &ResponseRegion, response: &[u8]) -> Vec<u8> {
+        use polybridge_codecs::message_header_codec::MessageHeaderDecoder;
+        use polybridge_codecs::response_codec::ResponseDecoder;
+        let header = MessageHeaderDecoder::default().wrap(polybridge_codecs::ReadBuf::new(response), 0);
+        let decoded = ResponseDecoder::default().header(header, 0);
+        assert_eq!(decoded.region_id(), region.id(), "a lent response");
+        let file = std::fs::read(region.path()).unwrap();
+        let at = HEADER_LENGTH + decoded.region_offset() as usize;
+        file[at..at + decoded.region_length() as usize].to_vec()
+    }
+
+    #[test]
+    fn a_result_written_whole_goes_straight_into_a_loan_and_one_written_in_pieces_after_it() {
+        let (replies, region, dir) = lending("whole");
+        let reply_to = ReplyTo::new(7, 1001);
+        let payload = vec![5u8; 3 * BLOCK_SIZE];
+        let mut response = Vec::new();
+        let echo = |_: &Context, p: &[u8], r: &mut Reply<'_>| -> Result<(), HandlerError> {
+            r.write(p);
+            Ok(())
+        };
+        assert_eq!(replies.run_handler("echo", &echo, &Context::new(), &payload, &reply_to, &mut response), ErrorCode::OK);
+        assert_eq!(lent_bytes(&region, &response), payload);
+        assert_eq!((region.loans(), region.counts().loaned_responses), (1, 1));
+
+        let pieces = |_: &Context, p: &[u8], r: &mut Reply<'_>| -> Result<(), HandlerError> {
+            r.write(p);
+            r.write(b"tail");
+            Ok(())
+        };
+        let reply_to = ReplyTo::new(8, 1001);
+        assert_eq!(replies.run_handler("pieces", &pieces, &Context::new(), &payload, &reply_to, &mut response), ErrorCode::OK);
+        let mut expected = payload.clone();
+        expected.extend_from_slice(b"tail");
+        assert_eq!(lent_bytes(&region, &response), expected);
+        assert_eq!((region.loans(), region.counts().loaned_responses), (2, 2), "the first loan taken back, one more");
+
+        let fails = |_: &Context, p: &[u8], r: &mut Reply<'_>| -> Result<(), HandlerError> {
+            r.write(p);
+            Err(HandlerError::Failed("after writing".to_owned()))
+        };
+        let reply_to = ReplyTo::new(9, 1001);
+        let code = replies.run_handler("fails", &fails, &Context::new(), &payload, &reply_to, &mut response);
+        assert_eq!(code, ErrorCode::HANDLER_ERROR);
+        let panics = |_: &Context, p: &[u8], r: &mut Reply<'_>| -> Result<(), HandlerError> {
+            r.write(p);
+            panic!("after writing")
+        };
+        let code = replies.run_handler("panics", &panics, &Context::new(), &payload, &reply_to, &mut response);
+        assert_eq!(code, ErrorCode::PANIC);
+        assert_eq!((region.loans(), region.counts().loaned_responses), (2, 2), "failed calls' loans given back");
+
+        let too_large = vec![1u8; 8 * BLOCK_SIZE + 1];
+        let code = replies.run_handler("echo", &echo, &Context::new(), &too_large, &reply_to, &mut response);
+        assert_eq!(code, ErrorCode::TOO_LARGE);
+        drop(region);
+        drop(replies);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

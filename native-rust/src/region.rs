@@ -197,6 +197,18 @@ impl Mapping {
         }
     }
 
+    /// The bytes at `[at, at + length)`: the caller holds them exclusively (a loan not yet
+    /// published), or the mapping is read-only.
+    fn slice(&self, at: usize, length: usize) -> &[u8] {
+        assert!(at.checked_add(length).is_some_and(|end| end <= self.len), "read past the mapping");
+        // SAFETY: the range is inside the mapping (asserted), which lives as long as self, and no
+        // other thread writes it: the caller holds the loan, which the allocator gave it alone.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::slice::from_raw_parts(self.ptr.add(at), length)
+        }
+    }
+
     /// Copies `bytes` to `at` in the mapping.
     ///
     /// The caller holds the range `[at, at + bytes.len())` exclusively: a loan of the owner's
@@ -446,6 +458,21 @@ impl ResponseRegion {
         }
         self.loaned.fetch_add(1, Ordering::Relaxed);
         Ok(offset)
+    }
+
+    /// The bytes of a loan this process holds and has not published (to move them elsewhere).
+    pub(crate) fn loaned(&self, offset: usize, length: usize) -> &[u8] {
+        self.mapping.get().map_or(&[], |mapping| mapping.slice(HEADER_LENGTH + offset, length))
+    }
+
+    /// Gives back a loan that was never published (its response went another way): not a
+    /// release, and no longer counted as a lent response.
+    pub(crate) fn take_back(&self, key: LoanKey) {
+        let mut state = self.lock();
+        if let Some(length) = state.loans.remove(&key) {
+            state.blocks.release(key.offset as usize, length);
+            self.loaned.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Gives back the loan a `PayloadRelease` names; `false` (counted as a bad release) when
