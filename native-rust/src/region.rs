@@ -475,6 +475,14 @@ impl ResponseRegion {
         }
     }
 
+    /// Frees the loan of a response that was dropped unpublished (nobody will release it).
+    pub fn forget(&self, key: LoanKey) {
+        let mut state = self.lock();
+        if let Some(length) = state.loans.remove(&key) {
+            state.blocks.release(key.offset as usize, length);
+        }
+    }
+
     /// Gives back the loan a `PayloadRelease` names; `false` (counted as a bad release) when
     /// no loan matches.
     pub fn release(&self, key: LoanKey) -> bool {

@@ -123,6 +123,16 @@ impl<T: ReplyTransport> Server<T> {
                 }
             }
         }
+        // A lent response dropped unpublished: its reader will never release it.
+        for (reply_to, (region_id, offset)) in self.outbox.take_dropped_loans() {
+            if let Some(lending) = self.dispatcher.replies().lending.as_ref().filter(|l| l.region.id() == region_id) {
+                lending.region.forget(LoanKey {
+                    correlation_id: reply_to.correlation_id,
+                    reply_stream_id: reply_to.reply_stream_id,
+                    offset,
+                });
+            }
+        }
         self.dispatcher.evict_gone_regions(now);
         work
     }

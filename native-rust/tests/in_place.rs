@@ -78,3 +78,19 @@ fn handlers_read_a_region_payload_where_it_lies_on_the_pool_and_inline() {
     drop(callers);
     let _ = std::fs::remove_dir_all(PathBuf::from(&dir));
 }
+
+#[test]
+fn region_references_are_refused_where_they_are_not_accepted() {
+    // A worker whose request channel is not IPC never accepts region references (its callers
+    // do not share its memory): BAD_REQUEST, counted, and it keeps serving.
+    let mut dispatcher = Dispatcher::new(Arc::new(Registry::with_builtin()));
+    let mut response = Vec::new();
+    let reference = RegionRef { region_id: region::new_region_id(), offset: 0, length: 4 };
+    let frame = common::encode_region_request(1, 0, 1001, "echo", reference, &[]);
+    assert!(matches!(dispatcher.dispatch(&frame, &mut response), Outcome::Reply { code: ErrorCode::BAD_REQUEST, .. }));
+    let message = common::decode_response(&response).message;
+    assert!(message.contains("only on an IPC request channel"), "{message}");
+    assert_eq!((dispatcher.counters().bad_region_refs, dispatcher.counters().malformed_replied), (1, 0));
+    let echo = dispatcher.dispatch(&common::encode_request(2, 0, 1001, "echo", b"ok"), &mut response);
+    assert!(matches!(echo, Outcome::Reply { code: ErrorCode::OK, .. }));
+}
