@@ -815,6 +815,19 @@ mod tests {
     }
 
     #[test]
+    fn a_region_larger_than_its_filesystems_free_space_is_never_created() {
+        let dir = temp_dir("no-space");
+        let free = usize::try_from(free_space(&dir).unwrap()).unwrap();
+        let region = ResponseRegion::new(&dir, new_region_id(), free + BLOCK_SIZE);
+        let error = region.lend(1, 1001, b"x").unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, LendError::Region(RegionError::NoSpace { .. })), "{message}");
+        assert!(message.contains(&region.path().display().to_string()) && message.contains("--payload-region-mib"), "{message}");
+        assert!(!region.path().exists(), "nothing created");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn a_reader_refuses_missing_files_and_bad_headers() {
         let dir = temp_dir("reader");
         let mut reader = RequestRegions::new(&dir);
