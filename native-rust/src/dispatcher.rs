@@ -454,9 +454,11 @@ impl Replies {
                 ErrorCode::OK
             }
             Err(error) => {
-                lending.region.count_full();
+                let times = lending.region.count_full();
                 if let LendError::Region(why) = &error {
-                    log::warn!("response of {length} bytes not lent: {why}");
+                    if times <= 10 || times.is_power_of_two() {
+                        log::warn!("response of {length} bytes not lent: {why} ({times} not lent so far)");
+                    }
                 }
                 if response.len() <= channel_max {
                     return ErrorCode::OK;

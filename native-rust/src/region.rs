@@ -419,9 +419,10 @@ impl ResponseRegion {
         }
     }
 
-    /// Counts a response that could not be lent (region full or not created).
-    pub fn count_full(&self) {
-        self.full.fetch_add(1, Ordering::Relaxed);
+    /// Counts a response that could not be lent (region full or not created); returns the
+    /// count so far.
+    pub fn count_full(&self) -> u64 {
+        self.full.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     fn lock(&self) -> MutexGuard<'_, Owned> {
