@@ -151,6 +151,26 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_positive_duration)]
     pub drain_timeout: Duration,
 
+    /// Size in MiB of the worker's payload region: a file in --aeron-dir (created at the first
+    /// lent response, removed at exit) from which responses of at least
+    /// --payload-loan-threshold bytes to callers on this host are lent instead of copied into
+    /// the Aeron log. 0: no region (large responses go inline, up to the channel's largest
+    /// message). At most 1024. The pages written stay in shared memory until the worker exits.
+    #[arg(long, value_name = "MIB", default_value_t = worker::DEFAULT_PAYLOAD_REGION_MIB,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
+    pub payload_region_mib: usize,
+
+    /// Largest result payload in MiB, 1 to 1024: a longer one is answered TOO_LARGE before it is
+    /// copied anywhere. At most --payload-region-mib when there is a region.
+    #[arg(long, value_name = "MIB", default_value_t = worker::DEFAULT_MAX_MESSAGE_MIB,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub max_message_mib: usize,
+
+    /// Responses of at least this many bytes to callers on this host (the worker's own IPC
+    /// channel) are lent from the payload region; 0: never.
+    #[arg(long, value_name = "BYTES", default_value_t = worker::DEFAULT_PAYLOAD_LOAN_THRESHOLD)]
+    pub payload_loan_threshold: usize,
+
     /// Exit (code 1) within a second when this process is gone: the JVM that started the
     /// worker passes its own pid (0: none).
     #[arg(long, value_name = "PID", default_value_t = 0)]
@@ -158,6 +178,18 @@ pub struct WorkerArgs {
 }
 
 impl WorkerArgs {
+    /// Checks what single flags cannot: --max-message-mib within --payload-region-mib.
+    pub fn check(&self) -> Result<(), String> {
+        if self.payload_region_mib > 0 && self.max_message_mib > self.payload_region_mib {
+            return Err(format!(
+                "--max-message-mib {} is larger than --payload-region-mib {}: a message that large could never be \
+                 lent; lower --max-message-mib or raise --payload-region-mib",
+                self.max_message_mib, self.payload_region_mib
+            ));
+        }
+        Ok(())
+    }
+
     /// The worker's settings from these flags.
     pub fn config(&self) -> WorkerConfig {
         let mut config = WorkerConfig::new(self.aeron_dir.clone());
@@ -184,6 +216,9 @@ impl WorkerArgs {
             ..OutboxConfig::default()
         };
         config.drain_timeout = self.drain_timeout;
+        config.payload_region_mib = self.payload_region_mib;
+        config.max_message_mib = self.max_message_mib;
+        config.payload_loan_threshold = self.payload_loan_threshold;
         config.parent_pid = Some(self.parent_pid).filter(|&pid| pid != 0);
         config
     }
@@ -264,11 +299,14 @@ where
     if let Some(version) = app.version {
         command = command.version(version);
     }
-    let flags = match command.try_get_matches().and_then(|matches| Flags::<A>::from_arg_matches(&matches)) {
+    let flags = match command.clone().try_get_matches().and_then(|matches| Flags::<A>::from_arg_matches(&matches)) {
         Ok(flags) => flags,
         // --help and --version exit 0, usage errors 2.
         Err(error) => error.exit(),
     };
+    if let Err(message) = flags.worker.check() {
+        command.error(clap::error::ErrorKind::ArgumentConflict, message).exit();
+    }
     install_logger(app.name);
 
     // The first SIGTERM/SIGINT asks the poll loop to stop; a second one, while the flag is
@@ -442,6 +480,34 @@ mod tests {
             let error = parse(args).expect_err(&format!("{args:?} was accepted"));
             assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}: {error}");
         }
+    }
+
+    #[test]
+    fn payload_flags_default_to_a_256_mib_region_64_mib_messages_and_a_64_kib_threshold() {
+        let config = parse(&[]).unwrap();
+        assert_eq!((config.payload_region_mib, config.max_message_mib, config.payload_loan_threshold), (256, 64, 65536));
+        let config = parse(&["--payload-region-mib", "0", "--max-message-mib", "1024", "--payload-loan-threshold", "0"])
+            .unwrap();
+        assert_eq!((config.payload_region_mib, config.max_message_mib, config.payload_loan_threshold), (0, 1024, 0));
+    }
+
+    #[test]
+    fn payload_flags_out_of_range_are_usage_errors() {
+        for args in [
+            &["--payload-region-mib", "1025"][..],
+            &["--payload-region-mib", "many"],
+            &["--max-message-mib", "0"],
+            &["--max-message-mib", "1025"],
+            &["--payload-loan-threshold", "64k"],
+        ] {
+            let error = parse(args).expect_err(&format!("{args:?} was accepted"));
+            assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}: {error}");
+        }
+        let command = Flags::<NoFlags>::command();
+        let args = ["worker", "--aeron-dir", "/x", "--payload-region-mib", "32", "--max-message-mib", "64"];
+        let flags = Flags::<NoFlags>::from_arg_matches(&command.try_get_matches_from(args).unwrap()).unwrap();
+        let error = flags.worker.check().unwrap_err();
+        assert!(error.contains("--max-message-mib 64 is larger than --payload-region-mib 32"), "{error}");
     }
 
     #[test]

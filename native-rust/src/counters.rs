@@ -42,6 +42,19 @@ pub struct Counters {
     pub cancels: u64,
     /// Calls answered `WORKER_UNAVAILABLE` because the worker was stopping.
     pub unavailable: u64,
+    /// Requests whose payload was read in place, in the caller's payload region.
+    pub loaned_requests: u64,
+    /// Responses lent: their payload copied into the worker's response region.
+    pub loaned_responses: u64,
+    /// `PayloadRelease`s that gave a lent response back.
+    pub loan_releases: u64,
+    /// `PayloadRelease`s that matched no loan (ignored).
+    pub bad_releases: u64,
+    /// Requests refused (`BAD_REQUEST`) for a bad region reference.
+    pub bad_region_refs: u64,
+    /// Responses that could not be lent (region full, or not created): sent inline, or
+    /// answered `OVERLOADED` when too large for that.
+    pub region_full: u64,
 }
 
 /// `name=value` pairs separated by spaces, the contract's counters first.
@@ -51,7 +64,8 @@ impl fmt::Display for Counters {
             f,
             "requests={} replies={} replies_dropped={} malformed_replied={} malformed_dropped={} overloaded={} \
              cancelled={} timeouts={} panics={} ok={} not_found={} handler_errors={} bad_payloads={} too_large={} \
-             cancels={} unavailable={}",
+             cancels={} unavailable={} loaned_requests={} loaned_responses={} loan_releases={} bad_releases={} \
+             bad_region_refs={} region_full={}",
             self.requests,
             self.replies,
             self.replies_dropped,
@@ -67,7 +81,13 @@ impl fmt::Display for Counters {
             self.bad_payloads,
             self.too_large,
             self.cancels,
-            self.unavailable
+            self.unavailable,
+            self.loaned_requests,
+            self.loaned_responses,
+            self.loan_releases,
+            self.bad_releases,
+            self.bad_region_refs,
+            self.region_full
         )
     }
 }

@@ -2,9 +2,11 @@
 
 use crate::context::{Context, Interruption};
 pub use crate::counters::Counters;
-use crate::handler::{Handler, HandlerError, Registry, Reply};
-use crate::wire::{self, DecodeError, FrameLimits, Inbound, Malformed, Metadata, ReplyTo};
+use crate::handler::{Handler, HandlerError, LoanTarget, Registry, Reply};
+use crate::region::{LendError, RegionSlice, RequestRegions, ResponseRegion};
+use crate::wire::{self, DecodeError, FrameLimits, Inbound, Malformed, Metadata, RegionRef, Release, ReplyTo};
 use polybridge_codecs::error_code::ErrorCode;
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -17,6 +19,8 @@ pub enum Outcome {
     Reply { reply_to: ReplyTo, code: ErrorCode },
     /// A `Cancel`: handlers run inline here, so nothing is queued that it could remove.
     Cancelled { reply_to: ReplyTo },
+    /// A `PayloadRelease`: nothing is lent here.
+    Released,
     /// The frame did not decode and did not say where to reply, or named a reply stream id
     /// <= 0; it was dropped.
     Dropped(DecodeError),
@@ -31,13 +35,22 @@ pub struct Call<'a> {
     pub handler: Arc<dyn Handler>,
     /// The request's metadata, a view of the frame like the payload.
     pub metadata: Metadata<'a>,
-    /// A view of the frame (of the term buffer, in a worker): copy it to keep it.
+    /// A view of the frame (of the term buffer, in a worker): copy it to keep it. Empty when
+    /// the payload lies in a region (`region`).
     pub payload: &'a [u8],
+    /// The payload where it lies in the caller's payload region, when the request referred to
+    /// one: handlers read it there, never copied.
+    pub region: Option<RegionSlice>,
     /// Run on the poll thread rather than the pool ([`Registry::register_inline`]).
     pub inline: bool,
 }
 
 impl Call<'_> {
+    /// The payload the handler gets: in the caller's region, or in the frame.
+    pub fn payload(&self) -> &[u8] {
+        self.region.as_ref().map_or(self.payload, RegionSlice::bytes)
+    }
+
     /// The caller's deadline for a call received at `received`; `None` when it set none.
     pub fn deadline(&self, received: Instant) -> Option<Instant> {
         deadline(received, self.timeout_ns)
@@ -76,6 +89,8 @@ pub enum Routed<'a> {
     Answered { reply_to: ReplyTo, code: ErrorCode },
     /// A `Cancel` for the call with this reply address.
     Cancel(ReplyTo),
+    /// A `PayloadRelease`: the caller no longer reads a lent response.
+    Release(Release),
     /// Undecodable and without a reply address, or with a reply stream id <= 0: dropped.
     Dropped(DecodeError),
 }
@@ -88,7 +103,10 @@ const MAX_QUOTED_NAME: usize = 200;
 pub struct Dispatcher {
     registry: Arc<Registry>,
     served: String,
-    limits: FrameLimits,
+    replies: Replies,
+    /// The callers' payload regions, when region references are accepted (an IPC request
+    /// channel: the caller shares this host's memory).
+    regions: Option<RequestRegions>,
     /// Stream ids that are never reply streams besides those <= 0: the worker's own request
     /// and control streams.
     refused_reply_streams: Vec<i32>,
@@ -108,7 +126,8 @@ impl Dispatcher {
         Self {
             registry,
             served,
-            limits: FrameLimits::UNLIMITED,
+            replies: Replies::from(FrameLimits::UNLIMITED),
+            regions: None,
             refused_reply_streams: Vec::new(),
             reply_channels: HashSet::new(),
             counters: Counters::default(),
@@ -126,16 +145,44 @@ impl Dispatcher {
     /// Responses longer than this, on any channel, are replaced by `TOO_LARGE` (Aeron's
     /// largest message is a term length / 8).
     pub fn set_max_frame_length(&mut self, max: usize) {
-        self.limits = FrameLimits { own_channel: max, reply_channels: max };
+        self.replies.limits = FrameLimits { own_channel: max, reply_channels: max };
     }
 
     /// Responses longer than their channel's limit are replaced by `TOO_LARGE`.
     pub fn set_frame_limits(&mut self, limits: FrameLimits) {
-        self.limits = limits;
+        self.replies.limits = limits;
     }
 
     pub fn frame_limits(&self) -> FrameLimits {
-        self.limits
+        self.replies.limits
+    }
+
+    /// How responses are sized and lent ([`Replies`]).
+    pub fn set_replies(&mut self, replies: Replies) {
+        self.replies = replies;
+    }
+
+    pub fn replies(&self) -> &Replies {
+        &self.replies
+    }
+
+    /// Accepts requests whose payload lies in a caller's payload region in `aeron_dir` (only
+    /// on an IPC request channel: without this, such requests are refused `BAD_REQUEST`).
+    pub fn accept_region_refs(&mut self, aeron_dir: &str) {
+        self.regions = Some(RequestRegions::new(aeron_dir));
+    }
+
+    /// Unmaps callers' regions whose file is gone and that no request has in hand, at most
+    /// once a second.
+    pub fn evict_gone_regions(&mut self, now: Instant) {
+        if let Some(regions) = &mut self.regions {
+            regions.evict_gone(now);
+        }
+    }
+
+    /// Counts a `PayloadRelease` that matched nothing.
+    pub fn record_bad_release(&mut self) {
+        self.counters.bad_releases += 1;
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
@@ -181,6 +228,7 @@ impl Dispatcher {
         let reply_stream_id = match &decoded {
             Ok(Inbound::Request(request)) => Some(request.reply_stream_id),
             Ok(Inbound::Cancel(cancel)) => Some(cancel.reply_stream_id),
+            Ok(Inbound::Release(_)) => None,
             Err(Malformed { reply_to, .. }) => reply_to.as_ref().map(|r| r.reply_stream_id),
         };
         if let Some(found) = reply_stream_id.filter(|&id| id <= 0 || self.refused_reply_streams.contains(&id)) {
@@ -206,16 +254,35 @@ impl Dispatcher {
                     );
                     return self.answer(response, reply_to, ErrorCode::TIMEOUT, &message);
                 }
+                let (name, handler) = (Arc::clone(name), Arc::clone(handler));
+                let region = if request.region.region_id == 0 {
+                    None
+                } else {
+                    match self.resolve(request.region, request.payload.len()) {
+                        Ok(slice) => Some(slice),
+                        Err(message) => {
+                            self.counters.bad_region_refs += 1;
+                            let code = ErrorCode::BAD_REQUEST;
+                            wire::encode_response(response, reply_to.correlation_id, code, &message, &[]);
+                            return Routed::Answered { reply_to, code };
+                        }
+                    }
+                };
+                if region.is_some() {
+                    self.counters.loaned_requests += 1;
+                }
                 Routed::Call(Call {
                     reply_to,
                     timeout_ns: request.timeout_ns,
-                    name: Arc::clone(name),
-                    handler: Arc::clone(handler),
+                    name,
+                    handler,
                     metadata: request.metadata,
                     payload: request.payload,
+                    region,
                     inline,
                 })
             }
+            Ok(Inbound::Release(release)) => Routed::Release(release),
             Ok(Inbound::Cancel(cancel)) => {
                 self.counters.cancels += 1;
                 Routed::Cancel(self.reply_to(cancel.correlation_id, cancel.reply_stream_id, cancel.reply_channel))
@@ -231,6 +298,21 @@ impl Dispatcher {
                 Routed::Dropped(error)
             }
         }
+    }
+
+    /// The payload a request's region reference names, or why it is refused.
+    fn resolve(&mut self, region: RegionRef, inline_length: usize) -> Result<RegionSlice, String> {
+        if inline_length != 0 {
+            return Err(format!(
+                "bad payload region reference: regionId {:#018x} with a non-empty inline payload of {inline_length} bytes",
+                region.region_id
+            ));
+        }
+        let Some(regions) = &mut self.regions else {
+            return Err("bad payload region reference: region references are accepted only on an IPC request channel"
+                .to_owned());
+        };
+        regions.resolve(region.region_id, region.offset, region.length).map_err(|e| format!("bad payload region reference: {e}"))
     }
 
     /// `ReplyTo` for a well-formed frame; `reply_channel` was checked by the decoder.
@@ -263,21 +345,130 @@ impl Dispatcher {
         let received = Instant::now();
         match self.route(frame, response) {
             Routed::Call(call) => {
-                let code = run_handler(
-                    &call.name,
-                    &*call.handler,
-                    &call.inline_context(received),
-                    call.payload,
-                    call.reply_to.correlation_id,
-                    self.limits.for_reply(&call.reply_to),
-                    response,
-                );
+                let code = self.replies.run(&call, &call.inline_context(received), response);
                 self.record(code);
                 Outcome::Reply { reply_to: call.reply_to, code }
             }
             Routed::Answered { reply_to, code } => Outcome::Reply { reply_to, code },
             Routed::Cancel(reply_to) => Outcome::Cancelled { reply_to },
+            Routed::Release(_) => Outcome::Released,
             Routed::Dropped(error) => Outcome::Dropped(error),
+        }
+    }
+}
+
+/// How the responses of a worker are sized and lent: the channels' largest messages,
+/// `--max-message-mib`, and the response region with `--payload-loan-threshold`.
+#[derive(Clone)]
+pub struct Replies {
+    pub limits: FrameLimits,
+    /// Largest result payload (`--max-message-mib`): longer is `TOO_LARGE`, before any copy.
+    pub max_message: usize,
+    /// The worker's response region and when to lend from it; `None`: never.
+    pub lending: Option<Lending>,
+}
+
+/// Responses whose payload is at least `threshold` bytes (0: never) and that go to a caller on
+/// the worker's own IPC channel are lent from `region`.
+#[derive(Clone)]
+pub struct Lending {
+    pub region: Arc<ResponseRegion>,
+    pub threshold: usize,
+}
+
+impl From<FrameLimits> for Replies {
+    fn from(limits: FrameLimits) -> Self {
+        Self { limits, max_message: usize::MAX, lending: None }
+    }
+}
+
+impl Replies {
+    /// The lending that applies to a reply to `reply_to`: one on the worker's own channel (the
+    /// region exists only when that is IPC).
+    fn lending_for(&self, reply_to: &ReplyTo) -> Option<&Lending> {
+        self.lending.as_ref().filter(|lending| lending.threshold > 0 && reply_to.reply_channel.is_none())
+    }
+
+    /// Runs `call`'s handler on its payload (in place when it lies in a region) and leaves
+    /// the response frame in `response`; see [`Replies::finish`].
+    pub fn run(&self, call: &Call<'_>, ctx: &Context, response: &mut Vec<u8>) -> ErrorCode {
+        self.run_handler(&call.name, &*call.handler, ctx, call.payload(), &call.reply_to, response)
+    }
+
+    /// Runs a handler, then sizes its response for `reply_to`: `TOO_LARGE` beyond
+    /// `max_message` (before any copy), lent when it should and can be, inline when it fits the
+    /// channel, else `TOO_LARGE` or, when the region is full, `OVERLOADED`.
+    pub fn run_handler(
+        &self,
+        name: &str,
+        handler: &dyn Handler,
+        ctx: &Context,
+        payload: &[u8],
+        reply_to: &ReplyTo,
+        response: &mut Vec<u8>,
+    ) -> ErrorCode {
+        let payload_max = wire::OK_RESPONSE_PAYLOAD_OFFSET.saturating_add(self.max_message);
+        let channel_max = self.limits.for_reply(reply_to);
+        let lending = self.lending_for(reply_to);
+        let max_frame = if lending.is_some() { payload_max } else { channel_max.min(payload_max) };
+        let taken = Cell::new(None);
+        let target = lending.map(|lending| LoanTarget {
+            region: &lending.region,
+            correlation_id: reply_to.correlation_id,
+            reply_stream_id: reply_to.reply_stream_id,
+            threshold: lending.threshold,
+            max_length: self.max_message,
+            taken: &taken,
+        });
+        let (code, lent) = run_handler_to(name, handler, ctx, payload, reply_to.correlation_id, max_frame, response, target);
+        if let (Some((offset, length)), Some(lending)) = (lent, lending) {
+            let region = RegionRef { region_id: lending.region.id(), offset: offset as i64, length: length as i64 };
+            wire::encode_region_response(response, reply_to.correlation_id, region);
+            return ErrorCode::OK;
+        }
+        match lending {
+            Some(lending) if code == ErrorCode::OK => self.finish(name, lending, reply_to, response, channel_max),
+            _ => code,
+        }
+    }
+
+    /// An OK response of a lending reply: lent, kept inline, or refused.
+    fn finish(&self, name: &str, lending: &Lending, reply_to: &ReplyTo, response: &mut Vec<u8>, channel_max: usize) -> ErrorCode {
+        let length = response.len() - wire::OK_RESPONSE_PAYLOAD_OFFSET;
+        if length < lending.threshold {
+            if response.len() <= channel_max {
+                return ErrorCode::OK;
+            }
+            let message = format!(
+                "handler '{name}' produced a {}-byte response; the largest message is {channel_max} bytes",
+                response.len()
+            );
+            wire::encode_response(response, reply_to.correlation_id, ErrorCode::TOO_LARGE, &message, &[]);
+            return ErrorCode::TOO_LARGE;
+        }
+        let payload = &response[wire::OK_RESPONSE_PAYLOAD_OFFSET..];
+        match lending.region.lend(reply_to.correlation_id, reply_to.reply_stream_id, payload) {
+            Ok(offset) => {
+                let region = RegionRef { region_id: lending.region.id(), offset: offset as i64, length: length as i64 };
+                wire::encode_region_response(response, reply_to.correlation_id, region);
+                ErrorCode::OK
+            }
+            Err(error) => {
+                let times = lending.region.count_full();
+                if let LendError::Region(why) = &error {
+                    if times <= 10 || times.is_power_of_two() {
+                        log::warn!("response of {length} bytes not lent: {why} ({times} not lent so far)");
+                    }
+                }
+                if response.len() <= channel_max {
+                    return ErrorCode::OK;
+                }
+                let message = format!(
+                    "response of {length} bytes: {error}; retry later, or raise --payload-region-mib of the worker"
+                );
+                wire::encode_response(response, reply_to.correlation_id, ErrorCode::OVERLOADED, &message, &[]);
+                ErrorCode::OVERLOADED
+            }
         }
     }
 }
@@ -296,16 +487,42 @@ pub fn run_handler(
     max_frame_length: usize,
     response: &mut Vec<u8>,
 ) -> ErrorCode {
+    run_handler_to(name, handler, ctx, payload, correlation_id, max_frame_length, response, None).0
+}
+
+/// [`run_handler`], with a reply that may be lent: then also the loan holding the whole
+/// result, when the handler wrote it there (`response` is left for the caller to fill).
+#[allow(clippy::too_many_arguments)]
+fn run_handler_to(
+    name: &str,
+    handler: &dyn Handler,
+    ctx: &Context,
+    payload: &[u8],
+    correlation_id: i64,
+    max_frame_length: usize,
+    response: &mut Vec<u8>,
+    loan: Option<LoanTarget<'_>>,
+) -> (ErrorCode, Option<(usize, usize)>) {
     response.clear();
     response.resize(wire::OK_RESPONSE_PAYLOAD_OFFSET, 0);
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut reply = Reply::new(response);
+        let mut reply = match &loan {
+            Some(target) => Reply::lending(response, target.clone()),
+            None => Reply::new(response),
+        };
         handler.handle(ctx, payload, &mut reply)
     }));
+    if let Some(target) = &loan {
+        match (&result, target.taken.get()) {
+            (Ok(Ok(())), Some(lent)) => return (ErrorCode::OK, Some(lent)),
+            // The handler failed or panicked after writing into a loan: give it back.
+            _ => target.take_back(),
+        }
+    }
     let (code, message) = match result {
         Ok(Ok(())) if response.len() <= max_frame_length => {
             wire::finish_ok_response(response, correlation_id);
-            return ErrorCode::OK;
+            return (ErrorCode::OK, None);
         }
         Ok(Ok(())) => {
             let message = format!(
@@ -334,5 +551,83 @@ pub fn run_handler(
         }
     };
     wire::encode_response(response, correlation_id, code, &message, &[]);
-    code
+    (code, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::region::{self, BLOCK_SIZE, HEADER_LENGTH};
+
+    fn lending(tag: &str) -> (Replies, Arc<ResponseRegion>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("pb-replies-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let region = Arc::new(ResponseRegion::new(&dir, region::new_region_id(), 16 * BLOCK_SIZE));
+        let replies = Replies {
+            limits: FrameLimits { own_channel: 1024, reply_channels: 1024 },
+            max_message: 8 * BLOCK_SIZE,
+            lending: Some(Lending { region: Arc::clone(&region), threshold: 4096 }),
+        };
+        (replies, region, dir)
+    }
+
+    fn lent_bytes(region: &ResponseRegion, response: &[u8]) -> Vec<u8> {
+        use polybridge_codecs::message_header_codec::MessageHeaderDecoder;
+        use polybridge_codecs::response_codec::ResponseDecoder;
+        let header = MessageHeaderDecoder::default().wrap(polybridge_codecs::ReadBuf::new(response), 0);
+        let decoded = ResponseDecoder::default().header(header, 0);
+        assert_eq!(decoded.region_id(), region.id(), "a lent response");
+        let file = std::fs::read(region.path()).unwrap();
+        let at = HEADER_LENGTH + decoded.region_offset() as usize;
+        file[at..at + decoded.region_length() as usize].to_vec()
+    }
+
+    #[test]
+    fn a_result_written_whole_goes_straight_into_a_loan_and_one_written_in_pieces_after_it() {
+        let (replies, region, dir) = lending("whole");
+        let reply_to = ReplyTo::new(7, 1001);
+        let payload = vec![5u8; 3 * BLOCK_SIZE];
+        let mut response = Vec::new();
+        let echo = |_: &Context, p: &[u8], r: &mut Reply<'_>| -> Result<(), HandlerError> {
+            r.write(p);
+            Ok(())
+        };
+        assert_eq!(replies.run_handler("echo", &echo, &Context::new(), &payload, &reply_to, &mut response), ErrorCode::OK);
+        assert_eq!(lent_bytes(&region, &response), payload);
+        assert_eq!((region.loans(), region.counts().loaned_responses), (1, 1));
+
+        let pieces = |_: &Context, p: &[u8], r: &mut Reply<'_>| -> Result<(), HandlerError> {
+            r.write(p);
+            r.write(b"tail");
+            Ok(())
+        };
+        let reply_to = ReplyTo::new(8, 1001);
+        assert_eq!(replies.run_handler("pieces", &pieces, &Context::new(), &payload, &reply_to, &mut response), ErrorCode::OK);
+        let mut expected = payload.clone();
+        expected.extend_from_slice(b"tail");
+        assert_eq!(lent_bytes(&region, &response), expected);
+        assert_eq!((region.loans(), region.counts().loaned_responses), (2, 2), "the first loan taken back, one more");
+
+        let fails = |_: &Context, p: &[u8], r: &mut Reply<'_>| -> Result<(), HandlerError> {
+            r.write(p);
+            Err(HandlerError::Failed("after writing".to_owned()))
+        };
+        let reply_to = ReplyTo::new(9, 1001);
+        let code = replies.run_handler("fails", &fails, &Context::new(), &payload, &reply_to, &mut response);
+        assert_eq!(code, ErrorCode::HANDLER_ERROR);
+        let panics = |_: &Context, p: &[u8], r: &mut Reply<'_>| -> Result<(), HandlerError> {
+            r.write(p);
+            panic!("after writing")
+        };
+        let code = replies.run_handler("panics", &panics, &Context::new(), &payload, &reply_to, &mut response);
+        assert_eq!(code, ErrorCode::PANIC);
+        assert_eq!((region.loans(), region.counts().loaned_responses), (2, 2), "failed calls' loans given back");
+
+        let too_large = vec![1u8; 8 * BLOCK_SIZE + 1];
+        let code = replies.run_handler("echo", &echo, &Context::new(), &too_large, &reply_to, &mut response);
+        assert_eq!(code, ErrorCode::TOO_LARGE);
+        drop(region);
+        drop(replies);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

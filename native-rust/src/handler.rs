@@ -1,6 +1,8 @@
 //! Handlers: named units of work a worker serves.
 
 use crate::context::{Context, Interruption};
+use crate::region::{LoanKey, ResponseRegion};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use thiserror::Error;
@@ -8,26 +10,88 @@ use thiserror::Error;
 /// Where a handler writes its result payload. It appends straight into the response frame,
 /// after the space reserved for the envelope, so a result is copied once (into the frame)
 /// and once more by Aeron (into the log buffer), never in between.
+///
+/// A reply that may be lent (a large result to a caller on the worker's host, see
+/// [`crate::region`]) takes a result written whole by its first [`Reply::write`] straight into
+/// a loan of the worker's response region: an echo of a payload in a caller's region is one
+/// copy, region to region. Any later write moves it back into the frame.
 pub struct Reply<'a> {
     frame: &'a mut Vec<u8>,
     start: usize,
+    loan: Option<LoanTarget<'a>>,
+}
+
+/// Where a reply may be lent, and the loan once taken.
+#[derive(Clone)]
+pub(crate) struct LoanTarget<'a> {
+    pub(crate) region: &'a ResponseRegion,
+    pub(crate) correlation_id: i64,
+    pub(crate) reply_stream_id: i32,
+    /// Results of at least this many bytes are lent.
+    pub(crate) threshold: usize,
+    /// Longer results are never lent (`TOO_LARGE`).
+    pub(crate) max_length: usize,
+    /// The loan holding the result written so far: (offset, length). Outside the reply, so
+    /// that whoever ran the handler finds it even when the handler panicked.
+    pub(crate) taken: &'a Cell<Option<(usize, usize)>>,
+}
+
+impl LoanTarget<'_> {
+    /// Gives back the loan taken, if any (the handler failed, or wrote more).
+    pub(crate) fn take_back(&self) {
+        if let Some((offset, _)) = self.taken.take() {
+            self.region.take_back(LoanKey {
+                correlation_id: self.correlation_id,
+                reply_stream_id: self.reply_stream_id,
+                offset: offset as i64,
+            });
+        }
+    }
 }
 
 impl<'a> Reply<'a> {
     /// A reply appending to `frame` (for calling a handler in a test: the payload is what it appends).
     pub fn new(frame: &'a mut Vec<u8>) -> Self {
         let start = frame.len();
-        Self { frame, start }
+        Self { frame, start, loan: None }
+    }
+
+    /// A reply that may go straight into a loan of `target`'s region.
+    pub(crate) fn lending(frame: &'a mut Vec<u8>, target: LoanTarget<'a>) -> Self {
+        let start = frame.len();
+        Self { frame, start, loan: Some(target) }
     }
 
     /// Appends bytes to the payload.
     pub fn write(&mut self, bytes: &[u8]) {
+        if self.is_empty() {
+            if let Some(loan) = &mut self.loan {
+                if bytes.len() >= loan.threshold && bytes.len() <= loan.max_length {
+                    // A full region: the result goes into the frame, and the worker decides
+                    // afterwards (inline or OVERLOADED).
+                    if let Ok(offset) = loan.region.lend(loan.correlation_id, loan.reply_stream_id, bytes) {
+                        loan.taken.set(Some((offset, bytes.len())));
+                        return;
+                    }
+                }
+            }
+        }
+        self.unlend();
         self.frame.extend_from_slice(bytes);
+    }
+
+    /// Moves a result lent by the first write back into the frame (more is being written).
+    fn unlend(&mut self) {
+        let Some(loan) = &self.loan else { return };
+        let Some((offset, length)) = loan.taken.get() else { return };
+        self.frame.extend_from_slice(loan.region.loaned(offset, length));
+        loan.take_back();
     }
 
     /// Appends `n` zero bytes to the payload and returns them, for encoders that write into
     /// a slice of exactly the right size.
     pub fn append_zeroed(&mut self, n: usize) -> &mut [u8] {
+        self.unlend();
         let at = self.frame.len();
         self.frame.resize(at + n, 0);
         &mut self.frame[at..]
@@ -40,7 +104,10 @@ impl<'a> Reply<'a> {
 
     /// Payload bytes written so far.
     pub fn len(&self) -> usize {
-        self.frame.len() - self.start
+        match self.loan.as_ref().and_then(|loan| loan.taken.get()) {
+            Some((_, length)) => length,
+            None => self.frame.len() - self.start,
+        }
     }
 
     /// Whether nothing has been written yet.

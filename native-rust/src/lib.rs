@@ -18,12 +18,15 @@
 //! - [`doorbell`]: the Unix socket a client rings to wake a sleeping worker;
 //! - [`typed`]: typed handlers on a service's own SBE codecs ([`Registry::register_typed`]);
 //! - [`cli`]: the worker command line every worker built on the SDK shares ([`cli::main`]);
+//! - [`region`]: payload regions (shared-memory files carrying large payloads): the worker's
+//!   response region and the callers' request regions it reads in place;
 //! - [`worker`]: the Aeron poll loop around a server.
 //!
-//! No `unsafe` here: rusteron wraps the Aeron C client behind a safe API. Logging goes through
+//! `unsafe` only in [`region`] (mmap and copies into a loan, each with its safety argument):
+//! rusteron wraps the Aeron C client behind a safe API. Logging goes through
 //! the `log` crate; [`cli::main`] sends it to stderr.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod context;
 pub mod cli;
@@ -34,6 +37,7 @@ pub mod handler;
 pub mod idle;
 pub mod outbox;
 pub mod pool;
+pub mod region;
 pub mod server;
 pub mod typed;
 pub mod watch;

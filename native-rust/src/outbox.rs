@@ -206,6 +206,10 @@ pub struct Outbox<T: ReplyTransport> {
     sent: u64,
     dropped: u64,
     peak_streams: usize,
+    /// Streams closed for having had no subscriber for the reply timeout, not yet taken.
+    abandoned: Vec<StreamKey>,
+    /// Lent responses dropped unpublished, not yet taken: nobody will release their loans.
+    dropped_loans: Vec<(ReplyTo, LentRef)>,
 }
 
 impl<T: ReplyTransport> Outbox<T> {
@@ -223,6 +227,8 @@ impl<T: ReplyTransport> Outbox<T> {
             sent: 0,
             dropped: 0,
             peak_streams: 0,
+            abandoned: Vec::new(),
+            dropped_loans: Vec::new(),
         }
     }
 
@@ -232,6 +238,18 @@ impl<T: ReplyTransport> Outbox<T> {
 
     pub fn config(&self) -> OutboxConfig {
         self.config
+    }
+
+    /// The reply streams closed since the last call for having had no subscriber for the
+    /// reply timeout (their readers are gone).
+    pub fn take_abandoned(&mut self) -> Vec<StreamKey> {
+        std::mem::take(&mut self.abandoned)
+    }
+
+    /// The lent responses dropped since the last call (never published): (reply address,
+    /// (region id, region offset)) of each, whose loans the worker frees.
+    pub fn take_dropped_loans(&mut self) -> Vec<(ReplyTo, LentRef)> {
+        std::mem::take(&mut self.dropped_loans)
     }
 
     /// Replies published.
@@ -296,12 +314,12 @@ impl<T: ReplyTransport> Outbox<T> {
     pub fn send(&mut self, reply_to: ReplyTo, code: ErrorCode, frame: &[u8], now: Instant) {
         let key = StreamKey::of(&reply_to);
         if key.stream_id <= 0 {
-            self.drop_reply(reply_to, code, &Undeliverable::BadStream(key.stream_id));
+            self.drop_reply(reply_to, code, &Undeliverable::BadStream(key.stream_id), lent_ref(frame));
             return;
         }
         if !self.streams.contains_key(&key) {
             if let Err(why) = self.open(key.clone(), now) {
-                self.drop_reply(reply_to, code, &why);
+                self.drop_reply(reply_to, code, &why, lent_ref(frame));
                 return;
             }
         }
@@ -318,18 +336,18 @@ impl<T: ReplyTransport> Outbox<T> {
                     }
                     Offered::NotConnected if stream.connected_before => {
                         stream.unconnected_since.get_or_insert(now);
-                        self.drop_reply(reply_to, code, &Undeliverable::SubscriberGone);
+                        self.drop_reply(reply_to, code, &Undeliverable::SubscriberGone, lent_ref(frame));
                         return;
                     }
                     Offered::NotConnected | Offered::BackPressured => {}
                     Offered::Rejected => {
-                        self.drop_reply(reply_to, code, &Undeliverable::Rejected(frame.len()));
+                        self.drop_reply(reply_to, code, &Undeliverable::Rejected(frame.len()), lent_ref(frame));
                         return;
                     }
                     Offered::Unusable => {
                         self.closed_at.push_back(now);
                         if let Err(why) = replace(&mut self.transport, stream, &key) {
-                            self.drop_reply(reply_to, code, &why);
+                            self.drop_reply(reply_to, code, &why, lent_ref(frame));
                             self.remove(&key);
                             return;
                         }
@@ -340,7 +358,7 @@ impl<T: ReplyTransport> Outbox<T> {
         let Some(stream) = self.streams.get_mut(&key) else { return };
         if stream.stalled(now, self.config.reply_timeout) {
             // Still no progress since its queue was dropped: this one would only wait as long.
-            self.drop_reply(reply_to, code, &Undeliverable::Stalled(self.config.reply_timeout));
+            self.drop_reply(reply_to, code, &Undeliverable::Stalled(self.config.reply_timeout), lent_ref(frame));
             return;
         }
         let mut copy = self.spare.pop().unwrap_or_default();
@@ -360,9 +378,9 @@ impl<T: ReplyTransport> Outbox<T> {
     /// resumes intake. Returns the amount of work done.
     pub fn do_work(&mut self, now: Instant) -> usize {
         let mut work = 0;
-        let mut dropped: Vec<(ReplyTo, ErrorCode, Undeliverable)> = Vec::new();
+        let mut dropped: Vec<(ReplyTo, ErrorCode, Undeliverable, Option<LentRef>)> = Vec::new();
         let mut recycled: Vec<Vec<u8>> = Vec::new();
-        let Self { transport, streams, config, queued_bytes, sent, closed_at, .. } = self;
+        let Self { transport, streams, config, queued_bytes, sent, closed_at, abandoned, .. } = self;
         streams.retain(|key, stream| {
             if let Link::Adding(adding) = &stream.link {
                 match transport.poll_add(adding) {
@@ -375,7 +393,7 @@ impl<T: ReplyTransport> Outbox<T> {
                         let why = Undeliverable::AddFailed(error.to_string());
                         for queued in stream.queue.drain(..) {
                             *queued_bytes -= queued.frame.len();
-                            dropped.push((queued.reply_to, queued.code, why.clone()));
+                            dropped.push((queued.reply_to, queued.code, why.clone(), lent_ref(&queued.frame)));
                             recycled.push(queued.frame);
                         }
                         return false;
@@ -404,7 +422,7 @@ impl<T: ReplyTransport> Outbox<T> {
                         Offered::NotConnected if stream.connected_before => {
                             for queued in stream.queue.drain(..) {
                                 *queued_bytes -= queued.frame.len();
-                                dropped.push((queued.reply_to, queued.code, Undeliverable::SubscriberGone));
+                                dropped.push((queued.reply_to, queued.code, Undeliverable::SubscriberGone, lent_ref(&queued.frame)));
                                 recycled.push(queued.frame);
                             }
                             break;
@@ -412,7 +430,7 @@ impl<T: ReplyTransport> Outbox<T> {
                         Offered::NotConnected => break,
                         Offered::Rejected => {
                             let why = Undeliverable::Rejected(queued.frame.len());
-                            dropped.push((queued.reply_to.clone(), queued.code, why));
+                            dropped.push((queued.reply_to.clone(), queued.code, why, lent_ref(&queued.frame)));
                         }
                         Offered::Unusable => {
                             replace_publication = true;
@@ -432,7 +450,7 @@ impl<T: ReplyTransport> Outbox<T> {
                     if let Err(why) = replace(transport, stream, key) {
                         for queued in stream.queue.drain(..) {
                             *queued_bytes -= queued.frame.len();
-                            dropped.push((queued.reply_to, queued.code, why.clone()));
+                            dropped.push((queued.reply_to, queued.code, why.clone(), lent_ref(&queued.frame)));
                             recycled.push(queued.frame);
                         }
                         return false;
@@ -444,7 +462,7 @@ impl<T: ReplyTransport> Outbox<T> {
             if !stream.queue.is_empty() && stream.stalled(now, config.reply_timeout) {
                 for queued in stream.queue.drain(..) {
                     *queued_bytes -= queued.frame.len();
-                    dropped.push((queued.reply_to, queued.code, Undeliverable::Stalled(config.reply_timeout)));
+                    dropped.push((queued.reply_to, queued.code, Undeliverable::Stalled(config.reply_timeout), lent_ref(&queued.frame)));
                     recycled.push(queued.frame);
                 }
             }
@@ -454,12 +472,13 @@ impl<T: ReplyTransport> Outbox<T> {
                 if close(transport, stream) {
                     closed_at.push_back(now);
                 }
+                abandoned.push(key.clone());
                 return false;
             }
             true
         });
-        for (reply_to, code, why) in dropped {
-            self.drop_reply(reply_to, code, &why);
+        for (reply_to, code, why, lent) in dropped {
+            self.drop_reply(reply_to, code, &why, lent);
         }
         for frame in recycled {
             self.recycle(frame);
@@ -546,7 +565,7 @@ impl<T: ReplyTransport> Outbox<T> {
         let Some(mut stream) = self.streams.remove(key) else { return };
         for queued in std::mem::take(&mut stream.queue) {
             self.queued_bytes -= queued.frame.len();
-            self.drop_reply(queued.reply_to, queued.code, &Undeliverable::Stopped);
+            self.drop_reply(queued.reply_to, queued.code, &Undeliverable::Stopped, lent_ref(&queued.frame));
             self.recycle(queued.frame);
         }
         if close(&mut self.transport, &mut stream) {
@@ -561,7 +580,10 @@ impl<T: ReplyTransport> Outbox<T> {
         }
     }
 
-    fn drop_reply(&mut self, reply_to: ReplyTo, code: ErrorCode, why: &Undeliverable) {
+    fn drop_reply(&mut self, reply_to: ReplyTo, code: ErrorCode, why: &Undeliverable, lent: Option<LentRef>) {
+        if let Some(lent) = lent {
+            self.dropped_loans.push((reply_to.clone(), lent));
+        }
         self.dropped += 1;
         let dropped = self.dropped;
         if dropped <= 10 || dropped.is_power_of_two() {
@@ -571,6 +593,24 @@ impl<T: ReplyTransport> Outbox<T> {
                 StreamKey::of(&reply_to)
             );
         }
+    }
+}
+
+/// (region id, region offset) of a lent response.
+pub type LentRef = (i64, i64);
+
+/// Where a `Response` frame's payload was lent, if it was: its `regionId` (0: inline) and
+/// `regionOffset`, read from the fixed block (after correlationId and errorCode).
+fn lent_ref(frame: &[u8]) -> Option<LentRef> {
+    let i64_at = |at: usize| frame.get(at..at + 8).and_then(|b| b.try_into().ok()).map(i64::from_le_bytes);
+    let template = frame.get(2..4).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    if template != Some(polybridge_codecs::response_codec::SBE_TEMPLATE_ID) {
+        return None;
+    }
+    let at = crate::wire::HEADER_LENGTH + 9;
+    match (i64_at(at), i64_at(at + 8)) {
+        (Some(region_id), Some(offset)) if region_id != 0 => Some((region_id, offset)),
+        _ => None,
     }
 }
 

@@ -24,9 +24,10 @@
 //! handler.
 
 use crate::context::{CallFlags, Context};
-use crate::dispatcher::{metadata_map, run_handler, Call};
+use crate::dispatcher::{metadata_map, Call, Replies};
 use crate::handler::Handler;
-use crate::wire::{self, FrameLimits, ReplyTo};
+use crate::region::RegionSlice;
+use crate::wire::{self, ReplyTo};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use polybridge_codecs::error_code::ErrorCode;
 use std::collections::HashMap;
@@ -86,7 +87,11 @@ struct Job {
     name: Arc<str>,
     handler: Arc<dyn Handler>,
     metadata: HashMap<String, String>,
+    /// The payload copied out of the term buffer, or empty when it lies in a region.
     payload: Vec<u8>,
+    /// The payload where it lies in the caller's region: not copied, and the mapping stays
+    /// while the job holds it.
+    region: Option<RegionSlice>,
 }
 
 /// What the pool did with a call.
@@ -106,7 +111,7 @@ struct Shared {
     /// Per-slot cancel flags and the stopping flag, shared with the calls' contexts.
     flags: Arc<CallFlags>,
     stopping: AtomicBool,
-    limits: FrameLimits,
+    replies: Replies,
     poll_thread: Thread,
     buffers: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
 }
@@ -143,14 +148,14 @@ pub struct Pool {
 impl Pool {
     /// Starts `config.size` threads (at least one). Pool threads wake `poll_thread` (with
     /// `Thread::unpark`) whenever a completion is ready.
-    pub fn start(config: PoolConfig, limits: FrameLimits, poll_thread: Thread) -> Result<Self, PoolError> {
+    pub fn start(config: PoolConfig, replies: impl Into<Replies>, poll_thread: Thread) -> Result<Self, PoolError> {
         let size = config.size.max(1);
         let slots = size + config.queue_depth;
         let shared = Arc::new(Shared {
             states: (0..slots).map(|_| AtomicU8::new(QUEUED)).collect(),
             flags: Arc::new(CallFlags::new(slots)),
             stopping: AtomicBool::new(false),
-            limits,
+            replies: replies.into(),
             poll_thread,
             buffers: bounded(2 * slots),
         });
@@ -184,13 +189,17 @@ impl Pool {
         self.shared.states.len() - self.free.len()
     }
 
-    /// Admits a call: copies its payload and queues it, or says why not.
+    /// Admits a call: copies its payload (unless it lies in a region) and queues it, or says
+    /// why not.
     pub fn submit(&mut self, call: &Call<'_>, received: Instant) -> Result<(), Rejected> {
         let full = Rejected::Full { in_flight: self.in_flight(), queue_depth: self.config.queue_depth };
         let jobs = self.jobs.as_ref().ok_or(Rejected::Stopped)?;
         let slot = self.free.pop().ok_or(full.clone())?;
-        let mut payload = self.shared.buffer();
-        payload.extend_from_slice(call.payload);
+        let mut payload = Vec::new();
+        if call.region.is_none() {
+            payload = self.shared.buffer();
+            payload.extend_from_slice(call.payload);
+        }
         self.shared.states[slot].store(QUEUED, Ordering::Release);
         self.shared.flags.reset(slot);
         let job = Job {
@@ -201,6 +210,7 @@ impl Pool {
             handler: Arc::clone(&call.handler),
             metadata: metadata_map(call.metadata),
             payload,
+            region: call.region.clone(),
         };
         match jobs.try_send(job) {
             Ok(()) => {
@@ -339,8 +349,8 @@ fn run(shared: &Shared, job: Job) -> Completion {
     } else {
         frame = shared.buffer();
         let ctx = Context::for_call(job.deadline, job.metadata, Some((Arc::clone(&shared.flags), job.slot)));
-        let max_frame_length = shared.limits.for_reply(&job.reply_to);
-        Some(run_handler(&job.name, &*job.handler, &ctx, &job.payload, correlation_id, max_frame_length, &mut frame))
+        let payload = job.region.as_ref().map_or(&job.payload[..], RegionSlice::bytes);
+        Some(shared.replies.run_handler(&job.name, &*job.handler, &ctx, payload, &job.reply_to, &mut frame))
     };
     shared.recycle(job.payload);
     Completion { reply_to: job.reply_to, code, frame, slot: job.slot }

@@ -5,9 +5,10 @@
 //! it with a fake [`ReplyTransport`].
 
 use crate::counters::Counters;
-use crate::dispatcher::{run_handler, Dispatcher, Routed};
+use crate::dispatcher::{Dispatcher, Routed};
 use crate::outbox::{Outbox, ReplyTransport};
 use crate::pool::{CancelOutcome, Pool};
+use crate::region::LoanKey;
 use crate::wire;
 use polybridge_codecs::error_code::ErrorCode;
 use std::time::Instant;
@@ -49,15 +50,7 @@ impl<T: ReplyTransport> Server<T> {
                                 Some(code)
                             }
                         },
-                        None => Some(run_handler(
-                            &call.name,
-                            &*call.handler,
-                            &call.inline_context(now),
-                            call.payload,
-                            reply_to.correlation_id,
-                            self.dispatcher.frame_limits().for_reply(&reply_to),
-                            &mut response,
-                        )),
+                        None => Some(self.dispatcher.replies().run(&call, &call.inline_context(now), &mut response)),
                     }
                 };
                 if let Some(code) = code {
@@ -79,6 +72,20 @@ impl<T: ReplyTransport> Server<T> {
                     // Its handler sees the cancel through its context and answers as it stops.
                     CancelOutcome::Running => self.dispatcher.record_cancelled(),
                     CancelOutcome::NotFound => {}
+                }
+            }
+            Routed::Release(release) => {
+                let key = LoanKey {
+                    correlation_id: release.correlation_id,
+                    reply_stream_id: release.reply_stream_id,
+                    offset: release.region_offset,
+                };
+                match &self.dispatcher.replies().lending {
+                    Some(lending) if release.region_id == lending.region.id() => {
+                        lending.region.release(key);
+                    }
+                    // Another region, or this worker lends nothing: nothing to give back.
+                    _ => self.dispatcher.record_bad_release(),
                 }
             }
             Routed::Dropped(error) => {
@@ -105,7 +112,29 @@ impl<T: ReplyTransport> Server<T> {
                 pool.recycle(completion.frame);
             }
         }
-        work + self.outbox.do_work(now)
+        work += self.outbox.do_work(now);
+        // A reply stream closed for having had no subscriber: its client is gone, and with it
+        // every response lent to it.
+        for stream in self.outbox.take_abandoned() {
+            if let (None, Some(lending)) = (&stream.channel, &self.dispatcher.replies().lending) {
+                let freed = lending.region.release_stream(stream.stream_id);
+                if freed > 0 {
+                    log::info!("freed {freed} lent responses of {stream}: its reader is gone");
+                }
+            }
+        }
+        // A lent response dropped unpublished: its reader will never release it.
+        for (reply_to, (region_id, offset)) in self.outbox.take_dropped_loans() {
+            if let Some(lending) = self.dispatcher.replies().lending.as_ref().filter(|l| l.region.id() == region_id) {
+                lending.region.forget(LoanKey {
+                    correlation_id: reply_to.correlation_id,
+                    reply_stream_id: reply_to.reply_stream_id,
+                    offset,
+                });
+            }
+        }
+        self.dispatcher.evict_gone_regions(now);
+        work
     }
 
     /// The first step of stopping: calls still queued for the pool are answered
@@ -145,6 +174,13 @@ impl<T: ReplyTransport> Server<T> {
         let mut counters = self.dispatcher.counters();
         counters.replies = self.outbox.sent();
         counters.replies_dropped = self.outbox.dropped();
+        if let Some(lending) = &self.dispatcher.replies().lending {
+            let lent = lending.region.counts();
+            counters.loaned_responses = lent.loaned_responses;
+            counters.loan_releases = lent.loan_releases;
+            counters.bad_releases += lent.bad_releases;
+            counters.region_full = lent.region_full;
+        }
         counters
     }
 

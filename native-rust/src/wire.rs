@@ -12,7 +12,8 @@ use polybridge_codecs::request_codec::RequestDecoder;
 use polybridge_codecs::response_codec::ResponseEncoder;
 use polybridge_codecs::worker_announcement_codec::WorkerAnnouncementEncoder;
 use polybridge_codecs::{
-    cancel_codec, message_header_codec, request_codec, response_codec, worker_announcement_codec,
+    cancel_codec, message_header_codec, payload_release_codec, request_codec, response_codec,
+    worker_announcement_codec,
     ReadBuf, WriteBuf, SBE_SCHEMA_ID, SBE_SCHEMA_VERSION,
 };
 use std::net::Ipv6Addr;
@@ -53,7 +54,7 @@ pub enum DecodeError {
     ShorterThanHeader { length: usize },
     #[error("schema id {found} is not polybridge's {SBE_SCHEMA_ID}")]
     WrongSchemaId { found: u16 },
-    #[error("template id {found} is not a message a worker accepts (Request=1, Cancel=3)")]
+    #[error("template id {found} is not a message a worker accepts (Request=1, Cancel=3, PayloadRelease=5)")]
     UnknownTemplate { found: u16 },
     #[error("schema version {found} is not this worker's version {SBE_SCHEMA_VERSION}")]
     WrongVersion { found: u16 },
@@ -207,6 +208,26 @@ pub struct Request<'a> {
     pub reply_channel: &'a str,
     pub handler: &'a str,
     pub payload: &'a [u8],
+    /// Where the payload lies instead, when `region.region_id != 0` (then `payload` should be
+    /// empty): a caller's payload region.
+    pub region: RegionRef,
+}
+
+/// A reference into a payload region: `region_id` 0 means none (the payload is inline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RegionRef {
+    pub region_id: i64,
+    pub offset: i64,
+    pub length: i64,
+}
+
+/// A decoded `PayloadRelease`: the client no longer reads a lent response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Release {
+    pub correlation_id: i64,
+    pub reply_stream_id: i32,
+    pub region_id: i64,
+    pub region_offset: i64,
 }
 
 /// The `metadata` group of a decoded `Request`: a view of the frame whose entries were all
@@ -354,6 +375,7 @@ pub struct Cancel<'a> {
 pub enum Inbound<'a> {
     Request(Request<'a>),
     Cancel(Cancel<'a>),
+    Release(Release),
 }
 
 /// Little-endian reads that return `None` instead of panicking past the end.
@@ -438,6 +460,7 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
     let (expected_block, reply_stream_offset) = match template_id {
         request_codec::SBE_TEMPLATE_ID => (request_codec::SBE_BLOCK_LENGTH, 16),
         cancel_codec::SBE_TEMPLATE_ID => (cancel_codec::SBE_BLOCK_LENGTH, 8),
+        payload_release_codec::SBE_TEMPLATE_ID => return decode_release(frame, header, block_length, version),
         found => return Err(no_reply(DecodeError::UnknownTemplate { found })),
     };
     let reply_to = match (
@@ -513,6 +536,44 @@ pub fn decode_inbound(frame: &[u8]) -> Result<Inbound<'_>, Malformed> {
         reply_channel,
         handler,
         payload: &frame[payload_start..payload_start + payload_len],
+        region: RegionRef {
+            region_id: request.region_id(),
+            offset: request.region_offset(),
+            length: request.region_length(),
+        },
+    }))
+}
+
+/// Decodes a `PayloadRelease` (fixed fields only): never answered, so a malformed one has no
+/// reply address.
+fn decode_release<'a>(
+    frame: &'a [u8],
+    header: MessageHeaderDecoder<ReadBuf<'a>>,
+    block_length: u16,
+    version: u16,
+) -> Result<Inbound<'a>, Malformed> {
+    let no_reply = |error| Malformed { error, reply_to: None };
+    if version != SBE_SCHEMA_VERSION {
+        return Err(no_reply(DecodeError::WrongVersion { found: version }));
+    }
+    if block_length != payload_release_codec::SBE_BLOCK_LENGTH {
+        return Err(no_reply(DecodeError::WrongBlockLength {
+            template_id: payload_release_codec::SBE_TEMPLATE_ID,
+            found: block_length,
+            expected: payload_release_codec::SBE_BLOCK_LENGTH,
+        }));
+    }
+    let end = HEADER_LENGTH + usize::from(block_length);
+    if end > frame.len() {
+        return Err(no_reply(DecodeError::BlockPastFrame { end, length: frame.len() }));
+    }
+    no_trailing_bytes(frame, end).map_err(no_reply)?;
+    let release = payload_release_codec::PayloadReleaseDecoder::default().header(header, 0);
+    Ok(Inbound::Release(Release {
+        correlation_id: release.correlation_id(),
+        reply_stream_id: release.reply_stream_id(),
+        region_id: release.region_id(),
+        region_offset: release.region_offset(),
     }))
 }
 
@@ -577,6 +638,26 @@ pub fn finish_ok_response(frame: &mut [u8], correlation_id: i64) {
         .copy_from_slice(&prefix.to_le_bytes());
 }
 
+/// Encodes an OK `Response` whose payload lies in the worker's response region, replacing
+/// `out`'s contents: the reference, an empty error message and an empty inline payload.
+pub fn encode_region_response(out: &mut Vec<u8>, correlation_id: i64, region: RegionRef) {
+    out.clear();
+    out.resize(response_length(0, 0), 0);
+    let mut encoder = ResponseEncoder::default()
+        .wrap(WriteBuf::new(out.as_mut_slice()), HEADER_LENGTH)
+        .header(0);
+    if let Ok(mut response) = encoder.parent() {
+        response
+            .correlation_id(correlation_id)
+            .error_code(ErrorCode::OK)
+            .region_id(region.region_id)
+            .region_offset(region.offset)
+            .region_length(region.length)
+            .error_message("")
+            .payload(&[]);
+    }
+}
+
 /// What a worker says about itself on the control stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Announcement<'a> {
@@ -588,6 +669,8 @@ pub struct Announcement<'a> {
     /// Where clients publish this worker's requests: "" for the channel they heard the
     /// announcement on (IPC).
     pub request_channel: &'a str,
+    /// The worker's response region (0: it lends no responses).
+    pub region_id: i64,
 }
 
 /// Errors encoding an announcement.
@@ -626,7 +709,8 @@ pub fn encode_announcement(out: &mut Vec<u8>, announcement: &Announcement<'_>) -
         .schema_version(SBE_SCHEMA_VERSION)
         .language(announcement.language)
         .pid(announcement.pid)
-        .request_stream_id(announcement.request_stream_id);
+        .request_stream_id(announcement.request_stream_id)
+        .region_id(announcement.region_id);
     let mut group = encoder.handlers_encoder(count, Default::default());
     for name in &names {
         if group.advance().map_err(|_| AnnouncementError::Codec)?.is_none() {

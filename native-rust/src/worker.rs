@@ -12,7 +12,8 @@
 //! when nothing is pending and the doorbell ([`crate::doorbell`]) can wake it.
 
 use crate::counters::Counters;
-use crate::dispatcher::Dispatcher;
+use crate::dispatcher::{Dispatcher, Lending, Replies};
+use crate::region::{self, ResponseRegion};
 use crate::doorbell::{self, Doorbell};
 use crate::handler::Registry;
 use crate::idle::{IdleStrategy, Idler};
@@ -45,6 +46,9 @@ pub const DEFAULT_CONTROL_STREAM_ID: i32 = 10;
 pub const DEFAULT_ANNOUNCE_INTERVAL: Duration = Duration::from_millis(1000);
 pub const DEFAULT_QUEUE_DEPTH: usize = 256;
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_PAYLOAD_REGION_MIB: usize = 256;
+pub const DEFAULT_MAX_MESSAGE_MIB: usize = 64;
+pub const DEFAULT_PAYLOAD_LOAN_THRESHOLD: usize = 65536;
 
 /// Default pool size: one thread per available core.
 pub fn default_pool_size() -> usize {
@@ -115,6 +119,12 @@ pub struct WorkerConfig {
     pub parent_pid: Option<u32>,
     /// The Aeron client's name in the media driver (`cli::main` uses the program's name).
     pub client_name: String,
+    /// Size of the response region in MiB; 0: no region.
+    pub payload_region_mib: usize,
+    /// Largest result payload in MiB.
+    pub max_message_mib: usize,
+    /// Responses of at least this many bytes are lent (0: never).
+    pub payload_loan_threshold: usize,
 }
 
 impl WorkerConfig {
@@ -137,6 +147,9 @@ impl WorkerConfig {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             parent_pid: None,
             client_name: "polybridge-worker-rust".to_owned(),
+            payload_region_mib: DEFAULT_PAYLOAD_REGION_MIB,
+            max_message_mib: DEFAULT_MAX_MESSAGE_MIB,
+            payload_loan_threshold: DEFAULT_PAYLOAD_LOAN_THRESHOLD,
         }
     }
 }
@@ -498,6 +511,19 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         }
     };
 
+    // The response region: its id is fixed now and announced; the file comes at the first loan.
+    // Only callers on this host can read it: those replied to on the own channel, when IPC.
+    let region = (config.payload_region_mib > 0 && is_ipc(&config.channel)).then(|| {
+        Arc::new(ResponseRegion::new(&config.aeron_dir, region::new_region_id(), config.payload_region_mib << 20))
+    });
+    let replies = Replies {
+        limits,
+        max_message: config.max_message_mib << 20,
+        lending: region
+            .as_ref()
+            .map(|region| Lending { region: Arc::clone(region), threshold: config.payload_loan_threshold }),
+    };
+
     let names: Vec<&str> = registry.names().collect();
     let mut announcement = Vec::new();
     wire::encode_announcement(
@@ -509,6 +535,7 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
             handlers: &names,
             worker_id: &config.worker_id,
             request_channel: config.advertised_request_channel(),
+            region_id: region.as_ref().map_or(0, |region| region.id()),
         },
     )?;
     let elsewhere = |what: &str, channel: &str| {
@@ -535,10 +562,13 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
 
     let mut dispatcher = Dispatcher::new(Arc::clone(&registry));
     dispatcher.refuse_reply_streams(&[config.request_stream_id, config.control_stream_id]);
-    dispatcher.set_frame_limits(limits);
+    dispatcher.set_replies(replies.clone());
+    if is_ipc(config.request_channel()) {
+        dispatcher.accept_region_refs(&config.aeron_dir);
+    }
     let pool = match config.pool.size {
         0 => None,
-        _ => Some(Pool::start(config.pool, limits, poll_thread)?),
+        _ => Some(Pool::start(config.pool, replies, poll_thread)?),
     };
     let transport =
         AeronTransport { aeron: aeron.clone(), channel, reply_channel_params: config.reply_channel_params.clone() };
@@ -632,6 +662,11 @@ pub fn run(config: &WorkerConfig, registry: Arc<Registry>, shutdown: &AtomicBool
         );
     }
     server.close();
+    // Now, not when the last reference goes: a handler thread abandoned by the drain timeout
+    // may hold one until the process exits.
+    if let Some(region) = &region {
+        region.close();
+    }
     let summary = RunSummary {
         counters: server.counters(),
         announcements,

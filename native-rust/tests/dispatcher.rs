@@ -139,9 +139,9 @@ fn truncated_request_is_a_bad_request() {
 #[test]
 fn lying_handler_length_is_a_bad_request() {
     let mut frame = encode_request(14, 0, 1001, "echo", b"x");
-    // Header 8 + block 20 + an empty metadata group 4 + an empty replyChannel 2: the
-    // handler's length is at 34.
-    frame[34..36].copy_from_slice(&60000u16.to_le_bytes());
+    // Header 8 + block 44 + an empty metadata group 4 + an empty replyChannel 2: the
+    // handler's length is at 58.
+    frame[58..60].copy_from_slice(&60000u16.to_le_bytes());
     let message = bad_request(&frame, 14, 1001);
     assert!(message.contains("'handler' claims 60000 bytes"), "{message}");
 }
@@ -149,7 +149,7 @@ fn lying_handler_length_is_a_bad_request() {
 #[test]
 fn lying_payload_length_is_a_bad_request() {
     let mut frame = encode_request(15, 0, 1001, "echo", b"xyz");
-    let at = 8 + 20 + 4 + 2 + 2 + 4;
+    let at = 8 + 44 + 4 + 2 + 2 + 4;
     frame[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     let message = bad_request(&frame, 15, 1001);
     assert!(message.contains("'payload' claims 4294967295 bytes"), "{message}");
@@ -158,7 +158,7 @@ fn lying_payload_length_is_a_bad_request() {
 #[test]
 fn handler_name_that_is_not_utf8_is_a_bad_request() {
     let mut frame = encode_request(16, 0, 1001, "echo", b"");
-    frame[36] = 0xFF;
+    frame[60] = 0xFF;
     let message = bad_request(&frame, 16, 1001);
     assert!(message.contains("UTF-8"), "{message}");
 }
@@ -215,7 +215,7 @@ fn dispatcher_keeps_working_after_bad_frames() {
     let mut response = Vec::new();
     dispatcher.dispatch(&[1, 2, 3], &mut response);
     let mut lying = encode_request(2, 0, 5, "echo", b"x");
-    lying[28..30].copy_from_slice(&999u16.to_le_bytes());
+    lying[52..54].copy_from_slice(&999u16.to_le_bytes());
     dispatcher.dispatch(&lying, &mut response);
     assert_eq!(dispatcher.dispatch(&encode_request(3, 0, 5, "echo", b"ok"), &mut response), reply(3, 5, ErrorCode::OK));
     assert_eq!(decode_response(&response).payload, b"ok");
@@ -453,7 +453,7 @@ fn an_invalid_reply_channel_is_a_bad_request_on_the_workers_own_channel() {
 fn a_malformed_request_with_a_valid_reply_channel_is_answered_on_it() {
     let mut frame = encode_request_to(71, 0, 1001, &[], UDP_REPLY, "echo", b"x");
     // The handler's length follows the replyChannel: make it lie.
-    let at = 8 + 20 + 4 + 2 + UDP_REPLY.len();
+    let at = 8 + 44 + 4 + 2 + UDP_REPLY.len();
     frame[at..at + 2].copy_from_slice(&60000u16.to_le_bytes());
     let mut dispatcher = dispatcher();
     let mut response = Vec::new();
@@ -464,7 +464,7 @@ fn a_malformed_request_with_a_valid_reply_channel_is_answered_on_it() {
 #[test]
 fn a_reply_channel_whose_length_lies_is_a_bad_request_on_the_workers_own_channel() {
     let mut frame = encode_request_to(81, 0, 1001, &[], UDP_REPLY, "echo", b"x");
-    frame[32..34].copy_from_slice(&60000u16.to_le_bytes());
+    frame[56..58].copy_from_slice(&60000u16.to_le_bytes());
     let message = bad_request(&frame, 81, 1001);
     assert!(message.contains("'replyChannel' claims 60000 bytes"), "{message}");
 }

@@ -4,14 +4,17 @@
 
 mod common;
 
-use common::{assert_bytes_eq, decode_response, encode_cancel_to, encode_request, encode_request_to, pattern};
+use common::{
+    assert_bytes_eq, decode_response, encode_cancel_to, encode_region_request, encode_release, encode_request,
+    encode_request_to, pattern,
+};
 use polybridge_worker::codecs::cancel_codec::CancelEncoder;
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::codecs::language::Language;
 use polybridge_worker::codecs::message_header_codec::MessageHeaderDecoder;
 use polybridge_worker::codecs::worker_announcement_codec::{self, WorkerAnnouncementDecoder};
 use polybridge_worker::codecs::{ReadBuf, WriteBuf, SBE_SCHEMA_ID, SBE_SCHEMA_VERSION};
-use polybridge_worker::wire::{self, Announcement, Cancel, Inbound};
+use polybridge_worker::wire::{self, Announcement, Cancel, Inbound, RegionRef, Release};
 use std::path::PathBuf;
 
 fn golden(name: &str) -> Vec<u8> {
@@ -49,6 +52,7 @@ fn check_request(file: &str, correlation_id: i64, timeout_ns: i64, reply_stream_
     );
     assert!(request.metadata.is_empty());
     assert_eq!(request.reply_channel, "", "{file}: the worker's own channel");
+    assert_eq!(request.region, RegionRef::default(), "{file}: the payload is inline");
 }
 
 #[test]
@@ -103,6 +107,55 @@ fn check_response(file: &str, correlation_id: i64, code: ErrorCode, message: &st
     assert_eq!(decoded.code, code);
     assert_eq!(decoded.message, message);
     assert_eq!(decoded.payload, payload);
+    assert_eq!(decoded.region, RegionRef::default());
+}
+
+/// The region of `request-region.bin`: a client's (pid 0x3039).
+const CLIENT_REGION: i64 = 0x0000_3039_2A2B_2C2D;
+/// The region of `response-region.bin`, `payload-release.bin`, `announcement-go.bin`: a worker's.
+const WORKER_REGION: i64 = 0x0000_303A_0102_0304;
+
+#[test]
+fn request_region() {
+    let file = "request-region.bin";
+    let expected = golden(file);
+    let region = RegionRef { region_id: CLIENT_REGION, offset: 12288, length: 8_388_608 };
+    assert_bytes_eq(file, &encode_region_request(11, 2_000_000_000, 1001, "checksum", region, &[]), &expected);
+    let Ok(Inbound::Request(request)) = wire::decode_inbound(&expected) else {
+        panic!("{file} does not decode as a Request: {:?}", wire::decode_inbound(&expected));
+    };
+    assert_eq!(
+        (request.correlation_id, request.timeout_ns, request.reply_stream_id, request.handler, request.payload),
+        (11, 2_000_000_000, 1001, "checksum", &[][..])
+    );
+    assert_eq!(request.region, region);
+    assert!(request.metadata.is_empty());
+    assert_eq!(request.reply_channel, "");
+}
+
+#[test]
+fn response_region() {
+    let file = "response-region.bin";
+    let expected = golden(file);
+    let region = RegionRef { region_id: WORKER_REGION, offset: 0, length: 8_388_608 };
+    let mut encoded = b"leftovers of an earlier response".to_vec();
+    wire::encode_region_response(&mut encoded, 11, region);
+    assert_bytes_eq(file, &encoded, &expected);
+    let decoded = decode_response(&expected);
+    assert_eq!((decoded.correlation_id, decoded.code, decoded.message.as_str()), (11, ErrorCode::OK, ""));
+    assert!(decoded.payload.is_empty());
+    assert_eq!(decoded.region, region);
+}
+
+#[test]
+fn payload_release() {
+    let file = "payload-release.bin";
+    let expected = golden(file);
+    assert_bytes_eq(file, &encode_release(11, 1001, WORKER_REGION, 0), &expected);
+    assert_eq!(
+        wire::decode_inbound(&expected),
+        Ok(Inbound::Release(Release { correlation_id: 11, reply_stream_id: 1001, region_id: WORKER_REGION, region_offset: 0 }))
+    );
 }
 
 #[test]
@@ -146,20 +199,13 @@ fn cancel_udp() {
     check_cancel("cancel-udp.bin", "aeron:udp?endpoint=10.42.0.1:41000");
 }
 
-fn check_announcement(
-    file: &str,
-    language: Language,
-    pid: i64,
-    request_stream_id: i32,
-    handlers: &[&str],
-    worker_id: &str,
-    request_channel: &str,
-) {
+fn check_announcement(file: &str, announcement: &Announcement<'_>) {
     let expected = golden(file);
     let mut encoded = Vec::new();
-    let announcement = Announcement { language, pid, request_stream_id, handlers, worker_id, request_channel };
-    wire::encode_announcement(&mut encoded, &announcement).unwrap();
+    wire::encode_announcement(&mut encoded, announcement).unwrap();
     assert_bytes_eq(file, &encoded, &expected);
+    let Announcement { language, pid, request_stream_id, handlers, worker_id, request_channel, region_id } =
+        *announcement;
 
     header(&expected, worker_announcement_codec::SBE_TEMPLATE_ID, worker_announcement_codec::SBE_BLOCK_LENGTH);
     let mh = MessageHeaderDecoder::default().wrap(ReadBuf::new(&expected), 0);
@@ -169,6 +215,7 @@ fn check_announcement(
     assert_eq!(decoder.language(), language);
     assert_eq!(decoder.pid(), pid);
     assert_eq!(decoder.request_stream_id(), request_stream_id);
+    assert_eq!(decoder.region_id(), region_id);
     let mut group = decoder.handlers_decoder();
     let mut names = Vec::new();
     while group.advance().unwrap().is_some() {
@@ -185,11 +232,32 @@ fn check_announcement(
 
 #[test]
 fn announcement_go() {
-    check_announcement("announcement-go.bin", Language::GO, 4242, 2001, &["echo", "wappalyzer.fingerprint"], "go-0",
-        "aeron:udp?endpoint=10.42.0.2:40100");
+    check_announcement(
+        "announcement-go.bin",
+        &Announcement {
+            language: Language::GO,
+            pid: 4242,
+            request_stream_id: 2001,
+            handlers: &["echo", "wappalyzer.fingerprint"],
+            worker_id: "go-0",
+            request_channel: "aeron:udp?endpoint=10.42.0.2:40100",
+            region_id: WORKER_REGION,
+        },
+    );
 }
 
 #[test]
 fn announcement_empty() {
-    check_announcement("announcement-empty.bin", Language::RUST, 0, 0, &[], "", "");
+    check_announcement(
+        "announcement-empty.bin",
+        &Announcement {
+            language: Language::RUST,
+            pid: 0,
+            request_stream_id: 0,
+            handlers: &[],
+            worker_id: "",
+            request_channel: "",
+            region_id: 0,
+        },
+    );
 }

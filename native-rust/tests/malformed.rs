@@ -54,7 +54,11 @@ fn every_shared_malformed_frame_has_its_expected_outcome() {
                     if decoded.correlation_id != 77 || decoded.code != ErrorCode::BAD_REQUEST || decoded.message.is_empty() {
                         problems.push(format!("{file} ({what}): answered {decoded:?}"));
                     }
-                    assert_eq!(after.malformed_replied, before.malformed_replied + 1, "{file}: not counted");
+                    // A bad payload region reference is counted as such (a request with a region
+                    // reference and an inline payload too), every other one as malformed.
+                    let counted = (after.malformed_replied + after.bad_region_refs)
+                        - (before.malformed_replied + before.bad_region_refs);
+                    assert_eq!(counted, 1, "{file}: not counted");
                 }
                 other => problems.push(format!(
                     "{file} ({what}): expected BAD_REQUEST to 77/1001 on {}, got {other:?}",
@@ -77,4 +81,28 @@ fn every_shared_malformed_frame_has_its_expected_outcome() {
     assert_eq!(problems, Vec::<String>::new());
     assert!(cases >= 10, "only {cases} cases in {}", manifest_path.display());
     eprintln!("{cases} shared malformed cases have their expected outcome");
+}
+
+/// `PayloadRelease` frames that do not decode are dropped (never answered: a release has no
+/// answer) and counted; the worker keeps serving. A well-formed one is routed as a release.
+#[test]
+fn malformed_payload_releases_are_dropped_and_counted() {
+    let mut dispatcher = Dispatcher::new(Arc::new(Registry::with_builtin()));
+    let mut response = Vec::new();
+    let release = common::encode_release(11, 1001, 0x0000_303A_0102_0304, 0);
+    let mut wrong_version = release.clone();
+    wrong_version[6..8].copy_from_slice(&2u16.to_le_bytes());
+    let mut wrong_block = release.clone();
+    wrong_block[0..2].copy_from_slice(&20u16.to_le_bytes());
+    let mut trailing = release.clone();
+    trailing.extend_from_slice(&[0, 0]);
+    let cases: [&[u8]; 5] = [&release[..8], &release[..20], &wrong_version, &wrong_block, &trailing];
+    for (i, frame) in cases.iter().enumerate() {
+        assert!(matches!(dispatcher.dispatch(frame, &mut response), Outcome::Dropped(_)), "case {i}");
+        assert_eq!(dispatcher.counters().malformed_dropped, i as u64 + 1, "case {i}");
+    }
+    assert_eq!(dispatcher.dispatch(&release, &mut response), Outcome::Released);
+    let echo = dispatcher.dispatch(&encode_request(1, 0, 5, "echo", b"ok"), &mut response);
+    assert!(matches!(echo, Outcome::Reply { code: ErrorCode::OK, .. }), "still serving");
+    assert_eq!(decode_response(&response).payload, b"ok");
 }

@@ -92,12 +92,12 @@ fn a_duplicate_key_is_a_bad_request() {
 
 #[test]
 fn keys_and_values_must_be_utf8() {
-    // Header 8 + block 20 + group header 4 + key length 2: the key's first byte is at 34.
+    // Header 8 + block 44 + group header 4 + key length 2: the key's first byte is at 58.
     let mut encoded = frame(&[("key", "value")]);
-    encoded[34] = 0xFF;
+    encoded[58] = 0xFF;
     assert_eq!(rejected(&encoded), DecodeError::NotUtf8 { field: "metadata key" });
     let mut encoded = frame(&[("key", "value")]);
-    encoded[34 + 3 + 2] = 0xC3;
+    encoded[58 + 3 + 2] = 0xC3;
     assert_eq!(rejected(&encoded), DecodeError::NotUtf8 { field: "metadata value" });
 }
 
@@ -105,22 +105,22 @@ fn keys_and_values_must_be_utf8() {
 fn lying_lengths_in_the_group_are_a_bad_request() {
     // A count of 3 with one entry: the second entry's key length runs past... into the handler.
     let mut encoded = frame(&[("key", "value")]);
-    encoded[30] = 3;
+    encoded[54] = 3;
     assert_eq!(answer(&encoded).0, ErrorCode::BAD_REQUEST);
     // A key length of 60000.
     let mut encoded = frame(&[("key", "value")]);
-    encoded[32..34].copy_from_slice(&60000u16.to_le_bytes());
+    encoded[56..58].copy_from_slice(&60000u16.to_le_bytes());
     assert!(matches!(rejected(&encoded), DecodeError::VarDataPastFrame { field: "metadata key", .. }));
     // A group whose entries claim a fixed block.
     let mut encoded = frame(&[]);
-    encoded[28] = 4;
+    encoded[52] = 4;
     assert_eq!(
         rejected(&encoded),
         DecodeError::WrongGroupBlockLength { group: "metadata", found: 4, expected: 0 }
     );
     // A frame cut inside the group header.
     let encoded = frame(&[]);
-    assert!(matches!(rejected(&encoded[..30]), DecodeError::GroupHeaderPastFrame { .. }));
+    assert!(matches!(rejected(&encoded[..54]), DecodeError::GroupHeaderPastFrame { .. }));
 }
 
 #[test]

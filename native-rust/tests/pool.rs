@@ -19,6 +19,7 @@ fn call<'a>(correlation_id: i64, name: &str, handler: Arc<dyn Handler>, payload:
         handler,
         metadata: Metadata::EMPTY,
         payload,
+        region: None,
         inline: false,
     }
 }

@@ -650,3 +650,28 @@ proptest! {
         prop_assert_eq!(fake.0.borrow().live, 0);
     }
 }
+
+#[test]
+fn lent_responses_that_are_dropped_and_streams_closed_without_a_subscriber_are_reported_for_their_loans() {
+    let (mut outbox, fake) = outbox(64, 1024);
+    let t0 = Instant::now();
+    connected(&mut outbox, &fake, 4, t0);
+    // A stuck client: its lent response is dropped after the reply timeout, never published.
+    fake.credit(4, 0);
+    let mut lent = Vec::new();
+    let region = polybridge_worker::wire::RegionRef { region_id: 0x1234_0000_0001, offset: 8192, length: 70_000 };
+    polybridge_worker::wire::encode_region_response(&mut lent, 1, region);
+    outbox.send(to(4, 1), ErrorCode::OK, &lent, t0);
+    outbox.send(to(4, 2), ErrorCode::OK, &response(2), t0);
+    outbox.do_work(t0 + TIMEOUT);
+    assert_eq!(outbox.dropped(), 2);
+    assert_eq!(outbox.take_dropped_loans(), vec![(to(4, 1), (region.region_id, region.offset))], "the inline one is not a loan");
+    assert!(outbox.take_dropped_loans().is_empty(), "taken once");
+
+    // A client gone: its stream is closed once it has had no subscriber for the reply timeout.
+    fake.unsubscribe(4);
+    outbox.do_work(t0 + TIMEOUT + Duration::from_millis(1));
+    outbox.do_work(t0 + 2 * TIMEOUT + Duration::from_millis(2));
+    let abandoned = outbox.take_abandoned();
+    assert_eq!(abandoned.iter().map(|key| key.stream_id).collect::<Vec<_>>(), [4]);
+}

@@ -24,3 +24,20 @@ fn cargo_tree_of_the_sdk_has_no_application_crate() {
     let found: Vec<&&str> = crates.iter().filter(|name| APP_CRATES.contains(name)).collect();
     assert!(found.is_empty(), "polybridge-worker depends on {found:?}:\n{tree}");
 }
+
+/// The test worker's own crates (feature `test-worker`, on by default for the binary) stay out
+/// of a service's build, which depends on the SDK with `default-features = false`.
+#[test]
+fn without_default_features_the_sdk_has_no_test_worker_crate() {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let output = Command::new(env!("CARGO"))
+        .args(["tree", "--offline", "--locked", "-p", "polybridge-worker", "--no-default-features"])
+        .args(["--prefix", "none", "--edges", "normal,build", "--manifest-path"])
+        .arg(&workspace)
+        .output()
+        .expect("cargo tree runs");
+    assert!(output.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&output.stderr));
+    let tree = String::from_utf8_lossy(&output.stdout);
+    assert!(tree.lines().any(|line| line.starts_with("rusteron-client")), "unexpected cargo tree output:\n{tree}");
+    assert!(!tree.lines().any(|line| line.starts_with("crc32c")), "crc32c without the test-worker feature:\n{tree}");
+}

@@ -7,7 +7,9 @@ use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::codecs::message_header_codec::MessageHeaderDecoder;
 use polybridge_worker::codecs::request_codec::RequestEncoder;
 use polybridge_worker::codecs::response_codec::{self, ResponseDecoder};
+use polybridge_worker::codecs::payload_release_codec::PayloadReleaseEncoder;
 use polybridge_worker::codecs::{ReadBuf, WriteBuf, SBE_SCHEMA_ID, SBE_SCHEMA_VERSION};
+use polybridge_worker::wire::RegionRef;
 
 /// `n` bytes where byte `i` is `(i * 31 + 7) & 0xFF` (golden README).
 pub fn pattern(n: usize) -> Vec<u8> {
@@ -49,7 +51,7 @@ pub fn encode_request_to(
     payload: &[u8],
 ) -> Vec<u8> {
     let entries: usize = metadata.iter().map(|(k, v)| 2 + k.len() + 2 + v.len()).sum();
-    let length = 8 + 20 + 4 + entries + 2 + reply_channel.len() + 2 + handler.len() + 4 + payload.len();
+    let length = 8 + usize::from(polybridge_worker::codecs::request_codec::SBE_BLOCK_LENGTH) + 4 + entries + 2 + reply_channel.len() + 2 + handler.len() + 4 + payload.len();
     let mut frame = vec![0u8; length];
     {
         let mut header = RequestEncoder::default().wrap(WriteBuf::new(&mut frame), 8).header(0);
@@ -64,6 +66,45 @@ pub fn encode_request_to(
         request.reply_channel(reply_channel).handler(handler).payload(payload);
         assert_eq!(8 + request.encoded_length(), length);
     }
+    frame
+}
+
+/// Encodes a `Request` whose payload lies in a payload region (inline payload empty), replying
+/// on the worker's own channel.
+pub fn encode_region_request(
+    correlation_id: i64,
+    timeout_ns: i64,
+    reply_stream_id: i32,
+    handler: &str,
+    region: RegionRef,
+    inline_payload: &[u8],
+) -> Vec<u8> {
+    let length = 8 + 44 + 4 + 2 + 2 + handler.len() + 4 + inline_payload.len();
+    let mut frame = vec![0u8; length];
+    {
+        let mut header = RequestEncoder::default().wrap(WriteBuf::new(&mut frame), 8).header(0);
+        let mut request = header.parent().unwrap();
+        request
+            .correlation_id(correlation_id)
+            .timeout_ns(timeout_ns)
+            .reply_stream_id(reply_stream_id)
+            .region_id(region.region_id)
+            .region_offset(region.offset)
+            .region_length(region.length);
+        let mut group = request.metadata_encoder(0, Default::default());
+        let mut request = group.parent().unwrap();
+        request.reply_channel("").handler(handler).payload(inline_payload);
+        assert_eq!(8 + request.encoded_length(), length);
+    }
+    frame
+}
+
+/// A `PayloadRelease` frame, with the generated encoder.
+pub fn encode_release(correlation_id: i64, reply_stream_id: i32, region_id: i64, region_offset: i64) -> Vec<u8> {
+    let mut frame = vec![0u8; 8 + 28];
+    let mut header = PayloadReleaseEncoder::default().wrap(WriteBuf::new(&mut frame), 8).header(0);
+    let mut release = header.parent().unwrap();
+    release.correlation_id(correlation_id).reply_stream_id(reply_stream_id).region_id(region_id).region_offset(region_offset);
     frame
 }
 
@@ -92,6 +133,8 @@ pub struct DecodedResponse {
     pub code: ErrorCode,
     pub message: String,
     pub payload: Vec<u8>,
+    /// Where the payload lies instead, in the worker's response region (region_id 0: inline).
+    pub region: RegionRef,
 }
 
 /// Decodes a `Response` with the generated decoder and checks it fills the frame exactly.
@@ -104,11 +147,16 @@ pub fn decode_response(frame: &[u8]) -> DecodedResponse {
     let mut response = ResponseDecoder::default().header(header, 0);
     let correlation_id = response.correlation_id();
     let code = response.error_code();
+    let region = RegionRef {
+        region_id: response.region_id(),
+        offset: response.region_offset(),
+        length: response.region_length(),
+    };
     let (at, len) = response.error_message_decoder();
     let message = String::from_utf8(frame[at..at + len].to_vec()).expect("error message is UTF-8");
     let (at, len) = response.payload_decoder();
     assert_eq!(at + len, frame.len(), "response has trailing bytes");
-    DecodedResponse { correlation_id, code, message, payload: frame[at..at + len].to_vec() }
+    DecodedResponse { correlation_id, code, message, payload: frame[at..at + len].to_vec(), region }
 }
 
 /// Equality for large byte strings that reports the first difference, not both dumps.

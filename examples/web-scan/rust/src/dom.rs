@@ -9,6 +9,9 @@ use html5ever::{local_name, ns, parse_document, Attribute, ParseOpts, QualName};
 use std::borrow::Cow;
 use std::cell::{Ref, RefCell};
 
+/// Largest piece of a page handed to html5ever at once ([`Document::parse`]).
+pub const PARSE_CHUNK: usize = 64 << 10;
+
 /// Index of a node in [`Document::nodes`].
 pub type NodeId = usize;
 
@@ -65,12 +68,27 @@ impl Document {
 
     /// Parses `html` as a whole document, as a browser with scripting disabled would
     /// (`<noscript>` content becomes elements, as in jsoup).
+    ///
+    /// html5ever takes its input as owned tendrils: `html` is fed in pieces of at most
+    /// [`PARSE_CHUNK`] bytes (cut on character boundaries), so a large page is never copied
+    /// whole; each piece is read from where the page lies (a payload region) while it is hot.
     pub fn parse(html: &str) -> Self {
         let opts = ParseOpts {
             tree_builder: TreeBuilderOpts { scripting_enabled: false, ..Default::default() },
             ..Default::default()
         };
-        parse_document(Sink::default(), opts).one(html)
+        let mut parser = parse_document(Sink::default(), opts);
+        let mut rest = html;
+        while !rest.is_empty() {
+            let mut end = rest.len().min(PARSE_CHUNK);
+            while !rest.is_char_boundary(end) {
+                end -= 1;
+            }
+            let (piece, after) = rest.split_at(end);
+            parser.process(StrTendril::from_slice(piece));
+            rest = after;
+        }
+        parser.finish()
     }
 
     /// Every node reachable from the document, in document (pre-)order.

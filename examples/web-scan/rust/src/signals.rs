@@ -32,21 +32,26 @@
 //! The body may be in any encoding (see [`decode_body`]).
 //!
 //! On the wire (schema `../schema/web-scan.xml`): a `SignalsRequest` in, a `SignalsResponse`
-//! out, registered as a typed handler ([`register`]): the SDK checks the header and turns any
-//! decoding failure into `BAD_REQUEST`.
+//! out ([`HtmlSignals`], registered by [`register`]); any decoding failure is `BAD_REQUEST`.
+//!
+//! **No copy of the page on its way to the parser.** The handler reads the request where it
+//! lies ([`SignalsRequestView`] borrows the url and body from the payload, which is the
+//! caller's payload region for a large page), a UTF-8 body is parsed as it is (a `&str` over
+//! the same bytes), and html5ever, which takes its input as owned tendrils, gets it in 64 KiB
+//! pieces ([`Document::parse`]) rather than as one copy of the whole page. TLSH reads the body
+//! in place too. Only a body in another encoding is transcoded (one copy, into UTF-8).
 
 use crate::dom::{Document, NodeKind};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
-use polybridge_worker::typed::{DecodeError, DecodeMessage, EncodeMessage};
+use polybridge_worker::typed::{check_header, DecodeError, DecodeMessage, EncodeMessage, MESSAGE_HEADER_LENGTH};
 use polybridge_worker::wire::{truncate_utf8, MAX_VAR_STRING_LENGTH};
-use polybridge_worker::{sbe_message, Context, HandlerError, Registry, RegistryError};
+use polybridge_worker::{sbe_message, Context, Handler, HandlerError, Registry, RegistryError, Reply};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use url::Url;
-use webscan::message_header_codec::MessageHeaderDecoder;
-use webscan::signals_request_codec::SignalsRequestDecoder;
+use webscan::signals_request_codec;
 use webscan::signals_response_codec::{self, SignalsResponseEncoder};
-use webscan::{ReadBuf, WriteBuf};
+use webscan::WriteBuf;
 
 /// The name `html.signals` is registered under.
 pub const HANDLER_NAME: &str = "html.signals";
@@ -243,22 +248,43 @@ pub struct SignalsRequest {
 sbe_message!(SignalsRequest, webscan::signals_request_codec, "SignalsRequest");
 sbe_message!(Signals, webscan::signals_response_codec, "SignalsResponse");
 
-/// Read with the generated decoder; a length that lies makes it (or the slicing) panic, which
-/// the SDK answers `BAD_REQUEST`.
-impl DecodeMessage for SignalsRequest {
-    fn decode(message: &[u8]) -> Result<Self, DecodeError> {
-        let header = MessageHeaderDecoder::default().wrap(ReadBuf::new(message), 0);
-        let mut decoder = SignalsRequestDecoder::default().header(header, 0);
-        let (url_at, url_len) = decoder.url_decoder();
-        let url = &message[url_at..url_at + url_len];
-        let (body_at, body_len) = decoder.body_decoder();
-        let body = &message[body_at..body_at + body_len];
-        if body_at + body_len != message.len() {
-            let extra = message.len() - (body_at + body_len);
+/// A `SignalsRequest` read where it lies: the url and body borrow the message's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalsRequestView<'a> {
+    pub url: &'a str,
+    pub body: &'a [u8],
+}
+
+impl<'a> SignalsRequestView<'a> {
+    /// Checks the header and every length against the message before reading anything: a
+    /// length that lies is an error, never a panic.
+    pub fn decode(message: &'a [u8]) -> Result<Self, DecodeError> {
+        check_header::<SignalsRequest>(message)?;
+        let past = |field: &str| {
+            DecodeError::Invalid(format!("the {field} length runs past the message of {} bytes", message.len()))
+        };
+        let at = MESSAGE_HEADER_LENGTH + usize::from(signals_request_codec::SBE_BLOCK_LENGTH);
+        let url_length = message.get(at..at + 2).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])));
+        let url_length = url_length.ok_or_else(|| past("url"))?;
+        let url = message.get(at + 2..at + 2 + url_length).ok_or_else(|| past("url"))?;
+        let at = at + 2 + url_length;
+        let body_length = message.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        let body_length = body_length.ok_or_else(|| past("body"))?;
+        let body = message[at + 4..].get(..body_length).ok_or_else(|| past("body"))?;
+        let extra = message.len() - (at + 4 + body_length);
+        if extra > 0 {
             return Err(DecodeError::Invalid(format!("{extra} bytes follow the message")));
         }
         let url = std::str::from_utf8(url).map_err(|_| DecodeError::Invalid("url is not UTF-8".to_owned()))?;
-        Ok(Self { url: url.to_owned(), body: body.to_vec() })
+        Ok(Self { url, body })
+    }
+}
+
+/// An owned copy of a [`SignalsRequestView`] (for clients and tests; the handler never makes one).
+impl DecodeMessage for SignalsRequest {
+    fn decode(message: &[u8]) -> Result<Self, DecodeError> {
+        let view = SignalsRequestView::decode(message)?;
+        Ok(Self { url: view.url.to_owned(), body: view.body.to_vec() })
     }
 }
 
@@ -319,12 +345,26 @@ pub fn encode_response(signals: &Signals, buffer: &mut [u8]) -> Result<(), Handl
     Ok(())
 }
 
-/// The `html.signals` handler: the signals of the page in the request.
+/// The signals of the page in a request (for calling the handler's logic on an owned request).
 pub fn html_signals(_ctx: &Context, request: SignalsRequest) -> Result<Signals, HandlerError> {
     Ok(extract(&request.url, &request.body))
 }
 
-/// Registers `html.signals` ([`HANDLER_NAME`]) as a typed handler on the worker's pool.
+/// The `html.signals` handler: reads the `SignalsRequest` in place (no copy of the page; see
+/// the module documentation) and writes the `SignalsResponse` straight into the reply.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HtmlSignals;
+
+impl Handler for HtmlSignals {
+    fn handle(&self, _ctx: &Context, payload: &[u8], reply: &mut Reply<'_>) -> Result<(), HandlerError> {
+        let request = SignalsRequestView::decode(payload)
+            .map_err(|error| HandlerError::BadPayload(format!("not a valid SignalsRequest: {error}")))?;
+        let signals = extract(request.url, request.body);
+        encode_response(&signals, reply.append_zeroed(response_length(&signals)))
+    }
+}
+
+/// Registers `html.signals` ([`HANDLER_NAME`]) on the worker's pool.
 pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
-    registry.register_typed(HANDLER_NAME, html_signals)
+    registry.register(HANDLER_NAME, HtmlSignals)
 }

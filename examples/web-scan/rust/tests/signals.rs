@@ -225,3 +225,32 @@ fn every_corpus_page_parses_with_plausible_signals() {
 fn handler_name_is_html_signals() {
     assert_eq!(signals::HANDLER_NAME, "html.signals");
 }
+
+#[test]
+fn the_handler_reads_the_request_in_place() {
+    let message = signals_request(URL, b"<title>in place</title>");
+    let view = signals::SignalsRequestView::decode(&message).expect("a SignalsRequest");
+    let range = message.as_ptr_range();
+    assert!(range.contains(&view.body.as_ptr()) && range.contains(&view.url.as_ptr()), "borrowed, not copied");
+    assert_eq!((view.url, view.body), (URL, &b"<title>in place</title>"[..]));
+}
+
+#[test]
+fn a_page_larger_than_a_parse_chunk_parses_as_one_piece() {
+    // A title of two-byte characters across the first chunk boundary, links on both sides.
+    let chunk = web_scan::dom::PARSE_CHUNK;
+    let mut page = String::from("<html><head><script>");
+    page.push_str(&"x".repeat(chunk - page.len() - 20 - "</script><title>".len()));
+    page.push_str("</script><title>");
+    page.push_str(&"é".repeat(30));
+    page.push_str("</title></head><body>");
+    for i in 0..5000 {
+        page.push_str(&format!("<a href=\"https://h{}.example.org/\">{i}</a>", i % 7));
+    }
+    page.push_str("</body></html>");
+    assert!(page.len() > 3 * chunk);
+    let s = signals(&page);
+    assert_eq!(s.title, "é".repeat(30));
+    assert_eq!(s.links, 5000);
+    assert_eq!(s.external_hosts.len(), 7);
+}
