@@ -161,9 +161,9 @@ final class RequestProxy
     }
 
     /** A loan for a payload of length bytes when it should be lent (IPC, above the threshold), else null. */
-    PayloadLoan loanFor(final Publication publication, final int length, final long timeoutNs)
+    PayloadLoan loanFor(final boolean ipc, final int length, final long timeoutNs)
     {
-        if (length < loanThreshold || length > maxMessageSize || !isIpc(publication))
+        if (length < loanThreshold || length > maxMessageSize || !ipc)
         {
             return null;
         }
