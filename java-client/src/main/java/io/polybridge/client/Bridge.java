@@ -81,6 +81,7 @@ public final class Bridge implements AutoCloseable
             final boolean inPlace)
         {
             Objects.requireNonNull(loan, "loan");
+            loan.requireOpen();
             final CompletableFuture<byte[]> refused = refusal(handler);
             if (refused != null)
             {

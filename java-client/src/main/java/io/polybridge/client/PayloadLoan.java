@@ -81,10 +81,24 @@ public final class PayloadLoan implements AutoCloseable
     {
         if (!state.compareAndSet(OPEN, SENT))
         {
-            throw new IllegalStateException(state.get() == SENT ?
-                "this loan was already sent: a loan carries one request (take another with PolybridgeClient.loan)" :
-                "this loan was closed");
+            throw notOpen();
         }
+    }
+
+    /** Before a call routes it (Bridge): fail as the send would. */
+    void requireOpen()
+    {
+        if (state.get() != OPEN)
+        {
+            throw notOpen();
+        }
+    }
+
+    private IllegalStateException notOpen()
+    {
+        return new IllegalStateException(state.get() == SENT ?
+            "this loan was already sent: a loan carries one request (take another with PolybridgeClient.loan)" :
+            "this loan was closed");
     }
 
     RequestRegion region()
