@@ -93,6 +93,7 @@ class PolybridgeClientTest
         worker = new ScriptedWorker(workerAeron);
         client = PolybridgeClient.connect(new PolybridgeClient.Context()
             .aeronDirectoryName(driver.aeronDirectoryName())
+            .payloadLoanThreshold(1 << 20) // the scripted worker reads inline payloads (regions: PayloadRegionWorkersTest)
             .completionExecutor(Runnable::run));
     }
 
