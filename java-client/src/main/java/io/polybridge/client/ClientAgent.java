@@ -39,6 +39,13 @@ import java.util.function.IntFunction;
  * completed for the thread that polled it is left to that thread, one with another waiter unparks it,
  * any other goes to the completion executor.
  * <p>
+ * Payload regions: the agent keeps each call whose payload is lent from the {@link RequestRegion}
+ * (correlation id to call) until its worker answers — with any code, even after the future completed
+ * by deadline or cancel — or is known dead, or the client closes, and only then gives the loan back: the
+ * worker may read it until it answers. A response lying in a worker's region is mapped read-only
+ * ({@link RegionReader}), checked, then copied and released at once, or handed to an in-place caller as
+ * a {@link PayloadView}; one nobody waits for any more is released at once.
+ * <p>
  * Sleep: with {@link BackoffSleepIdleStrategy} the agent thread sleeps after 50 ms idle, only while no
  * call is pending or handed off and no death is queued ({@link #prepareSleep()}); callers wake it.
  */

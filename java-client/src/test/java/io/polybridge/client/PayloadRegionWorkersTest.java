@@ -306,6 +306,30 @@ class PayloadRegionWorkersTest
         }
     }
 
+    @Test
+    void aBridgeRoutesLoansAndInPlaceResponsesToItsWorkers() throws Exception
+    {
+        final Bridge.Context ctx = new Bridge.Context().worker(NativeWorkers.rust()).worker(NativeWorkers.go());
+        try (Bridge bridge = Bridge.launch(ctx))
+        {
+            final byte[] payload = random(2 * MIB, 22);
+            final PayloadLoan loan = bridge.loan(payload.length, LONG);
+            loan.buffer().putBytes(0, payload);
+            try (PayloadView view = bridge.callView("echo", loan, payload.length, LONG, Map.of()).join())
+            {
+                assertTrue(view.isLent());
+                assertEquals(crc32c(payload), crc32c(view.byteBuffer()));
+            }
+            try (PayloadView view = bridge.callView("echo", new UnsafeBuffer(payload), 0, 100, LONG, Map.of()).join())
+            {
+                assertFalse(view.isLent(), "a small response is inline");
+                assertEquals(100, view.length());
+            }
+            assertEquals(crc32c(payload), checksumOf(bridge.call("checksum", payload).join()));
+            awaitTrue(() -> bridge.client().lentPayloadBytes() == 0, "every loan back");
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @ValueSource(ints = { 100, 200 })
     void craftedReferencesOutsideTheRegionOrToMissingFilesAreAnsweredBadRequest(final int requestStreamId)

@@ -608,8 +608,8 @@ class PolybridgeClientTest
     {
         final ResponseEncoder encoder = new ResponseEncoder()
             .wrapAndApplyHeader(buffer, 0, new MessageHeaderEncoder())
-            .correlationId(correlationId).errorCode(code).errorMessage(message)
-            .putPayload(payload, 0, payload.length);
+            .correlationId(correlationId).errorCode(code).regionId(0).regionOffset(0).regionLength(0)
+            .errorMessage(message).putPayload(payload, 0, payload.length);
         return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
     }
 
