@@ -306,7 +306,7 @@ final class RequestProxy
         if (!fitsOneFragment)
         {
             envelope.encode(envelope.buffer, 0, correlationId, timeoutNs, replyStreamId, replyTo, metadata, handler,
-                length, 0, 0, 0);
+                inlineLength, regionId, lend ? future.loanOffset : 0, lend ? length : 0);
         }
         idle.reset();
         while (true)
@@ -314,7 +314,7 @@ final class RequestProxy
             final long result = fitsOneFragment ?
                 claimAndWrite(publication, envelope, envelopeLength, correlationId, timeoutNs, replyTo, metadata, handler,
                     payload, offset, inlineLength, regionId, future.loanOffset, length) :
-                publication.offer(envelope.buffer, 0, envelopeLength, payload, offset, length);
+                publication.offer(envelope.buffer, 0, envelopeLength, payload, offset, inlineLength);
             if (result > 0)
             {
                 doorbells.offered(publication);

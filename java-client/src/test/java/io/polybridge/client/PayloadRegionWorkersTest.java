@@ -237,6 +237,21 @@ class PayloadRegionWorkersTest
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = { "go-0", "rust-0" })
+    void aLentPayloadWhoseMetadataSpansFragmentsStillGoesByReference(final String workerId)
+    {
+        final WorkerStub worker = client.awaitWorker(workerId, LONG);
+        final Map<String, String> metadata = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < PolybridgeClient.MAX_METADATA_ENTRIES; i++)
+        {
+            metadata.put("key-" + i, "v".repeat(PolybridgeClient.MAX_METADATA_VALUE_BYTES));
+        }
+        // 3 MiB cannot go inline (2 MiB channel limit): it must be the region, with the envelope offered alone.
+        final byte[] payload = random(3 * MIB, 33);
+        assertArrayEquals(payload, worker.call("echo", payload, LONG, metadata).join());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = { "go-0", "rust-0" })
     void aLoanStaysLentAfterItsCallTimedOutUntilTheWorkersLateResponse(final String workerId) throws Exception
     {
         // One block of region and every payload lent: a slow handler reads its 4 bytes from the region.
