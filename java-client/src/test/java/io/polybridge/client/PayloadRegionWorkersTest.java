@@ -252,6 +252,32 @@ class PayloadRegionWorkersTest
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = { "go-0", "rust-0" })
+    void lentResponsesNobodyWaitsForAnyMoreAreGivenBackToTheWorker(final String workerId) throws Exception
+    {
+        final WorkerStub worker = client.awaitWorker(workerId, LONG);
+        final byte[] payload = random(64 * MIB, 6);
+        final long unmatchedBefore = client.unmatchedResponses();
+        // Six 64 MiB echoes given up at once (cancelled, or a 5 ms deadline): each is answered CANCELLED or
+        // TIMEOUT, or late with its echo lent from the worker's 256 MiB region; were those not released
+        // (the late ones by the region id the worker announced), its region would be full after four.
+        for (int i = 0; i < 6; i++)
+        {
+            final CompletableFuture<byte[]> call =
+                worker.call("echo", payload, i % 2 == 0 ? LONG : Duration.ofMillis(5));
+            call.cancel(false);
+            awaitTrue(() -> client.lentPayloadBytes() == 0, "the worker's answer to the call given up");
+        }
+        System.out.println(workerId + ": " + (client.unmatchedResponses() - unmatchedBefore) +
+            " of 6 64 MiB echoes were answered after their deadline");
+        try (PayloadView view = worker.callView("echo", payload, LONG).join())
+        {
+            assertTrue(view.isLent(), "the worker's region has room: late responses were given back");
+            assertEquals(crc32c(payload), crc32c(view.byteBuffer()));
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = { "go-0", "rust-0" })
     void aLoanStaysLentAfterItsCallTimedOutUntilTheWorkersLateResponse(final String workerId) throws Exception
     {
         // One block of region and every payload lent: a slow handler reads its 4 bytes from the region.
