@@ -94,6 +94,7 @@ final class AnnouncementAdapter
         final var language = announcementDecoder.language();
         final long pid = announcementDecoder.pid();
         final int requestStreamId = announcementDecoder.requestStreamId();
+        final long regionId = announcementDecoder.regionId();
         final List<String> handlers = new ArrayList<>();
         for (final WorkerAnnouncementDecoder.HandlersDecoder handler : announcementDecoder.handlers())
         {
@@ -108,6 +109,6 @@ final class AnnouncementAdapter
             return null; // not a channel requests could go to
         }
         return new WorkerInfo(new String(workerId, StandardCharsets.UTF_8), language, pid, requestStreamId,
-            List.copyOf(handlers), schemaId, schemaVersion, requestChannel.isEmpty() ? channel : requestChannel);
+            List.copyOf(handlers), schemaId, schemaVersion, requestChannel.isEmpty() ? channel : requestChannel, regionId);
     }
 }

@@ -53,6 +53,51 @@ public final class Bridge implements AutoCloseable
     private final Context ctx;
     private final Supervisor supervisor;
     private final Router router;
+    private final TypedCall.RawCall raw = new TypedCall.RawCall()
+    {
+        public CompletableFuture<byte[]> call(
+            final String handler,
+            final DirectBuffer payload,
+            final int offset,
+            final int length,
+            final Duration timeout,
+            final Map<String, String> metadata,
+            final boolean inPlace)
+        {
+            final CompletableFuture<byte[]> refused = refusal(handler);
+            if (refused != null)
+            {
+                return refused;
+            }
+            return router.call(supervisor.client(), handler, payload, offset, length, timeout, metadata, inPlace);
+        }
+
+        public CompletableFuture<byte[]> call(
+            final String handler,
+            final PayloadLoan loan,
+            final int length,
+            final Duration timeout,
+            final Map<String, String> metadata,
+            final boolean inPlace)
+        {
+            Objects.requireNonNull(loan, "loan");
+            loan.requireOpen();
+            final CompletableFuture<byte[]> refused = refusal(handler);
+            if (refused != null)
+            {
+                Router.closeQuietly(loan);
+                return refused;
+            }
+            final PolybridgeClient client = supervisor.client();
+            return router.call(client, handler, (publication, link) ->
+                client.call(publication, link, handler, loan, length, timeout, metadata, inPlace), loan);
+        }
+
+        public PayloadLoan loanFor(final int length, final Duration timeout)
+        {
+            return supervisor.client().loanFor(length, timeout);
+        }
+    };
     private volatile boolean closing;
     private boolean closed; // guarded by this
     private final CountDownLatch closeDone = new CountDownLatch(1);
@@ -226,6 +271,12 @@ public final class Bridge implements AutoCloseable
         final Duration timeout,
         final Map<String, String> metadata)
     {
+        return raw.call(handler, payload, offset, length, timeout, metadata, false);
+    }
+
+    /** @return a failed future when the bridge takes no calls now, else null. */
+    private CompletableFuture<byte[]> refusal(final String handler)
+    {
         if (closing)
         {
             return Router.failed(ErrorCode.WORKER_UNAVAILABLE, "the bridge is closing and takes no new calls");
@@ -244,8 +295,144 @@ public final class Bridge implements AutoCloseable
         {
             return Router.failed(ErrorCode.WORKER_UNAVAILABLE, client.driverLostReason());
         }
-        return router.call(client, handler, payload, offset, length, timeout, metadata);
+        return null;
     }
+
+    /**
+     * Borrow a piece of the bridge client's payload region for one request: see
+     * {@link PolybridgeClient#loan(int)}.
+     *
+     * @param length the bytes to borrow.
+     * @return the loan, to pass to {@link #call(String, PayloadLoan, int)} or close.
+     */
+    public PayloadLoan loan(final int length)
+    {
+        return supervisor.client().loan(length);
+    }
+
+    /**
+     * Borrow a piece of the bridge client's payload region, waiting for room: see
+     * {@link PolybridgeClient#loan(int, Duration)}.
+     *
+     * @param length the bytes to borrow.
+     * @param wait   how long to wait for room.
+     * @return the loan.
+     */
+    public PayloadLoan loan(final int length, final Duration wait)
+    {
+        return supervisor.client().loan(length, wait);
+    }
+
+    /**
+     * Call a handler with a payload the caller wrote into a loan of the client's payload region: only a
+     * reference is sent, the worker reads the bytes where they lie. The call takes the loan (sent at most
+     * once) and gives it back when the worker has answered, or is known dead, or the client closes; a worker
+     * across hosts gets the bytes copied into the message instead (the loan is then given back at once).
+     *
+     * @param handler the handler name.
+     * @param loan    from {@link #loan(int)}, not sent before.
+     * @param length  the payload: bytes [0, length) of the loan.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     * @throws IllegalStateException when the loan was already sent or closed.
+     */
+    public CompletableFuture<byte[]> call(final String handler, final PayloadLoan loan, final int length)
+    {
+        return call(handler, loan, length, ctx.client.defaultTimeout(), Map.of());
+    }
+
+    /**
+     * As {@link #call(String, PayloadLoan, int)}, with a deadline.
+     *
+     * @param handler the handler name.
+     * @param loan    from {@link #loan(int)}, not sent before.
+     * @param length  the payload: bytes [0, length) of the loan.
+     * @param timeout the deadline, from now.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<byte[]> call(
+        final String handler, final PayloadLoan loan, final int length, final Duration timeout)
+    {
+        return call(handler, loan, length, timeout, Map.of());
+    }
+
+    /**
+     * As {@link #call(String, PayloadLoan, int)}, with a deadline and metadata.
+     *
+     * @param handler  the handler name.
+     * @param loan     from {@link #loan(int)}, not sent before.
+     * @param length   the payload: bytes [0, length) of the loan.
+     * @param timeout  the deadline, from now.
+     * @param metadata as for {@link #call(String, byte[], Duration, Map)}.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<byte[]> call(
+        final String handler,
+        final PayloadLoan loan,
+        final int length,
+        final Duration timeout,
+        final Map<String, String> metadata)
+    {
+        return raw.call(handler, loan, length, timeout, metadata, false);
+    }
+
+    /**
+     * Call a handler and read its response in place: a large response stays in the worker's payload
+     * region, lent to this client until the view is closed (close it promptly: the worker cannot reuse
+     * that memory until then); a small one comes as a view over a byte array.
+     *
+     * @param handler the handler name.
+     * @param payload the request bytes; not retained after this returns.
+     * @param timeout the deadline, from now.
+     * @return the response, to be closed, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<PayloadView> callView(final String handler, final byte[] payload, final Duration timeout)
+    {
+        Objects.requireNonNull(payload, "payload must not be null; use new byte[0] for no payload");
+        return callView(handler, new UnsafeBuffer(payload), 0, payload.length, timeout, Map.of());
+    }
+
+    /**
+     * As {@link #callView(String, byte[], Duration)} with a range of a buffer as payload and metadata.
+     *
+     * @param handler  the handler name.
+     * @param payload  the buffer holding the request bytes; not retained after this returns.
+     * @param offset   where the request bytes start.
+     * @param length   how many bytes.
+     * @param timeout  the deadline, from now.
+     * @param metadata as for {@link #call(String, byte[], Duration, Map)}.
+     * @return the response, to be closed, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<PayloadView> callView(
+        final String handler,
+        final DirectBuffer payload,
+        final int offset,
+        final int length,
+        final Duration timeout,
+        final Map<String, String> metadata)
+    {
+        return TypedCall.view(raw.call(handler, payload, offset, length, timeout, metadata, true));
+    }
+
+    /**
+     * As {@link #call(String, PayloadLoan, int, Duration, Map)}, reading the response in place.
+     *
+     * @param handler  the handler name.
+     * @param loan     from {@link #loan(int)}, not sent before.
+     * @param length   the payload: bytes [0, length) of the loan.
+     * @param timeout  the deadline, from now.
+     * @param metadata as for {@link #call(String, byte[], Duration, Map)}.
+     * @return the response, to be closed, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<PayloadView> callView(
+        final String handler,
+        final PayloadLoan loan,
+        final int length,
+        final Duration timeout,
+        final Map<String, String> metadata)
+    {
+        return TypedCall.view(raw.call(handler, loan, length, timeout, metadata, true));
+    }
+
 
     /**
      * Call a typed handler on the least-loaded live worker that serves it, with the default deadline.
@@ -292,7 +479,7 @@ public final class Bridge implements AutoCloseable
     public <Req, Resp> CompletableFuture<Resp> call(
         final Method<Req, Resp> method, final Req request, final Duration timeout, final Map<String, String> metadata)
     {
-        return TypedCall.call(this::call, method, request, timeout, metadata);
+        return TypedCall.call(raw, method, request, timeout, metadata);
     }
 
     /**

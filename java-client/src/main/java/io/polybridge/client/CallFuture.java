@@ -54,12 +54,14 @@ final class CallFuture extends CompletableFuture<byte[]> implements Runnable
      */
     private static final int WAITER_YIELDS = 50;
     private static final VarHandle WAITER;
+    private static final VarHandle VIEW;
 
     static
     {
         try
         {
             WAITER = MethodHandles.lookup().findVarHandle(CallFuture.class, "waiter", Thread.class);
+            VIEW = MethodHandles.lookup().findVarHandle(CallFuture.class, "view", PayloadView.class);
         }
         catch (final ReflectiveOperationException ex)
         {
@@ -74,8 +76,18 @@ final class CallFuture extends CompletableFuture<byte[]> implements Runnable
     byte deadlineLane = -1;
     boolean registered; // set by the agent when it first takes the call; a second hand-off abandons it
     final WorkerLink link; // null when the caller did not say which worker (liveness then does not apply)
+    /**
+     * Where its payload lies in the client's request region, -1 when inline. Set before the hand-off; the
+     * agent keeps the loan until the worker answers (or is known dead), whenever the future completes.
+     */
+    int loanOffset = -1;
+    int loanLength;
+    /** The caller reads a lent response in place ({@link PayloadView}) rather than as a copy. */
+    final boolean inPlace;
     private final RequestProxy proxy;
-    private final Publication publication;
+    final Publication publication;
+    @SuppressWarnings("unused") // through VIEW
+    private volatile PayloadView view; // a lent response for an in-place call, set before the outcome
     private volatile Object outcome; // byte[] or Throwable, set by the agent before it completes it (see above)
     private volatile Thread waiter; // the thread waiting and polling for it, if any
 
@@ -86,6 +98,18 @@ final class CallFuture extends CompletableFuture<byte[]> implements Runnable
         final long correlationId,
         final long deadlineNs)
     {
+        this(proxy, publication, link, correlationId, deadlineNs, false);
+    }
+
+    CallFuture(
+        final RequestProxy proxy,
+        final Publication publication,
+        final WorkerLink link,
+        final long correlationId,
+        final long deadlineNs,
+        final boolean inPlace)
+    {
+        this.inPlace = inPlace;
         this.link = link;
         this.proxy = proxy;
         this.publication = publication;
@@ -97,6 +121,18 @@ final class CallFuture extends CompletableFuture<byte[]> implements Runnable
     void outcome(final Object outcome)
     {
         this.outcome = outcome;
+    }
+
+    /** The agent: an in-place call's response lies in the worker's region; set before the outcome. */
+    void view(final PayloadView view)
+    {
+        VIEW.setVolatile(this, view);
+    }
+
+    /** @return the lent response, once (whoever takes it closes it), or null when inline or already taken. */
+    PayloadView takeView()
+    {
+        return (PayloadView)VIEW.getAndSet(this, (PayloadView)null);
     }
 
     /** @return the thread waiting and polling for this call, read after {@link #outcome(Object)}; or null. */

@@ -1,12 +1,15 @@
 package io.polybridge.client;
 
 import io.aeron.Aeron;
+import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.polybridge.codecs.ErrorCode;
 import io.polybridge.codecs.ResponseDecoder;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
+import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -16,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 
 /**
  * The client's conductor: one duty cycle that owns the reply and control subscriptions (through
@@ -35,12 +39,20 @@ import java.util.function.Consumer;
  * completed for the thread that polled it is left to that thread, one with another waiter unparks it,
  * any other goes to the completion executor.
  * <p>
+ * Payload regions: the agent keeps each call whose payload is lent from the {@link RequestRegion}
+ * (correlation id to call) until its worker answers — with any code, even after the future completed
+ * by deadline or cancel — or is known dead, or the client closes, and only then gives the loan back: the
+ * worker may read it until it answers. A response lying in a worker's region is mapped read-only
+ * ({@link RegionReader}), checked, then copied and released at once, or handed to an in-place caller as
+ * a {@link PayloadView}; one nobody waits for any more is released at once.
+ * <p>
  * Sleep: with {@link BackoffSleepIdleStrategy} the agent thread sleeps after 50 ms idle, only while no
  * call is pending or handed off and no death is queued ({@link #prepareSleep()}); callers wake it.
  */
 final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
 {
     private static final int FRAGMENT_LIMIT = 64;
+    private static final byte[] EMPTY = new byte[0];
     private static final int REGISTRATION_LIMIT = 1024;
     private static final long LIVENESS_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final long DRIVER_PROCESS_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(100);
@@ -73,6 +85,16 @@ final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
     private long nextDriverProcessCheckNs;
     private long nextLivenessCheckNs;
     private volatile long unmatchedResponses;
+
+    // Payload regions (agent thread, under the duty lock).
+    private RequestRegion requestRegion; // null: no region
+    private RegionReader regionReader;
+    private IntFunction<Publication> publications = (streamId) -> null;
+    /** Calls whose payload is lent, by correlation id, until their worker answers or is known dead. */
+    private final Long2ObjectHashMap<CallFuture> loanedCalls = new Long2ObjectHashMap<>();
+    private final List<CallFuture> loansToFree = new ArrayList<>();
+    private final UnsafeBuffer releaseScratch = new UnsafeBuffer(new byte[ReleaseSender.LENGTH]);
+    private volatile long lentResponses;
 
     /**
      * Subscribes to the client's reply stream (on its channel, and on its reply channel when that is
@@ -124,6 +146,30 @@ final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
             CloseHelper.quietCloseAll(subscriptions);
             throw ex;
         }
+    }
+
+    /**
+     * Before the agent starts: the client's request region (loans it gives back) and how to find a worker's
+     * request stream publication (releases of lent responses go there).
+     */
+    void payloads(
+        final RequestRegion requestRegion, final RegionReader regionReader, final IntFunction<Publication> publications)
+    {
+        this.requestRegion = requestRegion;
+        this.regionReader = regionReader;
+        this.publications = publications;
+    }
+
+    /** @return responses that arrived in a worker's payload region (tests, counters). */
+    long lentResponses()
+    {
+        return lentResponses;
+    }
+
+    /** @return calls whose request payload is still lent (tests). */
+    int loanedCalls()
+    {
+        return loanedCalls.size();
     }
 
     public String roleName()
@@ -286,6 +332,7 @@ final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
         window.drainHandOffs(registrar, Integer.MAX_VALUE);
         window.takeAll(null, doomed);
         failDoomed("the client was closed before a response arrived");
+        freeLoans(null); // the region is removed next: no worker maps a new reference to it
         CloseHelper.closeAll(subscriptions);
     }
 
@@ -333,9 +380,14 @@ final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
                 window.remove(call.correlationId);
                 window.retire(call);
             }
+            freeLoan(call.correlationId); // never published: no worker can read it
             return;
         }
         call.registered = true;
+        if (call.loanOffset >= 0)
+        {
+            loanedCalls.put(call.correlationId, call); // whatever completes the future, until its worker answers
+        }
         if (call.isDone())
         {
             window.release(); // failed by the caller while publishing, or cancelled
@@ -352,6 +404,7 @@ final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
         if (link != null && !link.live)
         {
             window.release();
+            freeLoan(call.correlationId);
             fail(call, ErrorCode.WORKER_UNAVAILABLE, "worker " + workerName(link) + " is dead: " + link.deathReason);
             return;
         }
@@ -371,9 +424,18 @@ final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
         {
             call = window.drainUntilFound(registrar, correlationId);
         }
+        if (!loanedCalls.isEmpty())
+        {
+            freeLoan(correlationId); // the worker has answered: it reads that payload no more
+        }
+        final long regionId = response.regionId();
         if (call == null)
         {
             unmatchedResponses = unmatchedResponses + 1; // late (after its deadline) or duplicate
+            if (regionId != 0)
+            {
+                releaseLate(response, regionId);
+            }
             return;
         }
         window.retire(call);
@@ -382,6 +444,11 @@ final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
         final String message = response.errorMessage();
         if (code == ErrorCode.OK)
         {
+            if (regionId != 0)
+            {
+                onLentResponse(call, response, regionId);
+                return;
+            }
             final byte[] payload = new byte[response.payloadLength()];
             response.getPayload(payload, 0, payload.length);
             call.outcome(payload);
@@ -389,8 +456,92 @@ final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
         }
         else
         {
+            if (regionId != 0)
+            {
+                releaseLate(response, regionId);
+            }
             fail(call, code == ErrorCode.NULL_VAL ? ErrorCode.UNKNOWN : code, message);
         }
+    }
+
+    /**
+     * The response lies in the worker's region: map it (read-only, cached), check the reference, then
+     * copy it once and give it back at once (byte[] API), or hand the caller a view that gives it back
+     * when closed (in place).
+     */
+    private void onLentResponse(final CallFuture call, final ResponseDecoder response, final long regionId)
+    {
+        lentResponses = lentResponses + 1;
+        final long regionOffset = response.regionOffset();
+        final long regionLength = response.regionLength();
+        final RegionReader.Mapping mapping;
+        try
+        {
+            mapping = regionReader.map(regionId, regionOffset, regionLength);
+        }
+        catch (final RegionReader.RegionException ex)
+        {
+            ReleaseSender.send(releaseScratch, call.publication, call.correlationId, replyStreamId, regionId,
+                regionOffset);
+            fail(call, ErrorCode.UNKNOWN, "the worker's response lies in its payload region, but " + ex.getMessage());
+            return;
+        }
+        final java.nio.ByteBuffer view = mapping.view(regionOffset, (int)regionLength);
+        if (call.inPlace)
+        {
+            call.view(new PayloadView(view, new ReleaseSender(call.publication, call.correlationId, replyStreamId,
+                regionId, regionOffset)));
+            call.outcome(EMPTY);
+        }
+        else
+        {
+            final byte[] payload = new byte[(int)regionLength];
+            view.get(payload);
+            ReleaseSender.send(releaseScratch, call.publication, call.correlationId, replyStreamId, regionId,
+                regionOffset);
+            call.outcome(payload);
+        }
+        complete(call);
+    }
+
+    /** A lent response nobody waits for (its call finished first): give it back to the worker at once. */
+    private void releaseLate(final ResponseDecoder response, final long regionId)
+    {
+        final WorkerLink link = directory.linkByRegionId(regionId);
+        final Publication publication = link == null ? null : publications.apply(link.requestStreamId);
+        ReleaseSender.send(releaseScratch, publication, response.correlationId(), replyStreamId, regionId,
+            response.regionOffset());
+    }
+
+    /** The worker answered the call (or never got it): give its request payload's loan back. */
+    private void freeLoan(final long correlationId)
+    {
+        final CallFuture loaned = loanedCalls.remove(correlationId);
+        if (loaned != null)
+        {
+            requestRegion.release(loaned.loanOffset, loaned.loanLength);
+        }
+    }
+
+    /** Give back the loans of calls to a worker known dead (or all, for null): nobody reads them any more. */
+    private void freeLoans(final WorkerLink link)
+    {
+        if (loanedCalls.isEmpty())
+        {
+            return;
+        }
+        for (final CallFuture call : loanedCalls.values())
+        {
+            if (link == null || call.link == link)
+            {
+                loansToFree.add(call);
+            }
+        }
+        for (int i = 0, size = loansToFree.size(); i < size; i++)
+        {
+            freeLoan(loansToFree.get(i).correlationId);
+        }
+        loansToFree.clear();
     }
 
     private void onAnnouncement(final WorkerInfo info)
@@ -501,6 +652,10 @@ final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
         {
             declareDead(link, death.reason());
         }
+        else
+        {
+            freeLoans(link); // declared dead by liveness before: certain now
+        }
     }
 
     /** Mark the worker dead and fail every call pending on it at once, rather than at its deadline. */
@@ -511,6 +666,12 @@ final class ClientAgent implements Agent, BackoffSleepIdleStrategy.Gate
         window.drainHandOffs(registrar, Integer.MAX_VALUE); // calls published before the death must be failed too
         window.takeAll(link, doomed);
         failDoomed("worker " + workerName(link) + " died with this call in flight: " + reason);
+        freeLoans(link);
+        final WorkerInfo info = link.info;
+        if (info != null && info.regionId() != 0)
+        {
+            regionReader.forget(info.regionId()); // its file goes with it; the mapping when no view holds it
+        }
         if (deathListener != null)
         {
             deathListener.accept(link);

@@ -17,7 +17,8 @@ import java.util.Map;
 /**
  * Per calling thread: the request up to and including the payload length, and the encoders
  * for it. Large payloads go to Aeron as the second part of a vectored offer, small ones are
- * written into a claimed log buffer; either way the payload is copied only into the log.
+ * written into a claimed log buffer; either way the payload is copied only into the log. A payload
+ * lent from the payload region is not in the message at all: the region fields say where it lies.
  */
 final class Envelope
 {
@@ -57,12 +58,18 @@ final class Envelope
         final byte[] replyChannel,
         final Map<String, String> metadata,
         final String handler,
-        final int payloadLength)
+        final int payloadLength,
+        final long regionId,
+        final long regionOffset,
+        final long regionLength)
     {
         encoder.wrapAndApplyHeader(target, offset, headerEncoder)
             .correlationId(correlationId)
             .timeoutNs(timeoutNs)
-            .replyStreamId(replyStreamId);
+            .replyStreamId(replyStreamId)
+            .regionId(regionId) // always written, zeros when inline: the buffer and the log are reused
+            .regionOffset(regionOffset)
+            .regionLength(regionLength);
         RequestMetadata.encode(encoder, metadata);
         encoder.putReplyChannel(replyChannel, 0, replyChannel.length); // empty: the worker's own channel (IPC)
         encoder.putHandler(handlerUtf8(handler), 0, lastHandlerUtf8.length);

@@ -32,4 +32,18 @@ public interface MessageCodec<T>
      * @return the message.
      */
     T decode(DirectBuffer buffer, int offset, int length);
+
+    /**
+     * The exact number of bytes {@link #encode} will write for value, when it is cheap to know (a large
+     * body's length plus a fixed header): a request of at least the client's payloadLoanThreshold is then
+     * encoded straight into a loan of its payload region, with no intermediate buffer or second copy.
+     *
+     * @param value the message.
+     * @return the encoded length in bytes, or -1 (the default) when unknown: the request is encoded into a
+     *     buffer first, and copied once into Aeron's log or a loan.
+     */
+    default int encodedLength(T value)
+    {
+        return -1;
+    }
 }

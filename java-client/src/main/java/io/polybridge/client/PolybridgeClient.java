@@ -41,7 +41,10 @@ import java.util.function.Supplier;
  *     byte[] echoed = go.call("echo", "hello".getBytes()).join();
  * }
  * }</pre>
- * Callers may be on any thread; futures complete on {@link Context#completionExecutor()}.
+ * Callers may be on any thread; futures complete on {@link Context#completionExecutor()}. Payloads of at
+ * least {@link Context#payloadLoanThreshold()} bytes to workers on this host go by the client's payload
+ * region, read in place by the worker ({@link #loan(int)}, {@link PayloadLoan}, {@link PayloadView};
+ * docs/payloads-client.md).
  * <p>
  * A facade, in the shape of Aeron's client: the {@link RequestProxy} encodes and publishes requests on
  * the caller's thread, the {@link ClientAgent} (the conductor, on its own thread) owns the reply and
@@ -83,6 +86,7 @@ public final class PolybridgeClient implements AutoCloseable
     private final WorkerDirectory directory;
     private final RequestProxy proxy;
     private final Doorbells doorbells;
+    private final RequestRegion requestRegion; // null: payloadRegionSize 0
     private final Map<Integer, Publication> publicationsByStreamId = new ConcurrentHashMap<>();
 
     private PolybridgeClient(final Context ctx)
@@ -112,7 +116,12 @@ public final class PolybridgeClient implements AutoCloseable
         window = agent.window();
         directory = agent.directory();
         doorbells = new Doorbells(ctx.aeronDirectoryName());
-        proxy = new RequestProxy(ctx, agent, driverWatch, doorbells);
+        // Region files of JVMs and workers killed before they could remove them (tmpfs: memory).
+        PayloadRegionFiles.sweepDeadOwners(ctx.aeronDirectoryName());
+        requestRegion = ctx.payloadRegionSize() > 0 ?
+            new RequestRegion(ctx.aeronDirectoryName(), (int)ctx.payloadRegionSize()) : null;
+        agent.payloads(requestRegion, new RegionReader(ctx.aeronDirectoryName()), publicationsByStreamId::get);
+        proxy = new RequestProxy(ctx, agent, driverWatch, doorbells, requestRegion);
         final IdleStrategy idleStrategy = ctx.idleStrategy().get();
         if (idleStrategy instanceof BackoffSleepIdleStrategy sleeping)
         {
@@ -368,6 +377,7 @@ public final class PolybridgeClient implements AutoCloseable
         final ErrorHandler errorHandler = ctx.errorHandler();
         CloseHelper.close(errorHandler, agentRunner); // the agent fails what it holds as it closes
         CloseHelper.close(errorHandler, doorbells);
+        CloseHelper.close(errorHandler, requestRegion); // loans were given back by the agent as it closed
         window.drainHandOffs((call) ->
         {
             if (!call.registered) // the agent has stopped (joined): its writes are visible
@@ -408,6 +418,112 @@ public final class PolybridgeClient implements AutoCloseable
         final Map<String, String> metadata)
     {
         return proxy.call(publication, link, handler, payload, timeout, metadata);
+    }
+
+    CompletableFuture<byte[]> call(
+        final Publication publication,
+        final WorkerLink link,
+        final String handler,
+        final DirectBuffer payload,
+        final int offset,
+        final int length,
+        final Duration timeout,
+        final Map<String, String> metadata,
+        final boolean inPlace)
+    {
+        return proxy.call(publication, link, handler, payload, offset, length, timeout, metadata, inPlace);
+    }
+
+    CompletableFuture<byte[]> call(
+        final Publication publication,
+        final WorkerLink link,
+        final String handler,
+        final byte[] payload,
+        final Duration timeout,
+        final Map<String, String> metadata,
+        final boolean inPlace)
+    {
+        return proxy.call(publication, link, handler, payload, timeout, metadata, inPlace);
+    }
+
+    CompletableFuture<byte[]> call(
+        final Publication publication,
+        final WorkerLink link,
+        final String handler,
+        final PayloadLoan loan,
+        final int length,
+        final Duration timeout,
+        final Map<String, String> metadata,
+        final boolean inPlace)
+    {
+        return proxy.call(publication, link, handler, loan, length, timeout, metadata, inPlace);
+    }
+
+    /** A loan for a typed request of length bytes to this publication's worker, or null: encode inline. */
+    PayloadLoan loanFor(final Publication publication, final int length, final Duration timeout)
+    {
+        return proxy.loanFor(RequestProxy.isIpc(publication), length, timeoutNs(timeout, "timeout"));
+    }
+
+    /** A loan for a typed request routed later (Bridge): lent when the client's channel is IPC. */
+    PayloadLoan loanFor(final int length, final Duration timeout)
+    {
+        return proxy.loanFor(ctx.channel().startsWith("aeron:ipc"), length, timeoutNs(timeout, "timeout"));
+    }
+
+    /**
+     * Borrow a piece of the client's payload region for one request, failing at once when the region is
+     * full. Write the payload into it (e.g. {@code fileChannel.read(loan.byteBuffer())}) and pass it to
+     * {@code call(handler, loan, length, ...)} on a {@link WorkerStub} or {@link Bridge}: the worker reads
+     * it in place. Close it to give it back unsent.
+     *
+     * @param length the bytes to borrow, 1 to {@link Context#maxMessageSize()}.
+     * @return the loan.
+     * @throws PolybridgeException   OVERLOADED when the region has no room (the message says how much is
+     *                               lent), or its file cannot be created.
+     * @throws IllegalStateException when the client has no payload region (payloadRegionSize 0).
+     */
+    public PayloadLoan loan(final int length)
+    {
+        return loan(length, Duration.ZERO);
+    }
+
+    /**
+     * Borrow a piece of the client's payload region, waiting for room up to wait.
+     *
+     * @param length the bytes to borrow, 1 to {@link Context#maxMessageSize()}.
+     * @param wait   how long to wait for other loans to be given back; zero: not at all.
+     * @return the loan.
+     * @throws PolybridgeException OVERLOADED when no room came in time.
+     */
+    public PayloadLoan loan(final int length, final Duration wait)
+    {
+        Objects.requireNonNull(wait, "wait");
+        ensureOpen();
+        return proxy.loan(length, wait.isNegative() ? 0 : Math.min(wait.toNanos(), MAX_TIMEOUT.toNanos()));
+    }
+
+    /**
+     * @return bytes of the payload region lent now (to calls in flight or unsent loans), in whole
+     *     4096-byte blocks; 0 without a region.
+     */
+    public long lentPayloadBytes()
+    {
+        return requestRegion == null ? 0 : requestRegion.lentBytes();
+    }
+
+    /**
+     * @return the id of the client's payload region (its file is
+     *     {@code <aeron dir>/polybridge-payloads-<id as 16 hex digits>} once a payload was lent), 0 without one.
+     */
+    public long payloadRegionId()
+    {
+        return requestRegion == null ? 0 : requestRegion.regionId();
+    }
+
+    RequestRegion requestRegion()
+    {
+        return requestRegion;
     }
 
     ClientAgent agent()
@@ -494,6 +610,27 @@ public final class PolybridgeClient implements AutoCloseable
          */
         public static final String CALLER_INVOKES_AGENT_PROP_NAME = "polybridge.client.callerInvokesAgent";
 
+        /** System property for {@link #payloadRegionSize(long)}, in bytes. */
+        public static final String PAYLOAD_REGION_SIZE_PROP_NAME = "polybridge.client.payloadRegionSize";
+
+        /** System property for {@link #maxMessageSize(long)}, in bytes. */
+        public static final String MAX_MESSAGE_SIZE_PROP_NAME = "polybridge.client.maxMessageSize";
+
+        /** System property for {@link #payloadLoanThreshold(long)}, in bytes. */
+        public static final String PAYLOAD_LOAN_THRESHOLD_PROP_NAME = "polybridge.client.payloadLoanThreshold";
+
+        /** 256 MiB: four 64 MiB payloads in flight at once; the file's pages are touched only as used. */
+        public static final long DEFAULT_PAYLOAD_REGION_SIZE = 256L << 20;
+
+        /** 64 MiB: the largest payload a call sends by default. */
+        public static final long DEFAULT_MAX_MESSAGE_SIZE = 64L << 20;
+
+        /** 64 KiB: below this a copy into Aeron's log costs less than a loan and its release. */
+        public static final long DEFAULT_PAYLOAD_LOAN_THRESHOLD = 64L << 10;
+
+        /** The largest payload region (the readers' limit, the same in every language). */
+        public static final long MAX_PAYLOAD_REGION_SIZE = 1L << 30;
+
         /** Reply streams chosen automatically start here, offset by the Aeron client id. */
         public static final int AUTO_REPLY_STREAM_BASE = 1000;
 
@@ -519,6 +656,10 @@ public final class PolybridgeClient implements AutoCloseable
         private Executor completionExecutor = ForkJoinPool.commonPool();
         private int registrationQueueCapacity = 64 * 1024;
         private int maxInFlight = 16 * 1024;
+        private long payloadRegionSize = Long.getLong(PAYLOAD_REGION_SIZE_PROP_NAME, DEFAULT_PAYLOAD_REGION_SIZE);
+        private long maxMessageSize = Long.getLong(MAX_MESSAGE_SIZE_PROP_NAME, DEFAULT_MAX_MESSAGE_SIZE);
+        private long payloadLoanThreshold =
+            Long.getLong(PAYLOAD_LOAN_THRESHOLD_PROP_NAME, DEFAULT_PAYLOAD_LOAN_THRESHOLD);
         private boolean waitWhenOverloaded = true;
         private Duration workerLivenessTimeout = Duration.ZERO;
         private Duration driverTimeout = Duration.ofMillis(DEFAULT_DRIVER_TIMEOUT_MS);
@@ -585,7 +726,105 @@ public final class PolybridgeClient implements AutoCloseable
             {
                 throw new IllegalArgumentException("maxInFlight must be at least 1, was " + maxInFlight);
             }
+            concludePayloads();
             return this;
+        }
+
+        private void concludePayloads()
+        {
+            if (payloadRegionSize < 0 || payloadRegionSize > MAX_PAYLOAD_REGION_SIZE)
+            {
+                throw new IllegalArgumentException("payloadRegionSize (" + PAYLOAD_REGION_SIZE_PROP_NAME +
+                    ") must be 0 (no region: every payload inline) to " + MAX_PAYLOAD_REGION_SIZE + " bytes, was " +
+                    payloadRegionSize);
+            }
+            final long block = PayloadRegionFiles.BLOCK_LENGTH;
+            payloadRegionSize = (payloadRegionSize + block - 1) / block * block;
+            if (maxMessageSize < 1 || maxMessageSize > MAX_PAYLOAD_REGION_SIZE)
+            {
+                throw new IllegalArgumentException("maxMessageSize (" + MAX_MESSAGE_SIZE_PROP_NAME + ") must be 1 to " +
+                    MAX_PAYLOAD_REGION_SIZE + " bytes, was " + maxMessageSize);
+            }
+            if (payloadRegionSize > 0 && maxMessageSize > payloadRegionSize)
+            {
+                throw new IllegalArgumentException("maxMessageSize " + maxMessageSize + " must be at most " +
+                    "payloadRegionSize " + payloadRegionSize + ": a payload that large could never be lent; raise " +
+                    PAYLOAD_REGION_SIZE_PROP_NAME + " or lower " + MAX_MESSAGE_SIZE_PROP_NAME);
+            }
+            if (payloadLoanThreshold < 0)
+            {
+                throw new IllegalArgumentException("payloadLoanThreshold (" + PAYLOAD_LOAN_THRESHOLD_PROP_NAME +
+                    ") must be 0 (never lend automatically) or more bytes, was " + payloadLoanThreshold);
+            }
+        }
+
+        /**
+         * The size of the client's payload region, where payloads of at least {@link #payloadLoanThreshold()}
+         * bytes and explicit loans ({@link PolybridgeClient#loan(int)}) lie for IPC workers to read in place.
+         * Rounded up to 4096-byte blocks. The file is created at the first loan; on tmpfs its pages cost
+         * memory once touched, until the client closes. Default {@link #DEFAULT_PAYLOAD_REGION_SIZE}, system
+         * property {@link #PAYLOAD_REGION_SIZE_PROP_NAME}.
+         *
+         * @param payloadRegionSize bytes, 0 (no region: payloads inline, up to the channel's limit) to
+         *                          {@link #MAX_PAYLOAD_REGION_SIZE}.
+         * @return this for a fluent API.
+         */
+        public Context payloadRegionSize(final long payloadRegionSize)
+        {
+            this.payloadRegionSize = payloadRegionSize;
+            return this;
+        }
+
+        /**
+         * @return the payload region's size in bytes, 0 for none.
+         */
+        public long payloadRegionSize()
+        {
+            return payloadRegionSize;
+        }
+
+        /**
+         * The largest request payload a call sends: a longer one fails TOO_LARGE before anything is
+         * copied. At most {@link #payloadRegionSize()} when a region is on. Default
+         * {@link #DEFAULT_MAX_MESSAGE_SIZE}, system property {@link #MAX_MESSAGE_SIZE_PROP_NAME}.
+         *
+         * @param maxMessageSize bytes, 1 to {@link #MAX_PAYLOAD_REGION_SIZE}.
+         * @return this for a fluent API.
+         */
+        public Context maxMessageSize(final long maxMessageSize)
+        {
+            this.maxMessageSize = maxMessageSize;
+            return this;
+        }
+
+        /**
+         * @return the largest request payload in bytes.
+         */
+        public long maxMessageSize()
+        {
+            return maxMessageSize;
+        }
+
+        /**
+         * Payloads of byte[], DirectBuffer and typed calls to IPC workers of at least this many bytes are
+         * copied once into the payload region and sent by reference. Default
+         * {@link #DEFAULT_PAYLOAD_LOAN_THRESHOLD}, system property {@link #PAYLOAD_LOAN_THRESHOLD_PROP_NAME}.
+         *
+         * @param payloadLoanThreshold bytes; 0: never lend automatically (explicit loans still work).
+         * @return this for a fluent API.
+         */
+        public Context payloadLoanThreshold(final long payloadLoanThreshold)
+        {
+            this.payloadLoanThreshold = payloadLoanThreshold;
+            return this;
+        }
+
+        /**
+         * @return the automatic loan threshold in bytes, 0 for never.
+         */
+        public long payloadLoanThreshold()
+        {
+            return payloadLoanThreshold;
         }
 
         private static void validateAnnounceChannels(final List<String> channels)

@@ -61,24 +61,47 @@ final class Router
         final int offset,
         final int length,
         final Duration timeout,
-        final Map<String, String> metadata)
+        final Map<String, String> metadata,
+        final boolean inPlace)
+    {
+        return call(client, handler, (publication, link) ->
+            client.call(publication, link, handler, payload, offset, length, timeout, metadata, inPlace), null);
+    }
+
+    /** Sends a call to the worker the router picked. */
+    @FunctionalInterface
+    interface Send
+    {
+        CompletableFuture<byte[]> send(Publication publication, WorkerLink link);
+    }
+
+    /**
+     * Route and send a call; the link's in-flight count covers it until it completes, whatever happens.
+     *
+     * @param loan the call's loan, given back when no worker can take the call; or null.
+     * @return the call's future, failed locally when no worker can take it.
+     */
+    CompletableFuture<byte[]> call(
+        final PolybridgeClient client, final String handler, final Send send, final PayloadLoan loan)
     {
         final Collection<WorkerLink> links = client.links();
         final WorkerLink link = route(client, links, handler);
         if (link == null)
         {
+            closeQuietly(loan);
             return explain(links, handler, starting.get());
         }
         final Publication publication = streams.publication(client, link.requestStreamId);
         if (publication == null)
         {
+            closeQuietly(loan);
             return failed(ErrorCode.WORKER_UNAVAILABLE, "worker " + link + " was replaced; try again");
         }
         link.routedInFlight.incrementAndGet();
         final CompletableFuture<byte[]> call;
         try
         {
-            call = client.call(publication, link, handler, payload, offset, length, timeout, metadata);
+            call = send.send(publication, link);
         }
         catch (final RuntimeException | Error ex)
         {
@@ -87,6 +110,14 @@ final class Router
         }
         call.whenComplete((bytes, error) -> link.routedInFlight.decrementAndGet());
         return call;
+    }
+
+    static void closeQuietly(final PayloadLoan loan)
+    {
+        if (loan != null)
+        {
+            loan.close(); // unsent: back to the region
+        }
     }
 
     /** The least-loaded live, compatible worker serving the handler, connected ones first; or null. */

@@ -234,10 +234,14 @@ final class SupervisedWorker
             incarnation.requestStreamId + ") " + reason, reason);
     }
 
-    /** Its stream is its own, so no other process binds this doorbell; a SIGKILLed worker leaves it behind. */
+    /**
+     * Its stream is its own, so no other process binds this doorbell; a SIGKILLed worker leaves it behind,
+     * and its payload region files too (named by its pid: tmpfs memory until removed).
+     */
     private static void removeDoorbell(final Incarnation incarnation)
     {
         Doorbells.remove(incarnation.client.context().aeronDirectoryName(), incarnation.requestStreamId);
+        PayloadRegionFiles.removeOwnedBy(incarnation.client.context().aeronDirectoryName(), incarnation.pid());
     }
 
     void restartIfExitedDuringLaunch()

@@ -21,6 +21,8 @@ final class WorkerDirectory
     private final Map<Integer, WorkerLink> linksByStreamId = new ConcurrentHashMap<>();
     private final ManyToOneConcurrentArrayQueue<WorkerDeath> deaths = new ManyToOneConcurrentArrayQueue<>(1024);
     private final List<WorkerLink> agentLinks = new ArrayList<>(); // agent thread: iterated without allocating
+    private final org.agrona.collections.Long2ObjectHashMap<WorkerLink> linksByRegionId =
+        new org.agrona.collections.Long2ObjectHashMap<>(); // agent thread
 
     /** Any thread: a worker's latest announcement, or null. */
     WorkerInfo worker(final String workerId)
@@ -87,6 +89,16 @@ final class WorkerDirectory
     {
         linksByStreamId.put(link.requestStreamId, link);
         workersById.put(info.workerId(), info);
+        if (info.regionId() != 0)
+        {
+            linksByRegionId.put(info.regionId(), link);
+        }
+    }
+
+    /** Agent thread: the worker whose announcement named this payload region, or null. */
+    WorkerLink linkByRegionId(final long regionId)
+    {
+        return linksByRegionId.get(regionId);
     }
 
     /** Agent thread: the links, as a list that iterates without allocating. */

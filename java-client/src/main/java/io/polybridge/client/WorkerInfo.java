@@ -16,6 +16,8 @@ import java.util.List;
  * @param schemaVersion   the SBE schema version it was built with.
  * @param requestChannel  where its requests go: the request channel it announced, or the channel its
  *                        announcement was heard on when it announced none (IPC workers).
+ * @param regionId        its payload region, where its large responses lie (the client gives them back
+ *                        to it by this id); 0 when it lends none.
  */
 public record WorkerInfo(
     String workerId,
@@ -25,6 +27,7 @@ public record WorkerInfo(
     List<String> handlers,
     int schemaId,
     int schemaVersion,
-    String requestChannel)
+    String requestChannel,
+    long regionId)
 {
 }

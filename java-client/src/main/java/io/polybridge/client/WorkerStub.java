@@ -2,6 +2,7 @@ package io.polybridge.client;
 
 import io.aeron.Publication;
 import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import java.time.Duration;
 import java.util.Map;
@@ -20,6 +21,36 @@ public final class WorkerStub
     private final WorkerInfo info;
     private final Publication publication;
     private final WorkerLink link;
+    private final TypedCall.RawCall raw = new TypedCall.RawCall()
+    {
+        public CompletableFuture<byte[]> call(
+            final String handler,
+            final DirectBuffer payload,
+            final int offset,
+            final int length,
+            final Duration timeout,
+            final Map<String, String> metadata,
+            final boolean inPlace)
+        {
+            return client.call(publication, link, handler, payload, offset, length, timeout, metadata, inPlace);
+        }
+
+        public CompletableFuture<byte[]> call(
+            final String handler,
+            final PayloadLoan loan,
+            final int length,
+            final Duration timeout,
+            final Map<String, String> metadata,
+            final boolean inPlace)
+        {
+            return client.call(publication, link, handler, loan, length, timeout, metadata, inPlace);
+        }
+
+        public PayloadLoan loanFor(final int length, final Duration timeout)
+        {
+            return client.loanFor(publication, length, timeout);
+        }
+    };
 
     WorkerStub(final PolybridgeClient client, final WorkerInfo info, final Publication publication, final WorkerLink link)
     {
@@ -125,7 +156,7 @@ public final class WorkerStub
     public <Req, Resp> CompletableFuture<Resp> call(
         final Method<Req, Resp> method, final Req request, final Duration timeout, final Map<String, String> metadata)
     {
-        return TypedCall.call(this::call, method, request, timeout, metadata);
+        return TypedCall.call(raw, method, request, timeout, metadata);
     }
 
     /**
@@ -164,6 +195,117 @@ public final class WorkerStub
         final Map<String, String> metadata)
     {
         return client.call(publication, link, handler, payload, offset, length, timeout, metadata);
+    }
+
+
+    /**
+     * Call a handler with a payload the caller wrote into a loan of the client's payload region: only a
+     * reference is sent, the worker reads the bytes where they lie. The call takes the loan (sent at most
+     * once) and gives it back when the worker has answered, or is known dead, or the client closes; a worker
+     * across hosts gets the bytes copied into the message instead (the loan is then given back at once).
+     *
+     * @param handler the handler name.
+     * @param loan    from {@link PolybridgeClient#loan(int)}, not sent before.
+     * @param length  the payload: bytes [0, length) of the loan.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     * @throws IllegalStateException when the loan was already sent or closed.
+     */
+    public CompletableFuture<byte[]> call(final String handler, final PayloadLoan loan, final int length)
+    {
+        return call(handler, loan, length, client.context().defaultTimeout(), Map.of());
+    }
+
+    /**
+     * As {@link #call(String, PayloadLoan, int)}, with a deadline.
+     *
+     * @param handler the handler name.
+     * @param loan    from {@link PolybridgeClient#loan(int)}, not sent before.
+     * @param length  the payload: bytes [0, length) of the loan.
+     * @param timeout the deadline, from now.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<byte[]> call(
+        final String handler, final PayloadLoan loan, final int length, final Duration timeout)
+    {
+        return call(handler, loan, length, timeout, Map.of());
+    }
+
+    /**
+     * As {@link #call(String, PayloadLoan, int)}, with a deadline and metadata.
+     *
+     * @param handler  the handler name.
+     * @param loan     from {@link PolybridgeClient#loan(int)}, not sent before.
+     * @param length   the payload: bytes [0, length) of the loan.
+     * @param timeout  the deadline, from now.
+     * @param metadata as for {@link #call(String, byte[], Duration, Map)}.
+     * @return the response bytes, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<byte[]> call(
+        final String handler,
+        final PayloadLoan loan,
+        final int length,
+        final Duration timeout,
+        final Map<String, String> metadata)
+    {
+        return raw.call(handler, loan, length, timeout, metadata, false);
+    }
+
+    /**
+     * Call a handler and read its response in place: a large response stays in the worker's payload
+     * region, lent to this client until the view is closed (close it promptly: the worker cannot reuse
+     * that memory until then); a small one comes as a view over a byte array.
+     *
+     * @param handler the handler name.
+     * @param payload the request bytes; not retained after this returns.
+     * @param timeout the deadline, from now.
+     * @return the response, to be closed, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<PayloadView> callView(final String handler, final byte[] payload, final Duration timeout)
+    {
+        Objects.requireNonNull(payload, "payload must not be null; use new byte[0] for no payload");
+        return callView(handler, new UnsafeBuffer(payload), 0, payload.length, timeout, Map.of());
+    }
+
+    /**
+     * As {@link #callView(String, byte[], Duration)} with a range of a buffer as payload and metadata.
+     *
+     * @param handler  the handler name.
+     * @param payload  the buffer holding the request bytes; not retained after this returns.
+     * @param offset   where the request bytes start.
+     * @param length   how many bytes.
+     * @param timeout  the deadline, from now.
+     * @param metadata as for {@link #call(String, byte[], Duration, Map)}.
+     * @return the response, to be closed, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<PayloadView> callView(
+        final String handler,
+        final DirectBuffer payload,
+        final int offset,
+        final int length,
+        final Duration timeout,
+        final Map<String, String> metadata)
+    {
+        return TypedCall.view(raw.call(handler, payload, offset, length, timeout, metadata, true));
+    }
+
+    /**
+     * As {@link #call(String, PayloadLoan, int, Duration, Map)}, reading the response in place.
+     *
+     * @param handler  the handler name.
+     * @param loan     from {@link PolybridgeClient#loan(int)}, not sent before.
+     * @param length   the payload: bytes [0, length) of the loan.
+     * @param timeout  the deadline, from now.
+     * @param metadata as for {@link #call(String, byte[], Duration, Map)}.
+     * @return the response, to be closed, or a {@link PolybridgeException} with the error code.
+     */
+    public CompletableFuture<PayloadView> callView(
+        final String handler,
+        final PayloadLoan loan,
+        final int length,
+        final Duration timeout,
+        final Map<String, String> metadata)
+    {
+        return TypedCall.view(raw.call(handler, loan, length, timeout, metadata, true));
     }
 
     public String toString()

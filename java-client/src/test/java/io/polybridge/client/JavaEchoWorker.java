@@ -104,7 +104,9 @@ final class JavaEchoWorker implements AutoCloseable
             requestDecoder.skipHandler();
             final int payloadLength = requestDecoder.payloadLength();
             responseEncoder.wrapAndApplyHeader(out, 0, headerEncoder)
-                .correlationId(correlationId).errorCode(ErrorCode.OK).errorMessage("");
+                .correlationId(correlationId).errorCode(ErrorCode.OK)
+                .regionId(0).regionOffset(0).regionLength(0) // inline: written, since the buffer is reused
+                .errorMessage("");
             out.putInt(responseEncoder.limit(), payloadLength, java.nio.ByteOrder.LITTLE_ENDIAN);
             final int payloadAt = responseEncoder.limit() + 4;
             out.putBytes(payloadAt, buffer, requestDecoder.limit() + 4, payloadLength);

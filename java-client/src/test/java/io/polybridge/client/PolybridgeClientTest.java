@@ -93,6 +93,7 @@ class PolybridgeClientTest
         worker = new ScriptedWorker(workerAeron);
         client = PolybridgeClient.connect(new PolybridgeClient.Context()
             .aeronDirectoryName(driver.aeronDirectoryName())
+            .payloadLoanThreshold(1 << 20) // the scripted worker reads inline payloads (regions: PayloadRegionWorkersTest)
             .completionExecutor(Runnable::run));
     }
 
@@ -607,8 +608,8 @@ class PolybridgeClientTest
     {
         final ResponseEncoder encoder = new ResponseEncoder()
             .wrapAndApplyHeader(buffer, 0, new MessageHeaderEncoder())
-            .correlationId(correlationId).errorCode(code).errorMessage(message)
-            .putPayload(payload, 0, payload.length);
+            .correlationId(correlationId).errorCode(code).regionId(0).regionOffset(0).regionLength(0)
+            .errorMessage(message).putPayload(payload, 0, payload.length);
         return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
     }
 

@@ -22,7 +22,9 @@ import java.util.List;
  * The {@link MessageCodec}s of the web-scan schema (examples/web-scan/schema/web-scan.xml): thin wrappers over
  * its generated SBE encoders and decoders, one message (8-byte header + body) per payload. Both directions are
  * here, so the requests and responses of {@link WebScan}'s methods can be written and read back in tests; the
- * Go and Rust workers decode the same bytes with their own generated codecs.
+ * Go and Rust workers decode the same bytes with their own generated codecs. The request codecs know
+ * their encoded length ({@link MessageCodec#encodedLength}), so a page of at least the client's
+ * payloadLoanThreshold is encoded straight into the payload region, where the worker parses it in place.
  * <p>
  * Decoding reads from a view of exactly the payload's bytes, so the generated decoders' bounds checks reject a
  * length that points past it; any such failure, another schema or message, or bytes left over is an
@@ -69,6 +71,22 @@ public final class WebScanCodecs
             }
             encoder.url(value.url()).putBody(value.body(), 0, value.body().length);
             return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+        }
+
+        /** Known from the lengths alone, so a large page is encoded straight into a payload loan. */
+        public int encodedLength(final FingerprintRequest value)
+        {
+            long length = MessageHeaderEncoder.ENCODED_LENGTH + FingerprintRequestEncoder.BLOCK_LENGTH +
+                FingerprintRequestEncoder.HeadersEncoder.sbeHeaderSize();
+            for (final FingerprintRequest.Header header : value.headers())
+            {
+                length += FingerprintRequestEncoder.HeadersEncoder.sbeBlockLength() +
+                    FingerprintRequestEncoder.HeadersEncoder.nameHeaderLength() + utf8Length(header.name()) +
+                    FingerprintRequestEncoder.HeadersEncoder.valueHeaderLength() + utf8Length(header.value());
+            }
+            length += FingerprintRequestEncoder.urlHeaderLength() + utf8Length(value.url()) +
+                FingerprintRequestEncoder.bodyHeaderLength() + (long)value.body().length;
+            return length > Integer.MAX_VALUE ? -1 : (int)length;
         }
 
         public FingerprintRequest decode(final DirectBuffer buffer, final int offset, final int length)
@@ -165,6 +183,15 @@ public final class WebScanCodecs
                 .url(value.url())
                 .putBody(value.body(), 0, value.body().length);
             return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+        }
+
+        /** Known from the lengths alone, so a large page is encoded straight into a payload loan. */
+        public int encodedLength(final SignalsRequest value)
+        {
+            final long length = MessageHeaderEncoder.ENCODED_LENGTH + SignalsRequestEncoder.BLOCK_LENGTH +
+                SignalsRequestEncoder.urlHeaderLength() + utf8Length(value.url()) +
+                SignalsRequestEncoder.bodyHeaderLength() + (long)value.body().length;
+            return length > Integer.MAX_VALUE ? -1 : (int)length;
         }
 
         public SignalsRequest decode(final DirectBuffer buffer, final int offset, final int length)
@@ -328,9 +355,13 @@ public final class WebScanCodecs
                 bytes += 4;
                 i++;
             }
+            else if (Character.isSurrogate(c))
+            {
+                bytes += 1; // a lone surrogate is encoded as '?'
+            }
             else
             {
-                bytes += 3; // a lone surrogate is encoded as '?', but counting 3 only errs long
+                bytes += 3;
             }
         }
         return bytes;

@@ -36,6 +36,29 @@ class WebScanCodecsTest
     }
 
     @Test
+    void requestCodecsKnowTheirEncodedLengthSoLargePagesAreEncodedStraightIntoALoan()
+    {
+        final byte[] body = new byte[100_000];
+        final String url = "https://exämple.org/päge?q=\u20ac\uD83D\uDE00\uD800";
+        final List<FingerprintRequest.Header> headers = List.of(new FingerprintRequest.Header("Server", "nginx"),
+            new FingerprintRequest.Header("X-\u00e9", "v\u20ac"));
+        final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(16);
+        for (final FingerprintRequest request : List.of(new FingerprintRequest(url, headers, body),
+            new FingerprintRequest("", List.of(), new byte[0])))
+        {
+            assertEquals(WebScanCodecs.FINGERPRINT_REQUEST.encode(request, buffer, 0),
+                WebScanCodecs.FINGERPRINT_REQUEST.encodedLength(request));
+        }
+        for (final SignalsRequest request : List.of(new SignalsRequest(url, body), new SignalsRequest("", new byte[0])))
+        {
+            assertEquals(WebScanCodecs.SIGNALS_REQUEST.encode(request, buffer, 0),
+                WebScanCodecs.SIGNALS_REQUEST.encodedLength(request));
+        }
+        assertEquals(-1, WebScanCodecs.SIGNALS_RESPONSE.encodedLength(
+            new Signals("", 0, 0, 0, 0, 0, 0, List.of(), "", "")), "responses: unknown, encoded into a buffer");
+    }
+
+    @Test
     void everyMessageDecodesToWhatWasEncodedAtAnyOffset()
     {
         final FingerprintRequest request = new FingerprintRequest("https://example.com/ä",
