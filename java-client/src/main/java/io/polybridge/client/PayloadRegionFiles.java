@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 
 /**
- * What every language agrees on about a payload region file (docs/payloads-client.md): its name
+ * What every language agrees on about a payload region file (docs/payloads.md): its name
  * {@code <aeron dir>/polybridge-payloads-<regionId as 16 hex digits>}, its 4096-byte little-endian header,
  * and the clean-up of files whose owner died (a SIGKILLed process cannot remove its own).
  */

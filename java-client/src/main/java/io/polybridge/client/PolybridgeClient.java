@@ -44,7 +44,7 @@ import java.util.function.Supplier;
  * Callers may be on any thread; futures complete on {@link Context#completionExecutor()}. Payloads of at
  * least {@link Context#payloadLoanThreshold()} bytes to workers on this host go by the client's payload
  * region, read in place by the worker ({@link #loan(int)}, {@link PayloadLoan}, {@link PayloadView};
- * docs/payloads-client.md).
+ * docs/payloads.md).
  * <p>
  * A facade, in the shape of Aeron's client: the {@link RequestProxy} encodes and publishes requests on
  * the caller's thread, the {@link ClientAgent} (the conductor, on its own thread) owns the reply and
