@@ -141,8 +141,8 @@ func (p *payloads) release(r payloadRelease) {
 		p.counters.BadReleases.Add(1)
 		return
 	}
+	p.counters.LoanReleases.Add(1) // before the free: whoever sees the bytes freed sees the count
 	p.free(r.regionOffset)
-	p.counters.LoanReleases.Add(1)
 }
 
 // dropped gives back the loan of a reply that was never published (id 0: none).
