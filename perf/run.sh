@@ -18,7 +18,7 @@ JAR=$ROOT/perf/target/benchmarks.jar
 [[ -f $JAR ]] || { echo "$JAR is missing: mvn -B -q install -DskipTests" >&2; exit 1; }
 # Only this suite's benchmarks (ColdStartBenchmark is run on its own; PayloadSchemePrototypeBenchmark,
 # issue 14's design prototype, only in smoke mode, so that it keeps working: docs/payloads.md).
-SUITE='AeronPingPongBenchmark|EchoRoundTripBenchmark|UdsBaselineBenchmark|PayloadSweepBenchmark|ChecksumBenchmark|PipelinedBenchmark|RealJobBenchmark'
+SUITE='AeronPingPongBenchmark|EchoRoundTripBenchmark|UdsBaselineBenchmark|PayloadSweepBenchmark|EchoInPlaceBenchmark|ChecksumBenchmark|PipelinedBenchmark|RealJobBenchmark'
 jmh() { java -Dpolybridge.root="$ROOT" -jar "$JAR" "$@"; }
 
 case $MODE in
@@ -35,7 +35,8 @@ results = json.load(open(sys.argv[1]))
 log = open(sys.argv[2], errors="replace").read()
 methods = {r["benchmark"].rsplit(".", 2)[-2] + "." + r["benchmark"].rsplit(".", 1)[-1] for r in results}
 expected = {"AeronPingPongBenchmark.pingPong", "EchoRoundTripBenchmark.echo", "EchoRoundTripBenchmark.echoYieldWait",
-            "UdsBaselineBenchmark.echo", "PayloadSweepBenchmark.roundTrip", "ChecksumBenchmark.checksum",
+            "UdsBaselineBenchmark.echo", "PayloadSweepBenchmark.roundTrip", "EchoInPlaceBenchmark.roundTrip",
+            "ChecksumBenchmark.checksum",
             "PipelinedBenchmark.echoBatch", "RealJobBenchmark.corpusPass", "PayloadSchemePrototypeBenchmark.roundTrip"}
 bad = [r["benchmark"] for r in results if not r["primaryMetric"]["score"] > 0]
 checksum_paths = {r["params"]["path"] for r in results if r["benchmark"].endswith("ChecksumBenchmark.checksum")}
