@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::driver::{Client, MediaDriver, Worker};
+use common::driver::{Client, MediaDriver, Worker, CONTROL, REPLIES, REQUESTS, STARTUP};
 use common::encode_request;
 use polybridge_worker::codecs::error_code::ErrorCode;
 use std::io::Write;
@@ -17,28 +17,16 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-const REQUESTS: i32 = 200;
-const REPLIES: i32 = 1000;
-const CONTROL: i32 = 10;
-const STARTUP: Duration = Duration::from_secs(30);
 fn start_worker(driver: &MediaDriver, extra: &[&str]) -> Worker {
     let mut args = vec!["--aeron-dir", &driver.dir, "--pool-size", "1"];
     args.extend_from_slice(extra);
-    let worker = Worker::spawn(&args);
-    worker.wait_for_line("serving", STARTUP);
-    worker
+    Worker::serving(&args)
 }
 
 /// A worker that sleeps 20 ms after its last work for `sleep`, announcing every 5 s (a sleep
 /// ends by the next announcement: none falls within these tests).
 fn sleepy_worker(driver: &MediaDriver, sleep: &str) -> Worker {
     start_worker(driver, &["--idle-sleep", sleep, "--idle-sleep-after", "20ms", "--announce-interval-ms", "5000"])
-}
-
-fn client(driver: &MediaDriver) -> Client {
-    let mut client = Client::connect(&driver.dir, REQUESTS, REPLIES, CONTROL);
-    client.wait_for_announcement(STARTUP);
-    client
 }
 
 fn doorbell_path(driver: &MediaDriver) -> PathBuf {
@@ -79,7 +67,7 @@ fn a_sleeping_worker_whose_doorbell_is_rung_answers_at_once() {
     let Some(driver) = MediaDriver::start("doorbell-rung") else { return };
     // As the Java client's test starts it (the loop's own bound makes a sleep at most 1 s).
     let mut worker = sleepy_worker(&driver, "10s");
-    let mut client = client(&driver);
+    let mut client = Client::announced(&driver);
     warm_then_idle(&mut client, &worker, Duration::from_millis(200));
     let took = call(&mut client, &worker, 2, Some(&doorbell_path(&driver)));
     eprintln!("answered {took:?} after the ring (--idle-sleep 10s)");
@@ -93,7 +81,7 @@ fn a_sleeping_worker_whose_doorbell_is_rung_answers_at_once() {
 fn a_sleeping_worker_whose_doorbell_is_not_rung_answers_when_the_sleep_ends() {
     let Some(driver) = MediaDriver::start("doorbell-silent") else { return };
     let mut worker = sleepy_worker(&driver, "1s");
-    let mut client = client(&driver);
+    let mut client = Client::announced(&driver);
     warm_then_idle(&mut client, &worker, Duration::from_millis(200));
     // Asleep since ~20 ms after the echo, for 1 s: about 800 ms to go.
     let took = call(&mut client, &worker, 2, None);

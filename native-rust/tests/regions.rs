@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::driver::{Client, MediaDriver, Worker};
+use common::driver::{Client, MediaDriver, Worker, CONTROL, REPLIES, REQUESTS, STARTUP};
 use common::{encode_region_request, encode_release, encode_request, pattern, DecodedResponse};
 use polybridge_worker::codecs::error_code::ErrorCode;
 use polybridge_worker::region::{self, Header, HEADER_LENGTH};
@@ -19,25 +19,13 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
-const REQUESTS: i32 = 200;
-const REPLIES: i32 = 1000;
-const CONTROL: i32 = 10;
-const STARTUP: Duration = Duration::from_secs(30);
 const ANSWER: Duration = Duration::from_secs(30);
 
 fn start_worker(driver: &MediaDriver, extra: &[&str]) -> Worker {
     let mut args = vec!["--aeron-dir", &driver.dir, "--announce-interval-ms", "100", "--idle-park", "200us"];
     args.extend_from_slice(&["--payload-loan-threshold", "4096"]);
     args.extend_from_slice(extra);
-    let worker = Worker::spawn(&args);
-    worker.wait_for_line("serving", STARTUP);
-    worker
-}
-
-fn client(driver: &MediaDriver) -> Client {
-    let mut client = Client::connect(&driver.dir, REQUESTS, REPLIES, CONTROL);
-    client.wait_for_announcement(STARTUP);
-    client
+    Worker::serving(&args)
 }
 
 fn answer(client: &mut Client, worker: &Worker, id: i64) -> DecodedResponse {
@@ -106,7 +94,7 @@ fn stop(worker: &mut Worker) {
 fn a_64_mib_payload_is_echoed_and_checksummed_through_the_regions_and_the_loan_is_released() {
     let Some(driver) = MediaDriver::start("regions-64m") else { return };
     let mut worker = start_worker(&driver, &[]);
-    let mut client = client(&driver);
+    let mut client = Client::announced(&driver);
     let payload = pattern(64 << 20);
     let requests = RequestRegion::create(&driver.dir, 0xA11C_E001, 64 << 20);
     let reference = requests.write(0, &payload);
@@ -149,7 +137,7 @@ fn a_64_mib_payload_is_echoed_and_checksummed_through_the_regions_and_the_loan_i
 fn bad_region_references_are_bad_requests_and_the_worker_keeps_serving() {
     let Some(driver) = MediaDriver::start("regions-bad") else { return };
     let mut worker = start_worker(&driver, &[]);
-    let mut client = client(&driver);
+    let mut client = Client::announced(&driver);
     let requests = RequestRegion::create(&driver.dir, 0xBAD0_0001, 8192);
     let good = requests.write(0, b"in the region");
     let bad_magic = RequestRegion::create(&driver.dir, 0xBAD0_0002, 8192);
@@ -186,7 +174,7 @@ fn bad_region_references_are_bad_requests_and_the_worker_keeps_serving() {
 fn a_full_region_answers_inline_what_fits_and_overloaded_what_does_not_until_a_release() {
     let Some(driver) = MediaDriver::start("regions-full") else { return };
     let mut worker = start_worker(&driver, &["--payload-region-mib", "1", "--max-message-mib", "1"]);
-    let mut client = client(&driver);
+    let mut client = Client::announced(&driver);
     let requests = RequestRegion::create(&driver.dir, 0xF011_0001, 1 << 20);
     let most = requests.write(0, &pattern((1 << 20) - 4096));
 
@@ -247,7 +235,7 @@ fn loans_to_a_client_that_has_gone_are_freed_when_its_reply_stream_closes() {
         assert_eq!((lent.code, lent.region.length), (ErrorCode::OK, (1 << 20) - 4096), "{}", lent.message);
         // Gone without a release.
     }
-    let mut client = client(&driver);
+    let mut client = Client::announced(&driver);
     let large = RegionRef { length: 65536, ..most };
     // Until the gone client's reply stream is closed (no subscriber for --reply-timeout), the
     // region is full; then its loan is freed and the same request is lent.
@@ -273,7 +261,7 @@ fn loans_to_a_client_that_has_gone_are_freed_when_its_reply_stream_closes() {
 fn malformed_payload_releases_are_dropped_and_the_worker_keeps_serving() {
     let Some(driver) = MediaDriver::start("regions-release") else { return };
     let mut worker = start_worker(&driver, &[]);
-    let mut client = client(&driver);
+    let mut client = Client::announced(&driver);
     let release = encode_release(1, REPLIES, 0x1234_0000_0001, 0);
     let mut wrong_block = release.clone();
     wrong_block[0] = 20;

@@ -6,29 +6,17 @@
 
 mod common;
 
-use common::driver::{Client, MediaDriver, Worker};
+use common::driver::{Client, MediaDriver, Worker, CONTROL, REPLIES, REQUESTS, STARTUP};
 use common::{encode_request, DecodedResponse};
 use polybridge_worker::codecs::error_code::ErrorCode;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const REQUESTS: i32 = 200;
-const REPLIES: i32 = 1000;
-const CONTROL: i32 = 10;
-const STARTUP: Duration = Duration::from_secs(30);
 
 fn start_worker(driver: &MediaDriver, extra: &[&str]) -> Worker {
     let mut args = vec!["--aeron-dir", &driver.dir, "--announce-interval-ms", "100", "--idle-park", "200us"];
     args.extend_from_slice(extra);
-    let worker = Worker::spawn(&args);
-    worker.wait_for_line("serving", STARTUP);
-    worker
-}
-
-fn client(driver: &MediaDriver) -> Client {
-    let mut client = Client::connect(&driver.dir, REQUESTS, REPLIES, CONTROL);
-    client.wait_for_announcement(STARTUP);
-    client
+    Worker::serving(&args)
 }
 
 /// Response `id` within `timeout`, or a failure that shows what the worker said.
@@ -46,7 +34,7 @@ fn sleep_request(id: i64, millis: u32) -> Vec<u8> {
 fn replies_that_cannot_be_delivered_never_hold_up_the_others_and_are_counted() {
     let Some(driver) = MediaDriver::start("replies") else { return };
     let mut worker = start_worker(&driver, &["--reply-timeout", "2s", "--max-reply-streams", "4", "--pool-size", "1"]);
-    let mut client = client(&driver);
+    let mut client = Client::announced(&driver);
     client.send(&encode_request(1, 0, REPLIES, "echo", b"warm"));
     assert_eq!(expect_response(&mut client, &worker, 1, STARTUP).0.code, ErrorCode::OK);
 
@@ -96,7 +84,7 @@ fn full_outboxes_pause_intake_a_slow_client_loses_nothing_and_a_stuck_one_is_dro
     // The test driver's 64 KiB terms let a reply publication run 32 KiB ahead of its
     // subscriber: 30 replies of 2 KiB fill that and then more than 4 queued replies.
     let mut worker = start_worker(&driver, &["--reply-queue", "4", "--reply-timeout", "2s", "--pool-size", "1"]);
-    let mut slow = client(&driver);
+    let mut slow = Client::announced(&driver);
     let payload = vec![7u8; 2048];
     let burst = |client: &Client, first: i64| {
         for id in first..first + 30 {
@@ -137,7 +125,7 @@ fn full_outboxes_pause_intake_a_slow_client_loses_nothing_and_a_stuck_one_is_dro
 fn at_shutdown_queued_calls_are_answered_worker_unavailable_and_running_ones_finish() {
     let Some(driver) = MediaDriver::start("shutdown") else { return };
     let mut worker = start_worker(&driver, &["--debug-handlers", "--pool-size", "1", "--drain-timeout", "10s"]);
-    let mut client = client(&driver);
+    let mut client = Client::announced(&driver);
     client.send(&sleep_request(1, 1500));
     // The one pool thread takes call 1 at once; give it ample time on a loaded machine.
     std::thread::sleep(Duration::from_millis(400));
@@ -195,7 +183,7 @@ fn the_worker_exits_soon_after_its_parent_process_is_gone() {
 fn the_worker_exits_soon_after_its_media_driver_is_sigkilled() {
     let Some(mut driver) = MediaDriver::start("death") else { return };
     let mut worker = start_worker(&driver, &[]);
-    drop(client(&driver));
+    drop(Client::announced(&driver));
     let killed = driver.kill();
     let status = worker.wait_exit(Duration::from_secs(15));
     let elapsed = killed.elapsed();

@@ -57,6 +57,13 @@ fn classpath() -> Result<String, String> {
 
 /// Aeron's Java media driver in a child process, with 64 KiB IPC terms (192 KiB of shared
 /// memory per publication, so that a test may add many) and polybridge's 100 ms timer.
+/// The Rust worker's default request stream, and the reply and control streams of the worker tests.
+pub const REQUESTS: i32 = 200;
+pub const REPLIES: i32 = 1000;
+pub const CONTROL: i32 = 10;
+/// How long a worker may take to start serving, and a client to hear its announcement.
+pub const STARTUP: Duration = Duration::from_secs(30);
+
 pub struct MediaDriver {
     child: Option<Child>,
     pub dir: String,
@@ -127,6 +134,13 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker started with `args` that has logged "serving" within [`STARTUP`].
+    pub fn serving(args: &[&str]) -> Self {
+        let worker = Self::spawn(args);
+        worker.wait_for_line("serving", STARTUP);
+        worker
+    }
+
     pub fn spawn(args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_polybridge-worker-rust"))
             .args(args)
@@ -227,6 +241,13 @@ fn on_control(seen: &mut usize, _frame: &[u8], _: AeronHeader) {
 }
 
 impl Client {
+    /// A client on [`REQUESTS`], [`REPLIES`] and [`CONTROL`] that has heard the worker announce itself.
+    pub fn announced(driver: &MediaDriver) -> Self {
+        let mut client = Self::connect(&driver.dir, REQUESTS, REPLIES, CONTROL);
+        client.wait_for_announcement(STARTUP);
+        client
+    }
+
     pub fn connect(dir: &str, request_stream: i32, reply_stream: i32, control_stream: i32) -> Self {
         let context = AeronContext::new().expect("context");
         context.set_dir(&CString::new(dir).unwrap()).expect("dir");
