@@ -433,7 +433,6 @@ public final class Bridge implements AutoCloseable
         return TypedCall.view(raw.call(handler, loan, length, timeout, metadata, true));
     }
 
-
     /**
      * Call a typed handler on the least-loaded live worker that serves it, with the default deadline.
      *

@@ -168,7 +168,7 @@ final class Doorbells implements AutoCloseable
             this.lastOfferNs = lastOfferNs;
             final String path = path(aeronDirectoryName, publication.streamId()).toString();
             // Workers bind one only on IPC and when the path fits sun_path.
-            enabled = publication.channel().startsWith("aeron:ipc") &&
+            enabled = ReplyChannel.isIpc(publication.channel()) &&
                 path.getBytes(StandardCharsets.UTF_8).length <= MAX_SUN_PATH_BYTES;
             if (enabled)
             {

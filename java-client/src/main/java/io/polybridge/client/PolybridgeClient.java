@@ -462,13 +462,13 @@ public final class PolybridgeClient implements AutoCloseable
     /** A loan for a typed request of length bytes to this publication's worker, or null: encode inline. */
     PayloadLoan loanFor(final Publication publication, final int length, final Duration timeout)
     {
-        return proxy.loanFor(RequestProxy.isIpc(publication), length, timeoutNs(timeout, "timeout"));
+        return proxy.loanFor(ReplyChannel.isIpc(publication.channel()), length, timeoutNs(timeout, "timeout"));
     }
 
     /** A loan for a typed request routed later (Bridge): lent when the client's channel is IPC. */
     PayloadLoan loanFor(final int length, final Duration timeout)
     {
-        return proxy.loanFor(ctx.channel().startsWith("aeron:ipc"), length, timeoutNs(timeout, "timeout"));
+        return proxy.loanFor(ReplyChannel.isIpc(ctx.channel()), length, timeoutNs(timeout, "timeout"));
     }
 
     /**

@@ -16,6 +16,12 @@ final class ReplyChannel
 
     static final String UDP_PREFIX = "aeron:udp?endpoint=";
 
+    /** @return whether channel is Aeron IPC: shared memory on this host (doorbells and payload regions too). */
+    static boolean isIpc(final String channel)
+    {
+        return channel.startsWith("aeron:ipc");
+    }
+
     private static final byte[] EMPTY = new byte[0];
 
     private final String channel;
@@ -44,7 +50,7 @@ final class ReplyChannel
      */
     byte[] forRequestChannel(final String requestChannel)
     {
-        if (requestChannel.startsWith("aeron:ipc") || requestChannel.equals(channel))
+        if (isIpc(requestChannel) || requestChannel.equals(channel))
         {
             return EMPTY;
         }
@@ -63,7 +69,7 @@ final class ReplyChannel
         }
         final String expected = "replyChannel must be " + UDP_PREFIX + "HOST:PORT (an address of this host that " +
             "the workers can reach) or the client's channel " + channel + ", was '" + replyChannel + "'";
-        if (replyChannel.startsWith("aeron:ipc"))
+        if (isIpc(replyChannel))
         {
             throw new IllegalArgumentException(expected + ": IPC replies arrive on the client's channel");
         }

@@ -144,7 +144,7 @@ final class RequestProxy
         final long timeoutNs = PolybridgeClient.timeoutNs(timeout, "timeout");
         final int metadataLength = RequestMetadata.validate(metadata);
         loan.markSent(); // from here the call owns it
-        if (!isIpc(publication) || length == 0)
+        if (!ReplyChannel.isIpc(publication.channel()) || length == 0)
         {
             try
             {
@@ -196,11 +196,6 @@ final class RequestProxy
         return "no room for " + length + " bytes in the payload region: " + region.lentBytes() + " of " +
             region.dataLength() + " bytes are lent to calls in flight; wait for them, or raise " +
             "PolybridgeClient.Context.payloadRegionSize (" + PolybridgeClient.Context.PAYLOAD_REGION_SIZE_PROP_NAME + ")";
-    }
-
-    static boolean isIpc(final Publication publication)
-    {
-        return publication.channel().startsWith("aeron:ipc");
     }
 
     private static void validateHandler(final String handler)
@@ -262,7 +257,7 @@ final class RequestProxy
         }
         final Envelope envelope = envelopes.get();
         final int envelopeLength = envelope.length(handler, metadataLength, replyTo);
-        final boolean lend = loan != null || (length >= loanThreshold && isIpc(publication));
+        final boolean lend = loan != null || (length >= loanThreshold && ReplyChannel.isIpc(publication.channel()));
         final long messageLength = lend ? envelopeLength : (long)envelopeLength + length;
         if (messageLength > publication.maxMessageLength())
         {
